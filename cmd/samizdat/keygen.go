@@ -1,0 +1,312 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/source"
+)
+
+// Files of a publisher's key directory.
+const (
+	pubFile       = "publisher.pub"
+	rootKeyFile   = "root.key"
+	signKeyFile   = "signing.key"
+	statementFile = "key-statement"
+)
+
+const defaultValidity = 2 * 365 * 24 * time.Hour
+
+func runKeygen(e *env, args []string) error {
+	fs := newFlags(e, "keygen", "-o DIR [--name NAME] [--valid DURATION]")
+	out := fs.String("o", "", "directory to write publisher.pub, root.key, signing.key and key-statement to (created if missing)")
+	name := fs.String("name", "", "publisher name, shown to readers (default: the directory's name)")
+	valid := fs.Duration("valid", defaultValidity, "how long the signing key may sign")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *out == "" || len(pos) > 0 {
+		return usagef("want -o DIR and no arguments")
+	}
+	if *valid <= 0 {
+		return usagef("--valid must be positive")
+	}
+	if *name == "" {
+		abs, _ := filepath.Abs(*out)
+		if *name = source.Slug(filepath.Base(abs)); *name == "" {
+			*name = "publisher"
+		}
+	}
+	for _, f := range []string{pubFile, rootKeyFile, signKeyFile, statementFile} {
+		if _, err := os.Lstat(filepath.Join(*out, f)); err == nil {
+			return fmt.Errorf("%s already exists; keygen never overwrites keys", filepath.Join(*out, f))
+		}
+	}
+	pass, err := passphrase(e, "Passphrase for the new keys: ", true)
+	if err != nil {
+		return err
+	}
+	root, err := keys.Generate(nil, *name, keys.RoleRoot)
+	if err != nil {
+		return err
+	}
+	signer, err := keys.Generate(nil, *name+"/signing-1", keys.RoleSigning)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	st := &keys.Statement{Publisher: root.Public(), Version: 1, Issued: now,
+		Keys: []keys.Delegation{{Key: signer.Public(), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(*valid)}}}
+	signed, err := st.Sign(root)
+	if err != nil {
+		return err
+	}
+	if _, err := keys.Seal(root, pass, nil); err != nil { // check the passphrase before creating anything
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return err
+	}
+	var written []string
+	undo := func(err error) error {
+		for _, f := range written {
+			os.Remove(f)
+		}
+		return err
+	}
+	for _, w := range []struct {
+		file  string
+		write func(path string) error
+	}{
+		{rootKeyFile, func(p string) error { return keys.WriteKeyFile(p, root, pass, nil) }},
+		{signKeyFile, func(p string) error { return keys.WriteKeyFile(p, signer, pass, nil) }},
+		{statementFile, func(p string) error { return keys.WriteNewFile(p, signed, 0o644) }},
+		{pubFile, func(p string) error { return keys.WriteNewFile(p, []byte(root.Public().String()+"\n"), 0o644) }},
+	} {
+		p := filepath.Join(*out, w.file)
+		if err := w.write(p); err != nil {
+			return undo(err)
+		}
+		written = append(written, p)
+	}
+	fmt.Fprintf(e.stdout, "publisher %s (id %s)\n", root.Public(), root.Public().ID())
+	fmt.Fprintf(e.stdout, "wrote %s: give %s to mirrors and readers; move %s offline\n", *out, pubFile, rootKeyFile)
+	return nil
+}
+
+// keyDir is a publisher's key directory, loaded.
+type keyDir struct {
+	dir       string
+	root      *keys.PublicKey
+	statement []byte
+	trust     *keys.Trust
+}
+
+func loadKeyDir(dir string) (*keyDir, error) {
+	if dir == "" {
+		return nil, usagef("-k DIR is required")
+	}
+	root, err := readPublicKey(filepath.Join(dir, pubFile))
+	if err != nil {
+		return nil, err
+	}
+	stmt, err := readSmall(filepath.Join(dir, statementFile), keys.MaxStatementSize)
+	if err != nil {
+		return nil, err
+	}
+	trust, err := keys.NewTrust(root, stmt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, statementFile), err)
+	}
+	return &keyDir{dir: dir, root: root, statement: stmt, trust: trust}, nil
+}
+
+func (k *keyDir) privateKey(e *env, file string) (*keys.PrivateKey, error) {
+	pass, err := passphrase(e, "Passphrase for "+filepath.Join(k.dir, file)+": ", false)
+	if err != nil {
+		return nil, err
+	}
+	return keys.ReadKeyFile(filepath.Join(k.dir, file), pass)
+}
+
+// readPublicKey reads a publisher.pub file.
+func readPublicKey(path string) (*keys.PublicKey, error) {
+	data, err := readSmall(path, 1024)
+	if err != nil {
+		return nil, err
+	}
+	k, err := keys.ParsePublicKey(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// readSmall reads a file that must not exceed max bytes.
+func readSmall(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return data, nil
+}
+
+// replaceFile writes data to path through a temporary file and a rename,
+// so the old content stays whole until the new is on disk.
+func replaceFile(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	os.Remove(tmp)
+	if err := keys.WriteNewFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+func runRotate(e *env, args []string) error {
+	fs := newFlags(e, "rotate", "-k DIR [--valid DURATION]")
+	dir := fs.String("k", "", "the publisher's key directory")
+	valid := fs.Duration("valid", defaultValidity, "how long the new signing key may sign")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 || *valid <= 0 {
+		return usagef("want -k DIR, a positive --valid and no arguments")
+	}
+	kd, err := loadKeyDir(*dir)
+	if err != nil {
+		return err
+	}
+	root, err := kd.privateKey(e, rootKeyFile)
+	if err != nil {
+		return err
+	}
+	old, err := kd.privateKey(e, signKeyFile)
+	if err != nil {
+		return err
+	}
+	pass, err := passphrase(e, "Passphrase for the new signing key: ", true)
+	if err != nil {
+		return err
+	}
+	prev := kd.trust.Statement()
+	next := &keys.Statement{Publisher: prev.Publisher, Version: prev.Version + 1, Revoked: prev.Revoked}
+	now := time.Now().UTC().Truncate(time.Second)
+	next.Issued = now
+	signer, err := keys.Generate(nil, fmt.Sprintf("%s/signing-%d", prev.Publisher.Name(), next.Version), keys.RoleSigning)
+	if err != nil {
+		return err
+	}
+	for _, d := range prev.Keys {
+		if d.Key.Equal(old.Public()) && d.NotAfter.After(now) {
+			d.NotAfter = now // it signed until now; its signatures stay valid
+		}
+		if d.NotAfter.After(d.NotBefore) {
+			next.Keys = append(next.Keys, d)
+		}
+	}
+	next.Keys = append(next.Keys, keys.Delegation{Key: signer.Public(), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(*valid)})
+	if len(next.Keys) > keys.MaxDelegations {
+		next.Keys = next.Keys[len(next.Keys)-keys.MaxDelegations:]
+	}
+	signed, err := next.Sign(root)
+	if err != nil {
+		return err
+	}
+	retired := filepath.Join(kd.dir, fmt.Sprintf("signing-%d.key.retired", prev.Version))
+	newKey := filepath.Join(kd.dir, signKeyFile+".new")
+	os.Remove(newKey)
+	if err := keys.WriteKeyFile(newKey, signer, pass, nil); err != nil {
+		return err
+	}
+	if err := os.Link(filepath.Join(kd.dir, signKeyFile), retired); err != nil {
+		os.Remove(newKey)
+		return fmt.Errorf("keeping the old signing key as %s: %w", retired, err)
+	}
+	if err := replaceFile(filepath.Join(kd.dir, statementFile), signed, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(newKey, filepath.Join(kd.dir, signKeyFile)); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "new signing key %s (key statement version %d); old key kept as %s\n", signer.Public(), next.Version, retired)
+	fmt.Fprintln(e.stdout, "the next publish carries the new key statement to the store")
+	return syncDir(kd.dir)
+}
+
+func runRevoke(e *env, args []string) error {
+	fs := newFlags(e, "revoke", "-k DIR KEY")
+	dir := fs.String("k", "", "the publisher's key directory")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one KEY: the signing key's public text form (samizdat inspect shows it)")
+	}
+	bad, err := keys.ParsePublicKey(pos[0])
+	if err != nil {
+		return usagef("%v", err)
+	}
+	kd, err := loadKeyDir(*dir)
+	if err != nil {
+		return err
+	}
+	prev := kd.trust.Statement()
+	next := &keys.Statement{Publisher: prev.Publisher, Version: prev.Version + 1, Issued: time.Now().UTC().Truncate(time.Second), Revoked: append(prev.Revoked, bad)}
+	found := false
+	for _, d := range prev.Keys {
+		if d.Key.Equal(bad) {
+			found = true
+			continue
+		}
+		next.Keys = append(next.Keys, d)
+	}
+	if !found {
+		return fmt.Errorf("key %s is not a signing key in force", bad)
+	}
+	if len(next.Keys) == 0 {
+		return errors.New("that is the only signing key: run 'samizdat rotate' first, then revoke the old key")
+	}
+	root, err := kd.privateKey(e, rootKeyFile)
+	if err != nil {
+		return err
+	}
+	signed, err := next.Sign(root)
+	if err != nil {
+		return err
+	}
+	if err := replaceFile(filepath.Join(kd.dir, statementFile), signed, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "revoked %s (key statement version %d)\n", bad, next.Version)
+	fmt.Fprintln(e.stdout, "every signature by it is now refused: publish the articles it signed again with the current key")
+	return nil
+}

@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/samizdat-news/samizdat/mirror/publish"
+	"github.com/samizdat-news/samizdat/mirror/source"
+	"github.com/samizdat-news/samizdat/mirror/store"
+)
+
+func runPublish(e *env, args []string) error {
+	fs := newFlags(e, "publish", "-k DIR -s STORE [flags] FILE...")
+	dir := fs.String("k", "", "the publisher's key directory (from samizdat keygen)")
+	storeDir := fs.String("s", "", "the store to publish into (created if missing)")
+	id := fs.String("id", "", "article id (default: from the file name); one FILE only")
+	title := fs.String("title", "", "title (default: from the file); one FILE only")
+	url := fs.String("url", "", "canonical URL (default: from the file); one FILE only")
+	lang := fs.String("lang", "", "language tag such as en, ru or fa (default: from the file)")
+	date := fs.String("date", "", "publication date, YYYY-MM-DD or RFC 3339 (default: from the file, else now)")
+	var authors multiFlag
+	fs.Var(&authors, "author", "author (repeatable; default: from the file)")
+	files, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *storeDir == "" || len(files) == 0 {
+		return usagef("want -k DIR -s STORE and at least one FILE")
+	}
+	if len(files) > 1 && (*id != "" || *title != "" || *url != "") {
+		return usagef("--id, --title and --url name one article: give one FILE")
+	}
+	kd, err := loadKeyDir(*dir)
+	if err != nil {
+		return err
+	}
+	var items []publish.Item
+	for _, f := range files {
+		a, err := source.Load(f, nil)
+		if err != nil {
+			return err
+		}
+		for _, w := range a.Warnings {
+			fmt.Fprintf(e.stderr, "samizdat publish: %s: warning: %s\n", f, w)
+		}
+		m := &a.Meta
+		set := func(dst *string, v string) {
+			if v != "" {
+				*dst = v
+			}
+		}
+		set(&m.ID, *id)
+		set(&m.Title, *title)
+		set(&m.CanonicalURL, *url)
+		set(&m.Language, *lang)
+		if len(authors) > 0 {
+			m.Authors = authors
+		}
+		if *date != "" {
+			if m.Created, err = source.ParseDate(*date); err != nil {
+				return usagef("%v", err)
+			}
+		}
+		if m.ID == "" {
+			return usagef("%s: no article id can be made from the file name; give --id", f)
+		}
+		items = append(items, publish.Item{Meta: *m, Files: a.Files})
+	}
+	signer, err := kd.privateKey(e, signKeyFile)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(*storeDir, &store.Options{Create: true})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	p, err := publish.New(st, kd.root, kd.statement, signer, nil)
+	if err != nil {
+		return err
+	}
+	res, err := p.Publish(items)
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		fmt.Fprintf(e.stdout, "%s %s\n", r.ID, r.Digest)
+		if r.Unchanged {
+			fmt.Fprintf(e.stderr, "samizdat publish: %s: unchanged since revision %d; not published again\n", r.ID, r.Revision)
+		}
+	}
+	return nil
+}
+
+func runRetract(e *env, args []string) error {
+	fs := newFlags(e, "retract", "-k DIR -s STORE ID...")
+	dir := fs.String("k", "", "the publisher's key directory")
+	storeDir := fs.String("s", "", "the publisher's store")
+	ids, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if *storeDir == "" || len(ids) == 0 {
+		return usagef("want -k DIR -s STORE and at least one ID")
+	}
+	kd, err := loadKeyDir(*dir)
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(*storeDir, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	signer, err := kd.privateKey(e, signKeyFile)
+	if err != nil {
+		return err
+	}
+	p, err := publish.New(st, kd.root, kd.statement, signer, nil)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := p.Retract(id); err != nil {
+			return fmt.Errorf("%s: %w", id, err)
+		}
+		fmt.Fprintf(e.stdout, "%s retracted\n", id)
+	}
+	return nil
+}
+

@@ -1,0 +1,330 @@
+// Package source turns an article file (HTML, Markdown or plain text) and
+// the images it references by relative path into the input of bundle.Build,
+// deriving what metadata the file itself gives.
+//
+// The body's bytes are kept exactly as they are. Images are found in HTML
+// (img src and srcset, picture source srcset, video poster) and in Markdown
+// image links; only references that resolve to a file inside the article's
+// folder are included, and each one left out is reported as a warning.
+package source
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/ast"
+	"github.com/yuin/goldmark/text"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+
+	"github.com/samizdat-news/samizdat/bundle"
+)
+
+// Article is what Load read: metadata derived from the file (zero where the
+// file says nothing), the body and its images, and warnings about what was
+// left out.
+type Article struct {
+	Meta     bundle.Metadata
+	Files    []bundle.File
+	Warnings []string
+}
+
+// Types maps file extensions to body media types.
+var Types = map[string]string{".html": "text/html", ".htm": "text/html", ".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain"}
+
+var imageTypes = map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp", ".avif": "image/avif", ".svg": "image/svg+xml"}
+
+// Load reads the article at path. lim bounds file sizes (nil means
+// bundle.DefaultLimits).
+func Load(file string, lim *bundle.Limits) (*Article, error) {
+	l := bundle.DefaultLimits
+	if lim != nil {
+		l = *lim
+	}
+	typ, ok := Types[strings.ToLower(filepath.Ext(file))]
+	if !ok {
+		return nil, fmt.Errorf("source: %s: unknown kind of file; want .html, .md or .txt", file)
+	}
+	body, err := readLimited(file, l.EntrySize)
+	if err != nil {
+		return nil, err
+	}
+	a := &Article{Files: []bundle.File{{Type: typ, Data: body}}}
+	a.Meta.ID = Slug(strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))
+	var refs []string
+	switch typ {
+	case "text/html":
+		refs = a.fromHTML(body)
+	case "text/markdown":
+		refs = a.fromMarkdown(body)
+	case "text/plain":
+		a.Meta.Title = firstLine(body)
+	}
+	dir := filepath.Dir(file)
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		name, err := resolve(ref)
+		if err != nil {
+			a.Warnings = append(a.Warnings, fmt.Sprintf("image %q left out: %v", ref, err))
+			continue
+		}
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		ityp, ok := imageTypes[strings.ToLower(path.Ext(name))]
+		if !ok {
+			a.Warnings = append(a.Warnings, fmt.Sprintf("image %q left out: unknown image type", ref))
+			continue
+		}
+		data, err := readLimited(filepath.Join(dir, filepath.FromSlash(name)), l.EntrySize)
+		if err != nil {
+			a.Warnings = append(a.Warnings, fmt.Sprintf("image %q left out: %v", ref, err))
+			continue
+		}
+		a.Files = append(a.Files, bundle.File{Name: name, Type: ityp, Data: data})
+	}
+	return a, nil
+}
+
+func readLimited(file string, max int64) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("source: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("source: %s is not a regular file", file)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("source: reading %s: %w", file, err)
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("source: %s is larger than %d bytes", file, max)
+	}
+	return data, nil
+}
+
+// resolve turns a reference into an entry name, "" for references that
+// are not to local files (absolute URLs, data: URIs, fragments).
+func resolve(ref string) (string, error) {
+	ref = strings.TrimSpace(ref)
+	if ref == "" || strings.HasPrefix(ref, "#") {
+		return "", nil
+	}
+	u, err := url.Parse(ref)
+	if err != nil {
+		return "", errors.New("not a valid URL")
+	}
+	if u.Scheme != "" || u.Host != "" || strings.HasPrefix(ref, "//") {
+		return "", nil
+	}
+	if strings.HasPrefix(u.Path, "/") {
+		return "", errors.New("absolute path; only paths relative to the article are included")
+	}
+	name := path.Clean(u.Path)
+	if name == ".." || strings.HasPrefix(name, "../") {
+		return "", errors.New("outside the article's folder")
+	}
+	if err := bundle.CheckName(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// fromHTML fills metadata from the document and returns image references.
+func (a *Article) fromHTML(body []byte) []string {
+	doc, err := html.Parse(bytes.NewReader(body))
+	if err != nil {
+		a.Warnings = append(a.Warnings, "HTML did not parse; no metadata derived")
+		return nil
+	}
+	var refs []string
+	var title, ogTitle string
+	var walk func(n *html.Node)
+	walk = func(n *html.Node) {
+		if n.Type == html.ElementNode {
+			attr := func(k string) string {
+				for _, at := range n.Attr {
+					if strings.EqualFold(at.Key, k) {
+						return at.Val
+					}
+				}
+				return ""
+			}
+			switch n.DataAtom {
+			case atom.Html:
+				if a.Meta.Language == "" {
+					a.Meta.Language = attr("lang")
+				}
+			case atom.Title:
+				if title == "" && n.FirstChild != nil {
+					title = n.FirstChild.Data
+				}
+			case atom.Meta:
+				key := strings.ToLower(attr("property") + attr("name"))
+				val := attr("content")
+				switch key {
+				case "og:title":
+					ogTitle = val
+				case "og:url":
+					if a.Meta.CanonicalURL == "" {
+						a.Meta.CanonicalURL = val
+					}
+				case "author", "article:author":
+					if val != "" && !strings.HasPrefix(val, "http") && len(a.Meta.Authors) < bundle.MaxAuthors {
+						a.Meta.Authors = append(a.Meta.Authors, clean(val, bundle.MaxAuthorLen))
+					}
+				case "article:published_time", "date", "dc.date", "pubdate":
+					if t, err := parseDate(val); err == nil && a.Meta.Created.IsZero() {
+						a.Meta.Created = t
+					}
+				}
+			case atom.Link:
+				if strings.EqualFold(attr("rel"), "canonical") {
+					a.Meta.CanonicalURL = attr("href")
+				}
+			case atom.Img:
+				refs = append(refs, attr("src"))
+				refs = append(refs, srcset(attr("srcset"))...)
+			case atom.Source:
+				refs = append(refs, srcset(attr("srcset"))...)
+			case atom.Video:
+				refs = append(refs, attr("poster"))
+			}
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(doc)
+	a.Meta.Title = clean(title, bundle.MaxTitleLen)
+	if a.Meta.Title == "" {
+		a.Meta.Title = clean(ogTitle, bundle.MaxTitleLen)
+	}
+	a.Meta.Language = clean(a.Meta.Language, bundle.MaxLanguageLen)
+	a.Meta.CanonicalURL = clean(a.Meta.CanonicalURL, bundle.MaxURLLen)
+	if u, err := url.Parse(a.Meta.CanonicalURL); err != nil || u.Scheme != "http" && u.Scheme != "https" {
+		a.Meta.CanonicalURL = ""
+	}
+	return refs
+}
+
+func srcset(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if f := strings.Fields(part); len(f) > 0 {
+			out = append(out, f[0])
+		}
+	}
+	return out
+}
+
+// fromMarkdown takes the first heading as title and returns image links.
+func (a *Article) fromMarkdown(body []byte) []string {
+	doc := goldmark.New().Parser().Parse(text.NewReader(body))
+	var refs []string
+	ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
+		if !entering {
+			return ast.WalkContinue, nil
+		}
+		switch n := n.(type) {
+		case *ast.Heading:
+			if a.Meta.Title == "" {
+				a.Meta.Title = clean(string(nodeText(n, body)), bundle.MaxTitleLen)
+			}
+		case *ast.Image:
+			refs = append(refs, string(n.Destination))
+		}
+		return ast.WalkContinue, nil
+	})
+	if a.Meta.Title == "" {
+		a.Meta.Title = firstLine(body)
+	}
+	return refs
+}
+
+func nodeText(n ast.Node, src []byte) []byte {
+	var b bytes.Buffer
+	ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
+		if t, ok := c.(*ast.Text); ok && entering {
+			b.Write(t.Segment.Value(src))
+		}
+		return ast.WalkContinue, nil
+	})
+	return b.Bytes()
+}
+
+// firstLine returns the first non-blank line, cleaned, for a title.
+func firstLine(body []byte) string {
+	for _, line := range strings.Split(string(body), "\n") {
+		if t := clean(line, bundle.MaxTitleLen); t != "" {
+			return t
+		}
+	}
+	return ""
+}
+
+// clean makes s fit a manifest text field: valid UTF-8, no control
+// characters, white space collapsed, at most max bytes.
+func clean(s string, max int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || r >= 0x80 && r < 0xa0 || r == ' ' || r == '\u00a0'
+	}), " ")
+	for len(s) > max {
+		_, size := utf8.DecodeLastRuneInString(s)
+		s = s[:len(s)-size]
+	}
+	return s
+}
+
+func parseDate(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02"} {
+		if t, err := time.Parse(layout, strings.TrimSpace(s)); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("source: date %q not understood", s)
+}
+
+// ParseDate parses a date given on the command line: RFC 3339, or
+// YYYY-MM-DD (midnight UTC).
+func ParseDate(s string) (time.Time, error) { return parseDate(s) }
+
+// Slug turns a name into an article id: lowercase letters and digits, runs
+// of anything else made one '-'. It returns "" when nothing is left.
+func Slug(name string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+		} else {
+			dash = true
+		}
+		if b.Len() >= bundle.MaxIDLen-1 {
+			break
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,387 @@
+package store
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+	"golang.org/x/sys/unix"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/catalog"
+)
+
+// Update is a change to one publisher's part of the store. Every field is
+// optional, but Leaves need a Checkpoint that covers them.
+type Update struct {
+	// Statement is a signed key statement, at least as new as the stored one.
+	Statement []byte
+	// Leaves are appended to the log, in order, after the stored leaves.
+	Leaves [][]byte
+	// Checkpoint signs the log with Leaves appended. A checkpoint for the
+	// stored log's size with the same root and a later time refreshes it.
+	Checkpoint []byte
+	// Bundles are bundles of the log's current (not superseded, not
+	// retracted) articles.
+	Bundles [][]byte
+}
+
+// Result says what Apply changed.
+type Result struct {
+	Size         int64 // leaves in the log afterwards
+	LeavesAdded  int
+	BundlesAdded int
+	Statement    bool // a newer key statement was stored
+	Checkpoint   bool // a newer checkpoint was stored
+}
+
+// Apply verifies u against the publisher's pinned root key and the store's
+// state, and stores it in one transaction. Nothing of an update that fails
+// verification is stored. Bundles already held are skipped.
+func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	id := root.ID()
+	res := &Result{}
+
+	// The stored state, read once; only this goroutine writes.
+	var have *Publisher
+	var trust *keys.Trust
+	switch p, err := s.Publisher(id); {
+	case errors.Is(err, ErrNotFound):
+		if u.Statement == nil {
+			return nil, fmt.Errorf("store: publisher %s: first update needs a key statement", id)
+		}
+	case err != nil:
+		return nil, err
+	default:
+		have = p
+		if !p.Root.Equal(root) {
+			return nil, fmt.Errorf("store: publisher %s is stored under root key %s, not %s", id, p.Root, root)
+		}
+		if trust, err = keys.NewTrust(root, p.Statement); err != nil {
+			return nil, fmt.Errorf("store: publisher %s: stored key statement: %w", id, err)
+		}
+	}
+
+	// 1. Key statement.
+	if u.Statement != nil {
+		var next *keys.Trust
+		var err error
+		if trust == nil {
+			next, err = keys.NewTrust(root, u.Statement)
+		} else {
+			next, err = trust.Update(u.Statement)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if trust == nil || next.Statement().Version > trust.Statement().Version {
+			res.Statement = true
+		}
+		trust = next
+	}
+
+	// 2. Leaves and checkpoint.
+	var oldSize int64
+	var oldCP *catalog.Checkpoint
+	if have != nil {
+		oldSize = have.Size
+		if have.Checkpoint != nil {
+			var err error
+			if oldCP, err = catalog.OpenCheckpoint(have.Checkpoint, trust); err != nil {
+				return nil, fmt.Errorf("store: publisher %s: stored checkpoint: %w", id, err)
+			}
+		}
+	}
+	var newCP *catalog.Checkpoint
+	if u.Checkpoint != nil {
+		var err error
+		if newCP, err = catalog.OpenCheckpoint(u.Checkpoint, trust); err != nil {
+			return nil, err
+		}
+	} else if len(u.Leaves) > 0 {
+		return nil, fmt.Errorf("store: %d leaves without a checkpoint", len(u.Leaves))
+	}
+
+	leaves := make([]*catalog.Leaf, len(u.Leaves))
+	for i, raw := range u.Leaves {
+		l, err := catalog.ParseLeaf(raw)
+		if err != nil {
+			return nil, fmt.Errorf("store: leaf %d: %w", oldSize+int64(i), err)
+		}
+		leaves[i] = l
+	}
+
+	var pendingHashes []tlog.Hash
+	changed := map[string]*catalog.Article{}
+	var garbage []bundle.Digest
+	keyVersion, mirrorVersion := uint64(0), uint64(0)
+	var bundleDigests = map[bundle.Digest]*catalog.Article{}
+
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var pb, hb, ab *bolt.Bucket
+		if pb = tx.Bucket(bktPubs).Bucket([]byte(id)); pb != nil {
+			hb, ab = pb.Bucket(bktHashes), pb.Bucket(bktArticles)
+			keyVersion, mirrorVersion = getU64(pb, keyKeyVersion), getU64(pb, keyMirrorVer)
+		}
+		article := func(name string) *catalog.Article {
+			if a, ok := changed[name]; ok {
+				return a
+			}
+			if ab == nil {
+				return nil
+			}
+			return decodeArticle(name, ab.Get([]byte(name)))
+		}
+		if newCP != nil {
+			if err := s.checkTree(id, have, oldCP, newCP, u.Checkpoint, oldSize, len(leaves)); err != nil {
+				return err
+			}
+			base := tlog.StoredHashCount(oldSize)
+			for i, raw := range u.Leaves {
+				hs, err := tlog.StoredHashes(oldSize+int64(i), raw, hashReader(hb, base, pendingHashes))
+				if err != nil {
+					return fmt.Errorf("store: %w", err)
+				}
+				pendingHashes = append(pendingHashes, hs...)
+			}
+			if len(leaves) > 0 || oldSize > 0 {
+				th, err := tlog.TreeHash(newCP.Size, hashReader(hb, base, pendingHashes))
+				if err != nil {
+					return fmt.Errorf("store: %w", err)
+				}
+				if th != newCP.Root {
+					return &ForkError{Publisher: id, Have: have.checkpoint(), Got: u.Checkpoint,
+						Reason: fmt.Sprintf("checkpoint root for size %d does not match the log's leaves", newCP.Size)}
+				}
+			} else if newCP.Root != (tlog.Hash{}) && newCP.Size == 0 {
+				return fmt.Errorf("store: empty log with a non-empty root")
+			}
+		}
+		for i, l := range leaves {
+			n := oldSize + int64(i)
+			switch l.Kind {
+			case catalog.KindBundle, catalog.KindRetraction:
+				prev := article(l.ID)
+				next, err := catalog.Next(prev, l, n)
+				if err != nil {
+					return fmt.Errorf("store: leaf %d: %w", n, err)
+				}
+				if prev != nil && !prev.Retracted {
+					garbage = append(garbage, prev.Digest)
+				}
+				changed[l.ID] = next
+			case catalog.KindKeyStatement:
+				if err := catalog.NextVersion(keyVersion, l); err != nil {
+					return fmt.Errorf("store: leaf %d: %w", n, err)
+				}
+				keyVersion = l.Version
+			case catalog.KindMirrorList:
+				if err := catalog.NextVersion(mirrorVersion, l); err != nil {
+					return fmt.Errorf("store: leaf %d: %w", n, err)
+				}
+				mirrorVersion = l.Version
+			}
+		}
+		for _, raw := range u.Bundles {
+			d := bundle.Digest(sha256.Sum256(raw))
+			if _, dup := bundleDigests[d]; dup || tx.Bucket(bktBundles).Get(d[:]) != nil {
+				bundleDigests[d] = nil
+				continue
+			}
+			b, err := bundle.Verify(raw, trust, &bundle.OpenOptions{Limits: s.lim})
+			if err != nil {
+				return err
+			}
+			a := article(b.Manifest.ID)
+			if a == nil || a.Retracted || a.Digest != d || a.Revision != b.Manifest.Revision {
+				return fmt.Errorf("store: bundle %s (%q revision %d) is not the current revision of an article in the log", d, b.Manifest.ID, b.Manifest.Revision)
+			}
+			bundleDigests[d] = a
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	// 3. Bundle files: written, flushed with one syncfs, then renamed.
+	var written []bundle.Digest
+	tmps := map[bundle.Digest]string{}
+	for _, raw := range u.Bundles {
+		d := bundle.Digest(sha256.Sum256(raw))
+		if bundleDigests[d] == nil || tmps[d] != "" {
+			continue
+		}
+		tmp, err := s.writeTemp(d, raw)
+		if err != nil {
+			s.removeAll(tmps)
+			return nil, err
+		}
+		tmps[d] = tmp
+		written = append(written, d)
+	}
+	if err := s.publishBundles(tmps); err != nil {
+		s.removeAll(tmps)
+		return nil, err
+	}
+
+	// 4. One transaction for everything the database records.
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		pb, err := tx.Bucket(bktPubs).CreateBucketIfNotExists([]byte(id))
+		if err != nil {
+			return err
+		}
+		lb, err1 := pb.CreateBucketIfNotExists(bktLeaves)
+		hb, err2 := pb.CreateBucketIfNotExists(bktHashes)
+		ab, err3 := pb.CreateBucketIfNotExists(bktArticles)
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return err
+		}
+		put := func(b *bolt.Bucket, k, v []byte) {
+			if err == nil {
+				err = b.Put(k, v)
+			}
+		}
+		put(pb, keyRoot, []byte(root.String()))
+		if res.Statement || have == nil {
+			put(pb, keyStatement, trust.SignedStatement())
+		}
+		if newCP != nil && (oldCP == nil || newCP.Size > oldCP.Size || newCP.Time.After(oldCP.Time)) {
+			put(pb, keyCheckpoint, u.Checkpoint)
+			res.Checkpoint = true
+		}
+		for i, raw := range u.Leaves {
+			put(lb, u64(uint64(oldSize+int64(i))), raw)
+		}
+		base := tlog.StoredHashCount(oldSize)
+		for i, h := range pendingHashes {
+			put(hb, u64(uint64(base+int64(i))), h[:])
+		}
+		put(pb, keySize, u64(uint64(oldSize+int64(len(u.Leaves)))))
+		put(pb, keyKeyVersion, u64(keyVersion))
+		put(pb, keyMirrorVer, u64(mirrorVersion))
+		for name, a := range changed {
+			put(ab, []byte(name), encodeArticle(a))
+		}
+		bb, gb := tx.Bucket(bktBundles), tx.Bucket(bktGarbage)
+		for _, d := range written {
+			put(bb, d[:], []byte(id))
+		}
+		for _, d := range garbage {
+			if bb.Get(d[:]) != nil {
+				put(gb, d[:], nil)
+				if err == nil {
+					err = bb.Delete(d[:])
+				}
+			}
+		}
+		return err
+	})
+	if err != nil {
+		// The files are unreferenced; removing them keeps the store tidy.
+		for _, d := range written {
+			os.Remove(s.bundlePath(d))
+		}
+		return nil, fmt.Errorf("store: committing: %w", err)
+	}
+	res.Size = oldSize + int64(len(u.Leaves))
+	res.LeavesAdded = len(u.Leaves)
+	res.BundlesAdded = len(written)
+	if len(garbage) > 0 {
+		if err := s.collectGarbage(); err != nil {
+			s.log.Warn("store: garbage collection failed; retried at next open", "err", err)
+		}
+	}
+	s.log.Debug("store: applied update", "publisher", id, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)
+	return res, nil
+}
+
+func (p *Publisher) checkpoint() []byte {
+	if p == nil {
+		return nil
+	}
+	return p.Checkpoint
+}
+
+// checkTree checks the new checkpoint's size and time against the store's.
+func (s *Store) checkTree(id string, have *Publisher, oldCP, newCP *catalog.Checkpoint, raw []byte, oldSize int64, added int) error {
+	want := oldSize + int64(added)
+	if newCP.Size != want {
+		if newCP.Size < oldSize {
+			return fmt.Errorf("%w: publisher %s: checkpoint of size %d, store has %d leaves", ErrStale, id, newCP.Size, oldSize)
+		}
+		return fmt.Errorf("store: publisher %s: checkpoint of size %d does not cover the %d stored and %d new leaves", id, newCP.Size, oldSize, added)
+	}
+	if oldCP != nil && newCP.Time.Before(oldCP.Time) {
+		if added == 0 && newCP.Root != oldCP.Root {
+			return &ForkError{Publisher: id, Have: have.checkpoint(), Got: raw, Reason: fmt.Sprintf("two checkpoints of size %d with different roots", newCP.Size)}
+		}
+		return fmt.Errorf("%w: publisher %s: checkpoint time %s is before the stored %s", ErrStale, id, newCP.Time, oldCP.Time)
+	}
+	return nil
+}
+
+// writeTemp writes a bundle to a new temporary file, without syncing it.
+func (s *Store) writeTemp(d bundle.Digest, raw []byte) (string, error) {
+	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), d.String()+".*")
+	if err != nil {
+		return "", fmt.Errorf("store: writing bundle: %w", err)
+	}
+	_, err = f.Write(raw)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("store: writing bundle: %w", err)
+	}
+	return f.Name(), nil
+}
+
+func (s *Store) removeAll(tmps map[bundle.Digest]string) {
+	for _, t := range tmps {
+		os.Remove(t)
+	}
+}
+
+// publishBundles makes the temporary files durable with one syncfs, renames
+// them into place, and makes the renames durable with another.
+func (s *Store) publishBundles(tmps map[bundle.Digest]string) error {
+	if len(tmps) == 0 {
+		return nil
+	}
+	if err := s.syncfs(); err != nil {
+		return err
+	}
+	for d, tmp := range tmps {
+		final := s.bundlePath(d)
+		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if err := os.Rename(tmp, final); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return s.syncfs()
+}
+
+// syncfs flushes the file system holding the store: one call makes a whole
+// batch of bundle files (and then their renames) durable.
+func (s *Store) syncfs() error {
+	f, err := os.Open(s.dir)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("store: syncfs: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,451 @@
+// Package store keeps publishers' catalogs and bundles in a directory: the
+// same format on a publisher's machine and on a mirror.
+//
+// Catalog state (key statements, leaves, tree hashes, article index,
+// checkpoints) lives in one bbolt database, changed only in transactions.
+// Bundles are content-addressed files, written to a temporary name, flushed
+// to disk and renamed into place before the transaction that records them
+// commits; so after a crash at any moment the store opens, and everything it
+// records is present and whole.
+//
+// Apply verifies everything before it is stored: the key statement against
+// the pinned root key, every leaf against the log's rules, the checkpoint's
+// signature and root hash, and every bundle. A *Store is safe for concurrent
+// use; writers are serialized.
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/catalog"
+)
+
+// ErrNotFound is returned for a publisher, article or bundle the store does
+// not hold.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrNotStore is returned by Open for a directory that is not a store.
+var ErrNotStore = errors.New("store: not a samizdat store (no store.db)")
+
+// ForkError reports a checkpoint that contradicts the store's log: the same
+// publisher signed two different histories. The store keeps its own state.
+type ForkError struct {
+	Publisher string
+	Have      []byte // the store's signed checkpoint
+	Got       []byte // the contradicting signed checkpoint
+	Reason    string
+}
+
+func (e *ForkError) Error() string {
+	return fmt.Sprintf("store: publisher %s: fork: %s", e.Publisher, e.Reason)
+}
+
+// ErrStale is wrapped when an update's checkpoint is older than the
+// store's (rollback) or adds nothing.
+var ErrStale = errors.New("store: checkpoint is older than the one stored")
+
+const (
+	dbName     = "store.db"
+	bundlesDir = "bundles"
+	tmpDir     = "tmp"
+)
+
+var (
+	bktPubs    = []byte("publishers")
+	bktBundles = []byte("bundles")
+	bktGarbage = []byte("garbage")
+
+	keyRoot       = []byte("root")
+	keyStatement  = []byte("statement")
+	keyCheckpoint = []byte("checkpoint")
+	keySize       = []byte("size")
+	keyKeyVersion = []byte("key-version")
+	keyMirrorVer  = []byte("mirror-version")
+	bktLeaves     = []byte("leaves")
+	bktHashes     = []byte("hashes")
+	bktArticles   = []byte("articles")
+)
+
+// Options tunes Open. A nil *Options means the defaults.
+type Options struct {
+	// Create makes the directory and an empty store if there is none.
+	Create bool
+	// Logger receives what the store does; nil means silent.
+	Logger *slog.Logger
+	// Limits bound bundles given to Apply; nil means bundle.DefaultLimits.
+	Limits *bundle.Limits
+}
+
+// Store is an open store directory.
+type Store struct {
+	dir  string
+	db   *bolt.DB
+	log  *slog.Logger
+	lim  *bundle.Limits
+	wmu  sync.Mutex // serializes Apply
+	gcmu sync.Mutex
+}
+
+// Open opens the store in dir. Another process holding it open makes Open
+// fail after a second.
+func Open(dir string, opts *Options) (*Store, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	dbPath := filepath.Join(dir, dbName)
+	if _, err := os.Stat(dbPath); err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		if !o.Create {
+			return nil, fmt.Errorf("%w: %s", ErrNotStore, dir)
+		}
+	}
+	for _, d := range []string{dir, filepath.Join(dir, bundlesDir), filepath.Join(dir, tmpDir)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	db, err := bolt.Open(dbPath, 0o644, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("store: %s is in use by another process", dir)
+		}
+		return nil, fmt.Errorf("store: opening %s: %w", dbPath, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bktPubs, bktBundles, bktGarbage} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	s := &Store{dir: dir, db: db, log: o.Logger, lim: o.Limits}
+	// Leftovers of an interrupted write: temporary files, and bundles
+	// superseded by a committed transaction but not yet deleted.
+	if tmps, err := os.ReadDir(filepath.Join(dir, tmpDir)); err == nil {
+		for _, t := range tmps {
+			os.Remove(filepath.Join(dir, tmpDir, t.Name()))
+		}
+	}
+	if err := s.collectGarbage(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+
+func (s *Store) bundlePath(d bundle.Digest) string {
+	h := d.String()
+	return filepath.Join(s.dir, bundlesDir, h[:2], h)
+}
+
+// Publishers returns the IDs of the publishers the store holds, sorted.
+func (s *Store) Publishers() ([]string, error) {
+	var ids []string
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktPubs).ForEachBucket(func(k []byte) error {
+			ids = append(ids, string(k))
+			return nil
+		})
+	})
+	return ids, err
+}
+
+// Publisher is what the store holds about one publisher's log.
+type Publisher struct {
+	ID         string
+	Root       *keys.PublicKey
+	Statement  []byte // signed key statement
+	Checkpoint []byte // signed checkpoint; nil for an empty log
+	Size       int64  // number of leaves
+}
+
+// Publisher returns the state of one publisher's log.
+func (s *Store) Publisher(id string) (*Publisher, error) {
+	var p *Publisher
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		if b == nil {
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+		}
+		var err error
+		p, err = readPublisher(id, b)
+		return err
+	})
+	return p, err
+}
+
+func readPublisher(id string, b *bolt.Bucket) (*Publisher, error) {
+	root, err := keys.ParsePublicKey(string(b.Get(keyRoot)))
+	if err != nil {
+		return nil, fmt.Errorf("store: publisher %s: damaged root key: %w", id, err)
+	}
+	p := &Publisher{ID: id, Root: root, Statement: bytes.Clone(b.Get(keyStatement)), Checkpoint: bytes.Clone(b.Get(keyCheckpoint))}
+	p.Size = sizeOf(b)
+	return p, nil
+}
+
+// sizeOf returns the number of leaves in a publisher's bucket.
+func sizeOf(b *bolt.Bucket) int64 { return int64(getU64(b, keySize)) }
+
+// getU64 reads a big-endian counter; a missing one is zero.
+func getU64(b *bolt.Bucket, key []byte) uint64 {
+	if v := b.Get(key); len(v) == 8 {
+		return binary.BigEndian.Uint64(v)
+	}
+	return 0
+}
+
+// Trust returns the trust that the publisher's stored key statement gives,
+// verified against root, which must be the publisher's pinned root key.
+func (s *Store) Trust(root *keys.PublicKey) (*keys.Trust, error) {
+	p, err := s.Publisher(root.ID())
+	if err != nil {
+		return nil, err
+	}
+	if !p.Root.Equal(root) {
+		return nil, fmt.Errorf("store: publisher %s is stored under root key %s, not %s", p.ID, p.Root, root)
+	}
+	return keys.NewTrust(root, p.Statement)
+}
+
+// Leaves returns leaves [from, to) of a publisher's log.
+func (s *Store) Leaves(id string, from, to int64) ([][]byte, error) {
+	var out [][]byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		if b == nil {
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+		}
+		lb := b.Bucket(bktLeaves)
+		for i := from; i < to; i++ {
+			v := lb.Get(u64(uint64(i)))
+			if v == nil {
+				return fmt.Errorf("%w: leaf %d of publisher %s", ErrNotFound, i, id)
+			}
+			out = append(out, bytes.Clone(v))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Article returns the state of one article.
+func (s *Store) Article(id, article string) (*catalog.Article, error) {
+	var a *catalog.Article
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		if b == nil {
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+		}
+		a = decodeArticle(article, b.Bucket(bktArticles).Get([]byte(article)))
+		if a == nil {
+			return fmt.Errorf("%w: article %q", ErrNotFound, article)
+		}
+		return nil
+	})
+	return a, err
+}
+
+// Articles returns the state of every article of a publisher, most recently
+// changed first.
+func (s *Store) Articles(id string) ([]catalog.Article, error) {
+	var out []catalog.Article
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		if b == nil {
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+		}
+		return b.Bucket(bktArticles).ForEach(func(k, v []byte) error {
+			if a := decodeArticle(string(k), v); a != nil {
+				out = append(out, *a)
+			}
+			return nil
+		})
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Leaf > out[j].Leaf })
+	return out, err
+}
+
+func encodeArticle(a *catalog.Article) []byte {
+	b := binary.BigEndian.AppendUint64(nil, a.Revision)
+	b = append(b, a.Digest[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(a.Leaf))
+	r := byte(0)
+	if a.Retracted {
+		r = 1
+	}
+	b = append(b, r)
+	return binary.BigEndian.AppendUint64(b, uint64(a.Time.Unix()))
+}
+
+func decodeArticle(id string, v []byte) *catalog.Article {
+	if len(v) != 8+32+8+1+8 {
+		return nil
+	}
+	a := &catalog.Article{ID: id, Revision: binary.BigEndian.Uint64(v)}
+	copy(a.Digest[:], v[8:40])
+	a.Leaf = int64(binary.BigEndian.Uint64(v[40:]))
+	a.Retracted = v[48] == 1
+	if a.Retracted {
+		a.Time = time.Unix(int64(binary.BigEndian.Uint64(v[49:])), 0).UTC()
+	}
+	return a
+}
+
+// HasBundle reports whether the store holds the bundle.
+func (s *Store) HasBundle(d bundle.Digest) bool {
+	has := false
+	s.db.View(func(tx *bolt.Tx) error {
+		has = tx.Bucket(bktBundles).Get(d[:]) != nil
+		return nil
+	})
+	return has
+}
+
+// Bundle returns a bundle's bytes as stored. They were verified when
+// stored; Check verifies them again.
+func (s *Store) Bundle(d bundle.Digest) ([]byte, error) {
+	if !s.HasBundle(d) {
+		return nil, fmt.Errorf("%w: bundle %s", ErrNotFound, d)
+	}
+	data, err := os.ReadFile(s.bundlePath(d))
+	if err != nil {
+		return nil, fmt.Errorf("store: bundle %s: %w", d, err)
+	}
+	return data, nil
+}
+
+// hashReader reads a publisher's stored tree hashes within tx, with pending
+// hashes (not yet written) from index base on.
+func hashReader(b *bolt.Bucket, base int64, pending []tlog.Hash) tlog.HashReaderFunc {
+	return func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			if x >= base && x-base < int64(len(pending)) {
+				out[i] = pending[x-base]
+				continue
+			}
+			var v []byte
+			if b != nil {
+				v = b.Get(u64(uint64(x)))
+			}
+			if len(v) != tlog.HashSize {
+				return nil, fmt.Errorf("store: tree hash %d missing", x)
+			}
+			copy(out[i][:], v)
+		}
+		return out, nil
+	}
+}
+
+// InclusionProof proves leaf n is in the publisher's log of the given size.
+func (s *Store) InclusionProof(id string, n, size int64) (tlog.RecordProof, error) {
+	var p tlog.RecordProof
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := s.pubForProof(tx, id, size)
+		if err != nil {
+			return err
+		}
+		if n < 0 || n >= size {
+			return fmt.Errorf("store: leaf %d not in a log of size %d", n, size)
+		}
+		p, err = tlog.ProveRecord(size, n, hashReader(b.Bucket(bktHashes), 0, nil))
+		return err
+	})
+	return p, err
+}
+
+// ConsistencyProof proves the publisher's log of size newer extends its log
+// of size older.
+func (s *Store) ConsistencyProof(id string, older, newer int64) (tlog.TreeProof, error) {
+	var p tlog.TreeProof
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b, err := s.pubForProof(tx, id, newer)
+		if err != nil {
+			return err
+		}
+		if older <= 0 || older > newer {
+			return fmt.Errorf("store: no consistency proof from size %d to %d", older, newer)
+		}
+		p, err = tlog.ProveTree(newer, older, hashReader(b.Bucket(bktHashes), 0, nil))
+		return err
+	})
+	return p, err
+}
+
+func (s *Store) pubForProof(tx *bolt.Tx, id string, size int64) (*bolt.Bucket, error) {
+	b := tx.Bucket(bktPubs).Bucket([]byte(id))
+	if b == nil {
+		return nil, fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+	}
+	if have := sizeOf(b); size > have {
+		return nil, fmt.Errorf("store: log of publisher %s has %d leaves, not %d", id, have, size)
+	}
+	return b, nil
+}
+
+// collectGarbage deletes bundle files that a committed transaction no
+// longer references.
+func (s *Store) collectGarbage() error {
+	s.gcmu.Lock()
+	defer s.gcmu.Unlock()
+	var garbage []bundle.Digest
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktGarbage).ForEach(func(k, _ []byte) error {
+			var d bundle.Digest
+			copy(d[:], k)
+			garbage = append(garbage, d)
+			return nil
+		})
+	})
+	if err != nil || len(garbage) == 0 {
+		return err
+	}
+	for _, d := range garbage {
+		if err := os.Remove(s.bundlePath(d)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("store: removing bundle: %w", err)
+		}
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		g := tx.Bucket(bktGarbage)
+		for _, d := range garbage {
+			if err := g.Delete(d[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
