@@ -97,8 +97,10 @@ func (m *Manifest) encode() []byte {
 	return b
 }
 
-func appendStr8(b []byte, s string) []byte  { return append(append(b, byte(len(s))), s...) }
-func appendStr16(b []byte, s string) []byte { return append(binary.BigEndian.AppendUint16(b, uint16(len(s))), s...) }
+func appendStr8(b []byte, s string) []byte { return append(append(b, byte(len(s))), s...) }
+func appendStr16(b []byte, s string) []byte {
+	return append(binary.BigEndian.AppendUint16(b, uint16(len(s))), s...)
+}
 
 // reader decodes big-endian fields, remembering the first error.
 type reader struct {
@@ -152,8 +154,12 @@ func (r *reader) hash(what string) (h [32]byte) {
 	return h
 }
 
-func (r *reader) str8(what string, max int) string  { return r.str(int(r.u8(what+" length")), what, max) }
-func (r *reader) str16(what string, max int) string { return r.str(int(r.u16(what+" length")), what, max) }
+func (r *reader) str8(what string, max int) string {
+	return r.str(int(r.u8(what+" length")), what, max)
+}
+func (r *reader) str16(what string, max int) string {
+	return r.str(int(r.u16(what+" length")), what, max)
+}
 
 func (r *reader) str(n int, what string, max int) string {
 	if r.err == nil && n > max {

@@ -198,4 +198,3 @@ func passphrase(e *env, prompt string, confirm bool) ([]byte, error) {
 	}
 	return p, nil
 }
-

@@ -127,4 +127,3 @@ func runRetract(e *env, args []string) error {
 	}
 	return nil
 }
-

@@ -239,4 +239,3 @@ func printManifest(w io.Writer, m *bundle.Manifest, signer string, digest [32]by
 		fmt.Fprintf(w, "  %-24s %-14s %-6s %8d -> %8d  sha256 %x\n", en.Name, en.Type, en.Compression, en.Size, en.StoredSize, en.SHA256)
 	}
 }
-
