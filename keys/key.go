@@ -159,11 +159,12 @@ func keyHash(name string, key []byte) uint32 {
 // that is not exactly the canonical form is refused.
 func ParsePublicKey(text string) (*PublicKey, error) {
 	text = strings.TrimSpace(text)
-	parts := strings.Split(text, "+")
-	if len(parts) != 3 {
+	// Base64 uses '+', so only the first two '+' separate the fields.
+	name, rest, ok1 := strings.Cut(text, "+")
+	hash16, key64, ok2 := strings.Cut(rest, "+")
+	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("%w: want NAME+HASH+KEY", ErrInvalidKey)
 	}
-	name, hash16, key64 := parts[0], parts[1], parts[2]
 	if err := checkName(name); err != nil {
 		return nil, err
 	}

@@ -50,6 +50,7 @@ func init() {
 		{"export", "write articles as one standalone, verifiable file", runExport},
 		{"verify", "verify standalone files or a store against a publisher key", runVerify},
 		{"inspect", "show what a bundle, standalone file or key file holds", runInspect},
+		{"demo", "walk through keygen, publish, export and verify in a temporary directory", runDemo},
 	}
 }
 
