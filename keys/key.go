@@ -192,6 +192,19 @@ func ParsePublicKey(text string) (*PublicKey, error) {
 	return k, nil
 }
 
+// parseKey parses a public key inside a file or statement, where it must be
+// exactly in canonical form, without the white space ParsePublicKey allows.
+func parseKey(text string) (*PublicKey, error) {
+	k, err := ParsePublicKey(text)
+	if err != nil {
+		return nil, err
+	}
+	if k.String() != text {
+		return nil, fmt.Errorf("%w: not in canonical form", ErrInvalidKey)
+	}
+	return k, nil
+}
+
 // String returns the text form "NAME+HASH+BASE64".
 func (k *PublicKey) String() string {
 	return fmt.Sprintf("%s+%08x+%s", k.name, k.hash, base64.StdEncoding.EncodeToString(append([]byte{algEd25519}, k.key...)))

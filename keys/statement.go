@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -55,6 +56,14 @@ func stmtErr(format string, args ...any) error {
 
 const timeLayout = "2006-01-02T15:04:05Z"
 
+// maxUnix is the last time a statement can hold, 9999-12-31T23:59:59Z: the
+// time layout has four digits for the year.
+const maxUnix = 253402300799
+
+// inRange reports whether t lies in 1970-01-01T00:00:00Z to
+// 9999-12-31T23:59:59Z, the times FORMAT.md allows.
+func inRange(t time.Time) bool { return t.Unix() >= 0 && t.Unix() <= maxUnix }
+
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
 func parseTime(s string) (time.Time, error) {
@@ -88,6 +97,9 @@ func (s *Statement) check() error {
 	if s.Version == 0 {
 		return stmtErr("version must be at least 1")
 	}
+	if !inRange(s.Issued) {
+		return stmtErr("issued time %s outside years 1970 to 9999", s.Issued.UTC().Format(time.RFC3339))
+	}
 	if len(s.Keys) == 0 || len(s.Keys) > MaxDelegations {
 		return stmtErr("must list 1 to %d signing keys, has %d", MaxDelegations, len(s.Keys))
 	}
@@ -95,19 +107,27 @@ func (s *Statement) check() error {
 		return stmtErr("more than %d revoked keys", MaxRevocations)
 	}
 	seen := map[string]string{string(s.Publisher.key): "the root key"}
-	for _, d := range s.Keys {
+	for i, d := range s.Keys {
+		if d.Key == nil {
+			return stmtErr("signing key %d has no key", i+1)
+		}
 		if prev, dup := seen[string(d.Key.key)]; dup {
 			return stmtErr("signing key %s listed twice (also as %s)", d.Key, prev)
 		}
 		seen[string(d.Key.key)] = "a signing key"
-		if !d.NotBefore.Before(d.NotAfter) {
+		// Compare the times as Text writes them, to the second, so that
+		// what is signed also passes this check when it is opened.
+		if !d.NotBefore.Truncate(time.Second).Before(d.NotAfter.Truncate(time.Second)) {
 			return stmtErr("signing key %s: validity window is empty", d.Key)
 		}
-		if d.NotBefore.Unix() < 0 || d.NotAfter.Year() > 9999 {
+		if !inRange(d.NotBefore) || !inRange(d.NotAfter) {
 			return stmtErr("signing key %s: validity window outside years 1970 to 9999", d.Key)
 		}
 	}
-	for _, k := range s.Revoked {
+	for i, k := range s.Revoked {
+		if k == nil {
+			return stmtErr("revoked key %d has no key", i+1)
+		}
 		if prev, dup := seen[string(k.key)]; dup {
 			return stmtErr("revoked key %s is also listed as %s", k, prev)
 		}
@@ -146,6 +166,15 @@ func OpenStatement(data []byte, root *PublicKey) (*Statement, error) {
 		}
 		return nil, stmtErr("%v", err)
 	}
+	// The bytes must be exactly what Sign writes: the text, a blank line
+	// and the one signature by root. note.Open skips signatures by unknown
+	// keys and repeated ones and decodes base64 leniently, so without this
+	// one statement could travel as many byte strings, and Update would
+	// take a re-encoded copy for equivocation.
+	sig, err := base64.StdEncoding.DecodeString(n.Sigs[0].Base64)
+	if err != nil || string(data) != n.Text+"\n— "+n.Sigs[0].Name+" "+base64.StdEncoding.EncodeToString(sig)+"\n" {
+		return nil, stmtErr("not in canonical form: want the text and exactly one signature, by %s", root)
+	}
 	s, err := parseStatement(n.Text)
 	if err != nil {
 		return nil, err
@@ -177,7 +206,7 @@ func parseStatement(text string) (*Statement, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Publisher, err = ParsePublicKey(v); err != nil || s.Publisher.String() != v {
+	if s.Publisher, err = parseKey(v); err != nil {
 		return nil, stmtErr("publisher: %v", err)
 	}
 	if v, err = field(2, "version"); err != nil {
@@ -198,7 +227,7 @@ func parseStatement(text string) (*Statement, error) {
 		switch {
 		case kind == "key" && len(f) == 3 && len(s.Revoked) == 0:
 			d := Delegation{}
-			if d.Key, err = ParsePublicKey(f[0]); err != nil || d.Key.String() != f[0] {
+			if d.Key, err = parseKey(f[0]); err != nil {
 				return nil, stmtErr("line %d: %v", i+1, err)
 			}
 			if d.NotBefore, err = parseTime(f[1]); err != nil {
@@ -209,8 +238,8 @@ func parseStatement(text string) (*Statement, error) {
 			}
 			s.Keys = append(s.Keys, d)
 		case kind == "revoked" && len(f) == 1:
-			k, err := ParsePublicKey(f[0])
-			if err != nil || k.String() != f[0] {
+			k, err := parseKey(f[0])
+			if err != nil {
 				return nil, stmtErr("line %d: %v", i+1, err)
 			}
 			s.Revoked = append(s.Revoked, k)
