@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/samizdat-news/samizdat/keys"
@@ -65,6 +66,12 @@ func (e *Error) Unwrap() error { return e.Err }
 
 func refuse(err error, format string, args ...any) error {
 	return &Error{Reason: fmt.Sprintf(format, args...), Err: err}
+}
+
+// refuseErr wraps an error from this package's own checks, whose message
+// already starts with "bundle: ", without repeating the prefix.
+func refuseErr(err error) error {
+	return refuse(err, "%s", strings.TrimPrefix(err.Error(), "bundle: "))
 }
 
 // ErrDictionaryNeeded is wrapped when a bundle's entries need a dictionary
@@ -261,7 +268,7 @@ func Open(data []byte, trust *keys.Trust, opts *OpenOptions) (*Bundle, error) {
 	// 3. Only now parse the manifest.
 	m, err := parseManifest(mb, &lim)
 	if err != nil {
-		return nil, refuse(err, "%v", err)
+		return nil, refuseErr(err)
 	}
 	if !bytes.Equal(m.Publisher[:], trust.Root().Ed25519()) {
 		return nil, refuse(nil, "manifest names publisher %s, not %s", keys.IDOf(m.Publisher[:]), trust.PublisherID())
@@ -270,7 +277,7 @@ func Open(data []byte, trust *keys.Trust, opts *OpenOptions) (*Bundle, error) {
 		return nil, refuse(err, "%v", err)
 	}
 	// 4. Stored entries: exact lengths, then hashes.
-	b := &Bundle{Manifest: m, Signer: signer, Digest: sha256.Sum256(data), raw: data, lim: lim}
+	b := &Bundle{Manifest: m, Signer: signer, Digest: sha256.Sum256(data), raw: data, offsets: make([]int, 0, len(m.Entries)), lim: lim}
 	off := headerSize + int(mlen)
 	for _, e := range m.Entries {
 		if e.StoredSize > uint64(len(data)-off) {
@@ -294,6 +301,9 @@ func Open(data []byte, trust *keys.Trust, opts *OpenOptions) (*Bundle, error) {
 		if b.dict == nil {
 			return nil, refuse(ErrDictionaryNeeded, "needs dictionary %x, which is not available", m.Dictionary)
 		}
+		if b.dict.hash != m.Dictionary {
+			return nil, refuse(nil, "needs dictionary %x, was given %x", m.Dictionary, b.dict.hash)
+		}
 	}
 	return b, nil
 }
@@ -310,7 +320,8 @@ func (b *Bundle) Raw() []byte { return b.raw }
 func (b *Bundle) Stored(i int) []byte { return b.stored(i) }
 
 // Entry decompresses entry i within the limits and checks its size and
-// SHA-256 against the manifest.
+// SHA-256 against the manifest. A stored entry's bytes are returned as a
+// slice of Raw, which callers must not modify.
 func (b *Bundle) Entry(i int) ([]byte, error) {
 	if i < 0 || i >= len(b.Manifest.Entries) {
 		return nil, fmt.Errorf("bundle: no entry %d", i)
@@ -319,7 +330,9 @@ func (b *Bundle) Entry(i int) ([]byte, error) {
 	var out []byte
 	switch e.Compression {
 	case Stored:
-		out = b.stored(i)
+		// Open checked these bytes against StoredSHA256, which the
+		// manifest rules make equal to SHA256.
+		return b.stored(i), nil
 	case Zstd:
 		var err error
 		if out, err = decompress(b.stored(i), int(e.Size), b.dict, &b.lim); err != nil {
@@ -382,7 +395,7 @@ func ParseUnverified(data []byte, lim *Limits) (*Unverified, error) {
 	}
 	m, err := parseManifest(data[headerSize:headerSize+mlen], &l)
 	if err != nil {
-		return nil, refuse(err, "%v", err)
+		return nil, refuseErr(err)
 	}
 	return &Unverified{Signer: bytes.Clone(data[len(Magic) : len(Magic)+32]), Manifest: m, Size: len(data)}, nil
 }

@@ -8,7 +8,8 @@ type Limits struct {
 	BundleSize int64
 	// ManifestSize bounds the encoded manifest. Default 256 KiB.
 	ManifestSize int
-	// Entries bounds the number of entries (body and images). Default 512.
+	// Entries bounds the number of entries (body and images). Default
+	// 512; values above 65,535, the most a manifest can list, mean 65,535.
 	Entries int
 	// EntrySize bounds one entry's uncompressed size. It is also the
 	// largest zstd window the decoder accepts. Default 16 MiB.
@@ -17,7 +18,7 @@ type Limits struct {
 	// Default 64 MiB.
 	TotalSize int64
 	// DecoderMemory bounds what the zstd decoder may allocate for one
-	// entry. Default 32 MiB.
+	// entry; a compressed entry larger than this is refused. Default 32 MiB.
 	DecoderMemory int64
 }
 
@@ -45,6 +46,9 @@ const (
 	MaxDictionarySize = 1 << 20
 )
 
+// maxEntries is the most entries a manifest's 16-bit count can hold.
+const maxEntries = 1<<16 - 1
+
 func (l *Limits) withDefaults() Limits {
 	var o Limits
 	if l != nil {
@@ -60,6 +64,7 @@ func (l *Limits) withDefaults() Limits {
 	if o.Entries <= 0 {
 		o.Entries = d.Entries
 	}
+	o.Entries = min(o.Entries, maxEntries)
 	if o.EntrySize <= 0 {
 		o.EntrySize = d.EntrySize
 	}

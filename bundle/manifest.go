@@ -155,10 +155,29 @@ func (r *reader) hash(what string) (h [32]byte) {
 }
 
 func (r *reader) str8(what string, max int) string {
-	return r.str(int(r.u8(what+" length")), what, max)
+	return r.str(r.length(1, what), what, max)
 }
 func (r *reader) str16(what string, max int) string {
-	return r.str(int(r.u16(what+" length")), what, max)
+	return r.str(r.length(2, what), what, max)
+}
+
+// length reads the 1- or 2-byte length of a string field. It names the
+// field only on failure: building "what length" for every field would
+// cost an allocation each.
+func (r *reader) length(n int, what string) int {
+	if r.err != nil {
+		return 0
+	}
+	if n > len(r.b)-r.off {
+		r.fail("truncated %s length", what)
+		return 0
+	}
+	v := r.b[r.off : r.off+n]
+	r.off += n
+	if n == 1 {
+		return int(v[0])
+	}
+	return int(binary.BigEndian.Uint16(v))
 }
 
 func (r *reader) str(n int, what string, max int) string {
@@ -218,6 +237,9 @@ func parseManifest(b []byte, lim *Limits) (*Manifest, error) {
 	if n > MaxAuthors {
 		r.fail("%d authors, limit %d", n, MaxAuthors)
 	}
+	if n > 0 && r.err == nil {
+		m.Authors = make([]string, 0, n)
+	}
 	for i := 0; i < n && r.err == nil; i++ {
 		m.Authors = append(m.Authors, r.str16("author", MaxAuthorLen))
 	}
@@ -225,6 +247,9 @@ func parseManifest(b []byte, lim *Limits) (*Manifest, error) {
 	n = int(r.u16("entry count"))
 	if r.err == nil && (n == 0 || n > lim.Entries) {
 		r.fail("%d entries, want 1 to %d", n, lim.Entries)
+	}
+	if r.err == nil {
+		m.Entries = make([]EntryInfo, 0, n)
 	}
 	for i := 0; i < n && r.err == nil; i++ {
 		var e EntryInfo
@@ -314,6 +339,12 @@ func (m *Manifest) check(lim *Limits) error {
 				return bad("entry %q: stored entry's sizes or hashes differ", e.Name)
 			}
 		case Zstd:
+			// The decoder refuses to produce more than DecoderMemory
+			// bytes; refuse such an entry here, where Build and Open
+			// both see it, rather than only when Entry decompresses it.
+			if e.Size > uint64(lim.DecoderMemory) {
+				return bad("entry %q: decompressing %d bytes exceeds the decoder memory limit %d", e.Name, e.Size, lim.DecoderMemory)
+			}
 		default:
 			return bad("entry %q: unknown compression %d", e.Name, e.Compression)
 		}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -52,7 +53,11 @@ func encoder(level int, dict *Dictionary) (*zstd.Encoder, error) {
 	if e, ok := encoders.Load(k); ok {
 		return e.(*zstd.Encoder), nil
 	}
-	opts := []zstd.EOption{zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true)}
+	// Single-segment frames declare their content size as their window,
+	// so a frame never needs a larger window than its entry's size and
+	// Open's window limit (Limits.EntrySize) accepts every frame Build
+	// writes. Without it, a 1024-byte entry declares a 2048-byte window.
+	opts := []zstd.EOption{zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithZeroFrames(true), zstd.WithSingleSegment(true)}
 	if level != 0 {
 		if level < 1 || level > 22 {
 			return nil, fmt.Errorf("bundle: zstd level %d outside 1..22", level)
@@ -91,6 +96,10 @@ func decoder(dict *Dictionary, lim *Limits) (*zstd.Decoder, error) {
 		zstd.WithDecoderConcurrency(0),
 		zstd.WithDecoderMaxWindow(uint64(max(lim.EntrySize, zstd.MinWindowSize))),
 		zstd.WithDecoderMaxMemory(uint64(lim.DecoderMemory)),
+		// Decode no more than the capacity of dst, which decompress sets
+		// from the signed size: a frame that expands past it fails at
+		// once instead of growing dst up to DecoderMemory.
+		zstd.WithDecodeAllCapLimit(true),
 	}
 	if dict != nil {
 		opts = append(opts, zstd.WithDecoderDictRaw(dict.id(), dict.content))
@@ -103,13 +112,18 @@ func decoder(dict *Dictionary, lim *Limits) (*zstd.Decoder, error) {
 	return actual.(*zstd.Decoder), nil
 }
 
+// decoderSlack is room left past an entry's size in the output buffer:
+// the decoder's fast copy loops need 32 bytes beyond the data they write,
+// and fall back to slower exact copies without them.
+const decoderSlack = 32
+
 // decompress decodes one zstd frame of exactly size bytes.
 func decompress(src []byte, size int, dict *Dictionary, lim *Limits) ([]byte, error) {
 	d, err := decoder(dict, lim)
 	if err != nil {
 		return nil, err
 	}
-	out, err := d.DecodeAll(src, make([]byte, 0, size))
+	out, err := d.DecodeAll(src, make([]byte, 0, size+decoderSlack))
 	if err != nil {
 		return nil, fmt.Errorf("zstd: %w", err)
 	}
