@@ -11,6 +11,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/internal/notes"
 )
 
 // MaxCheckpointSize bounds a signed checkpoint.
@@ -71,6 +72,9 @@ func OpenCheckpoint(data []byte, trust *keys.Trust) (*Checkpoint, error) {
 		if errors.As(err, &unverified) {
 			return nil, cpErr("not signed by any signing key of publisher %s", trust.PublisherID())
 		}
+		return nil, cpErr("%v", err)
+	}
+	if err := notes.CheckCanonical(data); err != nil {
 		return nil, cpErr("%v", err)
 	}
 	c, err := ParseCheckpoint(n.Text)

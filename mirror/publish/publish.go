@@ -70,6 +70,7 @@ type Result struct {
 	Revision  uint64
 	Digest    bundle.Digest
 	Unchanged bool // the article's current revision already has this content
+	Resigned  bool // not asked for: signed again because its key is no longer trusted
 }
 
 // Publish builds, signs and stores the items as one update of the catalog.
@@ -82,17 +83,29 @@ func (p *Publisher) Publish(items []Item) ([]Result, error) {
 	if err := p.keyStatementLeaf(u, &leaves); err != nil {
 		return nil, err
 	}
+	asked := len(items)
+	if u.Statement != nil {
+		// A new key statement may revoke the key that signed articles
+		// already in the store: sign them again in the same update, so
+		// the store never holds an article its own statement refuses.
+		again, err := p.untrusted(items, now)
+		if err != nil {
+			return nil, err
+		}
+		items = append(slices.Clip(items), again...)
+	}
 	results := make([]Result, len(items))
-	batch := map[string]*catalog.Leaf{}
+	seen := map[string]bool{}
 	for i, it := range items {
 		meta := it.Meta
 		if err := bundle.CheckID(meta.ID); err != nil {
 			return nil, err
 		}
-		if batch[meta.ID] != nil {
+		if seen[meta.ID] {
 			return nil, fmt.Errorf("publish: article %q given twice", meta.ID)
 		}
-		prev, prevBundle, err := p.current(meta.ID)
+		seen[meta.ID] = true
+		prev, prevBundle, prevCreated, err := p.current(meta.ID)
 		if err != nil {
 			return nil, err
 		}
@@ -100,13 +113,18 @@ func (p *Publisher) Publish(items []Item) ([]Result, error) {
 		if prev != nil {
 			meta.Revision = prev.Revision + 1
 		}
-		if meta.Updated.IsZero() {
+		signedNow := meta.Updated.IsZero()
+		if signedNow {
 			meta.Updated = now
 		}
 		if meta.Created.IsZero() {
 			meta.Created = meta.Updated
-			if prevBundle != nil {
-				meta.Created = prevBundle.Manifest.Created
+			if !prevCreated.IsZero() {
+				meta.Created = prevCreated
+				if signedNow {
+					// A clock behind the first publication signs at it.
+					meta.Updated = later(meta.Updated, prevCreated)
+				}
 			}
 		}
 		if meta.Created.After(meta.Updated) {
@@ -125,10 +143,9 @@ func (p *Publisher) Publish(items []Item) ([]Result, error) {
 			continue
 		}
 		l := &catalog.Leaf{Kind: catalog.KindBundle, ID: meta.ID, Revision: meta.Revision, Digest: b.Digest}
-		batch[meta.ID] = l
 		leaves = append(leaves, l)
 		u.Bundles = append(u.Bundles, data)
-		results[i] = Result{ID: meta.ID, Revision: meta.Revision, Digest: b.Digest}
+		results[i] = Result{ID: meta.ID, Revision: meta.Revision, Digest: b.Digest, Resigned: i >= asked}
 	}
 	if err := p.commit(u, leaves, now); err != nil {
 		return nil, err
@@ -146,13 +163,15 @@ func (p *Publisher) Retract(id string) error {
 	if a.Retracted {
 		return fmt.Errorf("publish: %q was already retracted", id)
 	}
-	now := p.opts.Now().UTC().Truncate(time.Second)
-	u := &store.Update{}
-	var leaves []*catalog.Leaf
-	if err := p.keyStatementLeaf(u, &leaves); err != nil {
+	// Carry a new key statement first, re-signing what it no longer
+	// accepts, as Publish does.
+	if _, err := p.Publish(nil); err != nil {
 		return err
 	}
+	now := p.opts.Now().UTC().Truncate(time.Second)
+	var leaves []*catalog.Leaf
 	leaves = append(leaves, &catalog.Leaf{Kind: catalog.KindRetraction, ID: id, Revision: a.Revision, Time: now})
+	u := &store.Update{}
 	return p.commit(u, leaves, now)
 }
 
@@ -197,8 +216,13 @@ func (p *Publisher) commit(u *store.Update, leaves []*catalog.Leaf, now time.Tim
 		return err
 	}
 	if have, err := p.store.Publisher(id); err == nil && have.Checkpoint != nil {
-		if old, err := catalog.OpenCheckpoint(have.Checkpoint, p.trust); err == nil && old.Time.After(now) {
-			now = old.Time // never sign a checkpoint older than the last
+		// The store verified its checkpoint when it stored it, perhaps
+		// under an older key statement whose keys p.trust revokes; only
+		// its time is needed here.
+		if i := bytes.LastIndex(have.Checkpoint, []byte("\n\n")); i >= 0 {
+			if old, err := catalog.ParseCheckpoint(string(have.Checkpoint[:i+1])); err == nil && old.Time.After(now) {
+				now = old.Time // never sign a checkpoint older than the last
+			}
 		}
 	}
 	cp := &catalog.Checkpoint{Origin: catalog.Origin(id), Size: size, Root: root, Time: now}
@@ -210,24 +234,97 @@ func (p *Publisher) commit(u *store.Update, leaves []*catalog.Leaf, now time.Tim
 }
 
 // current returns the article's state and, if it is not retracted, its
-// current bundle.
-func (p *Publisher) current(id string) (*catalog.Article, *bundle.Bundle, error) {
+// current bundle and the article's first publication time. A current
+// bundle signed by a key that the publisher no longer trusts (revoked, or
+// not delegated any more) is returned as nil, so that it is signed again.
+func (p *Publisher) current(id string) (*catalog.Article, *bundle.Bundle, time.Time, error) {
 	a, err := p.store.Article(p.trust.PublisherID(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, nil
+		return nil, nil, time.Time{}, nil
 	}
 	if err != nil || a.Retracted {
-		return a, nil, err
+		return a, nil, time.Time{}, err
 	}
 	data, err := p.store.Bundle(a.Digest)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, time.Time{}, err
 	}
 	b, err := bundle.Open(data, p.trust, nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("publish: stored bundle of %q: %w", id, err)
+	var untrusted *keys.UntrustedKeyError
+	if errors.As(err, &untrusted) {
+		// The store verified the bundle when it stored it, under the key
+		// statement of that time; its publication date is kept.
+		u, perr := bundle.ParseUnverified(data, nil)
+		if perr != nil {
+			return nil, nil, time.Time{}, fmt.Errorf("publish: stored bundle of %q: %w", id, perr)
+		}
+		return a, nil, u.Manifest.Created, nil
 	}
-	return a, b, nil
+	if err != nil {
+		return nil, nil, time.Time{}, fmt.Errorf("publish: stored bundle of %q: %w", id, err)
+	}
+	return a, b, b.Manifest.Created, nil
+}
+
+// untrusted returns, as items to publish again, the store's current
+// articles (other than those in items) whose bundles the publisher's key
+// statement no longer accepts. Their content is read under the statement the
+// store holds, which accepted them.
+func (p *Publisher) untrusted(items []Item, now time.Time) ([]Item, error) {
+	id := p.trust.PublisherID()
+	old, err := p.store.Trust(p.trust.Root())
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	skip := map[string]bool{}
+	for _, it := range items {
+		skip[it.Meta.ID] = true
+	}
+	arts, err := p.store.Articles(id)
+	if err != nil {
+		return nil, err
+	}
+	var again []Item
+	for _, a := range arts {
+		if a.Retracted || skip[a.ID] {
+			continue
+		}
+		data, err := p.store.Bundle(a.Digest)
+		if err != nil {
+			return nil, err
+		}
+		var untrusted *keys.UntrustedKeyError
+		if _, err := bundle.Open(data, p.trust, nil); !errors.As(err, &untrusted) {
+			continue
+		}
+		b, err := bundle.Verify(data, old, nil)
+		if err != nil {
+			return nil, fmt.Errorf("publish: re-signing %q: %w", a.ID, err)
+		}
+		m := b.Manifest
+		// Signed now, or at its publication date if a clock that went
+		// back puts now before it.
+		it := Item{Meta: bundle.Metadata{ID: m.ID, Created: m.Created, Updated: later(now, m.Created), Title: m.Title, Language: m.Language, CanonicalURL: m.CanonicalURL, Authors: m.Authors}}
+		for i, e := range m.Entries {
+			data, err := b.Entry(i)
+			if err != nil {
+				return nil, err
+			}
+			it.Files = append(it.Files, bundle.File{Name: e.Name, Type: e.Type, Data: data})
+		}
+		again = append(again, it)
+	}
+	return again, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // sameContent reports whether two manifests carry the same article: the

@@ -5,7 +5,10 @@
 // The body's bytes are kept exactly as they are. Images are found in HTML
 // (img src and srcset, picture source srcset, video poster) and in Markdown
 // image links; only references that resolve to a file inside the article's
-// folder are included, and each one left out is reported as a warning.
+// folder are included. References that are not to files (remote URLs,
+// data: URIs, fragments) are skipped; every other one left out (an
+// absolute path, a path outside the folder, a missing file, a name or type
+// a bundle cannot hold) is reported once as a warning.
 package source
 
 import (
@@ -71,11 +74,14 @@ func Load(file string, lim *bundle.Limits) (*Article, error) {
 		a.Meta.Title = firstLine(body)
 	}
 	dir := filepath.Dir(file)
-	seen := map[string]bool{}
+	seen, warned := map[string]bool{}, map[string]bool{}
 	for _, ref := range refs {
 		name, err := resolve(ref)
 		if err != nil {
-			a.Warnings = append(a.Warnings, fmt.Sprintf("image %q left out: %v", ref, err))
+			if !warned[ref] {
+				a.Warnings = append(a.Warnings, fmt.Sprintf("image %q left out: %v", ref, err))
+			}
+			warned[ref] = true
 			continue
 		}
 		if name == "" || seen[name] {
@@ -87,7 +93,12 @@ func Load(file string, lim *bundle.Limits) (*Article, error) {
 			a.Warnings = append(a.Warnings, fmt.Sprintf("image %q left out: unknown image type", ref))
 			continue
 		}
-		data, err := readLimited(filepath.Join(dir, filepath.FromSlash(name)), l.EntrySize)
+		full := filepath.Join(dir, filepath.FromSlash(name))
+		if err := insideDir(dir, full); err != nil {
+			a.Warnings = append(a.Warnings, fmt.Sprintf("image %q left out: %v", ref, err))
+			continue
+		}
+		data, err := readLimited(full, l.EntrySize)
 		if err != nil {
 			a.Warnings = append(a.Warnings, fmt.Sprintf("image %q left out: %v", ref, err))
 			continue
@@ -95,6 +106,23 @@ func Load(file string, lim *bundle.Limits) (*Article, error) {
 		a.Files = append(a.Files, bundle.File{Name: name, Type: ityp, Data: data})
 	}
 	return a, nil
+}
+
+// insideDir refuses a file that a symbolic link takes outside dir: only
+// files in the article's folder are published.
+func insideDir(dir, file string) error {
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return err
+	}
+	realFile, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		return err
+	}
+	if rel, err := filepath.Rel(realDir, realFile); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return errors.New("a symbolic link leads outside the article's folder")
+	}
+	return nil
 }
 
 func readLimited(file string, max int64) ([]byte, error) {
@@ -173,26 +201,32 @@ func (a *Article) fromHTML(body []byte) []string {
 					a.Meta.Language = attr("lang")
 				}
 			case atom.Title:
-				if title == "" && n.FirstChild != nil {
+				// The document's title, not an SVG image's.
+				if title == "" && n.Namespace == "" && n.FirstChild != nil {
 					title = n.FirstChild.Data
 				}
 			case atom.Meta:
-				key := strings.ToLower(attr("property") + attr("name"))
 				val := attr("content")
-				switch key {
-				case "og:title":
-					ogTitle = val
-				case "og:url":
-					if a.Meta.CanonicalURL == "" {
-						a.Meta.CanonicalURL = val
-					}
-				case "author", "article:author":
-					if val != "" && !strings.HasPrefix(val, "http") && len(a.Meta.Authors) < bundle.MaxAuthors {
-						a.Meta.Authors = append(a.Meta.Authors, clean(val, bundle.MaxAuthorLen))
-					}
-				case "article:published_time", "date", "dc.date", "pubdate":
-					if t, err := parseDate(val); err == nil && a.Meta.Created.IsZero() {
-						a.Meta.Created = t
+				keys := []string{strings.ToLower(attr("property"))}
+				if name := strings.ToLower(attr("name")); name != keys[0] {
+					keys = append(keys, name)
+				}
+				for _, key := range keys {
+					switch key {
+					case "og:title":
+						ogTitle = val
+					case "og:url":
+						if a.Meta.CanonicalURL == "" {
+							a.Meta.CanonicalURL = val
+						}
+					case "author", "article:author":
+						if v := clean(val, bundle.MaxAuthorLen); v != "" && !strings.HasPrefix(v, "http") && len(a.Meta.Authors) < bundle.MaxAuthors {
+							a.Meta.Authors = append(a.Meta.Authors, v)
+						}
+					case "article:published_time", "date", "dc.date", "pubdate":
+						if t, err := parseDate(val); err == nil && a.Meta.Created.IsZero() {
+							a.Meta.Created = t
+						}
 					}
 				}
 			case atom.Link:
@@ -225,14 +259,40 @@ func (a *Article) fromHTML(body []byte) []string {
 	return refs
 }
 
+// srcset returns the URLs of a srcset attribute, parsed as the HTML
+// standard says: a URL runs to the next white space and may hold commas
+// (only trailing ones end it); its descriptors run to the next comma
+// outside parentheses.
 func srcset(s string) []string {
+	const space = " \t\n\r\f"
 	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if f := strings.Fields(part); len(f) > 0 {
-			out = append(out, f[0])
+	for {
+		s = strings.TrimLeft(s, space+",")
+		if s == "" {
+			return out
 		}
+		end := strings.IndexAny(s, space)
+		if end < 0 {
+			end = len(s)
+		}
+		u := s[:end]
+		s = s[end:]
+		if strings.HasSuffix(u, ",") {
+			u = strings.TrimRight(u, ",")
+		} else {
+			depth, i := 0, 0
+			for ; i < len(s) && (s[i] != ',' || depth > 0); i++ {
+				switch s[i] {
+				case '(':
+					depth++
+				case ')':
+					depth--
+				}
+			}
+			s = s[i:]
+		}
+		out = append(out, u)
 	}
-	return out
 }
 
 // fromMarkdown takes the first heading as title and returns image links.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ type Result struct {
 // state, and stores it in one transaction. Nothing of an update that fails
 // verification is stored. Bundles already held are skipped.
 func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
+	if s.readOnly {
+		return nil, errors.New("store: opened read-only")
+	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	id := root.ID()
@@ -69,6 +73,21 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 		}
 	}
 
+	// The stored checkpoint was verified when it was stored. It is read
+	// as stored, not verified again: the key statement below may revoke
+	// the key that signed it, and that must not stop the log from growing.
+	var oldSize int64
+	var oldCP *catalog.Checkpoint
+	if have != nil {
+		oldSize = have.Size
+		if have.Checkpoint != nil {
+			var err error
+			if oldCP, err = storedCheckpoint(have.Checkpoint); err != nil {
+				return nil, fmt.Errorf("store: publisher %s: stored checkpoint: %w", id, err)
+			}
+		}
+	}
+
 	// 1. Key statement.
 	if u.Statement != nil {
 		var next *keys.Trust
@@ -88,17 +107,6 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 	}
 
 	// 2. Leaves and checkpoint.
-	var oldSize int64
-	var oldCP *catalog.Checkpoint
-	if have != nil {
-		oldSize = have.Size
-		if have.Checkpoint != nil {
-			var err error
-			if oldCP, err = catalog.OpenCheckpoint(have.Checkpoint, trust); err != nil {
-				return nil, fmt.Errorf("store: publisher %s: stored checkpoint: %w", id, err)
-			}
-		}
-	}
 	var newCP *catalog.Checkpoint
 	if u.Checkpoint != nil {
 		var err error
@@ -181,6 +189,14 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 				if err := catalog.NextVersion(keyVersion, l); err != nil {
 					return fmt.Errorf("store: leaf %d: %w", n, err)
 				}
+				// The leaf must record a statement the store holds or
+				// an older one: its own, byte for byte, if of the same
+				// version (Check verifies the same).
+				if st := trust.Statement(); l.Version > st.Version {
+					return fmt.Errorf("store: leaf %d records key statement version %d, but the store has version %d", n, l.Version, st.Version)
+				} else if l.Version == st.Version && l.Digest != sha256.Sum256(trust.SignedStatement()) {
+					return fmt.Errorf("store: leaf %d records another key statement than the version %d given", n, l.Version)
+				}
 				keyVersion = l.Version
 			case catalog.KindMirrorList:
 				if err := catalog.NextVersion(mirrorVersion, l); err != nil {
@@ -191,8 +207,11 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 		}
 		for _, raw := range u.Bundles {
 			d := bundle.Digest(sha256.Sum256(raw))
-			if _, dup := bundleDigests[d]; dup || tx.Bucket(bktBundles).Get(d[:]) != nil {
-				bundleDigests[d] = nil
+			if _, dup := bundleDigests[d]; dup {
+				continue // given twice: verified or skipped the first time
+			}
+			if tx.Bucket(bktBundles).Get(d[:]) != nil {
+				bundleDigests[d] = nil // already held
 				continue
 			}
 			b, err := bundle.Verify(raw, trust, &bundle.OpenOptions{Limits: s.lim})
@@ -301,6 +320,16 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 	}
 	s.log.Debug("store: applied update", "publisher", id, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)
 	return res, nil
+}
+
+// storedCheckpoint parses the text of a signed checkpoint that the store
+// verified when it stored it, without verifying its signature again.
+func storedCheckpoint(signed []byte) (*catalog.Checkpoint, error) {
+	i := bytes.LastIndex(signed, []byte("\n\n"))
+	if i < 0 {
+		return nil, errors.New("damaged: not a signed note")
+	}
+	return catalog.ParseCheckpoint(string(signed[:i+1]))
 }
 
 func (p *Publisher) checkpoint() []byte {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sort"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
@@ -132,60 +133,104 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 		}
 		return out, nil
 	})
+	for i, raw := range leaves {
+		hs, err := tlog.StoredHashes(int64(i), raw, read)
+		if err != nil {
+			add(fmt.Sprintf("leaf %d", i), err)
+			return probs, nil
+		}
+		recomputed = append(recomputed, hs...)
+	}
+	stored, err := s.storedHashes(id, int64(len(recomputed)))
+	if err != nil {
+		add("tree hashes", err)
+		return probs, nil
+	}
+
+	// When the leaves, the stored hashes and the checkpoint disagree, the
+	// signed checkpoint says which is wrong; each damage is reported once,
+	// not again through everything that depends on it.
+	rootKnown, rootOK := cp != nil && cp.Size == p.Size && p.Size > 0, false
+	if rootKnown {
+		th, err := tlog.TreeHash(p.Size, read)
+		rootOK = err == nil && th == cp.Root
+	}
+	var leafBad []int64 // leaves that differ from the hash stored for them
+	for n := range int64(len(leaves)) {
+		if h := stored[tlog.StoredHashIndex(0, n)]; h == nil || *h != recomputed[tlog.StoredHashIndex(0, n)] {
+			leafBad = append(leafBad, n)
+		}
+	}
+	bad := map[int64]bool{} // leaves that are not what the log stored
+	switch {
+	case rootOK || !rootKnown && len(leafBad) == 0:
+		// The leaves are right (or nothing says otherwise): every stored
+		// hash that differs from them is damaged.
+		for i := range recomputed {
+			if stored[i] == nil || *stored[i] != recomputed[i] {
+				add("tree hashes", fmt.Errorf("stored hash %d is missing or does not match the leaves", i))
+			}
+		}
+	case len(leafBad) > 0:
+		for _, n := range leafBad {
+			add(fmt.Sprintf("leaf %d", n), errors.New("does not match the hash the log stored for it (edited or damaged)"))
+			bad[n] = true
+		}
+	default:
+		add("checkpoint", errors.New("root hash does not match the stored leaves"))
+	}
+
 	articles := map[string]*catalog.Article{}
+	tainted := map[string]bool{} // articles with a bad leaf, reported above
 	var keyLeaf *catalog.Leaf
 	var kv, mv uint64
 	for i, raw := range leaves {
 		n := int64(i)
-		hs, err := tlog.StoredHashes(n, raw, read)
-		if err != nil {
-			add(fmt.Sprintf("leaf %d", n), err)
-			return probs, nil
-		}
-		recomputed = append(recomputed, hs...)
 		l, err := catalog.ParseLeaf(raw)
 		if err != nil {
-			add(fmt.Sprintf("leaf %d", n), err)
+			if !bad[n] {
+				add(fmt.Sprintf("leaf %d", n), err)
+			}
 			continue
 		}
 		switch l.Kind {
 		case catalog.KindBundle, catalog.KindRetraction:
+			if bad[n] {
+				tainted[l.ID] = true
+			}
 			a, err := catalog.Next(articles[l.ID], l, n)
 			if err != nil {
-				add(fmt.Sprintf("leaf %d", n), err)
+				if !tainted[l.ID] {
+					add(fmt.Sprintf("leaf %d", n), err)
+				}
 				continue
 			}
 			articles[l.ID] = a
 		case catalog.KindKeyStatement:
+			if bad[n] {
+				continue
+			}
 			if err := catalog.NextVersion(kv, l); err != nil {
 				add(fmt.Sprintf("leaf %d", n), err)
 			}
 			kv, keyLeaf = l.Version, l
 		case catalog.KindMirrorList:
+			if bad[n] {
+				continue
+			}
 			if err := catalog.NextVersion(mv, l); err != nil {
 				add(fmt.Sprintf("leaf %d", n), err)
 			}
 			mv = l.Version
 		}
 	}
-	stored, err := s.hashes(id).ReadHashes(indexes(len(recomputed)))
-	if err != nil {
-		add("tree hashes", err)
-	} else {
-		for i := range stored {
-			if stored[i] != recomputed[i] {
-				add("tree hashes", fmt.Errorf("stored hash %d does not match the leaves", i))
-				break
-			}
+	if keyLeaf != nil {
+		switch v := trust.Statement().Version; {
+		case keyLeaf.Version > v:
+			add("key statement", fmt.Errorf("the log records version %d, the store holds version %d", keyLeaf.Version, v))
+		case keyLeaf.Version == v && keyLeaf.Digest != sha256.Sum256(p.Statement):
+			add("key statement", fmt.Errorf("differs from the one the log records for version %d", keyLeaf.Version))
 		}
-	}
-	if cp != nil && p.Size > 0 {
-		if th, err := tlog.TreeHash(p.Size, read); err != nil || th != cp.Root {
-			add("checkpoint", fmt.Errorf("root hash does not match the stored leaves"))
-		}
-	}
-	if keyLeaf != nil && keyLeaf.Version == trust.Statement().Version && keyLeaf.Digest != sha256.Sum256(p.Statement) {
-		add("key statement", fmt.Errorf("differs from the one the log records for version %d", keyLeaf.Version))
 	}
 
 	index, err := s.Articles(id)
@@ -193,10 +238,12 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 		add("article index", err)
 		return probs, nil
 	}
-	if len(index) != len(articles) {
-		add("article index", fmt.Errorf("lists %d articles, the leaves give %d", len(index), len(articles)))
-	}
+	indexed := map[string]bool{}
 	for _, a := range index {
+		indexed[a.ID] = true
+		if tainted[a.ID] || bad[a.Leaf] {
+			continue
+		}
 		want := articles[a.ID]
 		if want == nil || *want != a {
 			add(fmt.Sprintf("article %q", a.ID), errors.New("index does not match the leaves"))
@@ -226,13 +273,40 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 			add(fmt.Sprintf("article %q", a.ID), fmt.Errorf("bundle is %q revision %d, log says revision %d", b.Manifest.ID, b.Manifest.Revision, a.Revision))
 		}
 	}
+	var missing []string
+	for name := range articles {
+		if !indexed[name] && !tainted[name] {
+			missing = append(missing, name)
+		}
+	}
+	sort.Strings(missing)
+	for _, name := range missing {
+		add(fmt.Sprintf("article %q", name), errors.New("missing from the article index"))
+	}
 	return probs, nil
 }
 
-func indexes(n int) []int64 {
-	idx := make([]int64, n)
-	for i := range idx {
-		idx[i] = int64(i)
-	}
-	return idx
+// storedHashes reads the publisher's first n stored tree hashes in one
+// transaction; a missing or malformed one is nil.
+func (s *Store) storedHashes(id string, n int64) ([]*tlog.Hash, error) {
+	out := make([]*tlog.Hash, n)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		if b == nil {
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+		}
+		hb := b.Bucket(bktHashes)
+		if hb == nil {
+			return nil
+		}
+		for i := range n {
+			if v := hb.Get(u64(uint64(i))); len(v) == tlog.HashSize {
+				var h tlog.Hash
+				copy(h[:], v)
+				out[i] = &h
+			}
+		}
+		return nil
+	})
+	return out, err
 }

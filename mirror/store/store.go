@@ -82,8 +82,12 @@ var (
 
 // Options tunes Open. A nil *Options means the defaults.
 type Options struct {
-	// Create makes the directory and an empty store if there is none.
+	// Create makes an empty store if there is none. The directory must be
+	// missing or empty: a store is never spread over a folder of other files.
 	Create bool
+	// ReadOnly opens the store for reading only (Apply fails), so it can be
+	// checked where it cannot be written, and while nothing else writes.
+	ReadOnly bool
 	// Logger receives what the store does; nil means silent.
 	Logger *slog.Logger
 	// Limits bound bundles given to Apply; nil means bundle.DefaultLimits.
@@ -98,6 +102,8 @@ type Store struct {
 	lim  *bundle.Limits
 	wmu  sync.Mutex // serializes Apply
 	gcmu sync.Mutex
+
+	readOnly bool
 }
 
 // Open opens the store in dir. Another process holding it open makes Open
@@ -115,21 +121,42 @@ func Open(dir string, opts *Options) (*Store, error) {
 		if !errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("store: %w", err)
 		}
-		if !o.Create {
+		if !o.Create || o.ReadOnly {
 			return nil, fmt.Errorf("%w: %s", ErrNotStore, dir)
 		}
-	}
-	for _, d := range []string{dir, filepath.Join(dir, bundlesDir), filepath.Join(dir, tmpDir)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
+		if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
+			return nil, fmt.Errorf("store: %s is not empty and holds no store; give a new or empty directory", dir)
 		}
 	}
-	db, err := bolt.Open(dbPath, 0o644, &bolt.Options{Timeout: time.Second})
+	if !o.ReadOnly {
+		for _, d := range []string{dir, filepath.Join(dir, bundlesDir), filepath.Join(dir, tmpDir)} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return nil, fmt.Errorf("store: %w", err)
+			}
+		}
+	}
+	db, err := bolt.Open(dbPath, 0o644, &bolt.Options{Timeout: time.Second, ReadOnly: o.ReadOnly})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("store: %s is in use by another process", dir)
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", dbPath, err)
+	}
+	s := &Store{dir: dir, db: db, log: o.Logger, lim: o.Limits, readOnly: o.ReadOnly}
+	if o.ReadOnly {
+		err = db.View(func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bktPubs, bktBundles, bktGarbage} {
+				if tx.Bucket(b) == nil {
+					return fmt.Errorf("%w: %s (damaged or never written)", ErrNotStore, dir)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		return s, nil
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bktPubs, bktBundles, bktGarbage} {
@@ -143,19 +170,50 @@ func Open(dir string, opts *Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	s := &Store{dir: dir, db: db, log: o.Logger, lim: o.Limits}
-	// Leftovers of an interrupted write: temporary files, and bundles
+	// Leftovers of an interrupted write: temporary files, bundle files
+	// renamed into place whose transaction never committed, and bundles
 	// superseded by a committed transaction but not yet deleted.
 	if tmps, err := os.ReadDir(filepath.Join(dir, tmpDir)); err == nil {
 		for _, t := range tmps {
 			os.Remove(filepath.Join(dir, tmpDir, t.Name()))
 		}
 	}
+	if err := s.removeUnreferenced(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := s.collectGarbage(); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// removeUnreferenced deletes bundle files that no committed transaction
+// records: what a crash between their rename and the commit left behind.
+func (s *Store) removeUnreferenced() error {
+	dirs, err := os.ReadDir(filepath.Join(s.dir, bundlesDir))
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return s.db.View(func(tx *bolt.Tx) error {
+		bb := tx.Bucket(bktBundles)
+		for _, d := range dirs {
+			files, err := os.ReadDir(filepath.Join(s.dir, bundlesDir, d.Name()))
+			if err != nil {
+				continue
+			}
+			for _, f := range files {
+				dg, err := bundle.ParseDigest(f.Name())
+				if err != nil || bb.Get(dg[:]) != nil {
+					continue
+				}
+				s.log.Info("store: removing bundle file no transaction recorded", "digest", f.Name())
+				os.Remove(filepath.Join(s.dir, bundlesDir, d.Name(), f.Name()))
+			}
+		}
+		return nil
+	})
 }
 
 // Close closes the store.

@@ -1,0 +1,798 @@
+package store_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/catalog"
+	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
+	"github.com/samizdat-news/samizdat/mirror/store"
+)
+
+func TestOpen(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s")
+	if _, err := store.Open(dir, nil); !errors.Is(err, store.ErrNotStore) {
+		t.Fatalf("Open of a missing store = %v, want ErrNotStore", err)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Open without Create made the directory")
+	}
+	st, err := store.Open(dir, &store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Dir() != dir {
+		t.Errorf("Dir() = %q", st.Dir())
+	}
+	if ids, err := st.Publishers(); err != nil || len(ids) != 0 {
+		t.Errorf("Publishers() = %v, %v", ids, err)
+	}
+	if _, err := st.Publisher("nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Publisher(nobody) = %v", err)
+	}
+	// A second opener fails while the first holds the store.
+	if _, err := store.Open(dir, nil); err == nil {
+		t.Error("the store opened twice")
+	}
+	st.Close()
+	st, err = store.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}
+
+func TestApply(t *testing.T) {
+	f := newFixture(t)
+	a, la := f.bundle("a", 1, "<p>a</p>")
+	bb, lb := f.bundle("b", 1, "<p>b</p>", bundle.File{Name: "x.png", Type: "image/png", Data: []byte("png")})
+	u := f.next(keyLeaf(1, f.pub.Statement), la, lb)
+	u.Statement = f.pub.Statement
+	u.Bundles = [][]byte{a, bb}
+	res := f.apply(u)
+	want := store.Result{Size: 3, LeavesAdded: 3, BundlesAdded: 2, Statement: true, Checkpoint: true}
+	if *res != want {
+		t.Errorf("Result = %+v, want %+v", *res, want)
+	}
+	if ids, _ := f.st.Publishers(); !slices.Equal(ids, []string{f.id()}) {
+		t.Errorf("Publishers() = %v", ids)
+	}
+	p, err := f.st.Publisher(f.id())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Size != 3 || !bytes.Equal(p.Statement, f.pub.Statement) || !bytes.Equal(p.Checkpoint, u.Checkpoint) || !p.Root.Equal(f.pub.Root.Public()) {
+		t.Errorf("Publisher() = %+v", p)
+	}
+	leaves, err := f.st.Leaves(f.id(), 0, 3)
+	if err != nil || !reflect.DeepEqual(leaves, u.Leaves) {
+		t.Errorf("Leaves = %x, %v", leaves, err)
+	}
+	if _, err := f.st.Leaves(f.id(), 0, 4); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Leaves beyond the log: %v", err)
+	}
+	art, err := f.st.Article(f.id(), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (catalog.Article{ID: "b", Revision: 1, Digest: sha256.Sum256(bb), Leaf: 2}); *art != want {
+		t.Errorf("Article(b) = %+v, want %+v", *art, want)
+	}
+	if _, err := f.st.Article(f.id(), "zz"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Article(zz): %v", err)
+	}
+	arts, err := f.st.Articles(f.id())
+	if err != nil || len(arts) != 2 || arts[0].ID != "b" || arts[1].ID != "a" {
+		t.Errorf("Articles() = %+v, %v; want b then a", arts, err)
+	}
+	for _, raw := range [][]byte{a, bb} {
+		d := bundle.Digest(sha256.Sum256(raw))
+		if !f.st.HasBundle(d) {
+			t.Errorf("HasBundle(%s) = false", d)
+		}
+		if got, err := f.st.Bundle(d); err != nil || !bytes.Equal(got, raw) {
+			t.Errorf("Bundle(%s): %v", d, err)
+		}
+	}
+	if _, err := f.st.Bundle(bundle.Digest{}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Bundle(zero): %v", err)
+	}
+	tr, err := f.st.Trust(f.pub.Root.Public())
+	if err != nil || tr.Statement().Version != 1 {
+		t.Errorf("Trust: %v", err)
+	}
+	if _, err := f.st.Trust(testkeys.New(t, "other").Root.Public()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Trust of an unknown publisher: %v", err)
+	}
+	f.checkClean()
+
+	// The same update again changes nothing.
+	before := f.snapshot()
+	res, err = f.st.Apply(f.pub.Root.Public(), &store.Update{Statement: u.Statement, Checkpoint: u.Checkpoint, Bundles: u.Bundles})
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	if want := (store.Result{Size: 3}); *res != want {
+		t.Errorf("replay Result = %+v, want %+v", *res, want)
+	}
+	if after := f.snapshot(); after != before {
+		t.Errorf("replay changed the store:\n%s\n---\n%s", before, after)
+	}
+
+	// A later checkpoint of the same log refreshes the stored one.
+	fresh := f.signCP(f.log, 3, f.tick())
+	res, err = f.st.Apply(f.pub.Root.Public(), &store.Update{Checkpoint: fresh})
+	if err != nil || !res.Checkpoint {
+		t.Fatalf("refresh: %+v, %v", res, err)
+	}
+	if p, _ := f.st.Publisher(f.id()); !bytes.Equal(p.Checkpoint, fresh) {
+		t.Error("refreshed checkpoint not stored")
+	}
+	f.checkClean()
+}
+
+// TestApplyBundlesLater applies leaves first and their bundles in a later
+// update, as a mirror that syncs the log before the bundles does.
+func TestApplyBundlesLater(t *testing.T) {
+	f := newFixture(t)
+	a, la := f.bundle("a", 1, "<p>a</p>")
+	u := f.next(keyLeaf(1, f.pub.Statement), la)
+	u.Statement = f.pub.Statement
+	f.apply(u)
+	if f.st.HasBundle(sha256.Sum256(a)) {
+		t.Fatal("bundle present before it was given")
+	}
+	res := f.apply(&store.Update{Bundles: [][]byte{a, a}})
+	if res.BundlesAdded != 1 {
+		t.Errorf("BundlesAdded = %d, want 1", res.BundlesAdded)
+	}
+	if !f.st.HasBundle(sha256.Sum256(a)) {
+		t.Fatal("bundle not stored")
+	}
+	f.checkClean()
+}
+
+// TestApplySameBundleTwice gives one bundle twice in the update that adds
+// its leaf.
+func TestApplySameBundleTwice(t *testing.T) {
+	f := newFixture(t)
+	a, la := f.bundle("a", 1, "<p>a</p>")
+	u := f.next(keyLeaf(1, f.pub.Statement), la)
+	u.Statement = f.pub.Statement
+	u.Bundles = [][]byte{a, a}
+	if res := f.apply(u); res.BundlesAdded != 1 {
+		t.Errorf("BundlesAdded = %d, want 1", res.BundlesAdded)
+	}
+	if !f.st.HasBundle(sha256.Sum256(a)) {
+		t.Fatal("a bundle given twice was not stored")
+	}
+	f.checkClean()
+}
+
+func TestApplyRefusesAndStoresNothing(t *testing.T) {
+	f := newFixture(t)
+	a1, b1 := f.init()
+	// Revision 2 of a supersedes revision 1.
+	a2, la2 := f.bundle("a", 2, "<p>article a, revision 2</p>")
+	u := f.next(la2)
+	u.Bundles = [][]byte{a2}
+	f.apply(u)
+	if f.st.HasBundle(sha256.Sum256(a1)) {
+		t.Fatal("revision 1 still stored")
+	}
+	oldCP := u.Checkpoint
+	size := int64(len(f.log.leaves))
+	root := f.pub.Root.Public()
+
+	other := testkeys.New(t, "other")
+	otherBundle, _ := buildBundle(t, other, "a", 3, f.now, "<p>other</p>")
+	ghost, ghostLeaf := f.bundle("ghost", 1, "<p>not in the log</p>")
+	c3, lc3 := f.bundle("c", 1, "<p>c</p>")
+	tampered := bytes.Clone(c3)
+	tampered[len(tampered)-3] ^= 1
+	stmt2 := f.pub.Sign(t, 2, []keys.Delegation{testkeys.Delegate(f.pub.Signer)})
+	stmt2b := f.pub.Sign(t, 2, []keys.Delegation{testkeys.Delegate(f.pub.Signer), testkeys.Delegate(testkeys.Key(t, "extra", keys.RoleSigning))})
+	undelegated := testkeys.Key(t, "pub-undelegated", keys.RoleSigning)
+
+	// Move the store to key statement version 2, for the rollback case,
+	// and retract b.
+	u2 := f.next(keyLeaf(2, stmt2), retraction("b", 1, f.now))
+	u2.Statement = stmt2
+	f.apply(u2)
+	size += 2
+
+	withTree := func(leaves ...[]byte) *store.Update { return f.next(leaves...) }
+	forkRoot := func(at time.Time) []byte {
+		c := &catalog.Checkpoint{Origin: catalog.Origin(f.id()), Size: size, Root: tlog.Hash{1, 2, 3}, Time: at}
+		b, err := c.Sign(f.pub.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	wrongLeaves := func() *store.Update {
+		// A checkpoint over leaf c, offered with leaf ghost.
+		u := f.next(lc3)
+		u.Leaves = [][]byte{ghostLeaf}
+		return u
+	}
+	signedBy := func(k *keys.PrivateKey, leaves ...[]byte) *store.Update {
+		l := f.log.with(t, leaves...)
+		c := &catalog.Checkpoint{Origin: catalog.Origin(f.id()), Size: int64(len(l.leaves)), Root: l.root(t, int64(len(l.leaves))), Time: f.tick()}
+		b, err := c.Sign(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &store.Update{Leaves: leaves, Checkpoint: b}
+	}
+	with := func(u *store.Update, fn func(u *store.Update)) *store.Update { fn(u); return u }
+
+	tests := []struct {
+		name  string
+		root  *keys.PublicKey
+		u     *store.Update
+		stale bool // want ErrStale
+		fork  bool // want *ForkError
+		rule  bool // want catalog.ErrRule
+	}{
+		{name: "tampered bundle with its leaf", u: with(withTree(lc3), func(u *store.Update) { u.Bundles = [][]byte{tampered} })},
+		{name: "tampered bundle alone", u: &store.Update{Bundles: [][]byte{func() []byte { b := bytes.Clone(a2); b[len(b)-1] ^= 1; return b }()}}},
+		{name: "good leaf, good bundle, tampered bundle", u: with(withTree(lc3), func(u *store.Update) { u.Bundles = [][]byte{c3, tampered} })},
+		{name: "bundle of another publisher", u: &store.Update{Bundles: [][]byte{otherBundle}}},
+		{name: "bundle not in the log", u: &store.Update{Bundles: [][]byte{ghost}}},
+		{name: "good leaf with a bundle not in the log", u: with(withTree(lc3), func(u *store.Update) { u.Bundles = [][]byte{c3, ghost} })},
+		{name: "bundle of a superseded revision", u: &store.Update{Bundles: [][]byte{a1}}},
+		{name: "bundle of a retracted article", u: &store.Update{Bundles: [][]byte{b1}}},
+		{name: "bundle of a retracted article with a new leaf", u: with(withTree(lc3), func(u *store.Update) { u.Bundles = [][]byte{c3, b1} })},
+		{name: "older checkpoint", u: &store.Update{Checkpoint: oldCP}, stale: true},
+		{name: "older checkpoint with a leaf", u: &store.Update{Checkpoint: oldCP, Leaves: [][]byte{lc3}}, stale: true},
+		{name: "same log, earlier time", u: &store.Update{Checkpoint: f.signCP(f.log, size, start)}, stale: true},
+		{name: "fork: same size, other root", u: &store.Update{Checkpoint: forkRoot(f.now.Add(time.Hour))}, fork: true},
+		{name: "fork: same size, other root, earlier time", u: &store.Update{Checkpoint: forkRoot(start)}, fork: true},
+		{name: "fork: leaves do not match the root", u: wrongLeaves(), fork: true},
+		{name: "leaves without a checkpoint", u: &store.Update{Leaves: [][]byte{lc3}, Bundles: [][]byte{c3}}},
+		{name: "checkpoint does not cover the leaves", u: with(withTree(lc3), func(u *store.Update) { u.Leaves = nil })},
+		{name: "checkpoint short of the leaves", u: with(withTree(lc3), func(u *store.Update) { u.Leaves = append(u.Leaves, ghostLeaf) })},
+		{name: "key statement with a lower version", u: &store.Update{Statement: f.pub.Statement}},
+		{name: "key statement with a lower version and new leaves", u: with(withTree(lc3), func(u *store.Update) { u.Statement = f.pub.Statement; u.Bundles = [][]byte{c3} })},
+		{name: "another key statement with the same version", u: &store.Update{Statement: stmt2b}},
+		{name: "key statement of another publisher", u: &store.Update{Statement: other.Statement}},
+		{name: "checkpoint by an undelegated key", u: signedBy(undelegated, lc3)},
+		{name: "checkpoint by another publisher", u: &store.Update{Checkpoint: func() []byte {
+			c := &catalog.Checkpoint{Origin: catalog.Origin(other.ID()), Size: size, Root: f.log.root(t, size), Time: f.tick()}
+			b, _ := c.Sign(other.Signer)
+			return b
+		}()}},
+		{name: "revision does not grow", u: withTree(func() []byte { _, l := f.bundle("a", 2, "<p>again</p>"); return l }()), rule: true},
+		{name: "retraction of an older revision", u: withTree(retraction("a", 1, f.now)), rule: true},
+		{name: "key statement leaf version does not grow", u: withTree(keyLeaf(2, stmt2b)), rule: true},
+		{name: "key statement leaf for a version not given", u: withTree(keyLeaf(3, stmt2b))},
+		{name: "key statement leaf for another statement of the given version", u: with(withTree(keyLeaf(3, stmt2b)), func(u *store.Update) {
+			u.Statement = f.pub.Sign(t, 3, []keys.Delegation{testkeys.Delegate(f.pub.Signer)})
+		})},
+		{name: "unparsable leaf", u: withTree([]byte{9, 9, 9})},
+		{name: "another root key", root: other.Root.Public(), u: &store.Update{Checkpoint: oldCP}},
+		{name: "first update without a statement", root: other.Root.Public(), u: &store.Update{Bundles: [][]byte{otherBundle}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := f.snapshot()
+			r := root
+			if tt.root != nil {
+				r = tt.root
+			}
+			res, err := f.st.Apply(r, tt.u)
+			if err == nil {
+				t.Fatalf("Apply accepted it: %+v", res)
+			}
+			t.Log(err)
+			if got := errors.Is(err, store.ErrStale); got != tt.stale {
+				t.Errorf("errors.Is(err, ErrStale) = %v, want %v", got, tt.stale)
+			}
+			var fe *store.ForkError
+			if got := errors.As(err, &fe); got != tt.fork {
+				t.Errorf("error is a *ForkError: %v, want %v", got, tt.fork)
+			} else if got && (fe.Publisher != f.id() || fe.Got == nil || fe.Have == nil) {
+				t.Errorf("ForkError lacks data: %+v", fe)
+			}
+			if got := errors.Is(err, catalog.ErrRule); got != tt.rule {
+				t.Errorf("errors.Is(err, catalog.ErrRule) = %v, want %v", got, tt.rule)
+			}
+			if after := f.snapshot(); after != before {
+				t.Errorf("the refused update changed the store:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+		})
+	}
+	f.checkClean()
+	// The store still takes a good update.
+	u = f.next(lc3)
+	u.Bundles = [][]byte{c3}
+	f.apply(u)
+	f.checkClean()
+}
+
+func TestSupersedeAndRetract(t *testing.T) {
+	f := newFixture(t)
+	a1, b1 := f.init()
+	a2, la2 := f.bundle("a", 2, "<p>a, revision 2</p>")
+	u := f.next(la2)
+	u.Bundles = [][]byte{a2}
+	if res := f.apply(u); res.BundlesAdded != 1 || res.LeavesAdded != 1 {
+		t.Errorf("Result = %+v", res)
+	}
+	if _, err := os.Stat(f.bundlePath(a1)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("revision 1's bundle file is still there: %v", err)
+	}
+	if f.st.HasBundle(sha256.Sum256(a1)) {
+		t.Error("HasBundle(revision 1) = true")
+	}
+	if _, err := os.Stat(f.bundlePath(a2)); err != nil {
+		t.Errorf("revision 2's bundle file: %v", err)
+	}
+	if a, _ := f.st.Article(f.id(), "a"); a.Revision != 2 || a.Digest != sha256.Sum256(a2) {
+		t.Errorf("Article(a) = %+v", a)
+	}
+	f.checkClean()
+
+	// Retraction: the payload goes, the leaves stay.
+	at := f.now.Add(30 * time.Second)
+	sizeBefore := len(f.log.leaves)
+	f.apply(f.next(retraction("b", 1, at)))
+	if _, err := os.Stat(f.bundlePath(b1)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("retracted bundle file is still there: %v", err)
+	}
+	if f.st.HasBundle(sha256.Sum256(b1)) {
+		t.Error("HasBundle(retracted) = true")
+	}
+	a, err := f.st.Article(f.id(), "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (catalog.Article{ID: "b", Revision: 1, Digest: sha256.Sum256(b1), Leaf: int64(sizeBefore), Retracted: true, Time: at.UTC()}); *a != want {
+		t.Errorf("Article(b) = %+v, want %+v", *a, want)
+	}
+	leaves, err := f.st.Leaves(f.id(), 0, int64(len(f.log.leaves)))
+	if err != nil || !reflect.DeepEqual(leaves, f.log.leaves) {
+		t.Errorf("the leaves changed after a retraction: %v", err)
+	}
+	f.checkClean()
+	entries, _ := os.ReadDir(filepath.Join(f.dir, "tmp"))
+	if len(entries) != 0 {
+		t.Errorf("tmp/ holds %d files", len(entries))
+	}
+
+	// A retracted article may come back as a new revision.
+	b2, lb2 := f.bundle("b", 2, "<p>b is back</p>")
+	u = f.next(lb2)
+	u.Bundles = [][]byte{b2}
+	f.apply(u)
+	if a, _ := f.st.Article(f.id(), "b"); a.Retracted || a.Revision != 2 {
+		t.Errorf("Article(b) = %+v", a)
+	}
+	f.checkClean()
+}
+
+func TestReopen(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	before := f.snapshot()
+	if err := f.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if f.st, err = store.Open(f.dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	if after := f.snapshot(); after != before {
+		t.Errorf("reopening changed the store:\n%s\n---\n%s", before, after)
+	}
+	f.checkClean()
+}
+
+func TestOpenCleansUp(t *testing.T) {
+	f := newFixture(t)
+	a1, _ := f.init()
+	a2, la2 := f.bundle("a", 2, "<p>a2</p>")
+	u := f.next(la2)
+	u.Bundles = [][]byte{a2}
+	f.apply(u)
+	want := f.snapshot()
+
+	// Leftovers of a crash: a temporary file, and a superseded bundle
+	// whose garbage entry was committed but whose file was not deleted.
+	tmp := filepath.Join(f.dir, "tmp", "abc.123")
+	if err := os.WriteFile(tmp, []byte("half a bundle"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.bundlePath(a1), a1, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d1 := sha256.Sum256(a1)
+	// withDB closes the store, records the garbage entry, and opens the
+	// store again: that Open must clean up.
+	f.withDB(func(db *bolt.DB) {
+		err := db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("garbage")).Put(d1[:], nil) })
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, p := range []string{tmp, f.bundlePath(a1)} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there after Open: %v", p, err)
+		}
+	}
+	if got := f.snapshot(); got != want {
+		t.Errorf("after Open:\n%s\nwant:\n%s", got, want)
+	}
+	f.checkClean()
+}
+
+func TestNextRoot(t *testing.T) {
+	f := newFixture(t)
+	if n, h, err := f.st.NextRoot(f.id(), nil); err != nil || n != 0 || h != (tlog.Hash{}) {
+		t.Errorf("NextRoot of an empty log = %d, %v, %v", n, h, err)
+	}
+	var leaves [][]byte
+	for i := range 3 {
+		_, l := f.bundle("a", uint64(i+1), "x")
+		leaves = append(leaves, l)
+	}
+	n, h, err := f.st.NextRoot(f.id(), leaves)
+	if want := f.log.with(t, leaves...).root(t, 3); err != nil || n != 3 || h != want {
+		t.Errorf("NextRoot of a new log = %d, %v, %v; want 3, %v", n, h, err, want)
+	}
+	f.init()
+	for round := range 12 {
+		var batch, bundles [][]byte
+		for j := range round % 4 {
+			raw, l := f.bundle(fmt.Sprintf("x%d", j), uint64(round+1), "x")
+			batch, bundles = append(batch, l), append(bundles, raw)
+		}
+		n, h, err := f.st.NextRoot(f.id(), batch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := f.next(batch...)
+		u.Bundles = bundles
+		f.apply(u)
+		p, _ := f.st.Publisher(f.id())
+		c := f.cps[p.Size]
+		if n != p.Size || h != c.Root {
+			t.Fatalf("round %d: NextRoot gave %d %v; after Apply the log is %d %v", round, n, h, p.Size, c.Root)
+		}
+		if n, h, _ := f.st.NextRoot(f.id(), nil); n != p.Size || h != c.Root {
+			t.Fatalf("round %d: NextRoot(nil) = %d %v, want %d %v", round, n, h, p.Size, c.Root)
+		}
+	}
+	f.checkClean()
+}
+
+func TestProofs(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	for i := range 30 {
+		var batch [][]byte
+		for j := range i%3 + 1 {
+			_, l := f.bundle("p", uint64(i*10+j+1), "x")
+			batch = append(batch, l)
+		}
+		f.apply(f.next(batch...))
+	}
+	p, _ := f.st.Publisher(f.id())
+	var sizes []int64
+	for s := range f.cps {
+		sizes = append(sizes, s)
+	}
+	slices.Sort(sizes)
+	if len(sizes) != 31 || sizes[len(sizes)-1] != p.Size {
+		t.Fatalf("checkpoints at sizes %v", sizes)
+	}
+	for _, size := range sizes {
+		c := f.cps[size]
+		for n := range size {
+			proof, err := f.st.InclusionProof(f.id(), n, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := catalog.CheckInclusion(c, n, f.log.leaves[n], proof); err != nil {
+				t.Fatalf("leaf %d in size %d: %v", n, size, err)
+			}
+		}
+		for _, older := range sizes {
+			if older >= size {
+				break
+			}
+			proof, err := f.st.ConsistencyProof(f.id(), older, size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := catalog.CheckConsistency(f.cps[older], c, proof); err != nil {
+				t.Fatalf("%d -> %d: %v", older, size, err)
+			}
+		}
+	}
+	for _, bad := range [][2]int64{{-1, p.Size}, {p.Size, p.Size}, {0, p.Size + 1}} {
+		if _, err := f.st.InclusionProof(f.id(), bad[0], bad[1]); err == nil {
+			t.Errorf("InclusionProof(%d, %d) made a proof", bad[0], bad[1])
+		}
+	}
+	for _, bad := range [][2]int64{{0, p.Size}, {3, 2}, {1, p.Size + 1}} {
+		if _, err := f.st.ConsistencyProof(f.id(), bad[0], bad[1]); err == nil {
+			t.Errorf("ConsistencyProof(%d, %d) made a proof", bad[0], bad[1])
+		}
+	}
+	if _, err := f.st.InclusionProof("nobody", 0, 1); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("InclusionProof of an unknown publisher: %v", err)
+	}
+}
+
+// TestKeyRotation revokes the signing key that signed the stored
+// checkpoint and its bundles, and goes on with a new one.
+func TestKeyRotation(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	newKey := testkeys.Key(t, "pub-signing-2", keys.RoleSigning)
+	stmt2 := f.pub.Sign(t, 2, []keys.Delegation{testkeys.Delegate(newKey)}, f.pub.Signer.Public())
+	old := f.pub.Signer
+	f.pub.Signer = newKey
+	defer func() { f.pub.Signer = old }()
+
+	// Revision 2 of a, signed with the new key; b stays at revision 1,
+	// signed by the revoked key.
+	a2, la2 := f.bundle("a", 2, "<p>a2</p>")
+	u := f.next(keyLeaf(2, stmt2), la2)
+	u.Statement = stmt2
+	u.Bundles = [][]byte{a2}
+	res := f.apply(u)
+	if !res.Statement || !res.Checkpoint || res.BundlesAdded != 1 {
+		t.Errorf("Result = %+v", res)
+	}
+	// Check reports b's bundle, whose key the publisher revoked, and
+	// nothing else.
+	probs := f.check()
+	if len(probs) != 1 || probs[0].What != `article "b"` {
+		t.Errorf("Check found:\n%s; want one problem with article b", problems(probs))
+	}
+	// A new bundle signed by the revoked key is refused.
+	f.pub.Signer = old
+	d1, ld1 := f.bundle("d", 1, "<p>d</p>")
+	f.pub.Signer = newKey
+	u = f.next(ld1)
+	u.Bundles = [][]byte{d1}
+	if _, err := f.st.Apply(f.pub.Root.Public(), u); err == nil {
+		t.Error("a bundle signed by a revoked key was accepted")
+	}
+	b2, lb2 := f.bundle("b", 2, "<p>b2</p>")
+	u = f.next(lb2)
+	u.Bundles = [][]byte{b2}
+	f.apply(u)
+	f.checkClean()
+}
+
+// TestKeyRotationWithoutCheckpoint applies a key statement that revokes
+// the stored checkpoint's key on its own, before any new checkpoint.
+func TestKeyRotationWithoutCheckpoint(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	newKey := testkeys.Key(t, "pub-signing-2", keys.RoleSigning)
+	stmt2 := f.pub.Sign(t, 2, []keys.Delegation{testkeys.Delegate(newKey)}, f.pub.Signer.Public())
+	f.apply(&store.Update{Statement: stmt2})
+	f.pub.Signer = newKey
+	c, lc := f.bundle("c", 1, "<p>c</p>")
+	u := f.next(keyLeaf(2, stmt2), lc)
+	u.Bundles = [][]byte{c}
+	f.apply(u)
+}
+
+// TestApplyKeyLeafMustMatchStatement gives a key statement leaf whose
+// digest is not that of the statement of its version.
+func TestApplyKeyLeafMustMatchStatement(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	stmt2 := f.pub.Sign(t, 2, []keys.Delegation{testkeys.Delegate(f.pub.Signer)})
+	u := f.next(keyLeaf(2, []byte("some other statement")))
+	u.Statement = stmt2
+	before := f.snapshot()
+	if _, err := f.st.Apply(f.pub.Root.Public(), u); err == nil {
+		t.Fatal("a key statement leaf that records another statement was accepted")
+	}
+	if after := f.snapshot(); after != before {
+		t.Error("the refused update changed the store")
+	}
+	f.checkClean()
+}
+
+// TestApplyStatementEncoding gives the stored key statement again with a
+// non-canonical signature encoding: the same statement, other bytes.
+func TestApplyStatementEncoding(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	s := f.pub.Statement
+	i := bytes.LastIndexByte(s, '=') - 1
+	alt := bytes.Clone(s)
+	alt[i] ^= 1 // flips a padding bit of the last base64 digit
+	before := f.snapshot()
+	if _, err := f.st.Apply(f.pub.Root.Public(), &store.Update{Statement: alt}); err == nil {
+		t.Error("a statement with a non-canonical signature encoding was accepted")
+	}
+	if after := f.snapshot(); after != before {
+		t.Error("the refused update changed the store")
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	others := []*fixture{}
+	for _, name := range []string{"p1", "p2"} {
+		o := &fixture{t: t, dir: f.dir, st: f.st, pub: testkeys.New(t, name), log: &memLog{}, now: start, cps: map[int64]*catalog.Checkpoint{}}
+		others = append(others, o)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	errs := make(chan error, 100)
+	// Writers: the fixture's publisher and two others, each applying its
+	// own updates.
+	var writers sync.WaitGroup
+	for i, w := range append([]*fixture{f}, others...) {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for j := range 15 {
+				raw, l := w.bundle("w", uint64(j+1), "<p>writer</p>")
+				var u *store.Update
+				if i > 0 && j == 0 {
+					u = w.next(keyLeaf(1, w.pub.Statement), l)
+					u.Statement = w.pub.Statement
+				} else {
+					u = w.next(l)
+				}
+				u.Bundles = [][]byte{raw}
+				if _, err := w.st.Apply(w.pub.Root.Public(), u); err != nil {
+					errs <- err
+					return
+				}
+				w.log = w.log.with(t, u.Leaves...)
+			}
+		}()
+	}
+	// Readers.
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p, err := f.st.Publisher(f.id())
+				if err != nil {
+					errs <- err
+					return
+				}
+				if _, err := f.st.Leaves(f.id(), 0, p.Size); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := f.st.InclusionProof(f.id(), p.Size-1, p.Size); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := f.st.Articles(f.id()); err != nil {
+					errs <- err
+					return
+				}
+				if _, _, err := f.st.NextRoot(f.id(), nil); err != nil {
+					errs <- err
+					return
+				}
+				f.st.Publishers()
+			}
+		}()
+	}
+	writers.Wait()
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for _, w := range append([]*fixture{f}, others...) {
+		probs, err := f.st.Check(w.pub.Root.Public(), nil)
+		if err != nil || len(probs) > 0 {
+			t.Errorf("publisher %s: Check: %v\n%s", w.pub.Root.Name(), err, problems(probs))
+		}
+		if a, err := f.st.Article(w.id(), "w"); err != nil || a.Revision != 15 {
+			t.Errorf("publisher %s: article w: %+v, %v", w.pub.Root.Name(), a, err)
+		}
+	}
+	if ids, _ := f.st.Publishers(); len(ids) != 3 {
+		t.Errorf("Publishers() = %v", ids)
+	}
+}
+
+func TestOpenCreateRefusesFolderOfOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Open(dir, &store.Options{Create: true}); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Fatalf("Open(Create) in a folder of other files = %v, want a refusal", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "store.db")); !errors.Is(err, os.ErrNotExist) {
+		t.Error("the refused Open left a store.db behind")
+	}
+	// An empty existing folder is fine.
+	st, err := store.Open(t.TempDir(), &store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}
+
+func TestOpenReadOnly(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	want := f.snapshot()
+	f.st.Close()
+	if _, err := store.Open(filepath.Join(t.TempDir(), "none"), &store.Options{ReadOnly: true, Create: true}); !errors.Is(err, store.ErrNotStore) {
+		t.Errorf("read-only Open of a missing store = %v, want ErrNotStore", err)
+	}
+	ro, err := store.Open(f.dir, &store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.st = ro
+	f.checkClean()
+	if _, err := ro.Apply(f.pub.Root.Public(), &store.Update{Statement: f.pub.Statement}); err == nil {
+		t.Error("Apply on a read-only store succeeded")
+	}
+	if got := f.snapshot(); got != want {
+		t.Errorf("read-only use changed the store:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func TestOpenRemovesUnrecordedBundleFiles(t *testing.T) {
+	f := newFixture(t)
+	a, _ := f.init()
+	// A crash after a bundle file was renamed into place but before the
+	// transaction recording it committed leaves a file nothing refers to.
+	orphan, _ := f.bundle("c", 1, "<p>never committed</p>")
+	p := f.bundlePath(orphan)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, orphan, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.st.Close()
+	st, err := store.Open(f.dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.st = st
+	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("unrecorded bundle file still there after Open: %v", err)
+	}
+	if _, err := os.Stat(f.bundlePath(a)); err != nil {
+		t.Errorf("a recorded bundle was removed: %v", err)
+	}
+	f.checkClean()
+}
