@@ -30,6 +30,8 @@ func runDemo(e *env, args []string) error {
 			return err
 		}
 		defer os.RemoveAll(*dir)
+	} else if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
 	}
 	sub := &env{ctx: e.ctx, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr, getenv: func(k string) string {
 		if k == "SAMIZDAT_PASSPHRASE" {

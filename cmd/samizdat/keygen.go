@@ -39,9 +39,24 @@ func runKeygen(e *env, args []string) error {
 	}
 	if *name == "" {
 		abs, _ := filepath.Abs(*out)
-		if *name = source.Slug(filepath.Base(abs)); *name == "" {
+		*name = source.Slug(filepath.Base(abs))
+		if len(*name) > keys.MaxNameLen {
+			*name = (*name)[:keys.MaxNameLen]
+		}
+		if *name == "" {
 			*name = "publisher"
 		}
+	}
+	root, err := keys.Generate(nil, *name, keys.RoleRoot)
+	if errors.Is(err, keys.ErrInvalidKey) {
+		return usagef("--name: %v", err)
+	}
+	if err != nil {
+		return err
+	}
+	signer, err := keys.Generate(nil, signingKeyName(*name, 1), keys.RoleSigning)
+	if err != nil {
+		return err
 	}
 	for _, f := range []string{pubFile, rootKeyFile, signKeyFile, statementFile} {
 		if _, err := os.Lstat(filepath.Join(*out, f)); err == nil {
@@ -49,14 +64,6 @@ func runKeygen(e *env, args []string) error {
 		}
 	}
 	pass, err := passphrase(e, "Passphrase for the new keys: ", true)
-	if err != nil {
-		return err
-	}
-	root, err := keys.Generate(nil, *name, keys.RoleRoot)
-	if err != nil {
-		return err
-	}
-	signer, err := keys.Generate(nil, *name+"/signing-1", keys.RoleSigning)
 	if err != nil {
 		return err
 	}
@@ -98,6 +105,17 @@ func runKeygen(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "publisher %s (id %s)\n", root.Public(), root.Public().ID())
 	fmt.Fprintf(e.stdout, "wrote %s: give %s to mirrors and readers; move %s offline\n", *out, pubFile, rootKeyFile)
 	return nil
+}
+
+// signingKeyName names a publisher's signing key of key statement version
+// n "NAME/signing-N", shortening NAME so that the whole is a valid key name
+// however long the publisher's name and however many rotations.
+func signingKeyName(publisher string, n uint64) string {
+	suffix := fmt.Sprintf("/signing-%d", n)
+	if len(publisher)+len(suffix) > keys.MaxNameLen {
+		publisher = publisher[:keys.MaxNameLen-len(suffix)] // names are ASCII
+	}
+	return publisher + suffix
 }
 
 // keyDir is a publisher's key directory, loaded.
@@ -220,13 +238,18 @@ func runRotate(e *env, args []string) error {
 	next := &keys.Statement{Publisher: prev.Publisher, Version: prev.Version + 1, Revoked: prev.Revoked}
 	now := time.Now().UTC().Truncate(time.Second)
 	next.Issued = now
-	signer, err := keys.Generate(nil, fmt.Sprintf("%s/signing-%d", prev.Publisher.Name(), next.Version), keys.RoleSigning)
+	signer, err := keys.Generate(nil, signingKeyName(prev.Publisher.Name(), next.Version), keys.RoleSigning)
 	if err != nil {
 		return err
 	}
+	// The old key signed until now; its signatures stay valid. Signing
+	// times are whole seconds and a window excludes its end, so the window
+	// ends a second after now: a bundle or checkpoint the old key signed
+	// earlier in this second must still verify.
+	end := now.Add(time.Second)
 	for _, d := range prev.Keys {
-		if d.Key.Equal(old.Public()) && d.NotAfter.After(now) {
-			d.NotAfter = now // it signed until now; its signatures stay valid
+		if d.Key.Equal(old.Public()) && d.NotAfter.After(end) {
+			d.NotAfter = end
 		}
 		if d.NotAfter.After(d.NotBefore) {
 			next.Keys = append(next.Keys, d)
@@ -307,6 +330,6 @@ func runRevoke(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "revoked %s (key statement version %d)\n", bad, next.Version)
-	fmt.Fprintln(e.stdout, "every signature by it is now refused: publish the articles it signed again with the current key")
+	fmt.Fprintln(e.stdout, "every signature by it is now refused; the next publish signs again, with the current key, what it signed")
 	return nil
 }

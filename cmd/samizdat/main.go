@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -122,15 +123,23 @@ func printUsage(w io.Writer) {
 // oneLine keeps an error message to one line.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// newFlags makes a flag set that reports usage errors instead of exiting.
+// newFlags makes a flag set that reports usage errors instead of exiting,
+// and prints its usage on stdout only when --help asks for it.
 func newFlags(e *env, name, usage string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
+	// The flag package writes a parse error to the output and then calls
+	// Usage; for -h or --help it calls Usage alone. run reports parse errors
+	// itself, so Usage stays quiet once an error was written.
+	var parseErr bytes.Buffer
+	fs.SetOutput(&parseErr)
 	fs.Usage = func() {
+		if parseErr.Len() > 0 {
+			return
+		}
 		fmt.Fprintf(e.stdout, "Usage: samizdat %s %s\n\nFlags:\n", name, usage)
 		fs.SetOutput(e.stdout)
 		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
+		fs.SetOutput(&parseErr)
 	}
 	return fs
 }
@@ -142,8 +151,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
-				return nil, err
+				return nil, err // fs.Usage has printed the usage
 			}
 			return nil, usagef("%v", err)
 		}

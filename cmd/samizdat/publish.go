@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/mirror/source"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -63,6 +64,9 @@ func runPublish(e *env, args []string) error {
 		if m.ID == "" {
 			return usagef("%s: no article id can be made from the file name; give --id", f)
 		}
+		if err := bundle.CheckID(m.ID); err != nil {
+			return usagef("--id: %v", err) // ids made from file names are valid
+		}
 		items = append(items, publish.Item{Meta: *m, Files: a.Files})
 	}
 	signer, err := kd.privateKey(e, signKeyFile)
@@ -84,6 +88,9 @@ func runPublish(e *env, args []string) error {
 	}
 	for _, r := range res {
 		fmt.Fprintf(e.stdout, "%s %s\n", r.ID, r.Digest)
+		if r.Resigned {
+			fmt.Fprintf(e.stderr, "samizdat publish: %s: signed again as revision %d: the key that signed it is no longer trusted\n", r.ID, r.Revision)
+		}
 		if r.Unchanged {
 			fmt.Fprintf(e.stderr, "samizdat publish: %s: unchanged since revision %d; not published again\n", r.ID, r.Revision)
 		}

@@ -29,7 +29,7 @@ func runExport(e *env, args []string) error {
 	if *storeDir == "" || *out == "" || len(ids) == 0 {
 		return usagef("want -s STORE -o FILE and at least one ID")
 	}
-	st, err := store.Open(*storeDir, nil)
+	st, err := store.Open(*storeDir, &store.Options{ReadOnly: true})
 	if err != nil {
 		return err
 	}
@@ -41,6 +41,11 @@ func runExport(e *env, args []string) error {
 	var buf bytes.Buffer
 	if err := export.Write(&buf, st, root, ids); err != nil {
 		return err
+	}
+	// Never hand out a copy that would not verify (an article signed by a
+	// key revoked since, say).
+	if _, err := export.Verify(buf.Bytes(), root, nil); err != nil {
+		return fmt.Errorf("not writing %s: the copy would not verify: %w", *out, err)
 	}
 	if err := keys.WriteNewFile(*out, buf.Bytes(), 0o644); err != nil {
 		return err
@@ -79,9 +84,9 @@ func runVerify(e *env, args []string) error {
 	if *pubPath == "" || len(paths) == 0 {
 		return usagef("want -t PUBFILE and at least one PATH (a standalone bundle file or a store)")
 	}
-	root, err := readPublicKey(*pubPath)
+	root, err := readPublicKey(*pubPath) // a damaged file is no usage error
 	if err != nil {
-		return usagef("%v", err)
+		return err
 	}
 	failed := false
 	for _, p := range paths {
@@ -109,7 +114,7 @@ func verifyPath(path string, root *keys.PublicKey) (string, []string) {
 		return "", []string{err.Error()}
 	}
 	if fi.IsDir() {
-		st, err := store.Open(path, nil)
+		st, err := store.Open(path, &store.Options{ReadOnly: true})
 		if err != nil {
 			return "", []string{err.Error()}
 		}
@@ -127,7 +132,13 @@ func verifyPath(path string, root *keys.PublicKey) (string, []string) {
 		}
 		p, _ := st.Publisher(root.ID())
 		arts, _ := st.Articles(root.ID())
-		return fmt.Sprintf("store: publisher %s, %d leaves, %d articles, all verified", root.Name(), p.Size, len(arts)), nil
+		live := 0
+		for _, a := range arts {
+			if !a.Retracted {
+				live++
+			}
+		}
+		return fmt.Sprintf("store: publisher %s, %d leaves, %d articles (%d retracted), all verified", root.Name(), p.Size, live, len(arts)-live), nil
 	}
 	data, err := readSmall(path, export.MaxSize)
 	if err != nil {
@@ -164,7 +175,7 @@ func runInspect(e *env, args []string) error {
 	var root *keys.PublicKey
 	if *pubPath != "" {
 		if root, err = readPublicKey(*pubPath); err != nil {
-			return usagef("%v", err)
+			return err
 		}
 	}
 	w := e.stdout
