@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -131,6 +132,7 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 	var garbage []bundle.Digest
 	keyVersion, mirrorVersion := uint64(0), uint64(0)
 	var bundleDigests = map[bundle.Digest]*catalog.Article{}
+	var used, freed, added int64 // bytes of the publisher's bundles
 
 	err := s.db.View(func(tx *bolt.Tx) error {
 		var pb, hb, ab *bolt.Bucket
@@ -223,6 +225,21 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 				return fmt.Errorf("store: bundle %s (%q revision %d) is not the current revision of an article in the log", d, b.Manifest.ID, b.Manifest.Revision)
 			}
 			bundleDigests[d] = a
+			added += int64(len(raw))
+		}
+		// Quota: what the publisher's bundles will take once superseded
+		// ones are collected and the new ones stored.
+		bb := tx.Bucket(bktBundles)
+		for _, d := range garbage {
+			if _, size, ok := bundleRecord(bb.Get(d[:])); ok {
+				freed += size
+			}
+		}
+		if pb != nil {
+			used = int64(getU64(pb, keyBytes))
+		}
+		if s.quota > 0 && added > 0 && used-freed+added > s.quota {
+			return fmt.Errorf("%w: publisher %s would use %d bytes, quota %d", ErrQuota, id, used-freed+added, s.quota)
 		}
 		return nil
 	})
@@ -233,6 +250,7 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 	// 3. Bundle files: written, flushed with one syncfs, then renamed.
 	var written []bundle.Digest
 	tmps := map[bundle.Digest]string{}
+	sizes := map[bundle.Digest]int{}
 	for _, raw := range u.Bundles {
 		d := bundle.Digest(sha256.Sum256(raw))
 		if bundleDigests[d] == nil || tmps[d] != "" {
@@ -244,6 +262,7 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 			return nil, err
 		}
 		tmps[d] = tmp
+		sizes[d] = len(raw)
 		written = append(written, d)
 	}
 	if err := s.publishBundles(tmps); err != nil {
@@ -291,8 +310,9 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 		}
 		bb, gb := tx.Bucket(bktBundles), tx.Bucket(bktGarbage)
 		for _, d := range written {
-			put(bb, d[:], []byte(id))
+			put(bb, d[:], binary.BigEndian.AppendUint64([]byte(id), uint64(sizes[d])))
 		}
+		put(pb, keyBytes, u64(uint64(used-freed+added)))
 		for _, d := range garbage {
 			if bb.Get(d[:]) != nil {
 				put(gb, d[:], nil)

@@ -273,6 +273,11 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 			add(fmt.Sprintf("article %q", a.ID), fmt.Errorf("bundle is %q revision %d, log says revision %d", b.Manifest.ID, b.Manifest.Revision, a.Revision))
 		}
 	}
+	if held, err := s.heldBytes(id); err != nil {
+		add("bundle byte count", err)
+	} else if held != p.Bytes {
+		add("bundle byte count", fmt.Errorf("records %d bytes, the publisher's bundles take %d", p.Bytes, held))
+	}
 	var missing []string
 	for name := range articles {
 		if !indexed[name] && !tainted[name] {
@@ -309,4 +314,20 @@ func (s *Store) storedHashes(id string, n int64) ([]*tlog.Hash, error) {
 		return nil
 	})
 	return out, err
+}
+
+// heldBytes adds up the sizes the store records for a publisher's bundles.
+func (s *Store) heldBytes(id string) (int64, error) {
+	var n int64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bktBundles).ForEach(func(_, v []byte) error {
+			if owner, size, ok := bundleRecord(v); !ok {
+				return errors.New("store: damaged bundle record")
+			} else if owner == id {
+				n += size
+			}
+			return nil
+		})
+	})
+	return n, err
 }

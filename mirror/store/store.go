@@ -54,6 +54,10 @@ func (e *ForkError) Error() string {
 	return fmt.Sprintf("store: publisher %s: fork: %s", e.Publisher, e.Reason)
 }
 
+// ErrQuota is wrapped when an update would take a publisher's bundles past
+// the store's quota. Nothing of the update is stored.
+var ErrQuota = errors.New("store: over quota")
+
 // ErrStale is wrapped when an update's checkpoint is older than the
 // store's (rollback) or adds nothing.
 var ErrStale = errors.New("store: checkpoint is older than the one stored")
@@ -75,6 +79,7 @@ var (
 	keySize       = []byte("size")
 	keyKeyVersion = []byte("key-version")
 	keyMirrorVer  = []byte("mirror-version")
+	keyBytes      = []byte("bytes") // size of the publisher's stored bundles
 	bktLeaves     = []byte("leaves")
 	bktHashes     = []byte("hashes")
 	bktArticles   = []byte("articles")
@@ -92,6 +97,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Limits bound bundles given to Apply; nil means bundle.DefaultLimits.
 	Limits *bundle.Limits
+	// Quota bounds the bytes of one publisher's stored bundles; an update
+	// that would pass it fails with ErrQuota. Zero means no quota.
+	Quota int64
 }
 
 // Store is an open store directory.
@@ -104,6 +112,7 @@ type Store struct {
 	gcmu sync.Mutex
 
 	readOnly bool
+	quota    int64
 }
 
 // Open opens the store in dir. Another process holding it open makes Open
@@ -142,7 +151,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", dbPath, err)
 	}
-	s := &Store{dir: dir, db: db, log: o.Logger, lim: o.Limits, readOnly: o.ReadOnly}
+	s := &Store{dir: dir, db: db, log: o.Logger, lim: o.Limits, readOnly: o.ReadOnly, quota: o.Quota}
 	if o.ReadOnly {
 		err = db.View(func(tx *bolt.Tx) error {
 			for _, b := range [][]byte{bktPubs, bktBundles, bktGarbage} {
@@ -248,6 +257,7 @@ type Publisher struct {
 	Statement  []byte // signed key statement
 	Checkpoint []byte // signed checkpoint; nil for an empty log
 	Size       int64  // number of leaves
+	Bytes      int64  // size of the publisher's stored bundles
 }
 
 // Publisher returns the state of one publisher's log.
@@ -272,7 +282,17 @@ func readPublisher(id string, b *bolt.Bucket) (*Publisher, error) {
 	}
 	p := &Publisher{ID: id, Root: root, Statement: bytes.Clone(b.Get(keyStatement)), Checkpoint: bytes.Clone(b.Get(keyCheckpoint))}
 	p.Size = sizeOf(b)
+	p.Bytes = int64(getU64(b, keyBytes))
 	return p, nil
+}
+
+// bundleRecord decodes a bundles bucket value: the publisher's ID and the
+// bundle's size.
+func bundleRecord(v []byte) (id string, size int64, ok bool) {
+	if len(v) < 8 {
+		return "", 0, false
+	}
+	return string(v[:len(v)-8]), int64(binary.BigEndian.Uint64(v[len(v)-8:])), true
 }
 
 // sizeOf returns the number of leaves in a publisher's bucket.

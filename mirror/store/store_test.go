@@ -796,3 +796,50 @@ func TestOpenRemovesUnrecordedBundleFiles(t *testing.T) {
 	}
 	f.checkClean()
 }
+
+func TestQuota(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.init()
+	used := int64(len(a) + len(b))
+	if p, err := f.st.Publisher(f.id()); err != nil || p.Bytes != used {
+		t.Fatalf("Bytes = %v, %v; want %d", p, err, used)
+	}
+	want := f.snapshot() // (snapshot reopens the store with default options)
+	f.st.Close()
+	var err error
+	if f.st, err = store.Open(f.dir, &store.Options{Quota: used + 100}); err != nil {
+		t.Fatal(err)
+	}
+	// A third article that does not fit is refused, and nothing stored.
+	noise := make([]byte, 500) // stored as is: images are not compressed
+	for i := range noise {
+		noise[i] = byte(i*7919 + i*i)
+	}
+	big, lbig := f.bundle("c", 1, "<p>c</p>", bundle.File{Name: "c.png", Type: "image/png", Data: noise})
+	u := f.next(lbig)
+	u.Bundles = [][]byte{big}
+	if _, err := f.st.Apply(f.pub.Root.Public(), u); !errors.Is(err, store.ErrQuota) {
+		t.Fatalf("Apply over quota = %v, want ErrQuota", err)
+	}
+	if got := f.snapshot(); got != want {
+		t.Errorf("a refused update changed the store:\n%s\nwant:\n%s", got, want)
+	}
+	// A new revision of a that is no larger fits: the old one is freed.
+	a2, la2 := f.bundle("a", 2, "<p>a2</p>")
+	u = f.next(la2)
+	u.Bundles = [][]byte{a2}
+	f.apply(u)
+	if p, _ := f.st.Publisher(f.id()); p.Bytes != int64(len(a2)+len(b)) {
+		t.Errorf("Bytes = %d after superseding, want %d", p.Bytes, len(a2)+len(b))
+	}
+	f.checkClean()
+	// Check notices a byte count that does not match the bundles held.
+	f.withDB(func(db *bolt.DB) {
+		if err := db.Update(func(tx *bolt.Tx) error { return pubBucket(tx, f.id()).Put([]byte("bytes"), u64(1)) }); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if probs := f.check(); len(probs) != 1 || probs[0].What != "bundle byte count" {
+		t.Errorf("Check = %s, want one bundle byte count problem", problems(probs))
+	}
+}
