@@ -411,9 +411,6 @@ func (s *Store) publishBundles(tmps map[bundle.Digest]string) error {
 	}
 	for d, tmp := range tmps {
 		final := s.bundlePath(d)
-		if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
 		if err := os.Rename(tmp, final); err != nil {
 			return fmt.Errorf("store: %w", err)
 		}

@@ -138,7 +138,12 @@ func Open(dir string, opts *Options) (*Store, error) {
 		}
 	}
 	if !o.ReadOnly {
-		for _, d := range []string{dir, filepath.Join(dir, bundlesDir), filepath.Join(dir, tmpDir)} {
+		// The 256 fan-out folders are made once here, not per bundle.
+		dirs := []string{dir, filepath.Join(dir, tmpDir)}
+		for i := 0; i < 256; i++ {
+			dirs = append(dirs, filepath.Join(dir, bundlesDir, fmt.Sprintf("%02x", i)))
+		}
+		for _, d := range dirs {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return nil, fmt.Errorf("store: %w", err)
 			}
@@ -401,6 +406,31 @@ func decodeArticle(id string, v []byte) *catalog.Article {
 		a.Time = time.Unix(int64(binary.BigEndian.Uint64(v[49:])), 0).UTC()
 	}
 	return a
+}
+
+// MissingBundles returns the digests of the publisher's current articles
+// (not retracted) whose bundles the store does not hold yet, read in one
+// transaction: what a mirror still has to fetch.
+func (s *Store) MissingBundles(id string) ([]bundle.Digest, error) {
+	var out []bundle.Digest
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		if b == nil {
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+		}
+		bb := tx.Bucket(bktBundles)
+		ab := b.Bucket(bktArticles)
+		if ab == nil {
+			return nil
+		}
+		return ab.ForEach(func(k, v []byte) error {
+			if a := decodeArticle(string(k), v); a != nil && !a.Retracted && bb.Get(a.Digest[:]) == nil {
+				out = append(out, a.Digest)
+			}
+			return nil
+		})
+	})
+	return out, err
 }
 
 // HasBundle reports whether the store holds the bundle.

@@ -843,3 +843,31 @@ func TestQuota(t *testing.T) {
 		t.Errorf("Check = %s, want one bundle byte count problem", problems(probs))
 	}
 }
+
+func TestMissingBundles(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	if miss, err := f.st.MissingBundles(f.id()); err != nil || len(miss) != 0 {
+		t.Fatalf("MissingBundles = %v, %v; want none", miss, err)
+	}
+	// Leaves first, bundles later, as a mirror syncs: c is missing until
+	// its bundle comes.
+	c, lc := f.bundle("c", 1, "<p>c</p>")
+	f.apply(f.next(lc))
+	miss, err := f.st.MissingBundles(f.id())
+	if err != nil || len(miss) != 1 || miss[0] != bundle.Digest(sha256.Sum256(c)) {
+		t.Fatalf("MissingBundles = %v, %v; want c's digest", miss, err)
+	}
+	f.apply(&store.Update{Bundles: [][]byte{c}})
+	if miss, _ := f.st.MissingBundles(f.id()); len(miss) != 0 {
+		t.Errorf("MissingBundles after storing c = %v", miss)
+	}
+	// A retracted article is not missing.
+	f.apply(f.next(retraction("a", 1, f.tick())))
+	if miss, _ := f.st.MissingBundles(f.id()); len(miss) != 0 {
+		t.Errorf("MissingBundles after retracting a = %v", miss)
+	}
+	if _, err := f.st.MissingBundles("nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("MissingBundles(nobody) = %v", err)
+	}
+}

@@ -1,0 +1,266 @@
+package sync
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/catalog"
+	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
+	"github.com/samizdat-news/samizdat/mirror/publish"
+	"github.com/samizdat-news/samizdat/mirror/store"
+)
+
+// newStore opens a new empty store.
+func newStore(t testing.TB) *store.Store {
+	t.Helper()
+	st, err := store.Open(filepath.Join(t.TempDir(), "store"), &store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// pubStore is a publisher's store and its publisher.
+type pubStore struct {
+	t   testing.TB
+	st  *store.Store
+	pub *testkeys.Publisher
+	p   *publish.Publisher
+	now time.Time
+	n   int
+}
+
+func newPubStore(t testing.TB, pub *testkeys.Publisher) *pubStore {
+	t.Helper()
+	ps := &pubStore{t: t, st: newStore(t), pub: pub, now: time.Date(2025, 6, 1, 10, 0, 0, 0, time.UTC)}
+	var err error
+	ps.p, err = publish.New(ps.st, pub.Root.Public(), pub.Statement, pub.Signer, &publish.Options{Now: func() time.Time { return ps.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+// publish publishes k new articles whose ids start with prefix.
+func (ps *pubStore) publish(prefix string, k int) []string {
+	ps.t.Helper()
+	ps.now = ps.now.Add(time.Minute)
+	var items []publish.Item
+	var ids []string
+	for range k {
+		ps.n++
+		id := fmt.Sprintf("%s-%d", prefix, ps.n)
+		ids = append(ids, id)
+		items = append(items, publish.Item{
+			Meta:  bundle.Metadata{ID: id, Title: "About " + id, Language: "en"},
+			Files: []bundle.File{{Type: "text/html", Data: []byte("<p>Text of " + id + "</p>")}, {Name: "a.png", Type: "image/png", Data: []byte("png of " + id)}},
+		})
+	}
+	if _, err := ps.p.Publish(items); err != nil {
+		ps.t.Fatalf("Publish: %v", err)
+	}
+	return ids
+}
+
+// snapshot is what a store holds, to compare before and after.
+type snapshot struct {
+	pubs    map[string]store.Publisher
+	arts    map[string][]catalog.Article
+	bundles []string
+}
+
+func snap(t *testing.T, st *store.Store) snapshot {
+	t.Helper()
+	s := snapshot{pubs: map[string]store.Publisher{}, arts: map[string][]catalog.Article{}}
+	ids, err := st.Publishers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		p, err := st.Publisher(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.Root = nil
+		s.pubs[id] = *p
+		if s.arts[id], err = st.Articles(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filepath.WalkDir(filepath.Join(st.Dir(), "bundles"), func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			s.bundles = append(s.bundles, d.Name())
+		}
+		return nil
+	})
+	slices.Sort(s.bundles)
+	return s
+}
+
+func (a snapshot) equal(b snapshot) bool {
+	if len(a.pubs) != len(b.pubs) || !slices.Equal(a.bundles, b.bundles) {
+		return false
+	}
+	for id, p := range a.pubs {
+		q, ok := b.pubs[id]
+		if !ok || string(p.Checkpoint) != string(q.Checkpoint) || string(p.Statement) != string(q.Statement) || p.Size != q.Size {
+			return false
+		}
+		if !slices.Equal(a.arts[id], b.arts[id]) {
+			return false
+		}
+	}
+	return true
+}
+
+// check fails the test unless st holds the publisher's log and every
+// current article's bundle, all verifying.
+func check(t *testing.T, st *store.Store, root *keys.PublicKey) {
+	t.Helper()
+	probs, err := st.Check(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range probs {
+		t.Error(p)
+	}
+}
+
+// sameLog reports whether two stores hold the same checkpoint of a
+// publisher and every current bundle of it.
+func sameLog(a, b *store.Store, id string) bool {
+	pa, err1 := a.Publisher(id)
+	pb, err2 := b.Publisher(id)
+	if err1 != nil || err2 != nil || string(pa.Checkpoint) != string(pb.Checkpoint) {
+		return false
+	}
+	arts, err := b.Articles(id)
+	if err != nil {
+		return false
+	}
+	for _, x := range arts {
+		if !x.Retracted && !b.HasBundle(x.Digest) {
+			return false
+		}
+	}
+	return true
+}
+
+// serve runs n.Serve on a new loopback QUIC listener until the test ends,
+// and returns the listener's address.
+func serve(t testing.TB, n *Node) string {
+	t.Helper()
+	l, err := ListenQUIC("127.0.0.1:0", n.Key())
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveOn(t, n, l)
+	return l.Addr().String()
+}
+
+// serveOn runs n.Serve on l until the test ends.
+func serveOn(t testing.TB, n *Node, l Listener) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := n.Serve(ctx, l); err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		waitDone(t, "Serve", done)
+	})
+}
+
+// waitDone fails the test unless done is closed within 5 seconds.
+func waitDone(t testing.TB, what string, done chan struct{}) {
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Errorf("%s did not return within 5 s of its context's end", what)
+	}
+}
+
+// run runs n.Run until the test ends.
+func run(t *testing.T, n *Node) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		n.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		waitDone(t, "Run", done)
+	})
+}
+
+// dial opens a session to addr with a new key; the session is closed when
+// the test ends.
+func dial(t testing.TB, addr string, pin ed25519.PublicKey) Conn {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := DialQUIC(ctx, addr, key, pin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// waitFor polls cond every 5 ms until it holds or d passes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return true
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return cond()
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// logRecorder is a slog handler that keeps the records at or above a level.
+type logRecorder struct {
+	level slog.Level
+	mu    gosync.Mutex
+	recs  []string
+}
+
+func (r *logRecorder) Enabled(_ context.Context, l slog.Level) bool { return l >= r.level }
+func (r *logRecorder) Handle(_ context.Context, rec slog.Record) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recs = append(r.recs, rec.Level.String()+" "+rec.Message)
+	return nil
+}
+func (r *logRecorder) WithAttrs([]slog.Attr) slog.Handler { return r }
+func (r *logRecorder) WithGroup(string) slog.Handler      { return r }
+
+func (r *logRecorder) records() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.recs)
+}

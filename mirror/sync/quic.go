@@ -1,0 +1,175 @@
+package sync
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/quic-go/quic-go"
+)
+
+// udpBuffer is the socket buffer size asked for, so that quic-go need not
+// depend on the system's default (net.core.rmem_max); the kernel may grant
+// less, which only costs throughput.
+const udpBuffer = 7 << 20
+
+func quicConfig() *quic.Config {
+	return &quic.Config{
+		MaxIdleTimeout:       30 * time.Second,
+		KeepAlivePeriod:      10 * time.Second,
+		HandshakeIdleTimeout: 10 * time.Second,
+		MaxIncomingStreams:   maxStreams,
+	}
+}
+
+func listenUDP(addr string) (*net.UDPConn, error) {
+	ua, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	uc, err := net.ListenUDP("udp", ua)
+	if err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	_ = uc.SetReadBuffer(udpBuffer) // best effort, see udpBuffer
+	_ = uc.SetWriteBuffer(udpBuffer)
+	return uc, nil
+}
+
+// QUICListener accepts sync sessions over QUIC. It is safe for concurrent
+// use.
+type QUICListener struct {
+	tr *quic.Transport
+	ln *quic.Listener
+}
+
+// ListenQUIC listens for sync sessions on the UDP address addr with the
+// node key key. Peers are not pinned: any node may connect.
+func ListenQUIC(addr string, key ed25519.PrivateKey) (*QUICListener, error) {
+	tc, err := tlsConfig(key, nil, true)
+	if err != nil {
+		return nil, err
+	}
+	uc, err := listenUDP(addr)
+	if err != nil {
+		return nil, err
+	}
+	tr := &quic.Transport{Conn: uc}
+	ln, err := tr.Listen(tc, quicConfig())
+	if err != nil {
+		tr.Close()
+		uc.Close()
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	return &QUICListener{tr: tr, ln: ln}, nil
+}
+
+// Accept waits for the next session.
+func (l *QUICListener) Accept(ctx context.Context) (Conn, error) {
+	c, err := l.ln.Accept(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sync: accepting: %w", err)
+	}
+	return newQUICConn(c, nil)
+}
+
+// Addr returns the UDP address listened on.
+func (l *QUICListener) Addr() net.Addr { return l.ln.Addr() }
+
+// Close stops listening and closes the socket, which ends the sessions
+// accepted on it too; Serve closes its listener after its sessions.
+func (l *QUICListener) Close() error {
+	err := l.ln.Close()
+	l.tr.Close()
+	l.tr.Conn.Close()
+	return err
+}
+
+// DialQUIC opens a sync session over QUIC to addr (host:port) with the
+// node key key. A non-nil pin is the peer's expected node key; another key
+// fails the handshake with a *KeyMismatchError. No SNI is sent.
+func DialQUIC(ctx context.Context, addr string, key ed25519.PrivateKey, pin ed25519.PublicKey) (Conn, error) {
+	tc, err := tlsConfig(key, pin, false)
+	if err != nil {
+		return nil, err
+	}
+	ra, err := net.ResolveUDPAddr("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("sync: %w", err)
+	}
+	uc, err := listenUDP(":0")
+	if err != nil {
+		return nil, err
+	}
+	tr := &quic.Transport{Conn: uc}
+	c, err := tr.Dial(ctx, ra, tc, quicConfig())
+	if err != nil {
+		tr.Close()
+		uc.Close()
+		var km *KeyMismatchError
+		if errors.As(err, &km) {
+			return nil, km
+		}
+		return nil, fmt.Errorf("sync: dialing %s: %w", addr, err)
+	}
+	return newQUICConn(c, tr)
+}
+
+// quicConn adapts a *quic.Conn to Conn.
+type quicConn struct {
+	c   *quic.Conn
+	tr  *quic.Transport // owned by a dialed session, nil for an accepted one
+	key ed25519.PublicKey
+}
+
+func newQUICConn(c *quic.Conn, tr *quic.Transport) (*quicConn, error) {
+	key, err := peerKey(c.ConnectionState().TLS, nil)
+	if err != nil {
+		c.CloseWithError(1, "bad peer certificate")
+		return nil, err
+	}
+	return &quicConn{c: c, tr: tr, key: key}, nil
+}
+
+func (q *quicConn) OpenStream(ctx context.Context) (Stream, error) {
+	s, err := q.c.OpenStreamSync(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sync: opening stream: %w", err)
+	}
+	return quicStream{s}, nil
+}
+
+func (q *quicConn) AcceptStream(ctx context.Context) (Stream, error) {
+	s, err := q.c.AcceptStream(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sync: accepting stream: %w", err)
+	}
+	return quicStream{s}, nil
+}
+
+func (q *quicConn) PeerKey() ed25519.PublicKey { return q.key }
+func (q *quicConn) RemoteAddr() net.Addr       { return q.c.RemoteAddr() }
+
+func (q *quicConn) Close() error {
+	err := q.c.CloseWithError(0, "")
+	if q.tr != nil {
+		q.tr.Close()
+		q.tr.Conn.Close()
+	}
+	return err
+}
+
+type quicStream struct{ s *quic.Stream }
+
+func (s quicStream) Read(p []byte) (int, error)    { return s.s.Read(p) }
+func (s quicStream) Write(p []byte) (int, error)   { return s.s.Write(p) }
+func (s quicStream) CloseWrite() error             { return s.s.Close() }
+func (s quicStream) SetDeadline(t time.Time) error { return s.s.SetDeadline(t) }
+func (s quicStream) CloseRead()                    { s.s.CancelRead(0) }
+func (s quicStream) Reset() {
+	s.s.CancelRead(0)
+	s.s.CancelWrite(0)
+}

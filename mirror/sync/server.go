@@ -1,0 +1,174 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	gosync "sync"
+	"time"
+
+	"github.com/samizdat-news/samizdat/mirror/store"
+)
+
+// maxStreams bounds the requests of one session answered at once; the
+// peer's further streams wait (QUIC's stream limit is the same).
+const maxStreams = 64
+
+// serveStreams answers the streams the peer opens until the session ends.
+func (n *Node) serveStreams(ctx context.Context, c Conn) {
+	var wg gosync.WaitGroup
+	defer wg.Wait()
+	sem := make(chan struct{}, maxStreams)
+	for {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		s, err := c.AcceptStream(ctx)
+		if err != nil {
+			return
+		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			n.serveStream(ctx, c, s)
+		})
+	}
+}
+
+// serveStream answers one request.
+func (n *Node) serveStream(ctx context.Context, c Conn, s Stream) {
+	s.SetDeadline(time.Now().Add(n.cfg.RequestTimeout))
+	t, p, err := readFrame(s, MaxFrameSize)
+	var rt byte
+	var rp []byte
+	if err != nil {
+		n.log.Debug("sync: bad request", "peer", c.RemoteAddr(), "err", err)
+		rt, rp = respError, encodeError(CodeBadRequest, err.Error())
+	} else {
+		rt, rp = n.answer(ctx, c, t, p)
+	}
+	s.SetDeadline(time.Now().Add(n.cfg.RequestTimeout))
+	if err := writeFrame(s, rt, rp); err != nil {
+		s.Reset()
+		return
+	}
+	s.CloseWrite()
+	if rt == respError {
+		// What the peer still sends is not read.
+		s.CloseRead()
+	}
+}
+
+// answer returns the response frame to request t with payload p.
+func (n *Node) answer(ctx context.Context, c Conn, t byte, p []byte) (byte, []byte) {
+	fail := func(err error) (byte, []byte) {
+		code := CodeInternal
+		switch {
+		case errors.Is(err, ErrFrame):
+			code = CodeBadRequest
+		case errors.Is(err, store.ErrNotFound):
+			code = CodeNotFound
+		case errors.Is(err, errRefused):
+			code = CodeRefused
+		}
+		return respError, encodeError(code, err.Error())
+	}
+	switch t {
+	case typeList:
+		if len(p) != 0 {
+			return fail(fmt.Errorf("%w: list request with a payload", ErrFrame))
+		}
+		es, err := n.entries()
+		if err != nil {
+			return fail(err)
+		}
+		return respPublishers, encodeEntries(es)
+	case typeStatement:
+		id, err := decodeID(p)
+		if err != nil {
+			return fail(err)
+		}
+		pub, err := n.st.Publisher(id)
+		if err != nil {
+			return fail(err)
+		}
+		return respStatement, pub.Statement
+	case typeLeaves:
+		id, from, to, err := decodeLeavesReq(p)
+		if err != nil {
+			return fail(err)
+		}
+		pub, err := n.st.Publisher(id)
+		if err != nil {
+			return fail(err)
+		}
+		to = min(to, pub.Size, from+MaxLeavesPerResponse)
+		if from >= to {
+			return respLeaves, encodeLeaves(nil)
+		}
+		ls, err := n.st.Leaves(id, from, to)
+		if err != nil {
+			return fail(err)
+		}
+		return respLeaves, encodeLeaves(ls)
+	case typeBundle:
+		d, err := decodeDigest(p)
+		if err != nil {
+			return fail(err)
+		}
+		b, err := n.st.Bundle(d)
+		if err != nil {
+			return fail(err)
+		}
+		if int64(len(b)) > n.cfg.MaxBundleSize {
+			return fail(fmt.Errorf("sync: bundle %s is larger than the frame limit", d))
+		}
+		return respBundle, b
+	case typeAnnounce:
+		x, err := decodeAnnounce(p)
+		if err != nil {
+			return fail(err)
+		}
+		if err := n.announced(ctx, c, x); err != nil {
+			return fail(err)
+		}
+		return respOK, nil
+	}
+	return fail(fmt.Errorf("%w: type 0x%02x is not a request", ErrFrame, t))
+}
+
+// entries lists the publishers the store holds.
+func (n *Node) entries() ([]entry, error) {
+	ids, err := n.st.Publishers()
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > MaxPublishers {
+		ids = ids[:MaxPublishers]
+	}
+	es := make([]entry, 0, len(ids))
+	for _, id := range ids {
+		x, err := n.entry(id)
+		if err != nil {
+			n.log.Warn("sync: cannot list publisher", "publisher", id, "err", err)
+			continue
+		}
+		es = append(es, *x)
+	}
+	return es, nil
+}
+
+// entry returns what the store holds of a publisher: its checkpoint and
+// key statement version, and the last leaves for an announce.
+func (n *Node) entry(id string) (*entry, error) {
+	pub, err := n.st.Publisher(id)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := n.st.Trust(pub.Root)
+	if err != nil {
+		return nil, err
+	}
+	return &entry{ID: id, Version: tr.Statement().Version, Checkpoint: pub.Checkpoint, First: pub.Size}, nil
+}
