@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
