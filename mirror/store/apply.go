@@ -338,6 +338,9 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 			s.log.Warn("store: garbage collection failed; retried at next open", "err", err)
 		}
 	}
+	if s.onChange != nil && (res.LeavesAdded > 0 || res.BundlesAdded > 0 || res.Statement || res.Checkpoint) {
+		s.onChange(id)
+	}
 	s.log.Debug("store: applied update", "publisher", id, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)
 	return res, nil
 }

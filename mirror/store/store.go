@@ -23,7 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
+	gosync "sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -100,6 +100,10 @@ type Options struct {
 	// Quota bounds the bytes of one publisher's stored bundles; an update
 	// that would pass it fails with ErrQuota. Zero means no quota.
 	Quota int64
+	// OnChange, if set, is called with a publisher's ID after every Apply
+	// that changed its part of the store, once the change is durable. It
+	// runs on the writer's goroutine and must be quick.
+	OnChange func(publisherID string)
 }
 
 // Store is an open store directory.
@@ -108,11 +112,13 @@ type Store struct {
 	db   *bolt.DB
 	log  *slog.Logger
 	lim  *bundle.Limits
-	wmu  sync.Mutex // serializes Apply
-	gcmu sync.Mutex
+	wmu  gosync.Mutex // serializes Apply
+	gcmu gosync.Mutex
 
 	readOnly bool
 	quota    int64
+	onChange func(string)
+	roots    gosync.Map // root key text -> *keys.PublicKey, parsed once
 }
 
 // Open opens the store in dir. Another process holding it open makes Open
@@ -156,7 +162,7 @@ func Open(dir string, opts *Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", dbPath, err)
 	}
-	s := &Store{dir: dir, db: db, log: o.Logger, lim: o.Limits, readOnly: o.ReadOnly, quota: o.Quota}
+	s := &Store{dir: dir, db: db, log: o.Logger, lim: o.Limits, readOnly: o.ReadOnly, quota: o.Quota, onChange: o.OnChange}
 	if o.ReadOnly {
 		err = db.View(func(tx *bolt.Tx) error {
 			for _, b := range [][]byte{bktPubs, bktBundles, bktGarbage} {
@@ -274,16 +280,23 @@ func (s *Store) Publisher(id string) (*Publisher, error) {
 			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
 		}
 		var err error
-		p, err = readPublisher(id, b)
+		p, err = s.readPublisher(id, b)
 		return err
 	})
 	return p, err
 }
 
-func readPublisher(id string, b *bolt.Bucket) (*Publisher, error) {
-	root, err := keys.ParsePublicKey(string(b.Get(keyRoot)))
-	if err != nil {
-		return nil, fmt.Errorf("store: publisher %s: damaged root key: %w", id, err)
+func (s *Store) readPublisher(id string, b *bolt.Bucket) (*Publisher, error) {
+	text := string(b.Get(keyRoot))
+	var root *keys.PublicKey
+	if k, ok := s.roots.Load(text); ok {
+		root = k.(*keys.PublicKey)
+	} else {
+		var err error
+		if root, err = keys.ParsePublicKey(text); err != nil {
+			return nil, fmt.Errorf("store: publisher %s: damaged root key: %w", id, err)
+		}
+		s.roots.Store(text, root)
 	}
 	p := &Publisher{ID: id, Root: root, Statement: bytes.Clone(b.Get(keyStatement)), Checkpoint: bytes.Clone(b.Get(keyCheckpoint))}
 	p.Size = sizeOf(b)

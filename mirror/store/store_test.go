@@ -871,3 +871,29 @@ func TestMissingBundles(t *testing.T) {
 		t.Errorf("MissingBundles(nobody) = %v", err)
 	}
 }
+
+func TestOnChange(t *testing.T) {
+	f := newFixture(t)
+	f.st.Close()
+	var got []string
+	st, err := store.Open(f.dir, &store.Options{OnChange: func(id string) { got = append(got, id) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.st = st
+	f.init()
+	if len(got) != 1 || got[0] != f.id() {
+		t.Fatalf("OnChange calls = %q, want one for %s", got, f.id())
+	}
+	// The same statement again changes nothing, and says nothing.
+	if _, err := f.st.Apply(f.pub.Root.Public(), &store.Update{Statement: f.pub.Statement}); err != nil {
+		t.Fatal(err)
+	}
+	// A refused update neither.
+	if _, err := f.st.Apply(f.pub.Root.Public(), &store.Update{Bundles: [][]byte{[]byte("junk")}}); err == nil {
+		t.Fatal("junk bundle accepted")
+	}
+	if len(got) != 1 {
+		t.Errorf("OnChange calls = %q after updates that changed nothing", got)
+	}
+}

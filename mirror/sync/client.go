@@ -308,6 +308,7 @@ func (n *Node) refuse(c Conn, id string, err error) error {
 	switch {
 	case errors.As(err, &fe):
 		n.forks.Add(1)
+		n.alarm(id, fmt.Sprintf("%s: fork: peer %s holds a checkpoint of this publisher's log that contradicts ours (%s); ours was kept", time.Now().UTC().Format(time.RFC3339), c.RemoteAddr(), fe.Reason))
 		n.log.Error("sync: ALARM: fork: the publisher's key signed two histories (or the peer lies); kept our log", "peer", c.RemoteAddr(), "publisher", id, "err", err,
 			"have", string(fe.Have), "got", string(fe.Got))
 	case errors.Is(err, store.ErrStale):

@@ -203,8 +203,13 @@ func TestHostilePeer(t *testing.T) {
 				t.Errorf("stats %+v", s)
 			}
 			alarms := rec.records()
-			if fork := strings.HasPrefix(tc.name, "fork"); fork != (len(alarms) == 1 && strings.Contains(alarms[0], "ALARM")) {
+			fork := strings.HasPrefix(tc.name, "fork")
+			if fork != (len(alarms) == 1 && strings.Contains(alarms[0], "ALARM")) {
 				t.Errorf("error-level log %q; want one alarm for a fork, nothing otherwise", alarms)
+			}
+			// The alarm is also kept for the status page, for the right publisher.
+			if got := n.Alarms(root.ID()); fork != (len(got) == 1 && strings.Contains(got[0], "fork")) {
+				t.Errorf("Alarms = %q; want one fork alarm for a fork, none otherwise", got)
 			}
 			if _, err := st.Publisher(evil.pub.ID()); !errors.Is(err, store.ErrNotFound) {
 				t.Errorf("untrusted publisher stored: %v", err)

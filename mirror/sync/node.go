@@ -105,6 +105,7 @@ type Node struct {
 	sessions   map[*session]struct{}
 	locks      map[string]chan struct{}
 	incomplete map[string]bool // publishers whose bundles the store lacks some of
+	alarms     map[string][]string
 
 	syncs, announces, leaves, bundles, forks, refused, stale atomic.Uint64
 }
@@ -112,7 +113,7 @@ type Node struct {
 // New returns a node that syncs st, carrying only the publishers whose root
 // keys are in trusted.
 func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Node {
-	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, sessions: map[*session]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{}}
+	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, sessions: map[*session]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{}, alarms: map[string][]string{}}
 	if cfg != nil {
 		n.cfg = *cfg
 	}
@@ -178,6 +179,26 @@ func (n *Node) Stats() Stats {
 		Sessions: s, Syncs: n.syncs.Load(), Announces: n.announces.Load(),
 		LeavesAdded: n.leaves.Load(), BundlesAdded: n.bundles.Load(),
 		Forks: n.forks.Load(), Refused: n.refused.Load(), Stale: n.stale.Load(),
+	}
+}
+
+// maxAlarms bounds the alarms kept per publisher; the first ones stay.
+const maxAlarms = 16
+
+// Alarms returns the alarms raised for a publisher, oldest first: forks of
+// its log proven by a peer. They last until the node stops; the log at error
+// level has the evidence (both checkpoints).
+func (n *Node) Alarms(publisherID string) []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.alarms[publisherID]...)
+}
+
+func (n *Node) alarm(publisherID, msg string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.alarms[publisherID]) < maxAlarms {
+		n.alarms[publisherID] = append(n.alarms[publisherID], msg)
 	}
 }
 

@@ -1,0 +1,595 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/catalog"
+)
+
+//go:embed style.css
+var styleCSS []byte
+
+var styleETag = etagOf(styleCSS)
+
+// freshMarker splits a rendered article page where the per-request part
+// (checkpoint freshness and alarms) goes. Sanitised bodies hold no
+// comments, and it comes before the body anyway.
+const freshMarker = "<!--samizdat:fresh-->"
+
+var funcs = template.FuncMap{
+	"time":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"dir":    direction,
+	"lang":   langAttr,
+	"marker": func() template.HTML { return freshMarker },
+}
+
+var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
+{{define "head"}}<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>{{.PageTitle}} · {{.Site}}</title>
+<link rel="stylesheet" href="/static/style.css">
+{{- if .Feed}}
+<link rel="alternate" type="application/atom+xml" href="{{.Feed}}">{{end}}
+</head>
+<body>
+<header class="site"><a href="/">{{.Site}}</a> <nav><a href="/status">status</a></nav></header>
+<main>
+{{end}}
+
+{{define "foot"}}</main>
+<footer>Served by a samizdat mirror. Articles are signed by their publishers; this mirror only copies them.</footer>
+</body>
+</html>
+{{end}}
+
+{{define "alarms"}}{{range .}}<p class="alarm" role="alert">⚠ {{.}}</p>
+{{end}}{{end}}
+
+{{define "fresh"}}<p class="fresh{{if .Stale}} stale{{end}}">{{if .Size}}Publisher's log: {{.Size}} entries, checkpoint signed <time datetime="{{iso .Time}}">{{time .Time}}</time> ({{.Age}}).{{else}}No checkpoint from this publisher yet.{{end}}</p>
+{{template "alarms" .Alarms}}{{end}}
+
+{{define "pubref"}}<a href="/p/{{.ID}}/">{{.Name}}</a>{{end}}
+
+{{define "index"}}{{template "head" .}}
+<h1>{{.Site}}</h1>
+<section>
+<h2>Publishers</h2>
+{{if not .Publishers}}<p>This mirror carries no publishers yet.</p>{{end}}
+<ul class="publishers">
+{{range .Publishers}}<li>{{if .Held}}{{template "pubref" .}}{{else}}{{.Name}}{{end}} <code class="id">{{.ID}}</code> — {{if .Held}}{{.Articles}} articles; {{template "fresh" .Fresh}}{{else}}not yet copied to this mirror{{end}}</li>
+{{end}}</ul>
+</section>
+<section>
+<h2>Recent articles</h2>
+{{if not .Recent}}<p>No articles yet.</p>{{end}}
+<ul class="articles">
+{{range .Recent}}<li><a href="{{.URL}}" lang="{{lang .Lang}}" dir="{{dir .Lang}}">{{.Title}}</a> <span class="meta">{{.Publisher}} · <time datetime="{{iso .Updated}}">{{time .Updated}}</time></span></li>
+{{end}}</ul>
+</section>
+{{template "foot" .}}{{end}}
+
+{{define "publisher"}}{{template "head" .}}
+<h1>{{.Name}}</h1>
+<dl class="provenance">
+<dt>Publisher key ID</dt><dd><code>{{.ID}}</code></dd>
+<dt>Root key</dt><dd><code>{{.Root}}</code></dd>
+<dt>Key statement</dt><dd>version {{.StatementVersion}} (<a href="/p/{{.ID}}/key-statement">signed statement</a>)</dd>
+<dt>Feed</dt><dd><a href="{{.Feed}}">Atom</a></dd>
+</dl>
+{{template "fresh" .Fresh}}
+<ul class="articles">
+{{range .List}}<li>{{if .Retracted}}<span class="withdrawn">{{.ID}} — withdrawn by the publisher on <time datetime="{{iso .Time}}">{{time .Time}}</time></span>{{else if .Title}}<a href="{{.URL}}" lang="{{lang .Lang}}" dir="{{dir .Lang}}">{{.Title}}</a> <span class="meta">revision {{.Revision}} · <time datetime="{{iso .Updated}}">{{time .Updated}}</time></span>{{else}}<a href="{{.URL}}">{{.ID}}</a> <span class="meta">(cannot be verified on this mirror)</span>{{end}}</li>
+{{end}}</ul>
+{{if .Next}}<p><a href="{{.Next}}" rel="next">Older articles</a></p>{{end}}
+{{template "foot" .}}{{end}}
+
+{{define "article"}}{{template "head" .}}
+<article lang="{{lang .Lang}}" dir="{{dir .Lang}}">
+<h1>{{.Title}}</h1>
+{{if .Authors}}<p class="byline">{{range $i, $a := .Authors}}{{if $i}}, {{end}}{{$a}}{{end}}</p>{{end}}
+<div class="body">
+{{.Body}}
+</div>
+</article>
+<aside class="provenance" lang="en" dir="ltr">
+<h2>Provenance</h2>
+<dl>
+<dt>Signed by</dt><dd><a href="/p/{{.PubID}}/">{{.PubName}}</a>, publisher key ID <code>{{.PubID}}</code></dd>
+<dt>Signing key</dt><dd><code>{{.Signer}}</code></dd>
+<dt>Revision</dt><dd>{{.Revision}}</dd>
+<dt>Published</dt><dd><time datetime="{{iso .Created}}">{{time .Created}}</time></dd>
+<dt>Updated</dt><dd><time datetime="{{iso .Updated}}">{{time .Updated}}</time></dd>
+<dt>Bundle</dt><dd><a href="/b/{{.Digest}}"><code>{{.Digest}}</code></a> (log entry {{.Leaf}})</dd>
+{{if .Canonical}}<dt>Original</dt><dd><a href="{{.Canonical}}" rel="noreferrer nofollow">{{.Canonical}}</a></dd>{{end}}
+</dl>
+{{marker}}
+</aside>
+{{template "foot" .}}{{end}}
+
+{{define "gone"}}{{template "head" .}}
+<h1>Withdrawn</h1>
+<p>The article <code>{{.ID}}</code> was withdrawn by its publisher, <a href="/p/{{.PubID}}/">{{.PubName}}</a> (publisher key ID <code>{{.PubID}}</code>), on <time datetime="{{iso .Time}}">{{time .Time}}</time>. Its revision {{.Revision}} is no longer served.</p>
+{{template "foot" .}}{{end}}
+
+{{define "status"}}{{template "head" .}}
+<h1>Status</h1>
+<table>
+<thead><tr><th>Publisher</th><th>Key ID</th><th>Log size</th><th>Checkpoint time</th><th>Age</th><th>Alarms</th></tr></thead>
+<tbody>
+{{range .Publishers}}<tr{{if .Fresh.Alarms}} class="alarm"{{end}}><td>{{if .Held}}{{template "pubref" .}}{{else}}{{.Name}}{{end}}</td><td><code>{{.ID}}</code></td><td>{{if .Held}}{{.Fresh.Size}}{{else}}not held{{end}}</td><td>{{if .Fresh.Size}}<time datetime="{{iso .Fresh.Time}}">{{time .Fresh.Time}}</time>{{end}}</td><td>{{if .Fresh.Size}}{{.Fresh.Age}}{{end}}</td><td>{{range .Fresh.Alarms}}<p class="alarm">{{.}}</p>{{else}}none{{end}}</td></tr>
+{{end}}</tbody>
+</table>
+{{template "foot" .}}{{end}}
+
+{{define "errorPage"}}{{template "head" .}}
+<h1>{{.Code}} {{.Status}}</h1>
+<p>{{.Message}}</p>
+{{template "foot" .}}{{end}}
+`))
+
+// common is what every page's head and foot need.
+type common struct {
+	Site      string
+	PageTitle string
+	Feed      string
+}
+
+type errorData struct {
+	common
+	Code    int
+	Status  string
+	Message string
+}
+
+// freshness says how old a publisher's checkpoint is.
+type freshness struct {
+	Size   int64
+	Time   time.Time
+	Age    string
+	Stale  bool
+	Alarms []string
+}
+
+// staleAfter is the checkpoint age shown as stale: publishers refresh
+// checkpoints far more often.
+const staleAfter = 24 * time.Hour
+
+func (h *Handler) freshness(s *pubState) freshness {
+	var f freshness
+	if h.cfg.Alarms != nil {
+		f.Alarms = h.cfg.Alarms(s.id)
+	}
+	if s.cp == nil {
+		return f
+	}
+	f.Size, f.Time = s.cp.Size, s.cp.Time
+	age := h.cfg.Now().Sub(s.cp.Time)
+	f.Age = ago(age)
+	f.Stale = age > staleAfter
+	return f
+}
+
+// freshFrag is a rendered freshness fragment and what it shows.
+type freshFrag struct {
+	key  string
+	html []byte
+}
+
+// freshFragment returns the rendered freshness of a publisher's log for
+// an article page, reusing the last rendering while it shows the same.
+func (h *Handler) freshFragment(s *pubState) []byte {
+	f := h.freshness(s)
+	key := f.Age + "\x00" + strings.Join(f.Alarms, "\x00")
+	if ff := s.fresh.Load(); ff != nil && ff.key == key {
+		return ff.html
+	}
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, "fresh", f); err != nil {
+		h.log.Error("web: rendering freshness", "err", err)
+	}
+	s.fresh.Store(&freshFrag{key: key, html: buf.Bytes()})
+	return buf.Bytes()
+}
+
+// ago renders an age for people.
+func ago(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "in the future: check this mirror's clock"
+	case d < time.Minute:
+		return "less than a minute ago"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute") + " ago"
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "hour") + " ago"
+	}
+	return plural(int(d/(24*time.Hour)), "day") + " ago"
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
+}
+
+// Header values of every HTML page, shared and never modified.
+var (
+	htmlType  = []string{"text/html; charset=utf-8"}
+	pageCSP   = []string{PageCSP}
+	frameDeny = []string{"DENY"}
+)
+
+// setPageHeaders sets the headers of an HTML page.
+func setPageHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd["Content-Type"] = htmlType
+	hd["Content-Security-Policy"] = pageCSP
+	hd["X-Frame-Options"] = frameDeny
+}
+
+// writePage renders a template and writes it with the page headers.
+func (h *Handler) writePage(w http.ResponseWriter, code int, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		h.log.Error("web: rendering page", "page", name, "err", err)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write([]byte("internal error rendering the page\n"))
+		return
+	}
+	setPageHeaders(w)
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(code)
+	w.Write(buf.Bytes())
+}
+
+func (h *Handler) common(title string) common {
+	return common{Site: h.cfg.SiteName, PageTitle: title}
+}
+
+// pubInfo is one publisher as the index and status pages list it.
+type pubInfo struct {
+	ID, Name string
+	Held     bool
+	Articles int
+	Fresh    freshness
+}
+
+func (h *Handler) pubInfos() ([]pubInfo, []*pubState) {
+	var out []pubInfo
+	var states []*pubState
+	for _, id := range h.order {
+		s := h.state(id)
+		pi := pubInfo{ID: id, Name: s.root.Name(), Held: s.held && s.err == nil}
+		if pi.Held {
+			arts, _ := s.articles(h.st)
+			for _, a := range arts {
+				if !a.Retracted {
+					pi.Articles++
+				}
+			}
+			states = append(states, s)
+		}
+		pi.Fresh = h.freshness(s)
+		out = append(out, pi)
+	}
+	return out, states
+}
+
+// listed is one article in a list.
+type listed struct {
+	ID, Title, Lang, URL, Publisher string
+	Revision                        uint64
+	Updated, Created, Time          time.Time
+	Authors                         []string
+	Retracted                       bool
+}
+
+func articleURL(pub, id string) string { return "/p/" + pub + "/a/" + id + "/" }
+
+func (h *Handler) listItem(s *pubState, a *catalog.Article) listed {
+	l := listed{ID: a.ID, URL: articleURL(s.id, a.ID), Publisher: s.root.Name(), Revision: a.Revision, Retracted: a.Retracted, Time: a.Time}
+	if !a.Retracted {
+		if sm, err := h.summary(s, a.Digest); err == nil {
+			l.Title, l.Lang, l.Updated, l.Created, l.Authors = sm.Title, sm.Language, sm.Updated, sm.Created, sm.Authors
+			if l.Title == "" {
+				l.Title = a.ID
+			}
+		}
+	}
+	return l
+}
+
+func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
+	if !queryKnown(r) {
+		h.fail(w, r, pageKind, http.StatusBadRequest, "this page takes no query")
+		return
+	}
+	infos, states := h.pubInfos()
+	var recent []listed
+	for _, s := range states {
+		arts, _ := s.articles(h.st)
+		n := 0
+		for i := range arts {
+			if n == recentArticles {
+				break
+			}
+			if arts[i].Retracted {
+				continue
+			}
+			if l := h.listItem(s, &arts[i]); l.Title != "" {
+				recent = append(recent, l)
+				n++
+			}
+		}
+	}
+	sortByUpdated(recent)
+	if len(recent) > recentArticles {
+		recent = recent[:recentArticles]
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	h.writePage(w, http.StatusOK, "index", &struct {
+		common
+		Publishers []pubInfo
+		Recent     []listed
+	}{h.common("Publishers and recent articles"), infos, recent})
+}
+
+func (h *Handler) servePublisher(w http.ResponseWriter, r *http.Request) {
+	s := h.publisher(w, r, pageKind)
+	if s == nil {
+		return
+	}
+	page, ok := queryPage(r)
+	if !ok {
+		h.fail(w, r, pageKind, http.StatusBadRequest, "page must be a number from 1")
+		return
+	}
+	arts, err := s.articles(h.st)
+	if err != nil {
+		h.storeError(w, r, pageKind, err)
+		return
+	}
+	from := (page - 1) * PageSize
+	if from > len(arts) {
+		from = len(arts)
+	}
+	to := min(from+PageSize, len(arts))
+	var list []listed
+	for i := from; i < to; i++ {
+		list = append(list, h.listItem(s, &arts[i]))
+	}
+	next := ""
+	if to < len(arts) {
+		next = fmt.Sprintf("/p/%s/?page=%d", s.id, page+1)
+	}
+	feed := "/p/" + s.id + "/feed.atom"
+	c := h.common(s.root.Name())
+	c.Feed = feed
+	var version uint64
+	if s.trust != nil {
+		version = s.trust.Statement().Version
+	}
+	w.Header().Set("Cache-Control", "no-cache")
+	h.writePage(w, http.StatusOK, "publisher", &struct {
+		common
+		ID, Name, Root   string
+		StatementVersion uint64
+		Fresh            freshness
+		List             []listed
+		Next             string
+	}{c, s.id, s.root.Name(), s.root.String(), version, h.freshness(s), list, next})
+}
+
+// queryPage parses ?page=, from 1; the only query a list takes.
+func queryPage(r *http.Request) (int, bool) {
+	if !queryKnown(r, "page") {
+		return 0, false
+	}
+	p, ok := queryInt(r, "page", 1, maxPage, 1)
+	return int(p), ok
+}
+
+// renderedPage is an article page rendered once per bundle, split where
+// the per-request freshness goes.
+type renderedPage struct {
+	head, tail []byte
+	trust      *keys.Trust
+	full       atomic.Pointer[fullPage] // the last whole page served
+}
+
+func (h *Handler) serveArticle(w http.ResponseWriter, r *http.Request) {
+	s := h.publisher(w, r, pageKind)
+	if s == nil {
+		return
+	}
+	id, ok := articleID(r)
+	if !ok {
+		h.notFound(w, r, pageKind, "no such article: not a valid article ID")
+		return
+	}
+	if r.URL.RawQuery != "" {
+		h.fail(w, r, pageKind, http.StatusBadRequest, "this page takes no query")
+		return
+	}
+	a, err := s.article(h.st, id)
+	if err != nil {
+		h.storeError(w, r, pageKind, err)
+		return
+	}
+	if a.Retracted {
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		h.writePage(w, http.StatusGone, "gone", &struct {
+			common
+			ID, PubID, PubName string
+			Revision           uint64
+			Time               time.Time
+		}{h.common("Withdrawn"), a.ID, s.id, s.root.Name(), a.Revision, a.Time})
+		return
+	}
+	rp, err := h.articlePage(s, a)
+	if err != nil {
+		h.storeError(w, r, pageKind, err)
+		return
+	}
+	fp := rp.withFreshness(h.freshFragment(s))
+	page := fp.page
+	setPageHeaders(w)
+	hd := w.Header()
+	hd["Cache-Control"] = cacheArticle
+	hd["Vary"] = varyEncoding
+	if accepts(r, "gzip") {
+		if gz := fp.gzipped(); gz != nil {
+			page = gz
+			hd["Content-Encoding"] = gzipEncoding
+		}
+	}
+	hd["Content-Length"] = []string{strconv.Itoa(len(page))}
+	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
+	// One write: net/http then sends the page in as few system calls
+	// as it can.
+	w.Write(page)
+}
+
+var (
+	varyEncoding = []string{"Accept-Encoding"}
+	gzipEncoding = []string{"gzip"}
+)
+
+var cacheArticle = []string{"public, max-age=60"}
+
+// fullPage is a whole article page with one freshness fragment, and its
+// gzip encoding, made on first use.
+type fullPage struct {
+	fresh []byte
+	page  []byte
+
+	gzOnce sync.Once
+	gz     []byte
+}
+
+// gzipped returns the page gzip-compressed, or nil if that fails.
+func (fp *fullPage) gzipped() []byte {
+	fp.gzOnce.Do(func() {
+		var buf bytes.Buffer
+		zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		if err != nil {
+			return
+		}
+		if _, err := zw.Write(fp.page); err != nil || zw.Close() != nil {
+			return
+		}
+		fp.gz = buf.Bytes()
+	})
+	return fp.gz
+}
+
+// withFreshness returns the page with the freshness fragment in place,
+// reusing the last one built while the fragment is the same.
+func (rp *renderedPage) withFreshness(fresh []byte) *fullPage {
+	if fp := rp.full.Load(); fp != nil && bytes.Equal(fp.fresh, fresh) {
+		return fp
+	}
+	page := make([]byte, 0, len(rp.head)+len(fresh)+len(rp.tail))
+	page = append(append(append(page, rp.head...), fresh...), rp.tail...)
+	fp := &fullPage{fresh: fresh, page: page}
+	rp.full.Store(fp)
+	return fp
+}
+
+// articlePage returns the rendered page of an article's current bundle.
+func (h *Handler) articlePage(s *pubState, a *catalog.Article) (*renderedPage, error) {
+	if rp, ok := h.pages.get(a.Digest); ok && rp.trust == s.trust {
+		return rp, nil
+	}
+	b, err := h.bundle(s, a.Digest)
+	if err != nil {
+		return nil, err
+	}
+	body, err := b.Body()
+	if err != nil {
+		h.log.Warn("web: article body does not verify", "publisher", s.id, "digest", a.Digest, "err", err)
+		return nil, fmt.Errorf("%w: %v", errUnavailable, err)
+	}
+	m := b.Manifest
+	base := articleURL(s.id, a.ID)
+	title := m.Title
+	if title == "" {
+		title = m.ID
+	}
+	var buf bytes.Buffer
+	err = pages.ExecuteTemplate(&buf, "article", &struct {
+		common
+		Title, Lang    string
+		Authors        []string
+		Body           template.HTML
+		PubID, PubName string
+		Signer         string
+		Revision       uint64
+		Created        time.Time
+		Updated        time.Time
+		Digest         bundle.Digest
+		Leaf           int64
+		Canonical      string
+	}{h.common(title), title, m.Language, m.Authors, template.HTML(renderBody(b, body, base)),
+		s.id, s.root.Name(), b.Signer.String(), m.Revision, m.Created, m.Updated, b.Digest, a.Leaf, m.CanonicalURL})
+	if err != nil {
+		return nil, fmt.Errorf("web: rendering article %s: %w", a.ID, err)
+	}
+	head, tail, ok := bytes.Cut(buf.Bytes(), []byte(freshMarker))
+	if !ok {
+		return nil, fmt.Errorf("web: rendering article %s: no freshness marker", a.ID)
+	}
+	rp := &renderedPage{head: head, tail: tail, trust: s.trust}
+	h.pages.put(a.Digest, rp, 2*int64(buf.Len()))
+	return rp, nil
+}
+
+func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
+	if !queryKnown(r) {
+		h.fail(w, r, pageKind, http.StatusBadRequest, "this page takes no query")
+		return
+	}
+	infos, _ := h.pubInfos()
+	w.Header().Set("Cache-Control", "no-store")
+	h.writePage(w, http.StatusOK, "status", &struct {
+		common
+		Publishers []pubInfo
+	}{h.common("Status"), infos})
+}
+
+func (h *Handler) serveCSS(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/css; charset=utf-8")
+	hd.Set("Cache-Control", "public, max-age=86400")
+	hd.Set("ETag", styleETag)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(styleCSS))
+}
+
+func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("Cache-Control", "no-store")
+	w.Write([]byte("ok\n"))
+}

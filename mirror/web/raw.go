@@ -1,0 +1,303 @@
+package web
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/store"
+)
+
+// immutable is the caching of content-addressed responses.
+const immutable = "public, max-age=31536000, immutable"
+
+// acceptsZstd reports whether the request's Accept-Encoding lists zstd
+// with a non-zero quality.
+func acceptsZstd(r *http.Request) bool { return accepts(r, "zstd") }
+
+// accepts reports whether the request's Accept-Encoding lists coding
+// with a non-zero quality. Wildcards are not honoured: an encoding is
+// sent only to clients that name it.
+func accepts(r *http.Request, coding string) bool {
+	for _, v := range r.Header.Values("Accept-Encoding") {
+		for _, part := range strings.Split(v, ",") {
+			c, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+			if !strings.EqualFold(strings.TrimSpace(c), coding) {
+				continue
+			}
+			q := strings.ReplaceAll(strings.TrimSpace(params), " ", "")
+			if q == "q=0" || q == "q=0.0" || q == "q=0.00" || q == "q=0.000" {
+				return false
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// serveEntry serves one entry of an article's current bundle: an image
+// with its media type, or the raw body as text/plain. Entries are served
+// with EntryCSP, so nothing in them runs on the mirror's origin.
+func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request) {
+	s := h.publisher(w, r, textKind)
+	if s == nil {
+		return
+	}
+	id, ok := articleID(r)
+	name := r.PathValue("name")
+	_, isBody := bodyNames[name]
+	if !ok || (bundle.CheckName(name) != nil && !isBody) {
+		h.notFound(w, r, textKind, "no such entry")
+		return
+	}
+	if r.URL.RawQuery != "" {
+		h.fail(w, r, textKind, http.StatusBadRequest, "entries take no query")
+		return
+	}
+	a, err := s.article(h.st, id)
+	if err != nil {
+		h.storeError(w, r, textKind, err)
+		return
+	}
+	if a.Retracted {
+		h.fail(w, r, textKind, http.StatusGone, "withdrawn by the publisher")
+		return
+	}
+	b, err := h.bundle(s, a.Digest)
+	if err != nil {
+		h.storeError(w, r, textKind, err)
+		return
+	}
+	i := b.Lookup(name)
+	if i < 0 {
+		h.notFound(w, r, textKind, "the article has no entry "+strconv.Quote(name))
+		return
+	}
+	e := &b.Manifest.Entries[i]
+	hd := w.Header()
+	typ := e.Type
+	if i == 0 {
+		typ = "text/plain; charset=utf-8"
+	} else if !bundle.ImageTypes[typ] {
+		typ = "application/octet-stream"
+	}
+	hd.Set("Content-Type", typ)
+	hd.Set("Content-Security-Policy", EntryCSP)
+	hd.Set("Cache-Control", "public, max-age=300")
+	hd.Set("Vary", "Accept-Encoding")
+	if e.Compression == bundle.Zstd && !b.Manifest.HasDictionary() && acceptsZstd(r) {
+		hd.Set("Content-Encoding", "zstd")
+		hd.Set("ETag", `"`+hexOf(e.StoredSHA256[:])+`.zst"`)
+		http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b.Stored(i)))
+		return
+	}
+	data, err := b.Entry(i)
+	if err != nil {
+		h.log.Warn("web: entry does not verify", "publisher", s.id, "digest", a.Digest, "entry", name, "err", err)
+		h.storeError(w, r, textKind, errUnavailable)
+		return
+	}
+	hd.Set("ETag", `"`+hexOf(e.SHA256[:])+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
+}
+
+var bodyNames = map[string]bool{"index.html": true, "index.md": true, "index.txt": true}
+
+func hexOf(b []byte) string { return bundle.Digest(b[:32]).String() }
+
+// serveBundle serves a bundle's bytes by digest, when it belongs to a
+// trusted publisher and verifies.
+func (h *Handler) serveBundle(w http.ResponseWriter, r *http.Request) {
+	d, err := bundle.ParseDigest(r.PathValue("digest"))
+	if err != nil {
+		h.fail(w, r, textKind, http.StatusBadRequest, "a bundle digest is 64 lowercase hex digits")
+		return
+	}
+	if r.URL.RawQuery != "" {
+		h.fail(w, r, textKind, http.StatusBadRequest, "bundles take no query")
+		return
+	}
+	b, err := h.bundleByDigest(d)
+	if err != nil {
+		h.storeError(w, r, textKind, err)
+		return
+	}
+	setBundleHeaders(w, d)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b.Raw()))
+}
+
+func setBundleHeaders(w http.ResponseWriter, d bundle.Digest) {
+	hd := w.Header()
+	hd.Set("Content-Type", "application/octet-stream")
+	hd.Set("ETag", `"`+d.String()+`"`)
+	hd.Set("Cache-Control", immutable)
+}
+
+// bundleByDigest returns a stored bundle of a trusted publisher, verified.
+func (h *Handler) bundleByDigest(d bundle.Digest) (*bundle.Bundle, error) {
+	if ob, ok := h.bundles.get(d); ok {
+		if s := h.state(keys.IDOf(ob.b.Manifest.Publisher[:])); s != nil && s.trust == ob.trust {
+			return ob.b, nil
+		}
+	}
+	data, err := h.st.Bundle(d)
+	if err != nil {
+		return nil, err
+	}
+	u, err := bundle.ParseUnverified(data, h.cfg.Limits)
+	if err != nil {
+		return nil, errUnavailable
+	}
+	s := h.state(keys.IDOf(u.Manifest.Publisher[:]))
+	if s == nil || !s.held {
+		return nil, store.ErrNotFound
+	}
+	return h.bundle(s, d)
+}
+
+// logState is publisher for the log routes (key statement, checkpoint,
+// leaves, proofs): clients that sync or verify need the newest
+// checkpoint, so these read the publisher's state from the store on every
+// request, and refresh the handler's cached state when it changed.
+func (h *Handler) logState(w http.ResponseWriter, r *http.Request) *pubState {
+	s := h.publisher(w, r, textKind)
+	if s == nil {
+		return nil
+	}
+	p, err := h.st.Publisher(s.id)
+	if err != nil {
+		h.storeError(w, r, textKind, err)
+		return nil
+	}
+	if !bytes.Equal(p.Checkpoint, s.pub.Checkpoint) || !bytes.Equal(p.Statement, s.pub.Statement) {
+		h.Invalidate(s.id)
+	}
+	fresh := &pubState{id: s.id, root: s.root, held: true, pub: p}
+	return fresh
+}
+
+func (h *Handler) serveStatement(w http.ResponseWriter, r *http.Request) {
+	s := h.logState(w, r)
+	if s == nil {
+		return
+	}
+	if r.URL.RawQuery != "" {
+		h.fail(w, r, textKind, http.StatusBadRequest, "the key statement takes no query")
+		return
+	}
+	serveText(w, r, s.pub.Statement, "public, max-age=60")
+}
+
+func (h *Handler) serveCheckpoint(w http.ResponseWriter, r *http.Request) {
+	s := h.logState(w, r)
+	if s == nil {
+		return
+	}
+	if r.URL.RawQuery != "" {
+		h.fail(w, r, textKind, http.StatusBadRequest, "the checkpoint takes no query")
+		return
+	}
+	if s.pub.Checkpoint == nil {
+		h.notFound(w, r, textKind, "no checkpoint from this publisher yet")
+		return
+	}
+	serveText(w, r, s.pub.Checkpoint, "public, max-age=5")
+}
+
+func serveText(w http.ResponseWriter, r *http.Request, b []byte, cache string) {
+	hd := w.Header()
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("Cache-Control", cache)
+	hd.Set("ETag", etagOf(b))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+}
+
+// serveLeaves serves leaves [from, to) of the log: each a two-byte
+// big-endian length and the leaf's bytes.
+func (h *Handler) serveLeaves(w http.ResponseWriter, r *http.Request) {
+	s := h.logState(w, r)
+	if s == nil {
+		return
+	}
+	size := s.pub.Size
+	from, ok1 := queryInt(r, "from", 0, size, -1)
+	to, ok2 := queryInt(r, "to", 0, size, -1)
+	if !queryKnown(r, "from", "to") || !ok1 || !ok2 || from < 0 || to < 0 || from >= to {
+		h.fail(w, r, textKind, http.StatusBadRequest, "want ?from=A&to=B with 0 <= A < B <= "+strconv.FormatInt(size, 10))
+		return
+	}
+	if to-from > int64(h.cfg.MaxLeaves) {
+		h.fail(w, r, textKind, http.StatusBadRequest, "at most "+strconv.Itoa(h.cfg.MaxLeaves)+" leaves a request")
+		return
+	}
+	leaves, err := h.st.Leaves(s.id, from, to)
+	if err != nil {
+		h.storeError(w, r, textKind, err)
+		return
+	}
+	var out []byte
+	for _, l := range leaves {
+		out = binary.BigEndian.AppendUint16(out, uint16(len(l)))
+		out = append(out, l...)
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/octet-stream")
+	hd.Set("Cache-Control", immutable)
+	hd.Set("ETag", etagOf(out))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(out))
+}
+
+func (h *Handler) serveInclusion(w http.ResponseWriter, r *http.Request) {
+	s := h.logState(w, r)
+	if s == nil {
+		return
+	}
+	size, ok1 := queryInt(r, "size", 1, s.pub.Size, -1)
+	index, ok2 := queryInt(r, "index", 0, s.pub.Size, -1)
+	if !queryKnown(r, "index", "size") || !ok1 || !ok2 || size < 1 || index < 0 || index >= size {
+		h.fail(w, r, textKind, http.StatusBadRequest, "want ?index=N&size=S with 0 <= N < S <= "+strconv.FormatInt(s.pub.Size, 10))
+		return
+	}
+	p, err := h.st.InclusionProof(s.id, index, size)
+	if err != nil {
+		h.storeError(w, r, textKind, err)
+		return
+	}
+	serveHashes(w, r, p)
+}
+
+func (h *Handler) serveConsistency(w http.ResponseWriter, r *http.Request) {
+	s := h.logState(w, r)
+	if s == nil {
+		return
+	}
+	older, ok1 := queryInt(r, "old", 1, s.pub.Size, -1)
+	newer, ok2 := queryInt(r, "new", 1, s.pub.Size, -1)
+	if !queryKnown(r, "old", "new") || !ok1 || !ok2 || older < 1 || newer < older {
+		h.fail(w, r, textKind, http.StatusBadRequest, "want ?old=A&new=B with 1 <= A <= B <= "+strconv.FormatInt(s.pub.Size, 10))
+		return
+	}
+	p, err := h.st.ConsistencyProof(s.id, older, newer)
+	if err != nil {
+		h.storeError(w, r, textKind, err)
+		return
+	}
+	serveHashes(w, r, p)
+}
+
+// serveHashes writes a proof as one base64 hash a line.
+func serveHashes(w http.ResponseWriter, r *http.Request, p []tlog.Hash) {
+	var b strings.Builder
+	for _, x := range p {
+		b.WriteString(x.String())
+		b.WriteByte('\n')
+	}
+	serveText(w, r, []byte(b.String()), immutable)
+}

@@ -1,0 +1,261 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/mirror/store"
+)
+
+// routes registers every route on the handler's mux. ROUTES.md documents
+// them; keep the two in step.
+func (h *Handler) routes() {
+	m := http.NewServeMux()
+	// Pages for people.
+	m.HandleFunc("GET /{$}", h.serveIndex)
+	m.HandleFunc("GET /status", h.serveStatus)
+	m.HandleFunc("GET /static/style.css", h.serveCSS)
+	m.HandleFunc("GET /p/{pub}/{$}", h.servePublisher)
+	m.HandleFunc("GET /p/{pub}", redirectSlash)
+	m.HandleFunc("GET /p/{pub}/a/{id}/{$}", h.serveArticle)
+	m.HandleFunc("GET /p/{pub}/a/{id}", redirectSlash)
+	m.HandleFunc("GET /p/{pub}/a/{id}/{name...}", h.serveEntry)
+	// For clients.
+	m.HandleFunc("GET /p/{pub}/feed.atom", h.serveFeed)
+	m.HandleFunc("GET /p/{pub}/key-statement", h.serveStatement)
+	m.HandleFunc("GET /p/{pub}/checkpoint", h.serveCheckpoint)
+	m.HandleFunc("GET /p/{pub}/leaves", h.serveLeaves)
+	m.HandleFunc("GET /p/{pub}/proof/inclusion", h.serveInclusion)
+	m.HandleFunc("GET /p/{pub}/proof/consistency", h.serveConsistency)
+	m.HandleFunc("GET /b/{digest}", h.serveBundle)
+	m.HandleFunc("GET /api/publishers", h.apiPublishers)
+	m.HandleFunc("GET /api/p/{pub}/articles", h.apiArticles)
+	m.HandleFunc("GET /api/p/{pub}/a/{id}", h.apiArticle)
+	// Operations.
+	m.HandleFunc("GET /healthz", h.serveHealth)
+	m.Handle("GET /metrics", h.metrics.handler)
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.notFound(w, r, pageKind, "no such page")
+	})
+	h.mux = m
+}
+
+// ServeHTTP serves a request. Only GET and HEAD are allowed; paths and
+// queries are bounded and checked before routing.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	sw := &statusWriter{ResponseWriter: w, head: r.Method == http.MethodHead}
+	hd := w.Header()
+	hd["X-Content-Type-Options"] = nosniff
+	hd["Referrer-Policy"] = noReferrer
+	hd["Content-Security-Policy"] = dataCSPValue
+	route := "invalid"
+	defer func() {
+		h.metrics.observe(route, sw)
+	}()
+	switch {
+	case r.Method != http.MethodGet && r.Method != http.MethodHead:
+		hd.Set("Allow", "GET, HEAD")
+		h.fail(sw, r, textKind, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: this mirror is read-only")
+		return
+	case len(r.URL.Path) > h.cfg.MaxPathLen || len(r.URL.RawPath) > 3*h.cfg.MaxPathLen:
+		h.fail(sw, r, textKind, http.StatusRequestURITooLong, "path longer than "+strconv.Itoa(h.cfg.MaxPathLen)+" bytes")
+		return
+	case len(r.URL.RawQuery) > h.cfg.MaxQueryLen:
+		h.fail(sw, r, textKind, http.StatusRequestURITooLong, "query longer than "+strconv.Itoa(h.cfg.MaxQueryLen)+" bytes")
+		return
+	case !cleanPath(r.URL.Path):
+		h.fail(sw, r, textKind, http.StatusBadRequest, "path is not clean (empty, . or .. segments, or control characters)")
+		return
+	}
+	h.mux.ServeHTTP(sw, r)
+	route = r.Pattern
+	if route == "" || route == "/" {
+		route = "other"
+	}
+}
+
+// Header values every response starts with, shared and never modified:
+// handlers replace them with Set, which makes a new slice.
+var (
+	nosniff      = []string{"nosniff"}
+	noReferrer   = []string{"no-referrer"}
+	dataCSPValue = []string{dataCSP}
+)
+
+// cleanPath reports whether p is absolute, has no empty, "." or ".."
+// segments (other than a final slash) and no control characters.
+func cleanPath(p string) bool {
+	if !strings.HasPrefix(p, "/") {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\' {
+			return false
+		}
+	}
+	segs := strings.Split(p[1:], "/")
+	for i, s := range segs {
+		if s == "." || s == ".." || (s == "" && i != len(segs)-1) {
+			return false
+		}
+	}
+	return true
+}
+
+func redirectSlash(w http.ResponseWriter, r *http.Request) {
+	http.Redirect(w, r, r.URL.EscapedPath()+"/", http.StatusMovedPermanently)
+}
+
+// statusWriter records a response's status and size for metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	bytes int64
+	head  bool // a HEAD request: the body is dropped here
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	if w.head {
+		return len(b), nil
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// kind says how an error is rendered.
+type kind int
+
+const (
+	pageKind kind = iota // an HTML page
+	textKind             // text/plain
+	jsonKind             // {"error": "..."}
+)
+
+// fail writes an error response of the given kind.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, k kind, code int, msg string) {
+	hd := w.Header()
+	hd.Del("ETag")
+	hd.Del("Content-Encoding")
+	hd.Set("Cache-Control", "no-store")
+	switch k {
+	case pageKind:
+		h.writePage(w, code, "errorPage", &errorData{Code: code, Status: http.StatusText(code), Message: msg})
+	case jsonKind:
+		writeJSON(w, code, map[string]string{"error": msg})
+	default:
+		hd.Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(code)
+		w.Write([]byte(msg + "\n"))
+	}
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, k kind, msg string) {
+	h.fail(w, r, k, http.StatusNotFound, msg)
+}
+
+// storeError maps an error from the store or from verification to a
+// response: not found is 404, a bundle that cannot be verified 503,
+// anything else 500.
+func (h *Handler) storeError(w http.ResponseWriter, r *http.Request, k kind, err error) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		h.notFound(w, r, k, "not found")
+	case errors.Is(err, errUnavailable):
+		h.fail(w, r, k, http.StatusServiceUnavailable, "this mirror holds the bundle but cannot verify it; try another mirror")
+	default:
+		h.log.Error("web: store error", "path", r.URL.Path, "err", err)
+		h.fail(w, r, k, http.StatusInternalServerError, "internal error reading the store")
+	}
+}
+
+// publisher validates the {pub} path value and returns the trusted,
+// held publisher's state; otherwise it writes a 404 and returns nil.
+func (h *Handler) publisher(w http.ResponseWriter, r *http.Request, k kind) *pubState {
+	id := r.PathValue("pub")
+	if !validPublisherID(id) {
+		h.notFound(w, r, k, "no such publisher: a publisher ID is 32 lowercase hex digits")
+		return nil
+	}
+	s := h.state(id)
+	if s == nil || !s.held {
+		h.notFound(w, r, k, "this mirror does not carry publisher "+id)
+		return nil
+	}
+	if s.err != nil {
+		h.fail(w, r, k, http.StatusServiceUnavailable, "this mirror cannot serve publisher "+id+" now; try another mirror")
+		return nil
+	}
+	return s
+}
+
+func validPublisherID(id string) bool {
+	if len(id) != 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// articleID validates the {id} path value.
+func articleID(r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	return id, bundle.CheckID(id) == nil
+}
+
+// queryInt parses a query parameter as a canonical decimal integer in
+// [lo, hi]. A missing parameter gives def (present=false).
+func queryInt(r *http.Request, name string, lo, hi, def int64) (v int64, ok bool) {
+	q := r.URL.Query()
+	vals, present := q[name]
+	if !present {
+		return def, true
+	}
+	if len(vals) != 1 || len(vals[0]) == 0 || len(vals[0]) > 19 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(vals[0], 10, 64)
+	if err != nil || strconv.FormatInt(n, 10) != vals[0] || n < lo || n > hi {
+		return 0, false
+	}
+	return n, true
+}
+
+// queryKnown reports whether the query names only the given parameters
+// and parses.
+func queryKnown(r *http.Request, names ...string) bool {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return false
+	}
+	for k := range q {
+		found := false
+		for _, n := range names {
+			found = found || k == n
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
