@@ -1,11 +1,20 @@
 package main
 
 import (
+	"context"
 	"embed"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/publish"
+	"github.com/samizdat-news/samizdat/mirror/store"
+	msync "github.com/samizdat-news/samizdat/mirror/sync"
 )
 
 //go:embed demo/*.md
@@ -16,8 +25,10 @@ var demoArticles embed.FS
 const demoPassphrase = "samizdat-demo-only"
 
 func runDemo(e *env, args []string) error {
-	fs := newFlags(e, "demo", "[--dir DIR]")
+	fs := newFlags(e, "demo", "[--dir DIR] [--offline] [--once]")
 	dir := fs.String("dir", "", "work directory (default: a new temporary directory, removed afterwards)")
+	offline := fs.Bool("offline", false, "stop after the offline part: keys, signed articles, a standalone copy, verification")
+	once := fs.Bool("once", false, "stop once the mirrors have shown the live article arrive, instead of serving until Ctrl-C")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -83,5 +94,133 @@ func runDemo(e *env, args []string) error {
 	}
 	fmt.Fprintln(e.stdout, "\nEvery byte above was verified against the publisher's root key. Change one byte of")
 	fmt.Fprintln(e.stdout, "article.szb and 'samizdat verify' refuses it (try: samizdat demo --dir DIR, then edit).")
+	if *offline {
+		return nil
+	}
+	return demoMirrors(e, *dir, len(steps)+1, *once)
+}
+
+// demoMirrors starts the publisher's sync node and three mirrors chained
+// publisher -> A -> B -> C on loopback, shows the articles arrive at C, then
+// publishes one more and times its arrival.
+func demoMirrors(e *env, dir string, step int, once bool) error {
+	p := func(name string) string { return filepath.Join(dir, name) }
+	quiet := slog.New(slog.DiscardHandler)
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+
+	root, err := readPublicKey(p("keys/publisher.pub"))
+	if err != nil {
+		return err
+	}
+	kd, err := loadKeyDir(p("keys"))
+	if err != nil {
+		return err
+	}
+	signer, err := keys.ReadKeyFile(p("keys/"+signKeyFile), []byte(demoPassphrase))
+	if err != nil {
+		return err
+	}
+	pubStore, err := store.Open(p("store"), nil)
+	if err != nil {
+		return err
+	}
+	defer pubStore.Close()
+	pubNode := msync.New(pubStore, []*keys.PublicKey{root}, &msync.Config{Logger: quiet})
+	l, err := msync.ListenQUIC("127.0.0.1:0", pubNode.Key())
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	served := make(chan error, 1)
+	go func() { served <- pubNode.Serve(ctx, l) }()
+	defer func() { cancel(); l.Close(); <-served }()
+
+	fmt.Fprintf(e.stdout, "\n%d. Three volunteers run mirrors, chained: the publisher -> A -> B -> C. Each copies\n"+
+		"   from the one before over QUIC and verifies everything before storing it.\n", step)
+	prev := l.Addr().String()
+	var mirrors []*mirror
+	defer func() {
+		for _, m := range mirrors {
+			m.stop(5 * time.Second)
+		}
+	}()
+	start := time.Now()
+	for _, name := range []string{"A", "B", "C"} {
+		c := &mirrorConfig{Store: p("mirror-" + name), Trust: []string{p("keys/publisher.pub")}, HTTP: "127.0.0.1:0", QUIC: "127.0.0.1:0", Peers: []string{"quic://" + prev}, LogLevel: "error"}
+		m, err := startMirror(ctx, c, quiet)
+		if err != nil {
+			return fmt.Errorf("mirror %s: %w", name, err)
+		}
+		mirrors = append(mirrors, m)
+		fmt.Fprintf(e.stdout, "$ samizdat mirror --store mirror-%s --trust keys/publisher.pub --http %s --quic %s --peer quic://%s\n", name, m.HTTPAddr, m.QUICAddr, prev)
+		prev = m.QUICAddr
+	}
+	last := mirrors[len(mirrors)-1]
+	ids := []string{"en-mirrors", "fa-ayeneh", "ru-zerkala"}
+	if err := waitArticles(ctx, last.st, root.ID(), ids, 30*time.Second); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "All %d articles reached mirror C, verified, %s after the mirrors started.\n", len(ids), time.Since(start).Round(time.Millisecond))
+
+	fmt.Fprintf(e.stdout, "\n%d. The publisher signs one more article while everything runs; it is pushed along the chain.\n", step+1)
+	pub, err := publish.New(pubStore, root, kd.statement, signer, nil)
+	if err != nil {
+		return err
+	}
+	item := publish.Item{Meta: bundle.Metadata{ID: "live-report", Title: "Published while the mirrors run", Language: "en"},
+		Files: []bundle.File{{Type: "text/markdown", Data: []byte("# Published while the mirrors run\n\nThis article was signed after the mirrors started, and crossed the chain by itself.\n")}}}
+	start = time.Now()
+	if _, err := pub.Publish([]publish.Item{item}); err != nil {
+		return err
+	}
+	pubNode.Notify(root.ID())
+	if err := waitArticles(ctx, last.st, root.ID(), []string{"live-report"}, 30*time.Second); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "live-report arrived at mirror C, verified, %s after it was published.\n", time.Since(start).Round(time.Millisecond))
+	if probs, err := last.st.Check(root, nil); err != nil || len(probs) > 0 {
+		return fmt.Errorf("mirror C does not verify: %v %v", err, probs)
+	}
+	fmt.Fprintf(e.stdout, "Mirror C's whole store verifies against publisher.pub.\n")
+
+	fmt.Fprintf(e.stdout, "\n%d. Open these in any browser (no JavaScript needed):\n", step+2)
+	base := "http://" + last.HTTPAddr
+	fmt.Fprintf(e.stdout, "  %s/                                   mirror C's index\n", base)
+	for _, id := range append(ids, "live-report") {
+		fmt.Fprintf(e.stdout, "  %s/p/%s/a/%s/\n", base, root.ID(), id)
+	}
+	fmt.Fprintf(e.stdout, "  %s/status                             sync and freshness\n", base)
+	if once {
+		return nil
+	}
+	fmt.Fprintln(e.stdout, "\nThe mirrors run until you press Ctrl-C.")
+	<-e.ctx.Done()
 	return nil
+}
+
+// waitArticles waits, polling, until st holds every article of ids with its
+// bundle, or the timeout passes.
+func waitArticles(ctx context.Context, st *store.Store, publisher string, ids []string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		missing := ""
+		for _, id := range ids {
+			if a, err := st.Article(publisher, id); err != nil || !st.HasBundle(a.Digest) {
+				missing = id
+				break
+			}
+		}
+		if missing == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not arrive within %s", missing, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }

@@ -51,6 +51,8 @@ func init() {
 		{"export", "write articles as one standalone, verifiable file", runExport},
 		{"verify", "verify standalone files or a store against a publisher key", runVerify},
 		{"inspect", "show what a bundle, standalone file or key file holds", runInspect},
+		{"mirror", "run a mirror node: sync with peers over QUIC, serve readers over HTTP", runMirror},
+		{"push", "send a publisher's store to mirrors", runPush},
 		{"demo", "walk through keygen, publish, export and verify in a temporary directory", runDemo},
 	}
 }
