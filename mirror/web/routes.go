@@ -11,7 +11,7 @@ import (
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
 
-// routes registers every route on the handler's mux. ROUTES.md documents
+// routes registers every route on the handler's mux. PROTOCOL.md (part 2) documents
 // them; keep the two in step.
 func (h *Handler) routes() {
 	m := http.NewServeMux()

@@ -3,7 +3,7 @@
 // a strict Content-Security-Policy), and raw bundles, checkpoints, proofs,
 // key statements, a JSON API and Atom feeds for clients. It also serves
 // /healthz, /metrics and a /status page. The routes are listed in
-// ROUTES.md.
+// PROTOCOL.md, part 2.
 //
 // Only the publishers whose root keys the operator trusts are served. Every
 // bundle is verified with bundle.Open against the publisher's key statement
