@@ -290,7 +290,18 @@ func nodeKey(path string) (ed25519.PrivateKey, error) {
 		if _, err := rand.Read(seed); err != nil {
 			return nil, err
 		}
-		if err := keys.WriteNewFile(path, []byte(magic+base64.StdEncoding.EncodeToString(seed)+"\n"), 0o600); err != nil {
+		// Written whole to a temporary name, then linked into place, so a
+		// start killed at any moment leaves either no key or a whole one.
+		tmp := path + ".tmp"
+		os.Remove(tmp)
+		if err := keys.WriteNewFile(tmp, []byte(magic+base64.StdEncoding.EncodeToString(seed)+"\n"), 0o600); err != nil {
+			return nil, err
+		}
+		defer os.Remove(tmp)
+		if err := os.Link(tmp, path); err != nil {
+			return nil, fmt.Errorf("node key: %w", err)
+		}
+		if err := syncDir(filepath.Dir(path)); err != nil {
 			return nil, err
 		}
 		return ed25519.NewKeyFromSeed(seed), nil

@@ -144,15 +144,11 @@ func Open(dir string, opts *Options) (*Store, error) {
 		}
 	}
 	if !o.ReadOnly {
-		// The 256 fan-out folders are made once here, not per bundle.
-		dirs := []string{dir, filepath.Join(dir, tmpDir)}
-		for i := 0; i < 256; i++ {
-			dirs = append(dirs, filepath.Join(dir, bundlesDir, fmt.Sprintf("%02x", i)))
-		}
-		for _, d := range dirs {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return nil, fmt.Errorf("store: %w", err)
-			}
+		// Only the directory itself before store.db exists: a start
+		// killed before the database is made leaves the directory empty,
+		// which the next Open accepts. The rest is made once it does.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
 		}
 	}
 	db, err := bolt.Open(dbPath, 0o644, &bolt.Options{Timeout: time.Second, ReadOnly: o.ReadOnly})
@@ -189,6 +185,17 @@ func Open(dir string, opts *Options) (*Store, error) {
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: %w", err)
+	}
+	// The 256 fan-out folders are made once here, not per bundle.
+	dirs := []string{filepath.Join(dir, tmpDir)}
+	for i := 0; i < 256; i++ {
+		dirs = append(dirs, filepath.Join(dir, bundlesDir, fmt.Sprintf("%02x", i)))
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store: %w", err)
+		}
 	}
 	// Leftovers of an interrupted write: temporary files, bundle files
 	// renamed into place whose transaction never committed, and bundles
