@@ -1,0 +1,185 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"runtime/trace"
+	"time"
+
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/store"
+	msync "github.com/samizdat-news/samizdat/mirror/sync"
+	"github.com/samizdat-news/samizdat/mirror/web"
+)
+
+func readPub(path string) *keys.PublicKey {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fatal(err)
+	}
+	k, err := keys.ParsePublicKey(string(trimNL(data)))
+	if err != nil {
+		fatal(err)
+	}
+	return k
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func startCPUProfile(path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// runServe serves the mirror's HTTP handler (as `samizdat mirror --http`
+// does, without sync) for a while, with a CPU profile, so that wrk can be
+// run against it.
+func runServe(args []string) {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	dir := fs.String("store", "", "store")
+	pub := fs.String("pub", "", "publisher.pub")
+	addr := fs.String("http", "127.0.0.1:0", "address")
+	prof := fs.String("cpuprofile", "", "CPU profile file")
+	secs := fs.Duration("for", 20*time.Second, "serve this long")
+	memprof := fs.String("memprofile", "", "heap profile file, written at the end")
+	fs.Parse(args)
+	st, err := store.Open(*dir, &store.Options{ReadOnly: true})
+	if err != nil {
+		fatal(err)
+	}
+	defer st.Close()
+	h := web.New(st, []*keys.PublicKey{readPub(*pub)}, nil)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fatal(err)
+	}
+	fmt.Println(ln.Addr())
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	go srv.Serve(ln)
+	stop := startCPUProfile(*prof)
+	time.Sleep(*secs)
+	stop()
+	if *memprof != "" {
+		runtime.GC()
+		f, err := os.Create(*memprof)
+		if err != nil {
+			fatal(err)
+		}
+		pprof.WriteHeapProfile(f)
+		f.Close()
+	}
+	srv.Close()
+}
+
+// runSyncProf runs a full sync of the store into a new one in this
+// process over loopback QUIC, with a CPU profile: where a full sync's time
+// goes.
+func runSyncProf(args []string) {
+	fs := flag.NewFlagSet("syncprof", flag.ExitOnError)
+	dir := fs.String("store", "", "source store")
+	pub := fs.String("pub", "", "publisher.pub")
+	work := fs.String("work", "", "scratch directory (emptied)")
+	prof := fs.String("cpuprofile", "", "CPU profile file")
+	batch := fs.Int("batch", 0, "sync.Config.Batch (0: the default)")
+	parallel := fs.Int("parallel", 0, "sync.Config.Parallel (0: the default)")
+	traceFile := fs.String("trace", "", "execution trace file (go tool trace -pprof=syscall|sync)")
+	push := fs.Bool("push", false, "the source pushes (Push) to a serving node, instead of the new node pulling (SyncWith)")
+	fs.Parse(args)
+	root := readPub(*pub)
+	src, err := store.Open(*dir, &store.Options{ReadOnly: true})
+	if err != nil {
+		fatal(err)
+	}
+	defer src.Close()
+	os.RemoveAll(*work)
+	dst, err := store.Open(filepath.Join(*work, "dst"), &store.Options{Create: true})
+	if err != nil {
+		fatal(err)
+	}
+	defer dst.Close()
+	a := msync.New(src, []*keys.PublicKey{root}, nil)
+	ln, err := msync.ListenQUIC("127.0.0.1:0", a.Key())
+	if err != nil {
+		fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Serve(ctx, ln); close(done) }()
+	b := msync.New(dst, []*keys.PublicKey{root}, &msync.Config{Batch: *batch, Parallel: *parallel})
+	c, err := msync.DialQUIC(ctx, ln.Addr().String(), b.Key(), nil)
+	if err != nil {
+		fatal(err)
+	}
+	stop := startCPUProfile(*prof)
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			fatal(err)
+		}
+		trace.Start(f)
+		defer f.Close()
+	}
+	start := time.Now()
+	if *push {
+		err = pushTo(ctx, a, b)
+	} else {
+		err = b.SyncWith(ctx, c)
+	}
+	took := time.Since(start)
+	stop()
+	if *traceFile != "" {
+		trace.Stop()
+	}
+	if err != nil {
+		fatal(err)
+	}
+	n := b.Stats().BundlesAdded
+	how := "SyncWith"
+	if *push {
+		how = "Push"
+	}
+	fmt.Printf("syncprof: %d bundles in %.2f s: %.0f bundles/s (in one process, %s)\n", n, took.Seconds(), float64(n)/took.Seconds(), how)
+	c.Close()
+	cancel()
+	<-done
+}
+
+// pushTo serves b on a new QUIC listener and has a push to it, as
+// `samizdat push` does to a mirror.
+func pushTo(ctx context.Context, a, b *msync.Node) error {
+	ln, err := msync.ListenQUIC("127.0.0.1:0", b.Key())
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { b.Serve(ctx, ln); close(done) }()
+	defer func() { cancel(); <-done }()
+	c, err := msync.DialQUIC(ctx, ln.Addr().String(), a.Key(), nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return a.Push(ctx, c)
+}
