@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -55,6 +56,9 @@ func runMirror(e *env, args []string) error {
 		return err
 	}
 	log := newLogger(e, c.LogLevel)
+	if c.MemoryLimitMB > 0 && e.getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(c.MemoryLimitMB << 20)
+	}
 	m, err := startMirror(e.ctx, c, log)
 	if err != nil {
 		return err

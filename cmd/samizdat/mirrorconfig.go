@@ -40,6 +40,11 @@ type mirrorConfig struct {
 	// QuotaMB bounds each publisher's bundles in the store, in MiB.
 	// Zero: no quota.
 	QuotaMB int64 `toml:"quota_mb"`
+	// MemoryLimitMB is a soft limit on the Go heap, in MiB (see
+	// runtime/debug.SetMemoryLimit): the collector works harder near it
+	// instead of letting a small VPS's memory grow. Default 64; -1 means
+	// none. GOMEMLIMIT in the environment takes precedence.
+	MemoryLimitMB int64 `toml:"memory_limit_mb"`
 	// ShutdownTimeout bounds a clean shutdown. Default 10s.
 	ShutdownTimeout duration `toml:"shutdown_timeout"`
 }
@@ -100,6 +105,7 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirrorConfig, error) {
 	tcpAddr := fs.String("tcp", "", "TCP address for the sync protocol over TLS (for networks that drop UDP)")
 	level := fs.String("log-level", "", "debug, info, warn or error (default info)")
 	quota := fs.Int64("quota-mb", 0, "largest size of one publisher's bundles, in MiB (0: no quota)")
+	memLimit := fs.Int64("memory-limit-mb", 0, "soft limit on the Go heap in MiB (default 64; -1: none; GOMEMLIMIT wins)")
 	return func() (*mirrorConfig, error) {
 		c := &mirrorConfig{}
 		if *file != "" {
@@ -125,6 +131,12 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirrorConfig, error) {
 		c.Peers = append(c.Peers, peers...)
 		if *quota != 0 {
 			c.QuotaMB = *quota
+		}
+		if *memLimit != 0 {
+			c.MemoryLimitMB = *memLimit
+		}
+		if c.MemoryLimitMB == 0 {
+			c.MemoryLimitMB = 64
 		}
 		if c.ShutdownTimeout.Duration == 0 {
 			c.ShutdownTimeout.Duration = 10 * time.Second

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	gosync "sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
@@ -134,7 +137,14 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 	var bundleDigests = map[bundle.Digest]*catalog.Article{}
 	var used, freed, added int64 // bytes of the publisher's bundles
 
-	err := s.db.View(func(tx *bolt.Tx) error {
+	// Bundles are verified on every core before the transaction that
+	// checks them against the log.
+	verified, err := verifyAll(u.Bundles, trust, s.lim)
+	if err != nil {
+		return nil, err
+	}
+
+	err = s.db.View(func(tx *bolt.Tx) error {
 		var pb, hb, ab *bolt.Bucket
 		if pb = tx.Bucket(bktPubs).Bucket([]byte(id)); pb != nil {
 			hb, ab = pb.Bucket(bktHashes), pb.Bucket(bktArticles)
@@ -207,18 +217,15 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 				mirrorVersion = l.Version
 			}
 		}
-		for _, raw := range u.Bundles {
-			d := bundle.Digest(sha256.Sum256(raw))
+		for i, raw := range u.Bundles {
+			b := verified[i]
+			d := b.Digest
 			if _, dup := bundleDigests[d]; dup {
-				continue // given twice: verified or skipped the first time
+				continue // given twice: checked or skipped the first time
 			}
 			if tx.Bucket(bktBundles).Get(d[:]) != nil {
 				bundleDigests[d] = nil // already held
 				continue
-			}
-			b, err := bundle.Verify(raw, trust, &bundle.OpenOptions{Limits: s.lim})
-			if err != nil {
-				return err
 			}
 			a := article(b.Manifest.ID)
 			if a == nil || a.Retracted || a.Digest != d || a.Revision != b.Manifest.Revision {
@@ -433,4 +440,27 @@ func (s *Store) syncfs() error {
 		return fmt.Errorf("store: syncfs: %w", err)
 	}
 	return nil
+}
+
+// verifyAll verifies bundles in parallel, one goroutine per core, and
+// returns them in order, or the error of the first that fails.
+func verifyAll(raws [][]byte, trust *keys.Trust, lim *bundle.Limits) ([]*bundle.Bundle, error) {
+	out := make([]*bundle.Bundle, len(raws))
+	errs := make([]error, len(raws))
+	next := atomic.Int64{}
+	var wg gosync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(raws)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(raws); i = int(next.Add(1) - 1) {
+				out[i], errs[i] = bundle.Verify(raws[i], trust, &bundle.OpenOptions{Limits: lim})
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }

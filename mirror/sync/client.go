@@ -431,22 +431,35 @@ func (n *Node) fetchMissing(ctx context.Context, c Conn, root *keys.PublicKey) (
 	if len(want) == 0 {
 		return 0, 0, nil
 	}
+	// Batches are stored by one goroutine while the next is fetched, so
+	// the network and the disk work at once; at most one batch waits.
 	var batch [][]byte
 	var size int64
 	var applyErr error
+	var stopped atomic.Bool
+	applies := make(chan [][]byte, 1)
+	var applier gosync.WaitGroup
+	applier.Go(func() {
+		for b := range applies {
+			if stopped.Load() {
+				continue
+			}
+			res, err := n.st.Apply(root, &store.Update{Bundles: b})
+			if err != nil {
+				applyErr = n.refuse(c, root.ID(), err)
+				stopped.Store(true)
+				continue
+			}
+			n.bundles.Add(uint64(res.BundlesAdded))
+			added += res.BundlesAdded
+		}
+	})
 	flush := func() bool {
-		if len(batch) == 0 {
-			return true
+		if len(batch) > 0 {
+			applies <- batch
+			batch, size = nil, 0
 		}
-		res, err := n.st.Apply(root, &store.Update{Bundles: batch})
-		batch, size = nil, 0
-		if err != nil {
-			applyErr = n.refuse(c, root.ID(), err)
-			return false
-		}
-		n.bundles.Add(uint64(res.BundlesAdded))
-		added += res.BundlesAdded
-		return true
+		return !stopped.Load()
 	}
 	ferr := n.fetch(ctx, c, want, func(raw []byte) bool {
 		batch = append(batch, raw)
@@ -454,9 +467,11 @@ func (n *Node) fetchMissing(ctx context.Context, c Conn, root *keys.PublicKey) (
 		if len(batch) >= n.cfg.Batch || size >= n.cfg.BatchBytes {
 			return flush()
 		}
-		return true
+		return !stopped.Load()
 	})
 	flush()
+	close(applies)
+	applier.Wait() // added and applyErr are read only after this
 	left = len(want) - added
 	if applyErr == nil && ctx.Err() != nil {
 		return added, left, ctx.Err()
