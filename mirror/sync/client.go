@@ -78,6 +78,13 @@ func (n *Node) SyncWith(ctx context.Context, c Conn) error {
 	if err != nil {
 		return err
 	}
+	for i := range es {
+		// The size the peer's checkpoint claims; it is verified when
+		// pulled, and a peer that overstates it only gets fewer leaves.
+		if size, ok := checkpointSize(es[i].Checkpoint); ok {
+			n.notePeerSize(c, es[i].ID, size)
+		}
+	}
 	var errs []error
 	for i := range es {
 		x := &es[i]
@@ -110,6 +117,7 @@ func (n *Node) Push(ctx context.Context, c Conn) error {
 		wg.Wait()
 	}()
 	wg.Go(func() { n.serveStreams(ctx, c) })
+	defer n.forgetPeer(c)
 	ids, err := n.st.Publishers()
 	if err != nil {
 		return err
@@ -142,12 +150,61 @@ func (n *Node) announce(ctx context.Context, c Conn, id string) error {
 	}
 	size := x.First
 	x.First = max(0, size-MaxAnnounceLeaves)
+	// Leaves the peer is known to hold are not sent again.
+	if known, ok := n.peerSize(c, id); ok && known >= x.First && known <= size {
+		x.First = known
+	}
 	if x.Leaves, err = n.st.Leaves(id, x.First, size); err != nil {
 		return err
 	}
 	n.announces.Add(1)
-	_, err = n.request(ctx, c, typeAnnounce, encodeAnnounce(x), respOK)
-	return err
+	if _, err = n.request(ctx, c, typeAnnounce, encodeAnnounce(x), respOK); err != nil {
+		return err
+	}
+	n.notePeerSize(c, id, size) // the peer acted on it: it holds them now
+	return nil
+}
+
+// checkpointSize reads the size a signed checkpoint states, without
+// verifying it.
+func checkpointSize(signed []byte) (int64, bool) {
+	i := bytes.Index(signed, []byte("\n\n"))
+	if i < 0 {
+		return 0, false
+	}
+	c, err := catalog.ParseCheckpoint(string(signed[:i+1]))
+	if err != nil {
+		return 0, false
+	}
+	return c.Size, true
+}
+
+// notePeerSize records the size of a publisher's log that the peer on c
+// is known to hold, so announces to it carry only the leaves it lacks.
+func (n *Node) notePeerSize(c Conn, id string, size int64) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	m := n.peerSizes[c]
+	if m == nil {
+		m = map[string]int64{}
+		n.peerSizes[c] = m
+	}
+	if size > m[id] {
+		m[id] = size
+	}
+}
+
+func (n *Node) peerSize(c Conn, id string) (int64, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	size, ok := n.peerSizes[c][id]
+	return size, ok
+}
+
+func (n *Node) forgetPeer(c Conn) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.peerSizes, c)
 }
 
 // pull brings the store's copy of one publisher up to the peer's entry x.

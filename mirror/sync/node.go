@@ -106,6 +106,7 @@ type Node struct {
 	locks      map[string]chan struct{}
 	incomplete map[string]bool // publishers whose bundles the store lacks some of
 	alarms     map[string][]string
+	peerSizes  map[Conn]map[string]int64 // log sizes each peer is known to hold
 
 	syncs, announces, leaves, bundles, forks, refused, stale atomic.Uint64
 }
@@ -113,7 +114,7 @@ type Node struct {
 // New returns a node that syncs st, carrying only the publishers whose root
 // keys are in trusted.
 func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Node {
-	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, sessions: map[*session]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{}, alarms: map[string][]string{}}
+	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, sessions: map[*session]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{}, alarms: map[string][]string{}, peerSizes: map[Conn]map[string]int64{}}
 	if cfg != nil {
 		n.cfg = *cfg
 	}
@@ -325,6 +326,7 @@ func (n *Node) runSession(ctx context.Context, c Conn) {
 	defer func() {
 		n.mu.Lock()
 		delete(n.sessions, s)
+		delete(n.peerSizes, s.c)
 		n.mu.Unlock()
 	}()
 	var wg gosync.WaitGroup
