@@ -47,7 +47,7 @@ type Config struct {
 	// Default 8.
 	Parallel int
 	// Batch is the most bundles stored in one store.Apply (one syncfs).
-	// Default 64.
+	// Default 256.
 	Batch int
 	// BatchBytes bounds the bytes of bundles stored in one Apply.
 	// Default 64 MiB.
@@ -135,7 +135,7 @@ func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Node {
 		}
 	}
 	def(&c.Parallel, 8)
-	def(&c.Batch, 64)
+	def(&c.Batch, 256)
 	def(&c.MaxSessions, 256)
 	if c.BatchBytes <= 0 {
 		c.BatchBytes = 64 << 20
