@@ -169,6 +169,13 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// override sets *dst to v when v, a flag's value, was given.
+func override(dst *string, v string) {
+	if v != "" {
+		*dst = v
+	}
+}
+
 // multiFlag is a repeatable string flag.
 type multiFlag []string
 

@@ -114,19 +114,14 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirrorConfig, error) {
 				return nil, err
 			}
 		}
-		set := func(dst *string, v string) {
-			if v != "" {
-				*dst = v
-			}
-		}
-		set(&c.Store, *storeDir)
-		set(&c.HTTP, *httpAddr)
-		set(&c.HTTPS, *httpsAddr)
-		set(&c.TLSCert, *cert)
-		set(&c.TLSKey, *key)
-		set(&c.QUIC, *quicAddr)
-		set(&c.TCP, *tcpAddr)
-		set(&c.LogLevel, *level)
+		override(&c.Store, *storeDir)
+		override(&c.HTTP, *httpAddr)
+		override(&c.HTTPS, *httpsAddr)
+		override(&c.TLSCert, *cert)
+		override(&c.TLSKey, *key)
+		override(&c.QUIC, *quicAddr)
+		override(&c.TCP, *tcpAddr)
+		override(&c.LogLevel, *level)
 		c.Trust = append(c.Trust, trust...)
 		c.Peers = append(c.Peers, peers...)
 		if *quota != 0 {

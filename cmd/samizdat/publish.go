@@ -44,15 +44,10 @@ func runPublish(e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "samizdat publish: %s: warning: %s\n", f, w)
 		}
 		m := &a.Meta
-		set := func(dst *string, v string) {
-			if v != "" {
-				*dst = v
-			}
-		}
-		set(&m.ID, *id)
-		set(&m.Title, *title)
-		set(&m.CanonicalURL, *url)
-		set(&m.Language, *lang)
+		override(&m.ID, *id)
+		override(&m.Title, *title)
+		override(&m.CanonicalURL, *url)
+		override(&m.Language, *lang)
 		if len(authors) > 0 {
 			m.Authors = authors
 		}
