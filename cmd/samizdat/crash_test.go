@@ -42,10 +42,10 @@ const (
 	crashSeed      = 20261130
 
 	// crashMaxStray bounds the files an interrupted write may leave:
-	// bundles are stored one Apply at a time, at most 64 at once (the
+	// bundles are stored one Apply at a time, at most 256 at once (the
 	// default msync.Config.Batch), and Open removes what an interrupted
 	// one left before anything new is written, so they never pile up.
-	crashMaxStray = 64
+	crashMaxStray = 256
 )
 
 // TestCrashMirrorKill is the issue's crash test: a `samizdat mirror`
