@@ -102,6 +102,9 @@ func newFixture(t testing.TB, cfg *web.Config) *fixture {
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return start.Add(2 * time.Hour) }
 	}
+	if cfg.Rate == 0 {
+		cfg.Rate = -1 // requests come from httptest's 192.0.2.1; TestRateLimit tests the limit
+	}
 	if cfg.Refresh == 0 {
 		cfg.Refresh = -1
 	}

@@ -57,6 +57,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.metrics.observe(route, sw)
 	}()
 	switch {
+	case !h.clients.allow(r):
+		hd.Set("Retry-After", "1")
+		h.fail(sw, r, textKind, http.StatusTooManyRequests, "too many requests from your address; try again in a moment")
+		return
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		hd.Set("Allow", "GET, HEAD")
 		h.fail(sw, r, textKind, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: this mirror is read-only")

@@ -112,6 +112,12 @@ type Config struct {
 	// Limits bound bundles read from the store; nil means
 	// bundle.DefaultLimits.
 	Limits *bundle.Limits
+	// Rate is the requests per second one client address may make on
+	// average, beyond its Burst; more get 429. Zero means DefaultRate
+	// and DefaultBurst; a negative Rate means no limit. Loopback clients
+	// (a reverse proxy, local tools) are never limited.
+	Rate  float64
+	Burst int
 }
 
 // Handler serves a store over HTTP. It is safe for concurrent use. It
@@ -130,6 +136,7 @@ type Handler struct {
 	mu     sync.Mutex
 	states map[string]*pubState
 
+	clients   *clients
 	bundles   *lru[bundle.Digest, *openBundle]
 	pages     *lru[bundle.Digest, *renderedPage]
 	summaries *lru[bundle.Digest, *summary]
@@ -171,6 +178,13 @@ func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Handler {
 	if c.PageCacheBytes <= 0 {
 		c.PageCacheBytes = DefaultPageCacheBytes
 	}
+	if c.Rate == 0 {
+		c.Rate = DefaultRate
+	}
+	if c.Burst <= 0 {
+		c.Burst = DefaultBurst
+	}
+	h.clients = newClients(c.Rate, c.Burst)
 	for _, k := range trusted {
 		if k == nil {
 			continue
