@@ -293,16 +293,7 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	buf.WriteByte('\n')
-	hd := w.Header()
-	hd.Set("Content-Type", "application/atom+xml; charset=utf-8")
-	hd.Set("Cache-Control", "public, max-age=60")
-	serveBytes(w, r, buf.Bytes())
-}
-
-// serveBytes serves b with a strong ETag of its content.
-func serveBytes(w http.ResponseWriter, r *http.Request, b []byte) {
-	w.Header().Set("ETag", etagOf(b))
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+	serveBytes(w, r, buf.Bytes(), "application/atom+xml; charset=utf-8", "public, max-age=60")
 }
 
 // sortByUpdated sorts listed articles, most recently updated first.

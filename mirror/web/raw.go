@@ -212,8 +212,14 @@ func (h *Handler) serveCheckpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func serveText(w http.ResponseWriter, r *http.Request, b []byte, cache string) {
+	serveBytes(w, r, b, "text/plain; charset=utf-8", cache)
+}
+
+// serveBytes serves b whole, with its type, caching and a strong ETag of
+// its content (so conditional and range requests work).
+func serveBytes(w http.ResponseWriter, r *http.Request, b []byte, typ, cache string) {
 	hd := w.Header()
-	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("Content-Type", typ)
 	hd.Set("Cache-Control", cache)
 	hd.Set("ETag", etagOf(b))
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
@@ -247,11 +253,7 @@ func (h *Handler) serveLeaves(w http.ResponseWriter, r *http.Request) {
 		out = binary.BigEndian.AppendUint16(out, uint16(len(l)))
 		out = append(out, l...)
 	}
-	hd := w.Header()
-	hd.Set("Content-Type", "application/octet-stream")
-	hd.Set("Cache-Control", immutable)
-	hd.Set("ETag", etagOf(out))
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(out))
+	serveBytes(w, r, out, "application/octet-stream", immutable)
 }
 
 func (h *Handler) serveInclusion(w http.ResponseWriter, r *http.Request) {
