@@ -1,0 +1,183 @@
+package reader
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
+)
+
+// transports are the HTTP clients a reader fetches with: one for http and
+// https (HTTP/1.1 and HTTP/2), one for h3 (HTTP/3 over QUIC).
+type transports struct {
+	cfg  *Config
+	tcp  *http.Transport
+	quic *http3.Transport
+}
+
+func newTransports(cfg *Config) *transports {
+	tlsConf := cfg.TLSConfig.Clone()
+	if tlsConf == nil {
+		tlsConf = &tls.Config{}
+	}
+	tlsConf.MinVersion = tls.VersionTLS12
+	tlsConf.InsecureSkipVerify = cfg.InsecureTLS
+	// get's own timer bounds everything up to the response headers; these
+	// only back it up, so its clearer reason is the one reported.
+	backup := cfg.HeaderTimeout + time.Second
+	dialer := &net.Dialer{Timeout: backup}
+	t := &transports{cfg: cfg}
+	t.tcp = &http.Transport{
+		Proxy:                  http.ProxyFromEnvironment,
+		DialContext:            dialer.DialContext,
+		TLSClientConfig:        tlsConf.Clone(),
+		TLSHandshakeTimeout:    backup,
+		ResponseHeaderTimeout:  backup,
+		ForceAttemptHTTP2:      true,
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxIdleConnsPerHost:    8,
+		IdleConnTimeout:        30 * time.Second,
+	}
+	h3conf := tlsConf.Clone()
+	t.quic = &http3.Transport{
+		TLSClientConfig: h3conf,
+		QUICConfig: &quic.Config{
+			HandshakeIdleTimeout: backup,
+			MaxIdleTimeout:       30 * time.Second,
+		},
+		MaxResponseHeaderBytes: 64 << 10,
+	}
+	return t
+}
+
+func (t *transports) close() {
+	t.tcp.CloseIdleConnections()
+	t.quic.Close()
+}
+
+// mirrorURL checks a mirror URL and returns it in the form requests are
+// made to: no trailing slash; h3:// becomes https:// with h3 set.
+func mirrorURL(s string) (base string, h3 bool, err error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", false, fmt.Errorf("mirror URL %q: %v", s, err)
+	}
+	switch u.Scheme {
+	case "http", "https":
+	case "h3":
+		h3 = true
+		u.Scheme = "https"
+	default:
+		return "", false, fmt.Errorf("mirror URL %q: scheme must be http, https or h3", s)
+	}
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", false, fmt.Errorf("mirror URL %q: want SCHEME://HOST[:PORT][/PATH] only", s)
+	}
+	return strings.TrimSuffix(u.String(), "/"), h3, nil
+}
+
+// errStatus is a response other than 200.
+type errStatus struct {
+	path   string
+	status string
+}
+
+func (e *errStatus) Error() string { return fmt.Sprintf("GET %s: %s", e.path, e.status) }
+
+// errSlow says a body arrived slower than Config.MinRate.
+var errSlow = errors.New("too slow")
+
+// get fetches base+path and returns a body of at most max bytes. It gives
+// up when the headers take longer than HeaderTimeout or the body arrives
+// slower than MinRate bytes a second (after a second's grace).
+func (t *transports) get(ctx context.Context, base string, h3 bool, path string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", "samizdat-reader/1")
+	rt := http.RoundTripper(t.tcp)
+	if h3 {
+		rt = t.quic
+	}
+	headers := time.AfterFunc(t.cfg.HeaderTimeout, func() {
+		cancel(fmt.Errorf("no answer within %v", t.cfg.HeaderTimeout))
+	})
+	resp, err := rt.RoundTrip(req)
+	headers.Stop()
+	if err != nil {
+		if c := context.Cause(ctx); c != nil && ctx.Err() != nil {
+			err = c
+		}
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, &errStatus{path, resp.Status}
+	}
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("GET %s: body of %d bytes exceeds the limit of %d", path, resp.ContentLength, limit)
+	}
+	// A watchdog cancels the request when the body falls behind the
+	// minimum rate; a stalled Read does not return on its own.
+	var got atomic.Int64
+	start := time.Now()
+	const grace = time.Second
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				el := now.Sub(start) - grace
+				if el > 0 && float64(got.Load()) < float64(t.cfg.MinRate)*el.Seconds() {
+					cancel(fmt.Errorf("%w: %d bytes in %v, under %d bytes/s", errSlow, got.Load(), now.Sub(start).Round(time.Millisecond), t.cfg.MinRate))
+					return
+				}
+			}
+		}
+	}()
+	buf := make([]byte, 0, min(limit+1, max(resp.ContentLength+1, 4096)))
+	for {
+		if int64(len(buf)) > limit {
+			return nil, fmt.Errorf("GET %s: body exceeds the limit of %d bytes", path, limit)
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := resp.Body.Read(buf[len(buf):int(min(int64(cap(buf)), limit+1))])
+		buf = buf[:len(buf)+n]
+		got.Add(int64(n))
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if c := context.Cause(ctx); c != nil && ctx.Err() != nil {
+				err = c
+			}
+			return nil, fmt.Errorf("GET %s: %w", path, err)
+		}
+	}
+	if int64(len(buf)) > limit {
+		return nil, fmt.Errorf("GET %s: body exceeds the limit of %d bytes", path, limit)
+	}
+	return buf, nil
+}

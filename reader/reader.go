@@ -1,0 +1,671 @@
+// Package reader fetches a publisher's articles from whichever mirrors
+// answer and accepts only what it can verify against the publisher's
+// pinned root key.
+//
+// For each mirror it tries, a reader fetches the key statement, the
+// newest checkpoint and every log leaf it does not hold yet, and rebuilds
+// the log's tree from the leaves: the tree must hash to the checkpoint's
+// root, which proves at once that every article the reader lists is in
+// the log, that no leaf was hidden (a newer revision held back, a
+// withdrawal, an article left out) and that the checkpoint extends the
+// newest one the reader saw before. It refuses a checkpoint smaller or
+// older than that one (rollback) and one of the same size with another
+// root (fork). Then it fetches the article's bundle by the digest its
+// newest leaf names and verifies the signature and every entry's hash.
+//
+// Mirrors are tried at staggered times, and at once when one fails; the
+// first verified answer wins and the others are cancelled. A verified
+// checkpoint older than Config.MaxAge is stale: the reader keeps asking
+// the other mirrors for a fresher one and reports the staleness if none
+// has it. What a reader has verified is kept in a state directory, so the
+// next run refuses anything older and can show articles offline.
+package reader
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/catalog"
+)
+
+// Defaults of Config.
+const (
+	DefaultStagger       = 150 * time.Millisecond
+	DefaultTimeout       = 30 * time.Second
+	DefaultHeaderTimeout = 4 * time.Second
+	DefaultMinRate       = 16 << 10
+	DefaultMaxAge        = 24 * time.Hour
+	DefaultMaxBundleSize = 32 << 20
+	// MaxLeavesPerRequest is how many leaves one request asks for, the
+	// most a mirror serves by default.
+	MaxLeavesPerRequest = 1000
+	// MaxNewLeaves bounds the leaves one fetch accepts from a mirror.
+	MaxNewLeaves = 1 << 20
+	// MaxCandidates bounds the mirrors one fetch tries.
+	MaxCandidates = 128
+)
+
+// Config configures a Client.
+type Config struct {
+	// Root is the publisher's pinned root key. Required.
+	Root *keys.PublicKey
+	// Mirrors are the mirror URLs to try first, in order: http://,
+	// https:// or h3:// (HTTP/3), with an optional path prefix.
+	Mirrors []string
+	// StateDir keeps what the reader verified, per publisher, in
+	// StateDir/<publisher ID>. Empty keeps nothing between runs.
+	StateDir string
+	// NoDiscovery leaves out the mirrors learned from the publisher's
+	// signed mirror list and from mirrors' hints.
+	NoDiscovery bool
+	// Stagger is the delay before the next mirror is tried while the
+	// earlier ones have not answered. Zero means DefaultStagger.
+	Stagger time.Duration
+	// Timeout bounds a whole fetch. Zero means DefaultTimeout.
+	Timeout time.Duration
+	// HeaderTimeout bounds connecting to a mirror and waiting for a
+	// response's headers. Zero means DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// MinRate is the slowest a response body may arrive, in bytes a
+	// second, after a second's grace. Zero means DefaultMinRate.
+	MinRate int64
+	// MaxAge is the age beyond which a checkpoint is stale. Zero means
+	// DefaultMaxAge.
+	MaxAge time.Duration
+	// MaxBundleSize bounds a bundle fetched. Zero means
+	// DefaultMaxBundleSize.
+	MaxBundleSize int64
+	// TLSConfig is the base TLS configuration (for example RootCAs);
+	// nil means the system's roots.
+	TLSConfig *tls.Config
+	// InsecureTLS skips checking mirrors' TLS certificates. What they
+	// serve is verified all the same; only the link's privacy suffers.
+	InsecureTLS bool
+	// Now gives the time; nil means time.Now.
+	Now func() time.Time
+	// Logger receives each mirror's outcome at debug level. Nil means
+	// silent.
+	Logger *slog.Logger
+}
+
+// Client fetches and verifies one publisher's articles. It is safe for
+// concurrent use; fetches sharing a state directory take turns.
+type Client struct {
+	cfg   Config
+	t     *transports
+	dir   string
+	mu    sync.Mutex // serializes fetches; guards st
+	st    *state
+	stErr error
+}
+
+// New returns a client for cfg.
+func New(cfg *Config) (*Client, error) {
+	c := &Client{cfg: *cfg}
+	cf := &c.cfg
+	if cf.Root == nil {
+		return nil, errors.New("reader: no publisher root key")
+	}
+	if cf.Stagger <= 0 {
+		cf.Stagger = DefaultStagger
+	}
+	if cf.Timeout <= 0 {
+		cf.Timeout = DefaultTimeout
+	}
+	if cf.HeaderTimeout <= 0 {
+		cf.HeaderTimeout = DefaultHeaderTimeout
+	}
+	if cf.MinRate <= 0 {
+		cf.MinRate = DefaultMinRate
+	}
+	if cf.MaxAge <= 0 {
+		cf.MaxAge = DefaultMaxAge
+	}
+	if cf.MaxBundleSize <= 0 {
+		cf.MaxBundleSize = DefaultMaxBundleSize
+	}
+	if cf.Now == nil {
+		cf.Now = time.Now
+	}
+	if cf.Logger == nil {
+		cf.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, m := range cf.Mirrors {
+		if _, _, err := mirrorURL(m); err != nil {
+			return nil, fmt.Errorf("reader: %w", err)
+		}
+	}
+	if cf.StateDir != "" {
+		c.dir = filepath.Join(cf.StateDir, cf.Root.ID())
+	}
+	c.t = newTransports(cf)
+	return c, nil
+}
+
+// Close releases the client's connections.
+func (c *Client) Close() error {
+	c.t.close()
+	return nil
+}
+
+// PublisherID returns the ID of the client's publisher.
+func (c *Client) PublisherID() string { return c.cfg.Root.ID() }
+
+// Failure is why one mirror gave no verified answer.
+type Failure struct {
+	Mirror string
+	Err    error
+}
+
+func (f Failure) String() string { return f.Mirror + ": " + f.Err.Error() }
+
+// Error is returned when no mirror gave a verified answer.
+type Error struct {
+	Failures []Failure // one per mirror tried, in the order they failed
+	Untried  []string  // mirrors not tried before the fetch gave up
+	Err      error     // the fetch's own reason, such as its timeout
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("reader: no mirror gave a verified copy")
+	if e.Err != nil {
+		b.WriteString(" (" + e.Err.Error() + ")")
+	}
+	for _, f := range e.Failures {
+		b.WriteString("\n  " + f.String())
+	}
+	for _, m := range e.Untried {
+		b.WriteString("\n  " + m + ": not tried")
+	}
+	return b.String()
+}
+
+// Unwrap returns each mirror's failure, so errors.Is finds ErrRollback,
+// ErrFork and the others among them.
+func (e *Error) Unwrap() []error {
+	var out []error
+	for _, f := range e.Failures {
+		out = append(out, f.Err)
+	}
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	return out
+}
+
+// Result is a verified answer.
+type Result struct {
+	Mirror     string              // the mirror whose answer won
+	Publisher  string              // the publisher's ID
+	Trust      *keys.Trust         // the publisher's key statement in force
+	Checkpoint *catalog.Checkpoint // the verified checkpoint
+	Stale      bool                // Checkpoint is older than MaxAge
+	Age        time.Duration       // Checkpoint's age when verified
+	// Article is the asked-for article's state in the log (nil when
+	// listing); Bundle its verified current bundle, nil if withdrawn.
+	Article *catalog.Article
+	Bundle  *bundle.Bundle
+	// Failures are the mirrors that failed before the winner answered.
+	Failures []Failure
+	view     *view
+}
+
+// Articles returns every article of the verified log, most recently
+// changed first; withdrawn ones have Retracted set.
+func (r *Result) Articles() []*catalog.Article { return r.view.list() }
+
+// Errors a mirror's answer can fail with, besides transport and
+// verification errors.
+var (
+	ErrRollback = errors.New("older than what this reader has seen (rollback)")
+	ErrFork     = errors.New("the publisher's log forked")
+	ErrNotFound = errors.New("no such article in the publisher's log")
+	ErrWithheld = errors.New("the mirror withholds a bundle its log names")
+)
+
+// List fetches the publisher's verified log: Result.Articles lists it.
+func (c *Client) List(ctx context.Context) (*Result, error) { return c.fetch(ctx, "") }
+
+// Fetch fetches the article id's current revision and verifies it. A
+// withdrawn article is a verified answer too: Result.Article.Retracted is
+// set and Result.Bundle nil.
+func (c *Client) Fetch(ctx context.Context, id string) (*Result, error) {
+	if err := bundle.CheckID(id); err != nil {
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	return c.fetch(ctx, id)
+}
+
+// Cached returns what the state holds of the article id without asking
+// any mirror: its log state and verified bundle, and the checkpoint that
+// vouches for them. It is nil when the state holds nothing of the
+// publisher.
+func (c *Client) Cached(id string) (*Result, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := c.state()
+	if err != nil {
+		return nil, err
+	}
+	if st.cp == nil {
+		return nil, nil
+	}
+	r := &Result{Publisher: c.PublisherID(), Trust: st.trust, Checkpoint: st.cp, view: st.view}
+	r.Age = c.cfg.Now().Sub(st.cp.Time)
+	r.Stale = r.Age > c.cfg.MaxAge
+	if id != "" {
+		if r.Article = st.view.article(id); r.Article == nil {
+			return r, nil
+		}
+		r.Bundle = st.cached(r.Article)
+	}
+	return r, nil
+}
+
+// state returns the client's state, loading it on first use. c.mu is held.
+func (c *Client) state() (*state, error) {
+	if c.st == nil && c.stErr == nil {
+		c.st, c.stErr = loadState(c.dir, c.cfg.Root)
+	}
+	return c.st, c.stErr
+}
+
+// Mirrors returns the mirrors a fetch would try, in order.
+func (c *Client) Mirrors() ([]string, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, err := c.state()
+	if err != nil {
+		return nil, err
+	}
+	return c.candidates(st), nil
+}
+
+func (c *Client) candidates(st *state) []string {
+	var out []string
+	add := func(list []string) {
+		for _, m := range list {
+			if len(out) < MaxCandidates && !slices.Contains(out, m) {
+				if _, _, err := mirrorURL(m); err == nil {
+					out = append(out, m)
+				}
+			}
+		}
+	}
+	add(c.cfg.Mirrors)
+	if !c.cfg.NoDiscovery {
+		// Mirrors that answered before go first, then the publisher's
+		// list in its order, then hints in a random order.
+		var good []string
+		for m := range st.mirrors.Good {
+			good = append(good, m)
+		}
+		slices.SortFunc(good, func(a, b string) int { return st.mirrors.Good[b].Compare(st.mirrors.Good[a]) })
+		add(good)
+		add(st.mirrors.Signed)
+		hints := slices.Clone(st.mirrors.Hints)
+		rand.Shuffle(len(hints), func(i, j int) { hints[i], hints[j] = hints[j], hints[i] })
+		add(hints)
+	}
+	return out
+}
+
+func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	unlock, err := lockDir(c.dir, c.cfg.Timeout)
+	if err != nil {
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	defer unlock()
+	// Another process may have moved the state on: read it again.
+	c.st, c.stErr = nil, nil
+	st, err := c.state()
+	if err != nil {
+		return nil, err
+	}
+	cands := c.candidates(st)
+	if len(cands) == 0 {
+		return nil, errors.New("reader: no mirror to ask: give at least one")
+	}
+	win, failures, untried, err := c.race(ctx, st, id, cands)
+	if win == nil {
+		return nil, &Error{Failures: failures, Untried: untried, Err: err}
+	}
+	if err := st.commit(win); err != nil {
+		// The answer is verified; only remembering it failed.
+		c.cfg.Logger.Warn("reader: cannot save state", "dir", c.dir, "err", err)
+		c.st = nil
+	}
+	return &Result{
+		Mirror: win.mirror, Publisher: c.PublisherID(), Trust: win.trust, Checkpoint: win.cp,
+		Stale: win.stale, Age: win.at.Sub(win.cp.Time), Article: win.article, Bundle: win.bundle,
+		Failures: failures, view: win.view,
+	}, nil
+}
+
+// race tries the candidates at staggered times and returns the first
+// fresh verified answer, or the freshest stale one once every mirror has
+// answered or the grace for a fresher one has passed.
+func (c *Client) race(ctx context.Context, st *state, id string, cands []string) (*attempt, []Failure, []string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type outcome struct {
+		mirror string
+		a      *attempt
+		err    error
+	}
+	results := make(chan outcome, len(cands))
+	next, running := 0, 0
+	start := func() {
+		m := cands[next]
+		next++
+		running++
+		go func() {
+			a, err := c.try(ctx, st, m, id)
+			results <- outcome{m, a, err}
+		}()
+	}
+	var failures []Failure
+	var stale *attempt
+	var staleDeadline <-chan time.Time
+	tick := time.NewTicker(c.cfg.Stagger)
+	defer tick.Stop()
+	start()
+	for {
+		if running == 0 && next == len(cands) {
+			return stale, failures, nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			return stale, failures, untriedOf(cands[next:], failures, cands[:next]), context.Cause(ctx)
+		case <-staleDeadline:
+			return stale, failures, nil, nil
+		case <-tick.C:
+			if next < len(cands) {
+				start()
+			}
+		case o := <-results:
+			running--
+			if o.err != nil {
+				failures = append(failures, Failure{o.mirror, o.err})
+				c.cfg.Logger.Debug("reader: mirror failed", "mirror", o.mirror, "err", o.err)
+				if next < len(cands) {
+					start()
+					tick.Reset(c.cfg.Stagger)
+				}
+				continue
+			}
+			if !o.a.stale {
+				return o.a, failures, nil, nil
+			}
+			c.cfg.Logger.Debug("reader: stale answer", "mirror", o.a.mirror, "checkpoint", o.a.cp.Time)
+			if stale == nil || o.a.newer(stale) {
+				stale = o.a
+			}
+			if staleDeadline == nil {
+				staleDeadline = time.After(2 * time.Second)
+			}
+			if next < len(cands) {
+				start()
+				tick.Reset(c.cfg.Stagger)
+			}
+		}
+	}
+}
+
+// untriedOf lists the mirrors never started, and those started that
+// neither failed nor won.
+func untriedOf(never []string, failed []Failure, started []string) []string {
+	out := slices.Clone(never)
+	for _, m := range started {
+		if !slices.ContainsFunc(failed, func(f Failure) bool { return f.Mirror == m }) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// attempt is one mirror's verified answer.
+type attempt struct {
+	mirror     string
+	at         time.Time
+	trust      *keys.Trust
+	checkpoint []byte
+	cp         *catalog.Checkpoint
+	view       *view
+	stale      bool
+	article    *catalog.Article
+	bundle     *bundle.Bundle
+	mirrorList *catalog.MirrorList
+	hints      []string
+}
+
+// newer reports whether a's checkpoint is newer than b's.
+func (a *attempt) newer(b *attempt) bool {
+	return a.cp.Size > b.cp.Size || a.cp.Size == b.cp.Size && a.cp.Time.After(b.cp.Time)
+}
+
+// try asks one mirror and verifies its answer against st.
+func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *attempt, err error) {
+	a = &attempt{mirror: mirror}
+	defer func() {
+		if err != nil {
+			err = &mirrorError{mirror, err}
+		}
+	}()
+	base, h3, err := mirrorURL(mirror)
+	if err != nil {
+		return a, err
+	}
+	pub := "/p/" + c.PublisherID()
+	get := func(path string, max int64) ([]byte, error) { return c.t.get(ctx, base, h3, path, max) }
+
+	// Hints travel unsigned and are only ever tried, so they are asked
+	// for alongside the rest and used if they arrive in time.
+	var hints chan []string
+	if !c.cfg.NoDiscovery {
+		hints = make(chan []string, 1)
+		go func() { hints <- c.peerHints(ctx, base, h3) }()
+	}
+
+	stmt, err := get(pub+"/key-statement", keys.MaxStatementSize)
+	if err != nil {
+		return a, err
+	}
+	if st.trust != nil {
+		a.trust, err = st.trust.Update(stmt)
+	} else {
+		a.trust, err = keys.NewTrust(c.cfg.Root, stmt)
+	}
+	if err != nil {
+		return a, err
+	}
+	a.checkpoint, err = get(pub+"/checkpoint", catalog.MaxCheckpointSize)
+	if err != nil {
+		return a, err
+	}
+	if a.cp, err = catalog.OpenCheckpoint(a.checkpoint, a.trust); err != nil {
+		return a, err
+	}
+	a.at = c.cfg.Now()
+	if old := st.cp; old != nil {
+		switch {
+		case a.cp.Size < old.Size:
+			return a, fmt.Errorf("checkpoint of %d leaves is %w: %d leaves seen", a.cp.Size, ErrRollback, old.Size)
+		case a.cp.Size == old.Size && a.cp.Root != old.Root:
+			return a, fmt.Errorf("%w: a checkpoint of %d leaves with another root than the one seen", ErrFork, a.cp.Size)
+		case a.cp.Time.Before(old.Time):
+			return a, fmt.Errorf("checkpoint of %s is %w: one of %s seen", a.cp.Time.Format(time.RFC3339), ErrRollback, old.Time.Format(time.RFC3339))
+		}
+	}
+	if a.cp.Size-st.view.size() > MaxNewLeaves {
+		return a, fmt.Errorf("checkpoint adds %d leaves, more than the %d one fetch accepts", a.cp.Size-st.view.size(), MaxNewLeaves)
+	}
+	leaves, err := c.leaves(ctx, get, pub, st.view.size(), a.cp.Size)
+	if err != nil {
+		return a, err
+	}
+	if a.view, err = st.view.extend(leaves, a.cp.Root); err != nil {
+		if errors.Is(err, errLeaves) && st.view.size() > 0 {
+			return a, fmt.Errorf("the mirror's leaves do not hash to its checkpoint: altered, or the %w from the checkpoint seen", ErrFork)
+		}
+		return a, err
+	}
+	if a.view.keyVersion > a.trust.Statement().Version {
+		return a, fmt.Errorf("the log records key statement version %d, the mirror served version %d (withholds a newer one)", a.view.keyVersion, a.trust.Statement().Version)
+	}
+	a.stale = a.at.Sub(a.cp.Time) > c.cfg.MaxAge
+	if id != "" {
+		if a.article = a.view.article(id); a.article == nil {
+			return a, fmt.Errorf("%w: %q (log of %d leaves)", ErrNotFound, id, a.cp.Size)
+		}
+		if !a.article.Retracted {
+			if a.bundle = st.cached(a.article); a.bundle == nil {
+				data, err := get("/b/"+a.article.Digest.String(), c.cfg.MaxBundleSize)
+				var es *errStatus
+				if errors.As(err, &es) {
+					return a, fmt.Errorf("%w: %s (%s)", ErrWithheld, a.article.Digest, es.status)
+				} else if err != nil {
+					return a, err
+				}
+				if a.bundle, err = verifyBundle(data, a.trust, a.article); err != nil {
+					return a, err
+				}
+			}
+		}
+	}
+	if !c.cfg.NoDiscovery && a.view.mirrorVersion > st.mirrors.SignedVersion {
+		// The publisher's newer mirror list: useful, not required.
+		if ml, err := c.mirrorList(get, pub, a); err != nil {
+			c.cfg.Logger.Debug("reader: mirror list", "mirror", mirror, "err", err)
+		} else {
+			a.mirrorList = ml
+		}
+	}
+	select {
+	case a.hints = <-hints:
+	default:
+	}
+	return a, nil
+}
+
+// mirrorError is one mirror's failure.
+type mirrorError struct {
+	mirror string
+	err    error
+}
+
+func (e *mirrorError) Error() string { return e.err.Error() }
+func (e *mirrorError) Unwrap() error { return e.err }
+
+// leaves fetches leaves [from, to), up to four requests at a time.
+func (c *Client) leaves(ctx context.Context, get func(string, int64) ([]byte, error), pub string, from, to int64) ([][]byte, error) {
+	n := to - from
+	if n <= 0 {
+		return nil, nil
+	}
+	chunks := int((n + MaxLeavesPerRequest - 1) / MaxLeavesPerRequest)
+	parts := make([][][]byte, chunks)
+	errs := make([]error, chunks)
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i := range chunks {
+		lo := from + int64(i)*MaxLeavesPerRequest
+		hi := min(lo+MaxLeavesPerRequest, to)
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			body, err := get(fmt.Sprintf("%s/leaves?from=%d&to=%d", pub, lo, hi), (hi-lo)*(2+catalog.MaxLeafSize))
+			if err == nil {
+				parts[i], err = parseLeaves(body, int(hi-lo))
+				if err != nil {
+					err = fmt.Errorf("leaves %d to %d: %w", lo, hi, err)
+				}
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	out := make([][]byte, 0, n)
+	for i := range chunks {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		out = append(out, parts[i]...)
+	}
+	return out, nil
+}
+
+// mirrorList fetches and verifies the mirror list a's log records last.
+func (c *Client) mirrorList(get func(string, int64) ([]byte, error), pub string, a *attempt) (*catalog.MirrorList, error) {
+	data, err := get(pub+"/mirrors", catalog.MaxMirrorListSize)
+	if err != nil {
+		return nil, err
+	}
+	if sha256.Sum256(data) != a.view.mirrorDigest {
+		return nil, errors.New("the mirror list is not the one the log records last")
+	}
+	return catalog.OpenMirrorList(data, a.trust)
+}
+
+// peerHints asks a mirror which mirrors it knows. It is best effort.
+func (c *Client) peerHints(ctx context.Context, base string, h3 bool) []string {
+	body, err := c.t.get(ctx, base, h3, "/api/peers", 64<<10)
+	if err != nil {
+		return nil
+	}
+	var v struct {
+		Peers []string `json:"peers"`
+	}
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	var out []string
+	for _, p := range v.Peers {
+		if len(out) == maxHints {
+			break
+		}
+		if catalog.CheckMirrorURL(p) == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// verifyBundle checks that data is the bundle a's newest leaf names,
+// signed by a key trust delegates, with every entry intact.
+func verifyBundle(data []byte, trust *keys.Trust, a *catalog.Article) (*bundle.Bundle, error) {
+	if sha256.Sum256(data) != a.Digest {
+		return nil, fmt.Errorf("bundle bytes do not hash to %s, the digest the log names for %q", a.Digest, a.ID)
+	}
+	b, err := bundle.Verify(data, trust, nil)
+	if err != nil {
+		return nil, err
+	}
+	if b.Manifest.ID != a.ID || b.Manifest.Revision != a.Revision {
+		return nil, fmt.Errorf("bundle is %q revision %d, not %q revision %d", b.Manifest.ID, b.Manifest.Revision, a.ID, a.Revision)
+	}
+	return b, nil
+}

@@ -1,0 +1,303 @@
+package reader_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/samizdat-news/samizdat/mirror/publish"
+	"github.com/samizdat-news/samizdat/reader"
+)
+
+var ctx = context.Background()
+
+// checkArticle fails unless r is the honest, fresh revision 2 of "a".
+func (w *world) checkArticle(t *testing.T, r *reader.Result, honestURL string) {
+	t.Helper()
+	if r.Mirror != honestURL {
+		t.Errorf("answer from %s, want the honest mirror %s", r.Mirror, honestURL)
+	}
+	if r.Stale {
+		t.Errorf("fresh checkpoint reported stale (age %v)", r.Age)
+	}
+	if r.Bundle == nil || r.Article == nil {
+		t.Fatalf("no bundle: %+v", r)
+	}
+	if m := r.Bundle.Manifest; m.ID != "a" || m.Revision != 2 {
+		t.Errorf("got %q revision %d, want \"a\" revision 2", m.ID, m.Revision)
+	}
+	body, err := r.Bundle.Body()
+	if err != nil || !bytes.Contains(body, []byte("Corrected words.")) {
+		t.Errorf("body %q, %v", body, err)
+	}
+	img, err := r.Bundle.Entry(r.Bundle.Lookup("photo.png"))
+	if err != nil || !bytes.Equal(img, pngBytes) {
+		t.Errorf("image %q, %v", img, err)
+	}
+}
+
+func TestFetchHonest(t *testing.T) {
+	w := newWorld(t)
+	st := w.store(honest...)
+	url := serve(t, w.handler(st))
+	dir := t.TempDir()
+	r, err := w.client(dir, url).Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.checkArticle(t, r, url)
+	if r.Bundle.Digest != w.digest(st, "a") {
+		t.Error("not the store's bundle")
+	}
+	if got := len(r.Articles()); got != 4 {
+		t.Errorf("%d articles listed, want 4", got)
+	}
+	if r.Articles()[0].ID != "d" {
+		t.Errorf("most recent article %q, want d", r.Articles()[0].ID)
+	}
+	// The state now holds the article: it is shown offline, and a new
+	// client with the same state refuses an older checkpoint.
+	cached, err := w.client(dir).Cached("a")
+	if err != nil || cached == nil || cached.Bundle == nil || cached.Bundle.Digest != r.Bundle.Digest {
+		t.Fatalf("cached: %+v, %v", cached, err)
+	}
+	for _, name := range []string{"statement", "checkpoint", "leaves", "mirrors", "bundles/" + r.Bundle.Digest.String()} {
+		fi, err := os.Stat(filepath.Join(dir, w.pub.ID(), name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v", name, fi.Mode())
+		}
+	}
+	old := serve(t, w.handler(w.store(step0)))
+	_, err = w.client(dir, old).Fetch(ctx, "a")
+	if !errors.Is(err, reader.ErrRollback) {
+		t.Errorf("older mirror after reading a newer one: %v, want rollback", err)
+	}
+}
+
+func TestFetchHTTP3(t *testing.T) {
+	w := newWorld(t)
+	url, pool := serveH3(t, w.handler(w.store(honest...)))
+	c, err := reader.New(&reader.Config{Root: w.root(), Mirrors: []string{url}, TLSConfig: &tls.Config{RootCAs: pool}, Now: func() time.Time { return now }, NoDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := c.Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.checkArticle(t, r, url)
+}
+
+func TestWithdrawnAndMissing(t *testing.T) {
+	w := newWorld(t)
+	st := w.store(honest...)
+	p := w.publisher(st, t2.Add(time.Minute))
+	if err := p.Retract("c"); err != nil {
+		t.Fatal(err)
+	}
+	url := serve(t, w.handler(st))
+	r, err := w.client("", url).Fetch(ctx, "c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Article.Retracted || r.Bundle != nil {
+		t.Errorf("withdrawn article: %+v", r.Article)
+	}
+	_, err = w.client("", url).Fetch(ctx, "zzz")
+	if !errors.Is(err, reader.ErrNotFound) {
+		t.Errorf("unknown article: %v", err)
+	}
+	if _, err := w.client("", url).Fetch(ctx, "../etc"); err == nil {
+		t.Error("bad id accepted")
+	}
+}
+
+// hostile is one lying mirror: how to make it, whether the reader must
+// have read step 1 before, and what the refusal says.
+type hostile struct {
+	name   string
+	primed bool
+	make   func(w *world, t *testing.T) string
+	want   error  // errors.Is, or
+	text   string // in the error
+}
+
+func hostiles() []hostile {
+	honestH := func(w *world) *honestMirror { return w.honestMirror() }
+	return []hostile{
+		{name: "altered bytes", make: func(w *world, t *testing.T) string { return serve(t, altered(honestH(w).h)) }, text: "do not hash to"},
+		{name: "another article", make: func(w *world, t *testing.T) string {
+			m := honestH(w)
+			return serve(t, wrongArticle(m.h, w.digest(m.st, "d")))
+		}, text: "do not hash to"},
+		{name: "withholding", make: func(w *world, t *testing.T) string { return serve(t, withholding(honestH(w).h)) }, want: reader.ErrWithheld},
+		{name: "endless body", make: func(w *world, t *testing.T) string { return serve(t, endless(honestH(w).h)) }, text: "exceeds the limit"},
+		{name: "slow drip", make: func(w *world, t *testing.T) string { return serve(t, dripping(honestH(w).h)) }, text: "too slow"},
+		{name: "lying leaves", make: func(w *world, t *testing.T) string { return serve(t, lyingLeaves(honestH(w).h)) }, text: "do not hash to"},
+		{name: "rollback", primed: true, make: func(w *world, t *testing.T) string { return serve(t, w.handler(w.store(step0))) }, want: reader.ErrRollback},
+		{name: "forked catalog", primed: true, make: func(w *world, t *testing.T) string { return serve(t, w.handler(w.store(step0, fork1, fork2))) }, want: reader.ErrFork},
+		{name: "black hole TCP", make: func(w *world, t *testing.T) string { return blackHoleTCP(t) }, text: "no answer within"},
+		{name: "black hole UDP", make: func(w *world, t *testing.T) string { return blackHoleUDP(t) }, text: "GET /p/"},
+	}
+}
+
+func TestHostileMirrors(t *testing.T) {
+	for _, hc := range hostiles() {
+		t.Run(hc.name, func(t *testing.T) {
+			t.Parallel()
+			w := newWorld(t)
+			stateDir := ""
+			if hc.primed {
+				stateDir = w.primed()
+			}
+			bad := hc.make(w, t)
+			// Alone, the hostile mirror gives nothing.
+			r, err := w.client(stateDir, bad).Fetch(ctx, "a")
+			if err == nil {
+				t.Fatalf("accepted %+v", r)
+			}
+			var re *reader.Error
+			if !errors.As(err, &re) || len(re.Failures) != 1 {
+				t.Fatalf("error %v, want one failure", err)
+			}
+			fe := re.Failures[0].Err
+			if hc.want != nil && !errors.Is(fe, hc.want) || hc.text != "" && !strings.Contains(fe.Error(), hc.text) {
+				t.Errorf("refused with %q, want %v %q", fe, hc.want, hc.text)
+			}
+			if strings.Contains(fe.Error(), "\n") {
+				t.Errorf("reason is not one line: %q", fe)
+			}
+			if hc.primed {
+				// Nothing of it was kept: the state still says step 1.
+				c, err := w.client(stateDir).Cached("")
+				if err != nil || c.Checkpoint.Time != t1 {
+					t.Errorf("state after refusal: %+v, %v", c, err)
+				}
+			}
+			// With an honest mirror after it, the honest answer wins.
+			m := w.honestMirror()
+			good := serve(t, m.h)
+			r, err = w.client(stateDir, bad, good).Fetch(ctx, "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.checkArticle(t, r, good)
+		})
+	}
+}
+
+func TestStaleMirror(t *testing.T) {
+	w := newWorld(t)
+	frozen := serve(t, w.handler(w.store(step0, step1)))
+	r, err := w.client("", frozen).Fetch(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Stale || r.Age != now.Sub(t1) {
+		t.Errorf("frozen mirror: stale %v, age %v; want stale, %v", r.Stale, r.Age, now.Sub(t1))
+	}
+	// A fresher mirror is preferred even when the frozen one answers first.
+	good := serve(t, w.honestMirror().h)
+	r, err = w.client("", frozen, good).Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.checkArticle(t, r, good)
+}
+
+// TestTenMirrors is the integration test: nine hostile mirrors and
+// black holes and one honest mirror, in random order.
+func TestTenMirrors(t *testing.T) {
+	for _, seed := range []uint64{1, 2} {
+		t.Run("", func(t *testing.T) {
+			rnd := rand.New(rand.NewPCG(seed, 0))
+			w := newWorld(t)
+			stateDir := w.primed()
+			all := hostiles()
+			rnd.Shuffle(len(all), func(i, j int) { all[i], all[j] = all[j], all[i] })
+			var urls []string
+			for _, hc := range all[:9] {
+				urls = append(urls, hc.make(w, t))
+			}
+			good := serve(t, w.honestMirror().h)
+			urls = append(urls, good)
+			rnd.Shuffle(len(urls), func(i, j int) { urls[i], urls[j] = urls[j], urls[i] })
+			t.Logf("seed %d: order %v, honest %s", seed, urls, good)
+			start := time.Now()
+			r, err := w.client(stateDir, urls...).Fetch(ctx, "a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("verified article after %v; %d mirrors failed first", time.Since(start), len(r.Failures))
+			w.checkArticle(t, r, good)
+			for _, f := range r.Failures {
+				if f.Mirror == good {
+					t.Errorf("honest mirror failed: %v", f.Err)
+				}
+			}
+			c, err := w.client(stateDir).Cached("a")
+			if err != nil || c.Checkpoint.Time != t2 || c.Bundle == nil || c.Bundle.Digest != r.Bundle.Digest {
+				t.Errorf("state after the fetch: %+v, %v", c, err)
+			}
+		})
+	}
+}
+
+func TestDamagedState(t *testing.T) {
+	w := newWorld(t)
+	url := serve(t, w.handler(w.store(honest...)))
+	cases := []struct {
+		name string
+		edit func(dir string)
+		ok   bool
+	}{
+		{"leftover leaves after a crash", func(dir string) { appendFile(t, filepath.Join(dir, "leaves"), []byte{0, 3, 1, 2, 3}) }, true},
+		{"leaves cut short", func(dir string) { truncate(t, filepath.Join(dir, "leaves"), 10) }, false},
+		{"checkpoint edited", func(dir string) { edit(t, filepath.Join(dir, "checkpoint"), "\n", "\n\n") }, false},
+		{"statement replaced", func(dir string) { os.WriteFile(filepath.Join(dir, "statement"), []byte("junk"), 0o600) }, false},
+		{"a leaf changed", func(dir string) { flip(t, filepath.Join(dir, "leaves"), 5) }, false},
+		{"mirrors garbled", func(dir string) { os.WriteFile(filepath.Join(dir, "mirrors"), []byte("{"), 0o600) }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			state := t.TempDir()
+			if _, err := w.client(state, url).List(ctx); err != nil {
+				t.Fatal(err)
+			}
+			tc.edit(filepath.Join(state, w.pub.ID()))
+			_, err := w.client(state, url).List(ctx)
+			if tc.ok && err != nil {
+				t.Errorf("refused: %v", err)
+			}
+			if !tc.ok && (err == nil || !strings.Contains(err.Error(), "is damaged")) {
+				t.Errorf("damaged state: %v", err)
+			}
+			if tc.ok {
+				// And the next commit cuts the leftover off.
+				st2 := w.store(honest...)
+				p := w.publisher(st2, t2.Add(time.Minute))
+				if _, err := p.Publish([]publish.Item{item("e", "<p>E.</p>")}); err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.client(state, serve(t, w.handler(st2))).Fetch(ctx, "e"); err != nil {
+					t.Fatal(err)
+				}
+				// url is behind the state now.
+				if _, err := w.client(state, url).List(ctx); !errors.Is(err, reader.ErrRollback) {
+					t.Errorf("after the commit: %v", err)
+				}
+			}
+		})
+	}
+}

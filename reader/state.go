@@ -1,0 +1,363 @@
+package reader
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/catalog"
+)
+
+// state is what a reader keeps of one publisher between runs, in
+// <StateDir>/<publisher ID>/:
+//
+//	statement   the newest key statement seen, as signed
+//	checkpoint  the newest checkpoint seen, as signed
+//	leaves      the log's leaves up to that checkpoint (u16 length, leaf)
+//	mirrors     mirror URLs learned (JSON)
+//	bundles/    verified bundles of current articles, for offline reading
+//
+// Everything is verified again when it is loaded, so a damaged or edited
+// state is refused rather than trusted. The checkpoint is written last: a
+// crash leaves at worst extra bytes after the leaves it covers, which
+// the next commit cuts off.
+type state struct {
+	dir        string // "" keeps nothing on disk
+	trust      *keys.Trust
+	checkpoint []byte
+	cp         *catalog.Checkpoint
+	view       *view
+	leafBytes  int64 // bytes of the leaves file that view's leaves take
+	mirrors    mirrorState
+}
+
+// mirrorState is what a reader has learned of mirrors.
+type mirrorState struct {
+	// Signed are the URLs of the publisher's newest verified mirror list.
+	Signed        []string `json:"signed,omitempty"`
+	SignedVersion uint64   `json:"signed_version,omitempty"`
+	// Hints are URLs mirrors offered (unsigned; everything fetched from
+	// them is verified like anything else).
+	Hints []string `json:"hints,omitempty"`
+	// Good is when each mirror last gave a verified answer.
+	Good map[string]time.Time `json:"good,omitempty"`
+}
+
+// maxHints bounds the unsigned mirror hints a reader keeps.
+const maxHints = 64
+
+func emptyState(dir string) *state {
+	return &state{dir: dir, view: &view{}}
+}
+
+// stateError says a reader's state directory is damaged.
+type stateError struct {
+	dir string
+	err error
+}
+
+func (e *stateError) Error() string {
+	return fmt.Sprintf("reader state %s is damaged (%v); move it away to start afresh, losing the protection against rollback it gave", e.dir, e.err)
+}
+
+func (e *stateError) Unwrap() error { return e.err }
+
+// loadState reads and verifies the state of the publisher whose root key
+// is root. A missing directory is an empty state.
+func loadState(dir string, root *keys.PublicKey) (*state, error) {
+	s := emptyState(dir)
+	if dir == "" {
+		return s, nil
+	}
+	damaged := func(err error) error { return &stateError{dir, err} }
+	stmt, err := readFileMax(filepath.Join(dir, "statement"), keys.MaxStatementSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	} else if err != nil {
+		return nil, damaged(err)
+	}
+	if s.trust, err = keys.NewTrust(root, stmt); err != nil {
+		return nil, damaged(err)
+	}
+	if m, err := readFileMax(filepath.Join(dir, "mirrors"), 1<<20); err == nil {
+		if err := json.Unmarshal(m, &s.mirrors); err != nil {
+			return nil, damaged(fmt.Errorf("mirrors: %v", err))
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, damaged(err)
+	}
+	cpb, err := readFileMax(filepath.Join(dir, "checkpoint"), catalog.MaxCheckpointSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, nil
+	} else if err != nil {
+		return nil, damaged(err)
+	}
+	if s.cp, err = catalog.OpenCheckpoint(cpb, s.trust); err != nil {
+		return nil, damaged(err)
+	}
+	s.checkpoint = cpb
+	f, err := os.Open(filepath.Join(dir, "leaves"))
+	if err != nil && !(errors.Is(err, fs.ErrNotExist) && s.cp.Size == 0) {
+		return nil, damaged(err)
+	}
+	var leaves [][]byte
+	if f != nil {
+		defer f.Close()
+		leaves, s.leafBytes, err = readLeaves(f, s.cp.Size)
+		if err != nil {
+			return nil, damaged(err)
+		}
+	}
+	if s.view, err = s.view.extend(leaves, s.cp.Root); err != nil {
+		return nil, damaged(err)
+	}
+	return s, nil
+}
+
+// readLeaves reads n leaves of a leaves file, ignoring what follows them.
+func readLeaves(f *os.File, n int64) ([][]byte, int64, error) {
+	data, err := io.ReadAll(io.LimitReader(f, n*(2+catalog.MaxLeafSize)))
+	if err != nil {
+		return nil, 0, err
+	}
+	leaves := make([][]byte, 0, n)
+	off := int64(0)
+	for int64(len(leaves)) < n {
+		if len(data)-int(off) < 2 {
+			return nil, 0, fmt.Errorf("leaves: %d of %d", len(leaves), n)
+		}
+		l := int64(binary.BigEndian.Uint16(data[off:]))
+		if l == 0 || l > catalog.MaxLeafSize || int64(len(data))-off-2 < l {
+			return nil, 0, fmt.Errorf("leaves: leaf %d is damaged", len(leaves))
+		}
+		leaves = append(leaves, data[off+2:off+2+l:off+2+l])
+		off += 2 + l
+	}
+	return leaves, off, nil
+}
+
+func readFileMax(name string, max int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", filepath.Base(name), max)
+	}
+	return b, nil
+}
+
+// commit makes r the reader's state, on disk first. r must extend s (the
+// race checked that). s is left unchanged if writing fails.
+func (s *state) commit(r *attempt) error {
+	if s.dir == "" {
+		s.apply(r, 0)
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Join(s.dir, "bundles"), 0o700); err != nil {
+		return err
+	}
+	if s.trust == nil || !bytes.Equal(s.trust.SignedStatement(), r.trust.SignedStatement()) {
+		if err := writeAtomic(s.dir, "statement", r.trust.SignedStatement()); err != nil {
+			return err
+		}
+	}
+	newLeaves := r.view.leaves[s.view.size():]
+	var added int64
+	if len(newLeaves) > 0 {
+		f, err := os.OpenFile(filepath.Join(s.dir, "leaves"), os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		for _, l := range newLeaves {
+			buf.Write(binary.BigEndian.AppendUint16(nil, uint16(len(l))))
+			buf.Write(l)
+		}
+		added = int64(buf.Len())
+		_, err = f.WriteAt(buf.Bytes(), s.leafBytes)
+		if err == nil {
+			err = f.Truncate(s.leafBytes + added)
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if !bytes.Equal(s.checkpoint, r.checkpoint) {
+		if err := writeAtomic(s.dir, "checkpoint", r.checkpoint); err != nil {
+			return err
+		}
+	}
+	if r.bundle != nil {
+		d := r.bundle.Digest.String()
+		if _, err := os.Stat(filepath.Join(s.dir, "bundles", d)); err != nil {
+			if err := writeAtomic(filepath.Join(s.dir, "bundles"), d, r.bundle.Raw()); err != nil {
+				return err
+			}
+		}
+	}
+	s.apply(r, added)
+	if err := s.saveMirrors(); err != nil {
+		return err
+	}
+	s.collect()
+	return nil
+}
+
+// apply takes r's verified log into s.
+func (s *state) apply(r *attempt, added int64) {
+	s.trust, s.checkpoint, s.cp, s.view = r.trust, r.checkpoint, r.cp, r.view
+	s.leafBytes += added
+	if r.mirrorList != nil && r.mirrorList.Version > s.mirrors.SignedVersion {
+		s.mirrors.Signed, s.mirrors.SignedVersion = r.mirrorList.URLs, r.mirrorList.Version
+	}
+	for _, h := range r.hints {
+		if len(s.mirrors.Hints) >= maxHints {
+			break
+		}
+		if !slices.Contains(s.mirrors.Hints, h) {
+			s.mirrors.Hints = append(s.mirrors.Hints, h)
+		}
+	}
+	if s.mirrors.Good == nil {
+		s.mirrors.Good = map[string]time.Time{}
+	}
+	s.mirrors.Good[r.mirror] = r.at
+	if len(s.mirrors.Good) > 4*maxHints {
+		// Forget the longest-silent mirrors.
+		var oldest string
+		for m, t := range s.mirrors.Good {
+			if oldest == "" || t.Before(s.mirrors.Good[oldest]) {
+				oldest = m
+			}
+		}
+		delete(s.mirrors.Good, oldest)
+	}
+}
+
+func (s *state) saveMirrors() error {
+	if s.dir == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(&s.mirrors, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeAtomic(s.dir, "mirrors", append(b, '\n'))
+}
+
+// collect removes cached bundles that are no longer an article's current
+// revision. Failures only leave files behind.
+func (s *state) collect() {
+	des, err := os.ReadDir(filepath.Join(s.dir, "bundles"))
+	if err != nil {
+		return
+	}
+	current := map[string]bool{}
+	for _, a := range s.view.list() {
+		if !a.Retracted {
+			current[a.Digest.String()] = true
+		}
+	}
+	for _, de := range des {
+		if !current[de.Name()] {
+			os.Remove(filepath.Join(s.dir, "bundles", de.Name()))
+		}
+	}
+}
+
+// cached returns the cached, verified bundle of a, if any.
+func (s *state) cached(a *catalog.Article) *bundle.Bundle {
+	if s.dir == "" || a == nil || a.Retracted {
+		return nil
+	}
+	data, err := readFileMax(filepath.Join(s.dir, "bundles", a.Digest.String()), bundle.DefaultLimits.BundleSize)
+	if err != nil {
+		return nil
+	}
+	b, err := verifyBundle(data, s.trust, a)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// writeAtomic writes dir/name through a temporary file, fsync and rename.
+func writeAtomic(dir, name string, data []byte) error {
+	f, err := os.CreateTemp(dir, "."+name+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o600)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// lockDir takes an exclusive lock on dir, so two readers sharing a state
+// do not interleave their writes. It waits up to wait.
+func lockDir(dir string, wait time.Duration) (unlock func(), err error) {
+	if dir == "" {
+		return func() {}, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("reader state %s is in use by another samizdat: %v", dir, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
