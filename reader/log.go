@@ -18,8 +18,8 @@ import (
 // article the leaves name. A view is never changed once built; extend
 // returns a new one sharing the old one's leaves.
 type view struct {
-	leaves   [][]byte       // encoded leaves 0 .. size-1
-	hashes   []tlog.Hash    // tlog stored hashes of leaves
+	leaves   [][]byte    // encoded leaves 0 .. size-1
+	hashes   []tlog.Hash // tlog stored hashes of leaves
 	articles map[string]*catalog.Article
 	parent   *view // consulted for articles not in articles
 

@@ -128,7 +128,7 @@ func TestWithdrawnAndMissing(t *testing.T) {
 type hostile struct {
 	name   string
 	primed bool
-	make   func(w *world, t *testing.T) string
+	make   func(w *world, t testing.TB) string
 	want   error  // errors.Is, or
 	text   string // in the error
 }
@@ -136,19 +136,19 @@ type hostile struct {
 func hostiles() []hostile {
 	honestH := func(w *world) *honestMirror { return w.honestMirror() }
 	return []hostile{
-		{name: "altered bytes", make: func(w *world, t *testing.T) string { return serve(t, altered(honestH(w).h)) }, text: "do not hash to"},
-		{name: "another article", make: func(w *world, t *testing.T) string {
+		{name: "altered bytes", make: func(w *world, t testing.TB) string { return serve(t, altered(honestH(w).h)) }, text: "do not hash to"},
+		{name: "another article", make: func(w *world, t testing.TB) string {
 			m := honestH(w)
 			return serve(t, wrongArticle(m.h, w.digest(m.st, "d")))
 		}, text: "do not hash to"},
-		{name: "withholding", make: func(w *world, t *testing.T) string { return serve(t, withholding(honestH(w).h)) }, want: reader.ErrWithheld},
-		{name: "endless body", make: func(w *world, t *testing.T) string { return serve(t, endless(honestH(w).h)) }, text: "exceeds the limit"},
-		{name: "slow drip", make: func(w *world, t *testing.T) string { return serve(t, dripping(honestH(w).h)) }, text: "too slow"},
-		{name: "lying leaves", make: func(w *world, t *testing.T) string { return serve(t, lyingLeaves(honestH(w).h)) }, text: "do not hash to"},
-		{name: "rollback", primed: true, make: func(w *world, t *testing.T) string { return serve(t, w.handler(w.store(step0))) }, want: reader.ErrRollback},
-		{name: "forked catalog", primed: true, make: func(w *world, t *testing.T) string { return serve(t, w.handler(w.store(step0, fork1, fork2))) }, want: reader.ErrFork},
-		{name: "black hole TCP", make: func(w *world, t *testing.T) string { return blackHoleTCP(t) }, text: "no answer within"},
-		{name: "black hole UDP", make: func(w *world, t *testing.T) string { return blackHoleUDP(t) }, text: "GET /p/"},
+		{name: "withholding", make: func(w *world, t testing.TB) string { return serve(t, withholding(honestH(w).h)) }, want: reader.ErrWithheld},
+		{name: "endless body", make: func(w *world, t testing.TB) string { return serve(t, endless(honestH(w).h)) }, text: "exceeds the limit"},
+		{name: "slow drip", make: func(w *world, t testing.TB) string { return serve(t, dripping(honestH(w).h)) }, text: "too slow"},
+		{name: "lying leaves", make: func(w *world, t testing.TB) string { return serve(t, lyingLeaves(honestH(w).h)) }, text: "do not hash to"},
+		{name: "rollback", primed: true, make: func(w *world, t testing.TB) string { return serve(t, w.handler(w.store(step0))) }, want: reader.ErrRollback},
+		{name: "forked catalog", primed: true, make: func(w *world, t testing.TB) string { return serve(t, w.handler(w.store(step0, fork1, fork2))) }, want: reader.ErrFork},
+		{name: "black hole TCP", make: func(w *world, t testing.TB) string { return blackHoleTCP(t) }, text: "no answer within"},
+		{name: "black hole UDP", make: func(w *world, t testing.TB) string { return blackHoleUDP(t) }, text: "GET /p/"},
 	}
 }
 

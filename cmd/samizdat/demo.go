@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,7 +185,26 @@ func demoMirrors(e *env, dir string, step int, once bool) error {
 	}
 	fmt.Fprintf(e.stdout, "Mirror C's whole store verifies against publisher.pub.\n")
 
-	fmt.Fprintf(e.stdout, "\n%d. Open these in any browser (no JavaScript needed):\n", step+2)
+	fmt.Fprintf(e.stdout, "\n%d. A reader, whose first mirror is blocked (it never answers), fetches the live article.\n"+
+		"   The reader checks the signature, every hash, and that the article is the newest in the publisher's log.\n", step+2)
+	hole, err := net.Listen("tcp", "127.0.0.1:0") // accepts nothing: a blocked mirror
+	if err != nil {
+		return err
+	}
+	defer hole.Close()
+	fetchArgs := []string{"-t", "keys/publisher.pub", "--state", "reader-state", "-m", "http://" + hole.Addr().String(), "-m", "http://" + last.HTTPAddr, "-m", "http://" + mirrors[0].HTTPAddr, "-o", "live-report", "live-report"}
+	fmt.Fprintf(e.stdout, "$ samizdat fetch %s\n", strings.Join(fetchArgs, " "))
+	for i, a := range fetchArgs {
+		if a == "keys/publisher.pub" || a == "reader-state" || a == "live-report" && fetchArgs[i-1] == "-o" {
+			fetchArgs[i] = p(a)
+		}
+	}
+	if code := run(&env{ctx: ctx, stdin: e.stdin, stdout: e.stdout, stderr: e.stdout, getenv: e.getenv}, append([]string{"fetch"}, fetchArgs...)); code != exitOK {
+		return fmt.Errorf("the reader got no verified copy (exit %d)", code)
+	}
+	fmt.Fprintf(e.stdout, "To read in a browser through the mirrors, verified, run: samizdat read -t keys/publisher.pub -m http://%s\n", last.HTTPAddr)
+
+	fmt.Fprintf(e.stdout, "\n%d. Open these in any browser (no JavaScript needed):\n", step+3)
 	base := "http://" + last.HTTPAddr
 	fmt.Fprintf(e.stdout, "  %s/                                   mirror C's index\n", base)
 	for _, id := range append(ids, "live-report") {

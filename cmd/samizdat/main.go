@@ -53,6 +53,8 @@ func init() {
 		{"inspect", "show what a bundle, standalone file or key file holds", runInspect},
 		{"mirror", "run a mirror node: sync with peers over QUIC, serve readers over HTTP", runMirror},
 		{"push", "send a publisher's store to mirrors", runPush},
+		{"fetch", "fetch an article from mirrors, verify it and save it", runFetch},
+		{"read", "run a local verifying reader to read a publisher in your browser", runRead},
 		{"demo", "walk through keygen, publish, export and verify in a temporary directory", runDemo},
 	}
 }

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/reader"
+	"github.com/samizdat-news/samizdat/reader/local"
+)
+
+// readerFlags are the flags fetch and read share.
+type readerFlags struct {
+	trust       *string
+	mirrors     multiFlag
+	state       *string
+	noState     *bool
+	maxAge      *time.Duration
+	timeout     *time.Duration
+	stagger     *time.Duration
+	insecureTLS *bool
+	noDiscovery *bool
+	logLevel    *string
+}
+
+func addReaderFlags(e *env, fs *flag.FlagSet) *readerFlags {
+	f := &readerFlags{}
+	f.trust = fs.String("t", "", "the publisher's root public key file (publisher.pub), obtained from the publisher by a channel you trust")
+	fs.Var(&f.mirrors, "m", "a mirror URL: http://HOST[:PORT], https://HOST[:PORT] or h3://HOST[:PORT] (HTTP/3); repeatable, tried in order")
+	f.state = fs.String("state", defaultStateDir(e), "directory keeping the newest verified checkpoint, the log and saved articles, per publisher")
+	f.noState = fs.Bool("no-state", false, "keep nothing between runs (no protection against rollback to an older checkpoint)")
+	f.maxAge = fs.Duration("max-age", reader.DefaultMaxAge, "a checkpoint older than this is reported stale, and fresher mirrors are preferred")
+	f.timeout = fs.Duration("timeout", reader.DefaultTimeout, "give up after this long")
+	f.stagger = fs.Duration("stagger", reader.DefaultStagger, "wait this long for a mirror before trying the next one as well")
+	f.insecureTLS = fs.Bool("insecure-tls", false, "accept mirrors' TLS certificates unchecked (content is verified all the same; the link's privacy is not)")
+	f.noDiscovery = fs.Bool("no-discovery", false, "only ask the -m mirrors, not those learned from the publisher's mirror list or from mirrors")
+	f.logLevel = fs.String("log-level", "warn", "debug (each mirror's outcome), info, warn or error")
+	return f
+}
+
+// defaultStateDir is $XDG_STATE_HOME/samizdat/reader, or
+// ~/.local/state/samizdat/reader.
+func defaultStateDir(e *env) string {
+	if d := e.getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "samizdat", "reader")
+	}
+	if h := e.getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "samizdat", "reader")
+	}
+	return ""
+}
+
+func (f *readerFlags) client(e *env) (*reader.Client, error) {
+	if *f.trust == "" {
+		return nil, usagef("want -t PUBFILE, the publisher's root public key")
+	}
+	root, err := readPublicKey(*f.trust)
+	if err != nil {
+		return nil, err
+	}
+	state := *f.state
+	if *f.noState {
+		state = ""
+	} else if state == "" {
+		return nil, usagef("no state directory: give --state DIR or --no-state")
+	}
+	if len(f.mirrors) == 0 && *f.noDiscovery {
+		return nil, usagef("want at least one -m URL")
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*f.logLevel)); err != nil {
+		return nil, usagef("--log-level %q: want debug, info, warn or error", *f.logLevel)
+	}
+	var log *slog.Logger
+	if *f.logLevel != "warn" {
+		log = newLogger(e, *f.logLevel)
+	}
+	c, err := reader.New(&reader.Config{
+		Root: root, Mirrors: f.mirrors, StateDir: state, NoDiscovery: *f.noDiscovery,
+		Stagger: *f.stagger, Timeout: *f.timeout, MaxAge: *f.maxAge, InsecureTLS: *f.insecureTLS,
+		Logger: log,
+	})
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	if len(f.mirrors) == 0 {
+		if ms, err := c.Mirrors(); err != nil {
+			c.Close()
+			return nil, err
+		} else if len(ms) == 0 {
+			c.Close()
+			return nil, usagef("want at least one -m URL: this reader knows no mirror of the publisher yet")
+		}
+	}
+	return c, nil
+}
+
+func runFetch(e *env, args []string) error {
+	fs := newFlags(e, "fetch", "-t PUBFILE -m URL [-m URL]... [-o DIR] [ID]")
+	rf := addReaderFlags(e, fs)
+	out := fs.String("o", "", "write the article (index.html and its images) here; default ./ID")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("want at most one article ID, got %d", len(pos))
+	}
+	if len(pos) == 1 {
+		if err := bundle.CheckID(pos[0]); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	c, err := rf.client(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	var res *reader.Result
+	if len(pos) == 0 {
+		res, err = c.List(e.ctx)
+	} else {
+		res, err = c.Fetch(e.ctx, pos[0])
+	}
+	var re *reader.Error
+	if errors.As(err, &re) {
+		fmt.Fprintf(e.stderr, "samizdat fetch: %s\n", err)
+		return errCheckFailed
+	} else if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "publisher %s (%s)\n", res.Trust.Root().Name(), res.Publisher)
+	fmt.Fprintf(e.stdout, "checkpoint %d entries at %s, %s old, from %s\n", res.Checkpoint.Size, res.Checkpoint.Time.Format(time.RFC3339), res.Age.Round(time.Second), res.Mirror)
+	if res.Stale {
+		fmt.Fprintf(e.stderr, "samizdat fetch: warning: STALE: no mirror tried had a checkpoint newer than %s; newer articles or corrections may exist (--max-age %v)\n", res.Age.Round(time.Second), *rf.maxAge)
+	}
+	for _, f := range res.Failures {
+		fmt.Fprintf(e.stderr, "samizdat fetch: refused %s\n", f)
+	}
+	if len(pos) == 0 {
+		for _, a := range res.Articles() {
+			state := fmt.Sprintf("revision %d", a.Revision)
+			if a.Retracted {
+				state = "withdrawn " + a.Time.Format(time.RFC3339)
+			}
+			fmt.Fprintf(e.stdout, "%s\t%s\n", a.ID, state)
+		}
+		return nil
+	}
+	if res.Article.Retracted {
+		fmt.Fprintf(e.stderr, "samizdat fetch: %s was withdrawn by the publisher on %s (verified)\n", pos[0], res.Article.Time.Format(time.RFC3339))
+		return errCheckFailed
+	}
+	dir := *out
+	if dir == "" {
+		dir = pos[0]
+	}
+	files, err := local.WriteArticle(dir, res)
+	if err != nil {
+		return err
+	}
+	m := res.Bundle.Manifest
+	fmt.Fprintf(e.stdout, "verified %q: %s revision %d, signed by %s, updated %s\n", m.Title, m.ID, m.Revision, res.Bundle.Signer.Name(), m.Updated.Format(time.RFC3339))
+	for _, f := range files {
+		fmt.Fprintf(e.stdout, "wrote %s\n", f)
+	}
+	return nil
+}
+
+func runRead(e *env, args []string) error {
+	fs := newFlags(e, "read", "-t PUBFILE -m URL [-m URL]... [--listen 127.0.0.1:PORT]")
+	rf := addReaderFlags(e, fs)
+	listen := fs.String("listen", "127.0.0.1:8470", "address of the local reader's web server; keep it on loopback")
+	refresh := fs.Duration("refresh", local.DefaultRefresh, "how often to ask the mirrors for news in the background")
+	prefetch := fs.Int("prefetch", local.DefaultPrefetch, "how many of the newest articles to download for offline reading (negative: none)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	c, err := rf.client(e)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		return usagef("--listen %q: %v", *listen, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		fmt.Fprintf(e.stderr, "samizdat read: warning: %s is not a loopback address; others on the network can read what you read\n", *listen)
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	log := newLogger(e, *rf.logLevel)
+	srv := local.NewServer(c, &local.Options{Refresh: *refresh, Prefetch: *prefetch, Logger: log})
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	go srv.Run(e.ctx)
+	fmt.Fprintf(e.stdout, "samizdat read: open http://%s/ in your browser; Ctrl-C stops\n", ln.Addr())
+	go func() {
+		<-e.ctx.Done()
+		hs.Close()
+	}()
+	if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

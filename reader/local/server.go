@@ -1,0 +1,326 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/reader"
+)
+
+// Defaults of Options.
+const (
+	DefaultRefresh  = 5 * time.Minute
+	DefaultPrefetch = 30
+	DefaultFreshFor = time.Minute
+	maxListed       = 200
+)
+
+// Options tunes a Server. The zero value is the defaults.
+type Options struct {
+	// Refresh is how often the server asks the mirrors for news in the
+	// background. Zero means DefaultRefresh.
+	Refresh time.Duration
+	// Prefetch is how many of the newest articles are downloaded in the
+	// background for offline reading. Zero means DefaultPrefetch;
+	// negative means none.
+	Prefetch int
+	// FreshFor is how long an article shown is not asked for again.
+	// Zero means DefaultFreshFor.
+	FreshFor time.Duration
+	// Logger receives the background work's outcomes; nil means silent.
+	Logger *slog.Logger
+}
+
+// Server is the local verifying reader: a web server for one reader on
+// their own machine. It shows only what its client verified.
+type Server struct {
+	c    *reader.Client
+	opts Options
+	mux  *http.ServeMux
+
+	mu      sync.Mutex
+	titles  map[bundle.Digest]string // titles of verified bundles
+	lastErr error                    // the last failed fetch, shown until one succeeds
+	checked map[string]time.Time     // when each article was last fetched
+}
+
+// NewServer returns a reader server over c.
+func NewServer(c *reader.Client, opts *Options) *Server {
+	s := &Server{c: c, titles: map[bundle.Digest]string{}, checked: map[string]time.Time{}}
+	if opts != nil {
+		s.opts = *opts
+	}
+	if s.opts.Refresh <= 0 {
+		s.opts.Refresh = DefaultRefresh
+	}
+	if s.opts.Prefetch == 0 {
+		s.opts.Prefetch = DefaultPrefetch
+	}
+	if s.opts.FreshFor <= 0 {
+		s.opts.FreshFor = DefaultFreshFor
+	}
+	if s.opts.Logger == nil {
+		s.opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s.mux = http.NewServeMux()
+	s.mux.HandleFunc("GET /{$}", s.serveIndex)
+	s.mux.HandleFunc("GET /refresh", s.serveRefresh)
+	s.mux.HandleFunc("GET /style.css", s.serveStyle)
+	s.mux.HandleFunc("GET /a/{id}/{$}", s.serveArticle)
+	s.mux.HandleFunc("GET /a/{id}/{name...}", s.serveImage)
+	return s
+}
+
+// ServeHTTP serves the reader's pages.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Content-Security-Policy", pageCSP)
+	w.Header().Set("X-Frame-Options", "DENY")
+	w.Header().Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, r)
+}
+
+// Run refreshes in the background until ctx ends: the list of articles,
+// then the newest articles not yet downloaded.
+func (s *Server) Run(ctx context.Context) {
+	for {
+		s.refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(s.opts.Refresh):
+		}
+	}
+}
+
+func (s *Server) refresh(ctx context.Context) {
+	r, err := s.c.List(ctx)
+	s.setErr(err)
+	if err != nil {
+		s.opts.Logger.Warn("reader: no mirror gave a verified list", "err", err)
+		return
+	}
+	s.opts.Logger.Info("reader: verified list", "mirror", r.Mirror, "size", r.Checkpoint.Size, "stale", r.Stale)
+	n := 0
+	for _, a := range r.Articles() {
+		if n >= s.opts.Prefetch || ctx.Err() != nil {
+			return
+		}
+		if a.Retracted {
+			continue
+		}
+		n++
+		if c, err := s.c.Cached(a.ID); err == nil && c != nil && c.Bundle != nil {
+			s.remember(c.Bundle)
+			continue
+		}
+		if f, err := s.c.Fetch(ctx, a.ID); err == nil && f.Bundle != nil {
+			s.remember(f.Bundle)
+		}
+	}
+}
+
+func (s *Server) setErr(err error) {
+	s.mu.Lock()
+	s.lastErr = err
+	s.mu.Unlock()
+}
+
+func (s *Server) remember(b *bundle.Bundle) {
+	s.mu.Lock()
+	s.titles[b.Digest] = b.Manifest.Title
+	s.mu.Unlock()
+}
+
+func (s *Server) serveStyle(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Write(styleCSS)
+}
+
+type listItem struct {
+	ID, Title         string
+	Retracted, Cached bool
+}
+
+type indexPage struct {
+	head
+	*reader.Result
+	Publisher string
+	Articles  []listItem
+	Problem   string
+}
+
+func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
+	res, err := s.c.Cached("")
+	if err != nil {
+		s.problem(w, http.StatusInternalServerError, "The reader's saved state cannot be used", err)
+		return
+	}
+	s.mu.Lock()
+	lastErr := s.lastErr
+	s.mu.Unlock()
+	if res == nil {
+		if lastErr != nil {
+			s.problem(w, http.StatusBadGateway, "No mirror could be verified yet", lastErr)
+			return
+		}
+		s.problem(w, http.StatusServiceUnavailable, "Asking the mirrors", errors.New("nothing is verified yet: the reader is asking the mirrors. Reload this page in a few seconds."))
+		return
+	}
+	p := &indexPage{head: head{Title: res.Trust.Root().Name()}, Result: res, Publisher: res.Trust.Root().Name() + " (" + res.Publisher + ")"}
+	if lastErr != nil {
+		p.Problem = "The last attempt to reach the mirrors failed, so this may not be the newest list: " + firstLine(lastErr)
+	}
+	s.mu.Lock()
+	for i, a := range res.Articles() {
+		if i == maxListed {
+			break
+		}
+		title, ok := s.titles[a.Digest]
+		if !ok {
+			title = a.ID
+		}
+		p.Articles = append(p.Articles, listItem{ID: a.ID, Title: title, Retracted: a.Retracted, Cached: ok})
+	}
+	s.mu.Unlock()
+	s.render(w, http.StatusOK, "index", p)
+}
+
+func (s *Server) serveRefresh(w http.ResponseWriter, r *http.Request) {
+	_, err := s.c.List(r.Context())
+	s.setErr(err)
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// article returns the article, fetched again unless it was fetched within
+// FreshFor; on failure, the saved copy and why it may be old.
+func (s *Server) article(ctx context.Context, id string) (*reader.Result, string, error) {
+	s.mu.Lock()
+	recent := time.Since(s.checked[id]) < s.opts.FreshFor
+	s.mu.Unlock()
+	cached, cerr := s.c.Cached(id)
+	if recent && cerr == nil && cached != nil && (cached.Bundle != nil || cached.Article != nil && cached.Article.Retracted) {
+		return cached, "", nil
+	}
+	res, err := s.c.Fetch(ctx, id)
+	if err == nil {
+		s.mu.Lock()
+		s.checked[id] = time.Now()
+		s.mu.Unlock()
+		return res, "", nil
+	}
+	if cerr == nil && cached != nil && cached.Bundle != nil {
+		return cached, "This is the copy saved earlier: no mirror could be verified just now, so a newer revision may exist. " + firstLine(err), nil
+	}
+	return nil, "", err
+}
+
+func (s *Server) serveArticle(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if bundle.CheckID(id) != nil {
+		s.problem(w, http.StatusBadRequest, "No such article", errors.New("that is not an article name"))
+		return
+	}
+	res, problem, err := s.article(r.Context(), id)
+	switch {
+	case errors.Is(err, reader.ErrNotFound):
+		s.problem(w, http.StatusNotFound, "No such article", err)
+		return
+	case err != nil:
+		s.problem(w, http.StatusBadGateway, "No mirror gave a verified copy", err)
+		return
+	case res.Article == nil:
+		s.problem(w, http.StatusNotFound, "No such article", errors.New("the publisher's log has no article of that name"))
+		return
+	case res.Article.Retracted:
+		s.problem(w, http.StatusGone, "Withdrawn", errors.New("the publisher withdrew this article on "+res.Article.Time.UTC().Format("2006-01-02 15:04 UTC")+"; the withdrawal is signed and verified"))
+		return
+	}
+	s.remember(res.Bundle)
+	p, err := newArticlePage(res, "/a/"+id+"/", false)
+	if err != nil {
+		s.problem(w, http.StatusInternalServerError, "The article cannot be shown", err)
+		return
+	}
+	p.Problem = problem
+	s.render(w, http.StatusOK, "article", p)
+}
+
+func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) {
+	id, name := r.PathValue("id"), r.PathValue("name")
+	if bundle.CheckID(id) != nil || bundle.CheckName(name) != nil {
+		http.NotFound(w, r)
+		return
+	}
+	res, err := s.c.Cached(id)
+	if err != nil || res == nil || res.Bundle == nil {
+		http.NotFound(w, r)
+		return
+	}
+	i := res.Bundle.Lookup(name)
+	if i <= 0 || !bundle.ImageTypes[res.Bundle.Manifest.Entries[i].Type] {
+		http.NotFound(w, r)
+		return
+	}
+	data, err := res.Bundle.Entry(i)
+	if err != nil {
+		http.Error(w, "damaged entry", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", res.Bundle.Manifest.Entries[i].Type)
+	// An SVG opened on its own must not run script either.
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
+	w.Write(data)
+}
+
+type problemPage struct {
+	head
+	Problem string
+	Details []string
+}
+
+// problem explains in plain words why nothing verified can be shown.
+func (s *Server) problem(w http.ResponseWriter, code int, title string, err error) {
+	p := &problemPage{head: head{Title: title}}
+	var re *reader.Error
+	if errors.As(err, &re) {
+		p.Problem = "None of the mirrors tried gave a copy that could be verified. Some may be blocked, down or lying; nothing unverified is shown. Try again later, or add other mirrors."
+		if re.Err != nil {
+			p.Problem += " (" + re.Err.Error() + ")"
+		}
+		for _, f := range re.Failures {
+			p.Details = append(p.Details, f.String())
+		}
+		for _, m := range re.Untried {
+			p.Details = append(p.Details, m+": not tried in time")
+		}
+	} else {
+		p.Problem = err.Error()
+	}
+	s.render(w, code, "problem", p)
+}
+
+func (s *Server) render(w http.ResponseWriter, code int, name string, data any) {
+	var buf bytes.Buffer
+	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+		s.opts.Logger.Error("reader: rendering", "page", name, "err", err)
+		http.Error(w, "rendering failed", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(code)
+	w.Write(buf.Bytes())
+}
+
+func firstLine(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return msg
+}

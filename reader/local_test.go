@@ -1,0 +1,159 @@
+package reader_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/samizdat-news/samizdat/mirror/publish"
+	"github.com/samizdat-news/samizdat/reader/local"
+)
+
+// hostileBody tries to run script in every way a sanitiser must stop.
+const hostileBody = `<p>Hostile.</p><script>alert(1)</script><img src="photo.png" onerror="alert(2)">
+<a href="javascript:alert(3)">x</a><iframe src="https://evil.example/"></iframe><svg onload="alert(4)"></svg>
+<img src="https://tracker.example/p.gif"><style>body{display:none}</style>`
+
+// scriptFree fails if page holds anything that could run script or load
+// from elsewhere.
+func scriptFree(t *testing.T, page string) {
+	t.Helper()
+	for _, bad := range []string{"<script", "onerror", "onload", "javascript:", "<iframe", "tracker.example", "<style>body"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("page holds %q", bad)
+		}
+	}
+}
+
+func TestWriteArticle(t *testing.T) {
+	w := newWorld(t)
+	st := w.store(honest...)
+	if _, err := w.publisher(st, t2.Add(time.Minute)).Publish([]publish.Item{item("h", hostileBody)}); err != nil {
+		t.Fatal(err)
+	}
+	url := serve(t, w.handler(st))
+	r, err := w.client("", url).Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files, err := local.WriteArticle(dir, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 {
+		t.Errorf("wrote %v, want the image and index.html", files)
+	}
+	page, _ := os.ReadFile(filepath.Join(dir, "index.html"))
+	img, _ := os.ReadFile(filepath.Join(dir, "photo.png"))
+	if string(img) != string(pngBytes) {
+		t.Error("image differs")
+	}
+	for _, want := range []string{"Corrected words.", `src="photo.png"`, "Content-Security-Policy", "default-src &#39;none&#39;", w.pub.Signer.Name(), "Current: verified"} {
+		if !strings.Contains(string(page), want) {
+			t.Errorf("saved page lacks %q", want)
+		}
+	}
+	r, err = w.client("", url).Fetch(ctx, "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := local.WriteArticle(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	page, _ = os.ReadFile(filepath.Join(dir, "index.html"))
+	if !strings.Contains(string(page), "Hostile.") {
+		t.Fatal("hostile article not written")
+	}
+	scriptFree(t, string(page))
+}
+
+// get returns a page's status, body and Content-Security-Policy.
+func get(t *testing.T, url string) (int, string, string) {
+	t.Helper()
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header.Get("Content-Security-Policy")
+}
+
+func TestLocalReader(t *testing.T) {
+	w := newWorld(t)
+	st := w.store(honest...)
+	if _, err := w.publisher(st, t2.Add(time.Minute)).Publish([]publish.Item{item("h", hostileBody)}); err != nil {
+		t.Fatal(err)
+	}
+	mirror := httptest.NewServer(w.handler(st))
+	defer mirror.Close()
+	state := t.TempDir()
+	c := w.client(state, mirror.URL)
+	srv := httptest.NewServer(local.NewServer(c, &local.Options{Prefetch: -1}))
+	defer srv.Close()
+
+	if code, body, _ := get(t, srv.URL+"/"); code != http.StatusServiceUnavailable || !strings.Contains(body, "asking the mirrors") {
+		t.Errorf("before any fetch: %d %q", code, body)
+	}
+	if code, _, _ := get(t, srv.URL+"/refresh"); code != http.StatusSeeOther {
+		t.Errorf("refresh: %d", code)
+	}
+	code, body, csp := get(t, srv.URL+"/")
+	if code != 200 || !strings.Contains(body, `href="/a/a/"`) || !strings.Contains(body, "Current: verified") {
+		t.Errorf("index: %d %q", code, body)
+	}
+	if !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") {
+		t.Errorf("CSP %q", csp)
+	}
+	code, body, _ = get(t, srv.URL+"/a/a/")
+	if code != 200 || !strings.Contains(body, "Corrected words.") || !strings.Contains(body, `src="/a/a/photo.png"`) || !strings.Contains(body, w.pub.Signer.Name()) {
+		t.Errorf("article: %d %q", code, body)
+	}
+	if code, img, _ := get(t, srv.URL+"/a/a/photo.png"); code != 200 || img != string(pngBytes) {
+		t.Errorf("image: %d", code)
+	}
+	code, body, _ = get(t, srv.URL+"/a/h/")
+	if code != 200 || !strings.Contains(body, "Hostile.") {
+		t.Errorf("hostile article: %d", code)
+	}
+	scriptFree(t, body)
+	if code, _, _ := get(t, srv.URL+"/a/nope/"); code != http.StatusNotFound {
+		t.Errorf("unknown article: %d", code)
+	}
+
+	// The mirror goes away: the saved copy is still shown, saying why it
+	// may be old; an article never downloaded is explained, mirror by
+	// mirror.
+	mirror.Close()
+	c2 := w.client(state, mirror.URL)
+	srv2 := httptest.NewServer(local.NewServer(c2, &local.Options{Prefetch: -1}))
+	defer srv2.Close()
+	code, body, _ = get(t, srv2.URL+"/a/a/")
+	if code != 200 || !strings.Contains(body, "Corrected words.") || !strings.Contains(body, "copy saved earlier") {
+		t.Errorf("offline article: %d %q", code, body)
+	}
+	code, body, _ = get(t, srv2.URL+"/a/d/")
+	if code != http.StatusBadGateway || !strings.Contains(body, "None of the mirrors") || !strings.Contains(body, mirror.URL) {
+		t.Errorf("offline, never downloaded: %d %q", code, body)
+	}
+}
+
+func TestLocalReaderStale(t *testing.T) {
+	w := newWorld(t)
+	frozen := serve(t, w.handler(w.store(step0, step1)))
+	c := w.client(t.TempDir(), frozen)
+	srv := local.NewServer(c, &local.Options{Prefetch: -1})
+	srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/refresh", nil))
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/a/b/", nil))
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Out of date") || !strings.Contains(rec.Body.String(), "31 hours ago") {
+		t.Errorf("stale article: %d %q", rec.Code, rec.Body)
+	}
+}
