@@ -316,4 +316,3 @@ func ControlHandler(body, full string) http.Handler {
 		}
 	})
 }
-
