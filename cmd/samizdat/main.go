@@ -46,6 +46,8 @@ func init() {
 		{"keygen", "make a publisher's root key, signing key and key statement", runKeygen},
 		{"publish", "sign article files and add them to a store", runPublish},
 		{"retract", "withdraw published articles", runRetract},
+		{"mirrors", "add, remove or list the mirrors in the publisher's signed mirror list", runMirrors},
+		{"refresh", "sign a fresh checkpoint, so readers see the publisher is alive", runRefresh},
 		{"rotate", "replace the signing key (needs the root key)", runRotate},
 		{"revoke", "revoke a signing key (needs the root key)", runRevoke},
 		{"export", "write articles as one standalone, verifiable file", runExport},

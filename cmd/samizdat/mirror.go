@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -124,8 +125,10 @@ func startMirror(parent context.Context, c *mirrorConfig, log *slog.Logger) (m *
 	if err != nil {
 		return m, err
 	}
-	m.node = msync.New(st, trusted, &msync.Config{Key: key, Peers: peers, Logger: log})
-	m.web = web.New(st, trusted, &web.Config{Logger: log, Alarms: m.node.Alarms, Collectors: []prometheus.Collector{nodeCollector(m.node)}})
+	m.node = msync.New(st, trusted, &msync.Config{Key: key, Peers: peers, Logger: log, PublicURL: c.PublicURL})
+	peerURLs := slices.Clone(c.PeerURLs)
+	m.web = web.New(st, trusted, &web.Config{Logger: log, Alarms: m.node.Alarms, Collectors: []prometheus.Collector{nodeCollector(m.node)},
+		PublicURL: c.PublicURL, Peers: func() []string { return append(slices.Clone(peerURLs), m.node.PeerURLs()...) }})
 	pages = m.web
 	log.Info("mirror: started", "store", c.Store, "node_key", hex.EncodeToString(m.node.PublicKey()), "publishers", len(trusted), "peers", len(peers))
 
@@ -341,10 +344,12 @@ var (
 	descForks    = statDesc("forks_total", "Checkpoints refused as forks of a publisher's log: an alarm.")
 	descRefused  = statDesc("refused_total", "Updates from peers refused: untrusted publisher or bad data.")
 	descStale    = statDesc("stale_total", "Checkpoints from peers older than ours, ignored.")
+	descRateLim  = statDesc("rate_limited_total", "Peers' requests refused over their rate limit.")
+	descIPRef    = statDesc("ip_refused_total", "Sessions refused: too many from one address.")
 )
 
 func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSessions, descSyncs, descAnnounce, descLeaves, descBundles, descForks, descRefused, descStale} {
+	for _, d := range []*prometheus.Desc{descSessions, descSyncs, descAnnounce, descLeaves, descBundles, descForks, descRefused, descStale, descRateLim, descIPRef} {
 		ch <- d
 	}
 }
@@ -355,7 +360,7 @@ func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, v := range []struct {
 		d *prometheus.Desc
 		n uint64
-	}{{descSyncs, s.Syncs}, {descAnnounce, s.Announces}, {descLeaves, s.LeavesAdded}, {descBundles, s.BundlesAdded}, {descForks, s.Forks}, {descRefused, s.Refused}, {descStale, s.Stale}} {
+	}{{descSyncs, s.Syncs}, {descAnnounce, s.Announces}, {descLeaves, s.LeavesAdded}, {descBundles, s.BundlesAdded}, {descForks, s.Forks}, {descRefused, s.Refused}, {descStale, s.Stale}, {descRateLim, s.RateLimited}, {descIPRef, s.IPRefused}} {
 		ch <- prometheus.MustNewConstMetric(v.d, prometheus.CounterValue, float64(v.n))
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/samizdat-news/samizdat/mirror/catalog"
+	"github.com/samizdat-news/samizdat/mirror/web"
 )
 
 // mirrorConfig is the operator's configuration of `samizdat mirror`: a TOML
@@ -35,6 +38,13 @@ type mirrorConfig struct {
 	// Peers are quic://HOST:PORT or tcp://HOST:PORT addresses to sync with,
 	// optionally pinned as ...#NODEKEY (the peer's node key, hex).
 	Peers []string `toml:"peers"`
+	// PublicURL is this mirror's own public HTTP URL (https://, http://
+	// or h3://), given to readers by /api/peers and to peers over sync, so
+	// their readers learn of this mirror too. Empty: not announced.
+	PublicURL string `toml:"public_url"`
+	// PeerURLs are public HTTP URLs of other mirrors, listed by
+	// /api/peers besides those the peers announce over sync.
+	PeerURLs []string `toml:"peer_urls"`
 	// LogLevel is debug, info, warn or error. Default info.
 	LogLevel string `toml:"log_level"`
 	// QuotaMB bounds each publisher's bundles in the store, in MiB.
@@ -103,6 +113,9 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirrorConfig, error) {
 	key := fs.String("tls-key", "", "TLS private key (PEM) for --https")
 	quicAddr := fs.String("quic", "", "UDP address for the sync protocol over QUIC")
 	tcpAddr := fs.String("tcp", "", "TCP address for the sync protocol over TLS (for networks that drop UDP)")
+	publicURL := fs.String("public-url", "", "this mirror's public HTTP URL, for readers' lists of mirrors (/api/peers)")
+	var peerURLs multiFlag
+	fs.Var(&peerURLs, "peer-url", "another mirror's public HTTP URL, listed by /api/peers (repeatable)")
 	level := fs.String("log-level", "", "debug, info, warn or error (default info)")
 	quota := fs.Int64("quota-mb", 0, "largest size of one publisher's bundles, in MiB (0: no quota)")
 	memLimit := fs.Int64("memory-limit-mb", 0, "soft limit on the Go heap in MiB (default 64; -1: none; GOMEMLIMIT wins)")
@@ -122,6 +135,8 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirrorConfig, error) {
 		override(&c.QUIC, *quicAddr)
 		override(&c.TCP, *tcpAddr)
 		override(&c.LogLevel, *level)
+		override(&c.PublicURL, *publicURL)
+		c.PeerURLs = append(c.PeerURLs, peerURLs...)
 		c.Trust = append(c.Trust, trust...)
 		c.Peers = append(c.Peers, peers...)
 		if *quota != 0 {
@@ -150,6 +165,19 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirrorConfig, error) {
 			return nil, usagef("--https needs --tls-cert and --tls-key, and they need --https")
 		case c.QuotaMB < 0:
 			return nil, usagef("--quota-mb must not be negative")
+		}
+		if c.PublicURL != "" {
+			if err := catalog.CheckMirrorURL(c.PublicURL); err != nil {
+				return nil, usagef("--public-url: %v", err)
+			}
+		}
+		if len(c.PeerURLs) > web.MaxPeerURLs {
+			return nil, usagef("%d --peer-url: at most %d", len(c.PeerURLs), web.MaxPeerURLs)
+		}
+		for _, u := range c.PeerURLs {
+			if err := catalog.CheckMirrorURL(u); err != nil {
+				return nil, usagef("--peer-url: %v", err)
+			}
 		}
 		switch c.LogLevel {
 		case "debug", "info", "warn", "error":

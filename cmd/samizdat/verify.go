@@ -119,13 +119,13 @@ func verifyPath(path string, root *keys.PublicKey) (string, []string) {
 			return "", []string{err.Error()}
 		}
 		defer st.Close()
-		probs, err := st.Check(root, nil)
+		rep, err := st.Audit(root, nil)
 		if err != nil {
 			return "", []string{err.Error()}
 		}
-		if len(probs) > 0 {
+		if len(rep.Problems) > 0 {
 			var out []string
-			for _, p := range probs {
+			for _, p := range rep.Problems {
 				out = append(out, p.String())
 			}
 			return "", out
@@ -138,7 +138,12 @@ func verifyPath(path string, root *keys.PublicKey) (string, []string) {
 				live++
 			}
 		}
-		return fmt.Sprintf("store: publisher %s, %d leaves, %d articles (%d retracted), all verified", root.Name(), p.Size, live, len(arts)-live), nil
+		summary := fmt.Sprintf("store: publisher %s, %d leaves, %d articles (%d retracted), all verified", root.Name(), p.Size, live, len(arts)-live)
+		if n := len(rep.Pending); n > 0 {
+			// A mirror in the middle of a sync: what it holds verifies.
+			summary += fmt.Sprintf(", %d bundle(s) not fetched yet", n)
+		}
+		return summary, nil
 	}
 	data, err := readSmall(path, export.MaxSize)
 	if err != nil {

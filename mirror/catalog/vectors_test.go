@@ -36,6 +36,16 @@ type vectors struct {
 	Inclusion  [][]string      `json:"inclusion"`   // per leaf, its proof in the whole log
 	Consistent []vectorTree    `json:"consistency"` // proofs from smaller sizes
 	Invalid    []vectorInvalid `json:"invalid_leaves"`
+	MirrorList vectorMirrors   `json:"mirror_list"` // the list the log's mirror-list leaf records
+}
+
+// vectorMirrors is a signed mirror list and what it says.
+type vectorMirrors struct {
+	Signed  string   `json:"signed"`
+	Digest  string   `json:"digest"` // hex SHA-256 of signed
+	Version uint64   `json:"version"`
+	Time    int64    `json:"time"`
+	URLs    []string `json:"urls"`
 }
 
 type vectorLeaf struct {
@@ -73,19 +83,28 @@ func hashStrings(hs []tlog.Hash) []string {
 func makeVectors(t *testing.T) *vectors {
 	p := testkeys.New(t, "vectors")
 	stmtDigest := sha256.Sum256(p.Statement)
+	ml := &catalog.MirrorList{Version: 1, Time: time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC),
+		URLs: []string{"https://mirror.example.org/", "h3://203.0.113.7:4433", "http://[2001:db8::1]:8080/news"}}
+	mlSigned, err := ml.Sign(p.Signer, p.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mlDigest := sha256.Sum256(mlSigned)
 	leaves := []*catalog.Leaf{
 		{Kind: catalog.KindKeyStatement, Version: 1, Digest: stmtDigest},
 		{Kind: catalog.KindBundle, ID: "first-article", Revision: 1, Digest: sha256.Sum256([]byte("bundle 1"))},
 		{Kind: catalog.KindBundle, ID: "second", Revision: 1, Digest: sha256.Sum256([]byte("bundle 2"))},
 		{Kind: catalog.KindBundle, ID: "first-article", Revision: 2, Digest: sha256.Sum256([]byte("bundle 3"))},
 		{Kind: catalog.KindRetraction, ID: "second", Revision: 1, Time: time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC)},
-		{Kind: catalog.KindMirrorList, Version: 1, Digest: sha256.Sum256([]byte("mirror list 1"))},
+		{Kind: catalog.KindMirrorList, Version: 1, Digest: mlDigest},
 		{Kind: catalog.KindBundle, ID: "x.y_z-0", Revision: 1 << 40, Digest: sha256.Sum256([]byte("bundle 4"))},
 	}
 	v := &vectors{
 		Comment:   "samizdat catalog test vectors; regenerate with: go test ./mirror/catalog -run TestVectors -update",
 		RootKey:   p.Root.Public().String(),
 		Statement: string(p.Statement),
+		MirrorList: vectorMirrors{Signed: string(mlSigned), Digest: hex.EncodeToString(mlDigest[:]),
+			Version: ml.Version, Time: ml.Time.Unix(), URLs: ml.URLs},
 	}
 	m := &memLog{}
 	for _, l := range leaves {
@@ -253,6 +272,7 @@ func checkVectors(t *testing.T, v *vectors) {
 	if len(v.Consistent) != len(v.Leaves)-1 {
 		t.Errorf("%d consistency proofs, want %d", len(v.Consistent), len(v.Leaves)-1)
 	}
+	checkMirrorVector(t, v, trust)
 	for _, iv := range v.Invalid {
 		raw, err := hex.DecodeString(iv.Hex)
 		if err != nil {
@@ -261,6 +281,33 @@ func checkVectors(t *testing.T, v *vectors) {
 		if _, err := catalog.ParseLeaf(raw); err == nil {
 			t.Errorf("invalid leaf (%s) accepted", iv.Why)
 		}
+	}
+}
+
+// checkMirrorVector opens the vector's mirror list and checks that the
+// log's last mirror-list leaf records it.
+func checkMirrorVector(t *testing.T, v *vectors, trust *keys.Trust) {
+	vm := v.MirrorList
+	m, err := catalog.OpenMirrorList([]byte(vm.Signed), trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Version != vm.Version || m.Time.Unix() != vm.Time || !reflect.DeepEqual(m.URLs, vm.URLs) {
+		t.Errorf("mirror list opens to %+v, vector says %+v", m, vm)
+	}
+	d := sha256.Sum256([]byte(vm.Signed))
+	if hex.EncodeToString(d[:]) != vm.Digest {
+		t.Errorf("mirror list digest %x, vector says %s", d, vm.Digest)
+	}
+	var last *catalog.Leaf
+	for _, vl := range v.Leaves {
+		raw, _ := hex.DecodeString(vl.Hex)
+		if l, err := catalog.ParseLeaf(raw); err == nil && l.Kind == catalog.KindMirrorList {
+			last = l
+		}
+	}
+	if last == nil || last.Version != m.Version || last.Digest != d {
+		t.Errorf("the log's last mirror-list leaf %+v does not record the mirror list", last)
 	}
 }
 

@@ -93,6 +93,9 @@ func (p *Publisher) Publish(items []Item) ([]Result, error) {
 			return nil, err
 		}
 		items = append(slices.Clip(items), again...)
+		if err := p.resignMirrors(u, &leaves, now); err != nil {
+			return nil, err
+		}
 	}
 	results := make([]Result, len(items))
 	seen := map[string]bool{}

@@ -34,6 +34,11 @@ type Update struct {
 	// Bundles are bundles of the log's current (not superseded, not
 	// retracted) articles.
 	Bundles [][]byte
+	// MirrorList is a signed mirror list: the one that the log's newest
+	// mirror-list leaf records once Leaves are appended. Leaves that add a
+	// newer mirror-list leaf without its list remove the stored list: the
+	// store holds the latest list or none.
+	MirrorList []byte
 }
 
 // Result says what Apply changed.
@@ -43,6 +48,7 @@ type Result struct {
 	BundlesAdded int
 	Statement    bool // a newer key statement was stored
 	Checkpoint   bool // a newer checkpoint was stored
+	MirrorList   bool // a new mirror list was stored
 }
 
 // Apply verifies u against the publisher's pinned root key and the store's
@@ -137,6 +143,18 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 	var bundleDigests = map[bundle.Digest]*catalog.Article{}
 	var used, freed, added int64 // bytes of the publisher's bundles
 
+	// The mirror list is verified under the key statement after the
+	// update, then checked against the log in the transaction below.
+	var mirrors *catalog.MirrorList
+	if u.MirrorList != nil {
+		var err error
+		if mirrors, err = catalog.OpenMirrorList(u.MirrorList, trust); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	var newMirrorLeaf *catalog.Leaf // the newest mirror-list leaf of the update
+	sameMirrors := false            // the update's list is the one stored
+
 	// Bundles are verified on every core before the transaction that
 	// checks them against the log.
 	verified, err := verifyAll(u.Bundles, trust, s.lim)
@@ -215,7 +233,21 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 					return fmt.Errorf("store: leaf %d: %w", n, err)
 				}
 				mirrorVersion = l.Version
+				newMirrorLeaf = l
 			}
+		}
+		if mirrors != nil {
+			last := newMirrorLeaf
+			if last == nil {
+				var err error
+				if last, err = lastMirrorLeaf(pb); err != nil {
+					return err
+				}
+			}
+			if err := checkMirrorListLeaf(mirrors, u.MirrorList, last); err != nil {
+				return fmt.Errorf("store: publisher %s: %w", id, err)
+			}
+			sameMirrors = pb != nil && bytes.Equal(pb.Get(keyMirrorList), u.MirrorList)
 		}
 		for i, raw := range u.Bundles {
 			b := verified[i]
@@ -312,6 +344,13 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 		put(pb, keySize, u64(uint64(oldSize+int64(len(u.Leaves)))))
 		put(pb, keyKeyVersion, u64(keyVersion))
 		put(pb, keyMirrorVer, u64(mirrorVersion))
+		switch {
+		case mirrors != nil && !sameMirrors:
+			put(pb, keyMirrorList, u.MirrorList)
+			res.MirrorList = true
+		case mirrors == nil && newMirrorLeaf != nil && err == nil:
+			err = pb.Delete(keyMirrorList) // superseded, its list not given
+		}
 		for name, a := range changed {
 			put(ab, []byte(name), encodeArticle(a))
 		}
@@ -345,7 +384,7 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 			s.log.Warn("store: garbage collection failed; retried at next open", "err", err)
 		}
 	}
-	if s.onChange != nil && (res.LeavesAdded > 0 || res.BundlesAdded > 0 || res.Statement || res.Checkpoint) {
+	if s.onChange != nil && (res.LeavesAdded > 0 || res.BundlesAdded > 0 || res.Statement || res.Checkpoint || res.MirrorList) {
 		s.onChange(id)
 	}
 	s.log.Debug("store: applied update", "publisher", id, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)

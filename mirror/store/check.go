@@ -85,26 +85,60 @@ type Problem struct {
 
 func (p Problem) String() string { return p.What + ": " + p.Err.Error() }
 
+// ErrPending is wrapped by the Problem that Check reports for a current
+// article whose bundle the store does not hold yet: a mirror that has the
+// log but is still fetching bundles. It is not damage; it wraps ErrNotFound.
+var ErrPending = fmt.Errorf("%w: bundle not fetched yet", ErrNotFound)
+
+// Report is what Audit found in a store.
+type Report struct {
+	// Problems are damage: anything that does not verify, including a
+	// bundle file that is present but corrupt or gone from the disk.
+	Problems []Problem
+	// Pending are the current articles whose bundles the store does not
+	// hold yet (MissingBundles): normal for a mirror in the middle of a
+	// sync, and not damage.
+	Pending []catalog.Article
+}
+
 // Check verifies everything the store holds for the publisher of root: the
 // key statement, the checkpoint, every leaf and stored hash, the tree hash,
 // the article index, and every current article's bundle, decompressed. It
-// returns the problems found; an error means the check could not run.
+// returns the problems found; an error means the check could not run. A
+// bundle not fetched yet is reported too, as a Problem whose Err wraps
+// ErrPending, so that no problem means a complete and intact store; Audit
+// keeps such bundles apart from damage.
 func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem, error) {
+	r, err := s.Audit(root, opts)
+	if err != nil {
+		return nil, err
+	}
+	probs := r.Problems
+	for _, a := range r.Pending {
+		probs = append(probs, Problem{What: fmt.Sprintf("article %q", a.ID), Err: fmt.Errorf("%w: %s", ErrPending, a.Digest)})
+	}
+	return probs, nil
+}
+
+// Audit verifies the store as Check does, and reports the bundles not
+// fetched yet apart from damage: a mirror in the middle of a sync has
+// pending bundles but no problems.
+func (s *Store) Audit(root *keys.PublicKey, opts *bundle.OpenOptions) (*Report, error) {
 	id := root.ID()
 	p, err := s.Publisher(id)
 	if err != nil {
 		return nil, err
 	}
-	var probs []Problem
-	add := func(what string, err error) { probs = append(probs, Problem{What: what, Err: err}) }
+	r := &Report{}
+	add := func(what string, err error) { r.Problems = append(r.Problems, Problem{What: what, Err: err}) }
 	if !p.Root.Equal(root) {
 		add("root key", fmt.Errorf("store holds publisher %s under key %s", id, p.Root))
-		return probs, nil
+		return r, nil
 	}
 	trust, err := keys.NewTrust(root, p.Statement)
 	if err != nil {
 		add("key statement", err)
-		return probs, nil
+		return r, nil
 	}
 	var cp *catalog.Checkpoint
 	if p.Checkpoint == nil {
@@ -120,7 +154,7 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 	leaves, err := s.Leaves(id, 0, p.Size)
 	if err != nil {
 		add("leaves", err)
-		return probs, nil
+		return r, nil
 	}
 	var recomputed []tlog.Hash
 	read := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
@@ -137,14 +171,14 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 		hs, err := tlog.StoredHashes(int64(i), raw, read)
 		if err != nil {
 			add(fmt.Sprintf("leaf %d", i), err)
-			return probs, nil
+			return r, nil
 		}
 		recomputed = append(recomputed, hs...)
 	}
 	stored, err := s.storedHashes(id, int64(len(recomputed)))
 	if err != nil {
 		add("tree hashes", err)
-		return probs, nil
+		return r, nil
 	}
 
 	// When the leaves, the stored hashes and the checkpoint disagree, the
@@ -184,6 +218,7 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 	tainted := map[string]bool{} // articles with a bad leaf, reported above
 	var keyLeaf *catalog.Leaf
 	var kv, mv uint64
+	var mirrorLeaf *catalog.Leaf
 	for i, raw := range leaves {
 		n := int64(i)
 		l, err := catalog.ParseLeaf(raw)
@@ -221,8 +256,11 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 			if err := catalog.NextVersion(mv, l); err != nil {
 				add(fmt.Sprintf("leaf %d", n), err)
 			}
-			mv = l.Version
+			mv, mirrorLeaf = l.Version, l
 		}
+	}
+	if err := s.auditMirrorList(id, trust, mirrorLeaf); err != nil {
+		add("mirror list", err)
 	}
 	if keyLeaf != nil {
 		switch v := trust.Statement().Version; {
@@ -236,7 +274,7 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 	index, err := s.Articles(id)
 	if err != nil {
 		add("article index", err)
-		return probs, nil
+		return r, nil
 	}
 	indexed := map[string]bool{}
 	for _, a := range index {
@@ -256,6 +294,12 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 			continue
 		}
 		data, err := s.Bundle(a.Digest)
+		if errors.Is(err, ErrNotFound) {
+			// No record of the bundle: not fetched yet. A record whose
+			// file is gone is damage, reported below.
+			r.Pending = append(r.Pending, a)
+			continue
+		}
 		if err != nil {
 			add(fmt.Sprintf("article %q", a.ID), err)
 			continue
@@ -288,7 +332,7 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 	for _, name := range missing {
 		add(fmt.Sprintf("article %q", name), errors.New("missing from the article index"))
 	}
-	return probs, nil
+	return r, nil
 }
 
 // storedHashes reads the publisher's first n stored tree hashes in one

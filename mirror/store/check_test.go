@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/catalog"
 	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
+	"github.com/samizdat-news/samizdat/mirror/store"
 )
 
 // checkFixture is a store with a log of a dozen leaves: articles a..e,
@@ -212,5 +214,72 @@ func TestCheckUnknownPublisher(t *testing.T) {
 	f := newFixture(t)
 	if _, err := f.st.Check(f.pub.Root.Public(), nil); err == nil {
 		t.Error("Check of an unknown publisher ran")
+	}
+}
+
+// TestAuditPending checks that a bundle not fetched yet is pending, not
+// damage, while a bundle file that is present but corrupt stays a problem,
+// and that Check still reports the pending one, marked ErrPending.
+func TestAuditPending(t *testing.T) {
+	f, cur := checkFixture(t)
+	root := f.pub.Root.Public()
+	// Leaves first, bundles later, as a mirror syncs.
+	g, lg := f.bundle("g", 1, "<p>g</p>")
+	h, lh := f.bundle("h", 1, "<p>h</p>")
+	f.apply(f.next(lg))
+	f.apply(f.next(lh))
+
+	r, err := f.st.Audit(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Problems) != 0 {
+		t.Errorf("Audit of a store missing two bundles found damage:\n%s", problems(r.Problems))
+	}
+	var pending []string
+	for _, a := range r.Pending {
+		pending = append(pending, a.ID)
+	}
+	slices.Sort(pending)
+	if strings.Join(pending, ",") != "g,h" {
+		t.Errorf("Pending = %q, want g and h", pending)
+	}
+	probs, err := f.st.Check(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(probs) != 2 {
+		t.Fatalf("Check found:\n%swant the two pending bundles", problems(probs))
+	}
+	for _, p := range probs {
+		if !errors.Is(p.Err, store.ErrPending) || !errors.Is(p.Err, store.ErrNotFound) {
+			t.Errorf("Check: %v, want it to wrap ErrPending and ErrNotFound", p)
+		}
+	}
+
+	// One arrives; a stored one is damaged: that is a problem, not pending.
+	f.apply(&store.Update{Bundles: [][]byte{g}})
+	b, err := os.ReadFile(f.bundlePath(cur["a"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-2] ^= 0x20
+	if err := os.WriteFile(f.bundlePath(cur["a"]), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err = f.st.Audit(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Problems) != 1 || r.Problems[0].What != `article "a"` || errors.Is(r.Problems[0].Err, store.ErrPending) {
+		t.Errorf("Audit found:\n%swant the damaged bundle of a", problems(r.Problems))
+	}
+	if len(r.Pending) != 1 || r.Pending[0].ID != "h" {
+		t.Errorf("Pending = %v, want h", r.Pending)
+	}
+	// Once every bundle is there, nothing is pending.
+	f.apply(&store.Update{Bundles: [][]byte{h}})
+	if r, err := f.st.Audit(root, nil); err != nil || len(r.Pending) != 0 {
+		t.Errorf("Audit of a complete store: %v, pending %v", err, r.Pending)
 	}
 }

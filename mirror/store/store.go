@@ -16,12 +16,14 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	gosync "sync"
 	"time"
@@ -402,6 +404,79 @@ func (s *Store) Articles(id string) ([]catalog.Article, error) {
 	return out, err
 }
 
+// RecentArticles returns up to n of a publisher's articles whose current
+// state was set by a leaf below index before, most recently changed first
+// (the order of Articles). Before at the log's size (or above) gives the
+// newest; the Leaf of the last article returned is the before of the next
+// page. It reads the log backwards from leaf before-1 and stops once it has
+// n articles, so a page costs about n lookups however many articles the
+// publisher has. Read in one transaction, a page is consistent; pages read
+// at different times may miss or repeat an article changed in between.
+func (s *Store) RecentArticles(id string, before int64, n int) ([]catalog.Article, error) {
+	var out []catalog.Article
+	if n <= 0 || before <= 0 {
+		return nil, nil
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		if b == nil {
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+		}
+		ab, lb := b.Bucket(bktArticles), b.Bucket(bktLeaves)
+		if ab == nil || lb == nil {
+			return nil
+		}
+		c := lb.Cursor()
+		k, v := c.Seek(u64(uint64(before)))
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil && len(out) < n; k, v = c.Prev() {
+			if len(k) != 8 || len(v) < 2 || (catalog.Kind(v[0]) != catalog.KindBundle && catalog.Kind(v[0]) != catalog.KindRetraction) || len(v) < 2+int(v[1]) {
+				continue // key statements and mirror lists
+			}
+			leaf := int64(binary.BigEndian.Uint64(k))
+			art := v[2 : 2+int(v[1])]
+			if a := decodeArticle(string(art), ab.Get(art)); a != nil && a.Leaf == leaf {
+				out = append(out, *a)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// ArticleLeaves returns the index of the leaf that set each of a
+// publisher's articles' current state, most recent first (one per article,
+// in the order of Articles), and how many of the articles are retracted:
+// what a list needs to count its articles and find where each page starts
+// (see RecentArticles), at 8 bytes an article.
+func (s *Store) ArticleLeaves(id string) (leaves []int64, retracted int, err error) {
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		if b == nil {
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+		}
+		ab := b.Bucket(bktArticles)
+		if ab == nil {
+			return nil
+		}
+		return ab.ForEach(func(_, v []byte) error {
+			if len(v) == articleRecordLen {
+				leaves = append(leaves, int64(binary.BigEndian.Uint64(v[40:])))
+				if v[48] == 1 {
+					retracted++
+				}
+			}
+			return nil
+		})
+	})
+	slices.SortFunc(leaves, func(a, b int64) int { return cmp.Compare(b, a) })
+	return leaves, retracted, err
+}
+
 func encodeArticle(a *catalog.Article) []byte {
 	b := binary.BigEndian.AppendUint64(nil, a.Revision)
 	b = append(b, a.Digest[:]...)
@@ -414,8 +489,12 @@ func encodeArticle(a *catalog.Article) []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(a.Time.Unix()))
 }
 
+// articleRecordLen is the size of an articles bucket value: revision,
+// digest, leaf, retracted flag, retraction time.
+const articleRecordLen = 8 + 32 + 8 + 1 + 8
+
 func decodeArticle(id string, v []byte) *catalog.Article {
-	if len(v) != 8+32+8+1+8 {
+	if len(v) != articleRecordLen {
 		return nil
 	}
 	a := &catalog.Article{ID: id, Revision: binary.BigEndian.Uint64(v)}

@@ -897,3 +897,78 @@ func TestOnChange(t *testing.T) {
 		t.Errorf("OnChange calls = %q after updates that changed nothing", got)
 	}
 }
+
+// TestRecentArticles pages through a log with superseded revisions, a
+// retraction and a key statement leaf, and checks every page size against
+// Articles; ArticleLeaves against it too.
+func TestRecentArticles(t *testing.T) {
+	f := newFixture(t)
+	f.init() // leaves: key statement, a, b
+	var leaves [][]byte
+	var bundles [][]byte
+	for _, id := range []string{"c", "d", "e"} {
+		raw, l := f.bundle(id, 1, "<p>"+id+"</p>")
+		leaves = append(leaves, l)
+		if id != "d" { // retracted below, in the same update
+			bundles = append(bundles, raw)
+		}
+	}
+	a2, la2 := f.bundle("a", 2, "<p>a again</p>")
+	u := f.next(append(leaves, la2, retraction("d", 1, f.now))...)
+	u.Bundles = append(bundles, a2)
+	f.apply(u)
+	e2, le2 := f.bundle("e", 2, "<p>e again</p>")
+	u = f.next(le2)
+	u.Bundles = [][]byte{e2}
+	f.apply(u)
+
+	all, err := f.st.Articles(f.id())
+	if err != nil || len(all) != 5 {
+		t.Fatalf("Articles = %v, %v", all, err)
+	}
+	size := int64(len(f.log.leaves))
+	for n := 1; n <= len(all)+1; n++ {
+		var got []catalog.Article
+		for before := size + 3; ; { // beyond the log: from the end
+			page, err := f.st.RecentArticles(f.id(), before, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page) > n {
+				t.Fatalf("n=%d: page of %d", n, len(page))
+			}
+			got = append(got, page...)
+			if len(page) < n {
+				break
+			}
+			before = page[len(page)-1].Leaf
+		}
+		if !slices.Equal(got, all) {
+			t.Errorf("n=%d: pages = %v, want %v", n, got, all)
+		}
+	}
+	if page, err := f.st.RecentArticles(f.id(), all[2].Leaf, 1); err != nil || len(page) != 1 || page[0] != all[3] {
+		t.Errorf("RecentArticles(before the third) = %v, %v; want %v", page, err, all[3])
+	}
+	if page, err := f.st.RecentArticles(f.id(), size, 0); err != nil || page != nil {
+		t.Errorf("RecentArticles(n=0) = %v, %v", page, err)
+	}
+	if page, err := f.st.RecentArticles(f.id(), 1, 10); err != nil || len(page) != 0 {
+		t.Errorf("RecentArticles(before the first article) = %v, %v", page, err)
+	}
+	if _, err := f.st.RecentArticles("nobody", size, 10); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RecentArticles(nobody) = %v", err)
+	}
+
+	ls, retracted, err := f.st.ArticleLeaves(f.id())
+	var want []int64
+	for _, a := range all {
+		want = append(want, a.Leaf)
+	}
+	if err != nil || !slices.Equal(ls, want) || retracted != 1 {
+		t.Errorf("ArticleLeaves = %v, %d, %v; want %v, 1", ls, retracted, err, want)
+	}
+	if _, _, err := f.st.ArticleLeaves("nobody"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ArticleLeaves(nobody) = %v", err)
+	}
+}

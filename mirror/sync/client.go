@@ -116,7 +116,8 @@ func (n *Node) Push(ctx context.Context, c Conn) error {
 		cancel()
 		wg.Wait()
 	}()
-	wg.Go(func() { n.serveStreams(ctx, c) })
+	// The publisher's own push is not rate limited.
+	wg.Go(func() { n.serveStreams(ctx, c, nil) })
 	defer n.forgetPeer(c)
 	ids, err := n.st.Publishers()
 	if err != nil {
@@ -205,6 +206,7 @@ func (n *Node) forgetPeer(c Conn) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	delete(n.peerSizes, c)
+	delete(n.peerURLs, c)
 }
 
 // pull brings the store's copy of one publisher up to the peer's entry x.
@@ -299,9 +301,19 @@ func (n *Node) pull(ctx context.Context, c Conn, root *keys.PublicKey, x *entry,
 	} else if len(want) > 0 {
 		all = true
 	}
+	// The mirror list the new leaves record (or one the store still
+	// lacks) comes in the same update, so the store never holds a list
+	// older than its log's.
+	u.MirrorList = n.mirrorList(ctx, c, id, u.Leaves)
 	var changed bool
-	if u.Statement != nil || u.Checkpoint != nil || len(u.Bundles) > 0 {
+	if u.Statement != nil || u.Checkpoint != nil || len(u.Bundles) > 0 || u.MirrorList != nil {
 		res, err := n.st.Apply(root, u)
+		if err != nil && u.MirrorList != nil && !isForkOrStale(err) {
+			// A list the store refuses must not keep the log back.
+			n.log.Warn("sync: mirror list refused; storing the log without it", "peer", c.RemoteAddr(), "publisher", id, "err", err)
+			u.MirrorList = nil
+			res, err = n.st.Apply(root, u)
+		}
 		if err != nil && len(u.Bundles) > 0 && !isForkOrStale(err) {
 			// A bundle the store refuses must not keep the log back.
 			n.log.Warn("sync: bundles refused; storing the log without them", "peer", c.RemoteAddr(), "publisher", id, "err", err)
@@ -323,10 +335,17 @@ func (n *Node) pull(ctx context.Context, c Conn, root *keys.PublicKey, x *entry,
 		}
 		n.leaves.Add(uint64(res.LeavesAdded))
 		n.bundles.Add(uint64(res.BundlesAdded))
-		changed = res.Checkpoint || res.Statement || res.BundlesAdded > 0
+		changed = res.Checkpoint || res.Statement || res.BundlesAdded > 0 || res.MirrorList
 		if res.Checkpoint || res.Statement {
 			n.log.Info("sync: updated publisher", "peer", c.RemoteAddr(), "publisher", id, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)
 		}
+	}
+	if changed {
+		// The new checkpoint is announced as soon as it is stored, not
+		// after the bundles below: the next mirror takes the log now and
+		// the bundles this node holds, and the rest on later announces.
+		n.notify(id, c)
+		changed = false
 	}
 	n.mu.Lock()
 	if fetchErr != nil {
@@ -477,9 +496,16 @@ func currentDigests(leaves [][]byte) []bundle.Digest {
 	return out
 }
 
+// progressInterval is the least time between the announces a node sends
+// while it stores the bundles of a long sync, so that the next mirror
+// fetches what arrived (and asks again for what did not) without asking
+// for every bundle at every batch.
+const progressInterval = time.Second
+
 // fetchMissing fetches and stores, in batches, the bundles of the
 // publisher's current articles that the store lacks. It returns how many
-// it stored and how many it still lacks.
+// it stored and how many it still lacks. While it runs, the other
+// sessions are told of the bundles stored at most every progressInterval.
 func (n *Node) fetchMissing(ctx context.Context, c Conn, root *keys.PublicKey) (added, left int, err error) {
 	want, err := n.st.MissingBundles(root.ID())
 	if err != nil {
@@ -497,6 +523,7 @@ func (n *Node) fetchMissing(ctx context.Context, c Conn, root *keys.PublicKey) (
 	applies := make(chan [][]byte, 1)
 	var applier gosync.WaitGroup
 	applier.Go(func() {
+		last := time.Now()
 		for b := range applies {
 			if stopped.Load() {
 				continue
@@ -509,6 +536,10 @@ func (n *Node) fetchMissing(ctx context.Context, c Conn, root *keys.PublicKey) (
 			}
 			n.bundles.Add(uint64(res.BundlesAdded))
 			added += res.BundlesAdded
+			if res.BundlesAdded > 0 && time.Since(last) >= progressInterval {
+				n.notify(root.ID(), c)
+				last = time.Now()
+			}
 		}
 	})
 	flush := func() bool {

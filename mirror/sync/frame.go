@@ -71,8 +71,8 @@ func (e *RemoteError) Error() string {
 // -1 for an unknown type.
 func frameLimit(t byte, bundleMax int64) int64 {
 	switch t {
-	case typeList, typeStatement, typeLeaves, typeBundle, typeAnnounce,
-		respPublishers, respStatement, respLeaves, respOK, respError:
+	case typeList, typeStatement, typeLeaves, typeBundle, typeAnnounce, typeMirrorList, typeHello,
+		respPublishers, respStatement, respLeaves, respOK, respError, respMirrorList, respHello:
 		return MaxFrameSize
 	case respBundle:
 		return bundleMax

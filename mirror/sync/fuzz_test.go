@@ -28,6 +28,10 @@ func FuzzReadFrame(f *testing.F) {
 	f.Add(frame(respError, encodeError(CodeNotFound, "no")))
 	f.Add(frame(typeBundle, make([]byte, 32)))
 	f.Add([]byte{0x42, 0, 0, 0, 0})
+	f.Add(frame(typeHello, encodeHello("https://mirror.example/")))
+	f.Add(frame(respHello, encodeHello("")))
+	f.Add(frame(typeMirrorList, []byte("\x20"+id)))
+	f.Add(frame(respMirrorList, []byte("samizdat/x mirrors\nversion 1\ntime 1\n\n— k abc\n")))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		typ, p, err := readFrame(bytes.NewReader(data), 1<<16)
 		if err != nil {
@@ -64,6 +68,16 @@ func FuzzReadFrame(f *testing.F) {
 			decodeError(p)
 		case respStatement:
 			decodeStatement(p)
+		case typeHello, respHello:
+			if u, err := decodeHello(p); err == nil {
+				if got := encodeHello(u); !bytes.Equal(got, p) {
+					t.Errorf("hello re-encodes differently")
+				}
+			}
+		case typeMirrorList:
+			decodeID(p)
+		case respMirrorList:
+			decodeMirrorList(p)
 		}
 		currentDigests([][]byte{p})
 	})

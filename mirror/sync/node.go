@@ -9,7 +9,9 @@
 // protocol is PROTOCOL.md's "samizdat sync protocol"; it runs over any
 // Conn: QUIC (ListenQUIC, DialQUIC) or, for networks that drop UDP, TLS on
 // TCP with yamux streams (ListenTCP, DialTCP). Nodes are identified by
-// ed25519 keys, not names, and may be pinned; no SNI is sent.
+// ed25519 keys, not names, and may be pinned; no SNI is sent. A node bounds
+// what one peer may ask: sessions per remote address, and requests with
+// token buckets per session and per address (Config.RateLimit).
 //
 // Verification is the store's: Apply refuses bad statements, leaves,
 // checkpoints, bundles and forks, and keeps its state. A fork is logged at
@@ -41,6 +43,10 @@ type Config struct {
 	Key ed25519.PrivateKey
 	// Peers are the peers Run keeps sessions to.
 	Peers []Peer
+	// PublicURL is this node's public HTTP URL, told to every peer in the
+	// hello exchange so that their readers learn of this mirror (see
+	// PeerURLs). It must pass catalog.CheckMirrorURL. Empty means none.
+	PublicURL string
 	// Logger receives the node's log; nil means silent.
 	Logger *slog.Logger
 	// Parallel bounds the streams fetching bundles from one peer at once.
@@ -67,6 +73,20 @@ type Config struct {
 	AnnounceTimeout time.Duration
 	// MaxSessions bounds the sessions Serve keeps at once. Default 256.
 	MaxSessions int
+	// RateLimit is the sustained rate, in requests per second, at which a
+	// session's peer may ask; RateBurst is how many it may ask at once
+	// before the rate applies. One remote address may ask twice as much
+	// over all its sessions. A request over the limit waits up to a
+	// second for its turn, and is refused with error 3 "refused: rate
+	// limit" when it would wait longer. Defaults DefaultRateLimit and
+	// DefaultRateBurst, which an honest full sync of 10,000 bundles does
+	// not reach; a negative RateLimit turns the limit off.
+	RateLimit float64
+	RateBurst int
+	// MaxSessionsPerIP bounds the sessions Serve keeps at once with one
+	// remote IP address. Default DefaultMaxSessionsPerIP; negative means
+	// no bound.
+	MaxSessionsPerIP int
 	// RetryMin and RetryMax bound the delay between Run's attempts to
 	// reach a peer; it doubles from RetryMin, with jitter. Defaults 500 ms
 	// and 1 min.
@@ -92,6 +112,8 @@ type Stats struct {
 	Forks        uint64 // checkpoints refused as forks: an alarm
 	Refused      uint64 // updates refused: untrusted publisher, bad data
 	Stale        uint64 // checkpoints older than ours, ignored
+	RateLimited  uint64 // peers' requests refused over their rate limit
+	IPRefused    uint64 // sessions refused: too many from one address
 }
 
 // Node syncs a store with peers. It is safe for concurrent use.
@@ -107,14 +129,17 @@ type Node struct {
 	incomplete map[string]bool // publishers whose bundles the store lacks some of
 	alarms     map[string][]string
 	peerSizes  map[Conn]map[string]int64 // log sizes each peer is known to hold
+	peerURLs   map[Conn]string           // public URLs the peers announced
+	ips        map[string]*ipState       // sessions and request bucket by remote address
 
 	syncs, announces, leaves, bundles, forks, refused, stale atomic.Uint64
+	rateLimited, ipRefused                                   atomic.Uint64
 }
 
 // New returns a node that syncs st, carrying only the publishers whose root
 // keys are in trusted.
 func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Node {
-	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, sessions: map[*session]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{}, alarms: map[string][]string{}, peerSizes: map[Conn]map[string]int64{}}
+	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, sessions: map[*session]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{}, alarms: map[string][]string{}, peerSizes: map[Conn]map[string]int64{}, peerURLs: map[Conn]string{}, ips: map[string]*ipState{}}
 	if cfg != nil {
 		n.cfg = *cfg
 	}
@@ -152,6 +177,16 @@ func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Node {
 	if c.AnnounceTimeout <= 0 {
 		c.AnnounceTimeout = 10 * time.Minute
 	}
+	switch {
+	case c.RateLimit == 0:
+		c.RateLimit = DefaultRateLimit
+	case c.RateLimit < 0:
+		c.RateLimit = 0 // off
+	}
+	def(&c.RateBurst, DefaultRateBurst)
+	if c.MaxSessionsPerIP == 0 {
+		c.MaxSessionsPerIP = DefaultMaxSessionsPerIP
+	}
 	if c.RetryMin <= 0 {
 		c.RetryMin = 500 * time.Millisecond
 	}
@@ -180,6 +215,7 @@ func (n *Node) Stats() Stats {
 		Sessions: s, Syncs: n.syncs.Load(), Announces: n.announces.Load(),
 		LeavesAdded: n.leaves.Load(), BundlesAdded: n.bundles.Load(),
 		Forks: n.forks.Load(), Refused: n.refused.Load(), Stale: n.stale.Load(),
+		RateLimited: n.rateLimited.Load(), IPRefused: n.ipRefused.Load(),
 	}
 }
 
@@ -264,7 +300,17 @@ func (n *Node) Serve(ctx context.Context, l Listener) error {
 			c.Close()
 			continue
 		}
-		wg.Go(func() { n.runSession(ctx, c) })
+		lim, ok := n.admit(c, true)
+		if !ok {
+			n.ipRefused.Add(1)
+			n.log.Warn("sync: refusing session: too many sessions from its address", "peer", c.RemoteAddr())
+			c.Close()
+			continue
+		}
+		wg.Go(func() {
+			defer n.release(c)
+			n.runSession(ctx, c, lim)
+		})
 	}
 }
 
@@ -297,7 +343,9 @@ func (n *Node) keep(ctx context.Context, p Peer) {
 			n.log.Warn("sync: cannot reach peer", "peer", p.Addr, "err", err, "retry", delay)
 		} else {
 			n.log.Info("sync: connected", "peer", p.Addr, "key", fmt.Sprintf("%x", []byte(c.PeerKey())))
-			n.runSession(ctx, c)
+			lim, _ := n.admit(c, false)
+			n.runSession(ctx, c, lim)
+			n.release(c)
 			delay = n.cfg.RetryMin
 			n.log.Info("sync: session ended", "peer", p.Addr)
 		}
@@ -316,7 +364,7 @@ func (n *Node) keep(ctx context.Context, p Peer) {
 
 // runSession answers, pulls from and announces to one peer until the
 // session ends or ctx is cancelled; it closes c.
-func (n *Node) runSession(ctx context.Context, c Conn) {
+func (n *Node) runSession(ctx context.Context, c Conn, lim *limiter) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s := &session{c: c, kick: make(chan struct{}, 1), pending: map[string]bool{}}
@@ -327,15 +375,17 @@ func (n *Node) runSession(ctx context.Context, c Conn) {
 		n.mu.Lock()
 		delete(n.sessions, s)
 		delete(n.peerSizes, s.c)
+		delete(n.peerURLs, s.c)
 		n.mu.Unlock()
 	}()
 	var wg gosync.WaitGroup
 	wg.Go(func() {
-		n.serveStreams(ctx, c)
+		n.serveStreams(ctx, c, lim)
 		cancel()
 	})
 	wg.Go(func() { n.announcer(ctx, s) })
 	wg.Go(func() {
+		n.hello(ctx, c)
 		if err := n.SyncWith(ctx, c); err != nil && ctx.Err() == nil {
 			n.log.Warn("sync: pulling from peer failed", "peer", c.RemoteAddr(), "err", err)
 		}

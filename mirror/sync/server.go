@@ -15,7 +15,8 @@ import (
 const maxStreams = 64
 
 // serveStreams answers the streams the peer opens until the session ends.
-func (n *Node) serveStreams(ctx context.Context, c Conn) {
+// Requests over the session's rate limit wait in lim, or are refused.
+func (n *Node) serveStreams(ctx context.Context, c Conn, lim *limiter) {
 	var wg gosync.WaitGroup
 	defer wg.Wait()
 	sem := make(chan struct{}, maxStreams)
@@ -31,18 +32,25 @@ func (n *Node) serveStreams(ctx context.Context, c Conn) {
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			n.serveStream(ctx, c, s)
+			n.serveStream(ctx, c, s, lim)
 		})
 	}
 }
 
 // serveStream answers one request.
-func (n *Node) serveStream(ctx context.Context, c Conn, s Stream) {
+func (n *Node) serveStream(ctx context.Context, c Conn, s Stream, lim *limiter) {
 	s.SetDeadline(time.Now().Add(n.cfg.RequestTimeout))
 	t, p, err := readFrame(s, MaxFrameSize)
 	var rt byte
 	var rp []byte
-	if err != nil {
+	if lerr := lim.wait(ctx); errors.Is(lerr, errRateLimit) {
+		n.rateLimited.Add(1)
+		n.log.Debug("sync: refusing request: rate limit", "peer", c.RemoteAddr())
+		rt, rp = respError, encodeError(CodeRefused, "refused: rate limit")
+	} else if lerr != nil {
+		s.Reset()
+		return
+	} else if err != nil {
 		n.log.Debug("sync: bad request", "peer", c.RemoteAddr(), "err", err)
 		rt, rp = respError, encodeError(CodeBadRequest, err.Error())
 	} else {
@@ -125,6 +133,23 @@ func (n *Node) answer(ctx context.Context, c Conn, t byte, p []byte) (byte, []by
 			return fail(fmt.Errorf("sync: bundle %s is larger than the frame limit", d))
 		}
 		return respBundle, b
+	case typeMirrorList:
+		id, err := decodeID(p)
+		if err != nil {
+			return fail(err)
+		}
+		ml, err := n.st.MirrorList(id)
+		if err != nil {
+			return fail(err)
+		}
+		return respMirrorList, ml
+	case typeHello:
+		u, err := decodeHello(p)
+		if err != nil {
+			return fail(err)
+		}
+		n.notePeerURL(c, u)
+		return respHello, encodeHello(n.cfg.PublicURL)
 	case typeAnnounce:
 		x, err := decodeAnnounce(p)
 		if err != nil {

@@ -28,11 +28,13 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /p/{pub}/feed.atom", h.serveFeed)
 	m.HandleFunc("GET /p/{pub}/key-statement", h.serveStatement)
 	m.HandleFunc("GET /p/{pub}/checkpoint", h.serveCheckpoint)
+	m.HandleFunc("GET /p/{pub}/mirrors", h.serveMirrors)
 	m.HandleFunc("GET /p/{pub}/leaves", h.serveLeaves)
 	m.HandleFunc("GET /p/{pub}/proof/inclusion", h.serveInclusion)
 	m.HandleFunc("GET /p/{pub}/proof/consistency", h.serveConsistency)
 	m.HandleFunc("GET /b/{digest}", h.serveBundle)
 	m.HandleFunc("GET /api/publishers", h.apiPublishers)
+	m.HandleFunc("GET /api/peers", h.apiPeers)
 	m.HandleFunc("GET /api/p/{pub}/articles", h.apiArticles)
 	m.HandleFunc("GET /api/p/{pub}/a/{id}", h.apiArticle)
 	// Operations.

@@ -118,6 +118,14 @@ type Config struct {
 	// (a reverse proxy, local tools) are never limited.
 	Rate  float64
 	Burst int
+	// PublicURL is this mirror's own public HTTP URL, listed first by
+	// /api/peers. Empty means not listed.
+	PublicURL string
+	// Peers, if set, returns the public HTTP URLs of the mirrors this one
+	// syncs with, for /api/peers: unsigned hints, each checked like a
+	// mirror list URL (catalog.CheckMirrorURL) and at most MaxPeerURLs in
+	// all. It must be safe for concurrent use and fast; nil means none.
+	Peers func() []string
 }
 
 // Handler serves a store over HTTP. It is safe for concurrent use. It

@@ -1,0 +1,232 @@
+package catalog
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/internal/notes"
+)
+
+// Limits of mirror lists, see FORMAT.md.
+const (
+	// MaxMirrorListSize bounds a signed mirror list, signature included.
+	MaxMirrorListSize = 16 << 10
+	// MaxMirrors bounds the URLs of one mirror list.
+	MaxMirrors = 64
+	// MaxMirrorURLLen bounds one mirror URL, in bytes.
+	MaxMirrorURLLen = 256
+)
+
+// maxUnix is the last second of year 9999, the latest time a format holds.
+const maxUnix = 253402300799
+
+// MirrorList is a publisher's signed list of the mirrors where readers can
+// try to fetch its articles. Each list carries a version that grows with
+// every list the publisher signs; the log records each list's SHA-256 in a
+// KindMirrorList leaf, so a reader can tell the latest list from an old one.
+type MirrorList struct {
+	Version uint64    // grows with each list, >= 1
+	Time    time.Time // when signed, whole seconds
+	URLs    []string  // absolute http://, https:// or h3:// URLs, in the publisher's order
+}
+
+// MirrorListOrigin returns the first line of a publisher's mirror lists,
+// which keeps a mirror list from being taken for a checkpoint or for another
+// publisher's list.
+func MirrorListOrigin(publisherID string) string { return "samizdat/" + publisherID + " mirrors" }
+
+// MirrorListError reports a mirror list that is malformed, not signed by a
+// key the publisher delegated, or not the publisher's.
+type MirrorListError struct {
+	Reason string
+}
+
+func (e *MirrorListError) Error() string { return "catalog: mirror list: " + e.Reason }
+
+func mlErr(format string, args ...any) error {
+	return &MirrorListError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// CheckMirrorURL reports whether s may appear in a mirror list: an absolute
+// http://, https:// or h3:// URL of at most MaxMirrorURLLen bytes of
+// printable ASCII, with a host, without user information, query or
+// fragment, and in the canonical form net/url writes it in.
+func CheckMirrorURL(s string) error {
+	if s == "" || len(s) > MaxMirrorURLLen {
+		return fmt.Errorf("catalog: mirror URL must be 1 to %d bytes, not %d", MaxMirrorURLLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return fmt.Errorf("catalog: mirror URL %q has a space, control or non-ASCII byte", s)
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("catalog: mirror URL %q: %v", s, errors.Unwrap(err))
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "h3":
+		return fmt.Errorf("catalog: mirror URL %q: scheme must be http, https or h3", s)
+	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return fmt.Errorf("catalog: mirror URL %q has no host", s)
+	case u.User != nil:
+		return fmt.Errorf("catalog: mirror URL %q has user information", s)
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Errorf("catalog: mirror URL %q has a query", s)
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return fmt.Errorf("catalog: mirror URL %q has a fragment", s)
+	case u.String() != s:
+		return fmt.Errorf("catalog: mirror URL %q is not in canonical form (%q)", s, u.String())
+	}
+	return nil
+}
+
+// text returns the list's note text, checking its fields first.
+func (m *MirrorList) text(publisherID string) (string, error) {
+	if m.Version == 0 {
+		return "", mlErr("version 0")
+	}
+	if t := m.Time.Unix(); t < 0 || t > maxUnix || m.Time.Nanosecond() != 0 {
+		return "", mlErr("time %s is not a whole second between 1970 and 9999", m.Time)
+	}
+	if len(m.URLs) > MaxMirrors {
+		return "", mlErr("%d URLs, at most %d", len(m.URLs), MaxMirrors)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\nversion %d\ntime %d\n", MirrorListOrigin(publisherID), m.Version, m.Time.Unix())
+	seen := map[string]bool{}
+	for _, u := range m.URLs {
+		if err := CheckMirrorURL(u); err != nil {
+			return "", &MirrorListError{Reason: strings.TrimPrefix(err.Error(), "catalog: ")}
+		}
+		if seen[u] {
+			return "", mlErr("URL %q listed twice", u)
+		}
+		seen[u] = true
+		fmt.Fprintf(&b, "url %s\n", u)
+	}
+	return b.String(), nil
+}
+
+// Sign returns the list as a note signed by signer, one of the publisher's
+// signing keys, which must be valid at m.Time. It fails if the list breaks
+// a rule of the format, or if the signed note would be larger than
+// MaxMirrorListSize.
+func (m *MirrorList) Sign(signer *keys.PrivateKey, publisherID string) ([]byte, error) {
+	if signer.Role() != keys.RoleSigning {
+		return nil, mlErr("must be signed by a signing key")
+	}
+	text, err := m.text(publisherID)
+	if err != nil {
+		return nil, err
+	}
+	signed, err := note.Sign(&note.Note{Text: text}, signer)
+	if err != nil {
+		return nil, mlErr("%v", err)
+	}
+	if len(signed) > MaxMirrorListSize {
+		return nil, mlErr("signed list is %d bytes, larger than %d", len(signed), MaxMirrorListSize)
+	}
+	return signed, nil
+}
+
+// OpenMirrorList verifies a signed mirror list against a publisher's trust
+// and parses it: the note must be at most MaxMirrorListSize bytes, in
+// canonical form, signed by a delegated, unrevoked signing key that was
+// valid at the list's time, and carry the publisher's mirror list origin.
+// It does not say whether the list is the latest: compare its SHA-256 and
+// version with the log's newest KindMirrorList leaf for that.
+func OpenMirrorList(data []byte, trust *keys.Trust) (*MirrorList, error) {
+	if len(data) > MaxMirrorListSize {
+		return nil, mlErr("larger than %d bytes", MaxMirrorListSize)
+	}
+	n, err := note.Open(data, trust.Verifiers())
+	if err != nil {
+		var unverified *note.UnverifiedNoteError
+		if errors.As(err, &unverified) {
+			return nil, mlErr("not signed by any signing key of publisher %s", trust.PublisherID())
+		}
+		return nil, mlErr("%v", err)
+	}
+	if err := notes.CheckCanonical(data); err != nil {
+		return nil, mlErr("%v", err)
+	}
+	m, err := parseMirrorList(n.Text, trust.PublisherID())
+	if err != nil {
+		return nil, err
+	}
+	if err := authorizeNote(n, trust, m.Time); err != nil {
+		return nil, mlErr("%v", err)
+	}
+	return m, nil
+}
+
+// authorizeNote checks that one of the note's verified signatures is by a
+// signing key that was valid at time at.
+func authorizeNote(n *note.Note, trust *keys.Trust, at time.Time) error {
+	lastErr := errors.New("no signature by a signing key")
+	for _, sig := range n.Sigs {
+		for _, d := range trust.Statement().Keys {
+			if d.Key.Name() == sig.Name && d.Key.KeyHash() == sig.Hash {
+				_, err := trust.Authorize(d.Key.Ed25519(), at)
+				if err == nil {
+					return nil
+				}
+				lastErr = err
+			}
+		}
+	}
+	return lastErr
+}
+
+// parseMirrorList parses the text of a mirror list of the given publisher.
+func parseMirrorList(text, publisherID string) (*MirrorList, error) {
+	if !strings.HasSuffix(text, "\n") {
+		return nil, mlErr("text must end in a newline")
+	}
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	if len(lines) < 3 {
+		return nil, mlErr("want origin, version and time lines, got %d lines", len(lines))
+	}
+	if want := MirrorListOrigin(publisherID); lines[0] != want {
+		return nil, mlErr("origin %.80q is not this publisher's %q", lines[0], want)
+	}
+	m := &MirrorList{}
+	vs, ok := strings.CutPrefix(lines[1], "version ")
+	v, err := strconv.ParseUint(vs, 10, 64)
+	if !ok || err != nil || v == 0 || strconv.FormatUint(v, 10) != vs {
+		return nil, mlErr("second line must be \"version N\", N at least 1")
+	}
+	m.Version = v
+	ts, ok := strings.CutPrefix(lines[2], "time ")
+	t, err := strconv.ParseInt(ts, 10, 64)
+	if !ok || err != nil || t < 0 || t > maxUnix || strconv.FormatInt(t, 10) != ts {
+		return nil, mlErr("third line must be \"time UNIXSECONDS\"")
+	}
+	m.Time = time.Unix(t, 0).UTC()
+	if len(lines)-3 > MaxMirrors {
+		return nil, mlErr("%d URLs, at most %d", len(lines)-3, MaxMirrors)
+	}
+	for i, line := range lines[3:] {
+		u, ok := strings.CutPrefix(line, "url ")
+		if !ok {
+			return nil, mlErr("line %d must be \"url URL\"", i+4)
+		}
+		m.URLs = append(m.URLs, u)
+	}
+	again, err := m.text(publisherID)
+	if err != nil {
+		return nil, err
+	}
+	if again != text {
+		return nil, mlErr("not in canonical form")
+	}
+	return m, nil
+}

@@ -1,0 +1,158 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"strings"
+	gosync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
+)
+
+// rawRequest sends one request on a new stream of c, as a hostile peer
+// would, and returns the answer.
+func rawRequest(ctx context.Context, c Conn, typ byte, payload []byte) (byte, []byte, error) {
+	s, err := c.OpenStream(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer s.Reset()
+	s.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := writeFrame(s, typ, payload); err != nil {
+		return 0, nil, err
+	}
+	s.CloseWrite()
+	return readFrame(s, MaxFrameSize)
+}
+
+// hammer sends k list requests on c from 16 goroutines at once and counts
+// the answers: publishers, and refusals for the rate limit.
+func hammer(t *testing.T, c Conn, k int) (ok, limited int) {
+	t.Helper()
+	ctx := testContext(t)
+	var nok, nlim atomic.Int64
+	var wg gosync.WaitGroup
+	next := make(chan struct{})
+	for range 16 {
+		wg.Go(func() {
+			for range next {
+				typ, p, err := rawRequest(ctx, c, typeList, nil)
+				if err != nil {
+					t.Errorf("request: %v", err)
+					continue
+				}
+				var re *RemoteError
+				switch {
+				case typ == respPublishers:
+					nok.Add(1)
+				case typ == respError && errors.As(decodeError(p), &re) && re.Code == CodeRefused && strings.Contains(re.Message, "rate limit"):
+					nlim.Add(1)
+				default:
+					t.Errorf("answer 0x%02x %q", typ, p)
+				}
+			}
+		})
+	}
+	for range k {
+		next <- struct{}{}
+	}
+	close(next)
+	wg.Wait()
+	return int(nok.Load()), int(nlim.Load())
+}
+
+// TestRateLimit has a hostile peer hammer a node over loopback QUIC with
+// requests, on one session and on many from the same address, and checks
+// that the node answers no more than its limits allow and refuses the rest
+// with error 3.
+func TestRateLimit(t *testing.T) {
+	pub := testkeys.New(t, "pub")
+	ps := newPubStore(t, pub)
+	ps.publish("a", 2)
+	trusted := []*keys.PublicKey{pub.Root.Public()}
+	cfg := &Config{RateLimit: 2, RateBurst: 5}
+
+	t.Run("one session", func(t *testing.T) {
+		n := New(ps.st, trusted, cfg)
+		c := dial(t, serve(t, n), nil)
+		start := time.Now()
+		ok, limited := hammer(t, c, 60)
+		// The burst at once, the rate after it, and what may wait a second.
+		most := 5 + int(2*(time.Since(start).Seconds()+maxRateDelay.Seconds())) + 1
+		t.Logf("%d answered, %d refused in %v", ok, limited, time.Since(start))
+		if ok < 5 || ok > most || ok+limited != 60 {
+			t.Errorf("%d answered and %d refused of 60; want 5 to %d answered, the rest refused", ok, limited, most)
+		}
+		if s := n.Stats(); s.RateLimited != uint64(limited) {
+			t.Errorf("Stats().RateLimited = %d, want %d", s.RateLimited, limited)
+		}
+		// Once the peer stops hammering, a request waits for its turn
+		// (at most a second) rather than being refused.
+		if _, err := n.request(testContext(t), c, typeList, nil, respPublishers); err != nil {
+			t.Errorf("request after the hammering: %v", err)
+		}
+	})
+
+	t.Run("many sessions from one address", func(t *testing.T) {
+		n := New(ps.st, trusted, cfg)
+		addr := serve(t, n)
+		// Each session stays within its own burst; together they exceed
+		// the address's (twice a session's).
+		start := time.Now()
+		var ok, limited int
+		for range 6 {
+			o, l := hammer(t, dial(t, addr, nil), 5)
+			ok += o
+			limited += l
+		}
+		most := 2*5 + int(2*2*(time.Since(start).Seconds()+maxRateDelay.Seconds())) + 1
+		t.Logf("%d answered, %d refused in %v", ok, limited, time.Since(start))
+		if ok > most || limited == 0 {
+			t.Errorf("%d answered and %d refused of 30 over 6 sessions; want at most %d answered", ok, limited, most)
+		}
+	})
+
+	t.Run("off", func(t *testing.T) {
+		n := New(ps.st, trusted, &Config{RateLimit: -1})
+		if ok, limited := hammer(t, dial(t, serve(t, n), nil), 200); ok != 200 || limited != 0 {
+			t.Errorf("without a limit: %d answered, %d refused of 200", ok, limited)
+		}
+	})
+}
+
+// TestSessionsPerIP checks that a node keeps at most MaxSessionsPerIP
+// sessions with one address, and takes new ones once old ones end.
+func TestSessionsPerIP(t *testing.T) {
+	pub := testkeys.New(t, "pub")
+	ps := newPubStore(t, pub)
+	ps.publish("a", 1)
+	n := New(ps.st, []*keys.PublicKey{pub.Root.Public()}, &Config{MaxSessionsPerIP: 2})
+	addr := serve(t, n)
+	ctx := testContext(t)
+	var cs []Conn
+	for range 2 {
+		c := dial(t, addr, nil)
+		if _, _, err := rawRequest(ctx, c, typeList, nil); err != nil {
+			t.Fatalf("session within the limit: %v", err)
+		}
+		cs = append(cs, c)
+	}
+	extra := dial(t, addr, nil)
+	if typ, _, err := rawRequest(ctx, extra, typeList, nil); err == nil {
+		t.Fatalf("third session from one address answered (0x%02x)", typ)
+	}
+	if s := n.Stats(); s.IPRefused != 1 || s.Sessions != 2 {
+		t.Errorf("stats %+v, want 1 session refused and 2 open", s)
+	}
+	cs[0].Close()
+	if !waitFor(5*time.Second, func() bool { return n.Stats().Sessions == 1 }) {
+		t.Fatal("the closed session did not end")
+	}
+	if _, _, err := rawRequest(ctx, dial(t, addr, nil), typeList, nil); err != nil {
+		t.Errorf("new session once one ended: %v", err)
+	}
+}
