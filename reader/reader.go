@@ -107,9 +107,10 @@ type Client struct {
 	cfg   Config
 	t     *transports
 	dir   string
-	mu    sync.Mutex // serializes fetches; guards st
-	st    *state
-	stErr error
+	fetchMu sync.Mutex // one fetch at a time
+	mu      sync.Mutex // guards st
+	st      *state     // never changed once set: commits make a new one
+
 }
 
 // New returns a client for cfg.
@@ -255,8 +256,6 @@ func (c *Client) Fetch(ctx context.Context, id string) (*Result, error) {
 // vouches for them. It is nil when the state holds nothing of the
 // publisher.
 func (c *Client) Cached(id string) (*Result, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	st, err := c.state()
 	if err != nil {
 		return nil, err
@@ -276,18 +275,50 @@ func (c *Client) Cached(id string) (*Result, error) {
 	return r, nil
 }
 
-// state returns the client's state, loading it on first use. c.mu is held.
-func (c *Client) state() (*state, error) {
-	if c.st == nil && c.stErr == nil {
-		c.st, c.stErr = loadState(c.dir, c.cfg.Root)
+// Saved returns the verified bundle of article a that the state keeps for
+// offline reading, or nil.
+func (c *Client) Saved(a *catalog.Article) *bundle.Bundle {
+	st, err := c.state()
+	if err != nil || st.trust == nil {
+		return nil
 	}
-	return c.st, c.stErr
+	return st.cached(a)
+}
+
+// state returns the client's state, loading it on first use. The caller
+// must not change it.
+func (c *Client) state() (*state, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.st == nil {
+		st, err := loadState(c.dir, c.cfg.Root)
+		if err != nil {
+			return nil, err
+		}
+		c.st = st
+	}
+	return c.st, nil
+}
+
+// reload returns a copy of the state on disk for a fetch to change: the
+// client's own when no other process moved it on, else loaded afresh.
+// c.fetchMu and the directory's lock are held.
+func (c *Client) reload() (*state, error) {
+	c.mu.Lock()
+	st := c.st
+	c.mu.Unlock()
+	if st != nil && st.current() {
+		return st.clone(), nil
+	}
+	st, err := loadState(c.dir, c.cfg.Root)
+	if err != nil {
+		return nil, err
+	}
+	return st.clone(), nil
 }
 
 // Mirrors returns the mirrors a fetch would try, in order.
 func (c *Client) Mirrors() ([]string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	st, err := c.state()
 	if err != nil {
 		return nil, err
@@ -327,16 +358,14 @@ func (c *Client) candidates(st *state) []string {
 func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.fetchMu.Lock()
+	defer c.fetchMu.Unlock()
 	unlock, err := lockDir(c.dir, c.cfg.Timeout)
 	if err != nil {
 		return nil, fmt.Errorf("reader: %w", err)
 	}
 	defer unlock()
-	// Another process may have moved the state on: read it again.
-	c.st, c.stErr = nil, nil
-	st, err := c.state()
+	st, err := c.reload()
 	if err != nil {
 		return nil, err
 	}
@@ -351,8 +380,11 @@ func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 	if err := st.commit(win); err != nil {
 		// The answer is verified; only remembering it failed.
 		c.cfg.Logger.Warn("reader: cannot save state", "dir", c.dir, "err", err)
-		c.st = nil
+		st = nil // load it again next time
 	}
+	c.mu.Lock()
+	c.st = st
+	c.mu.Unlock()
 	return &Result{
 		Mirror: win.mirror, Publisher: c.PublisherID(), Trust: win.trust, Checkpoint: win.cp,
 		Stale: win.stale, Age: win.at.Sub(win.cp.Time), Article: win.article, Bundle: win.bundle,
@@ -559,9 +591,12 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 			a.mirrorList = ml
 		}
 	}
-	select {
-	case a.hints = <-hints:
-	default:
+	if hints != nil {
+		// Hints are worth a short wait, not a long one.
+		select {
+		case a.hints = <-hints:
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 	return a, nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,32 @@ const maxHints = 64
 
 func emptyState(dir string) *state {
 	return &state{dir: dir, view: &view{}}
+}
+
+// clone returns a copy of s that commit may change while s is in use.
+func (s *state) clone() *state {
+	n := *s
+	n.mirrors.Signed = slices.Clone(s.mirrors.Signed)
+	n.mirrors.Hints = slices.Clone(s.mirrors.Hints)
+	n.mirrors.Good = maps.Clone(s.mirrors.Good)
+	return &n
+}
+
+// current reports whether s is what its directory holds: no other
+// process committed since s was loaded or committed.
+func (s *state) current() bool {
+	if s.dir == "" {
+		return true
+	}
+	cp, err := readFileMax(filepath.Join(s.dir, "checkpoint"), catalog.MaxCheckpointSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s.checkpoint == nil && s.trust == nil
+	}
+	if err != nil || !bytes.Equal(cp, s.checkpoint) {
+		return false
+	}
+	stmt, err := readFileMax(filepath.Join(s.dir, "statement"), keys.MaxStatementSize)
+	return err == nil && s.trust != nil && bytes.Equal(stmt, s.trust.SignedStatement())
 }
 
 // stateError says a reader's state directory is damaged.

@@ -105,6 +105,7 @@ func runFetch(e *env, args []string) error {
 	fs := newFlags(e, "fetch", "-t PUBFILE -m URL [-m URL]... [-o DIR] [ID]")
 	rf := addReaderFlags(e, fs)
 	out := fs.String("o", "", "write the article (index.html and its images) here; default ./ID")
+	limit := fs.Int("n", 50, "without ID: list this many of the most recently changed articles (0: all)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -144,10 +145,16 @@ func runFetch(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "samizdat fetch: refused %s\n", f)
 	}
 	if len(pos) == 0 {
-		for _, a := range res.Articles() {
+		// The log names articles; titles are known for those saved.
+		for i, a := range res.Articles() {
+			if *limit > 0 && i == *limit {
+				break
+			}
 			state := fmt.Sprintf("revision %d", a.Revision)
 			if a.Retracted {
 				state = "withdrawn " + a.Time.Format(time.RFC3339)
+			} else if b := c.Saved(a); b != nil {
+				state += "\t" + b.Manifest.Title
 			}
 			fmt.Fprintf(e.stdout, "%s\t%s\n", a.ID, state)
 		}

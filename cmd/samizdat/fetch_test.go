@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runExit runs a samizdat command in process and returns its exit code,
+// stdout and stderr.
+func runExit(ctx context.Context, args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	e := &env{ctx: ctx, stdin: strings.NewReader(""), stdout: &out, stderr: &errb, getenv: func(k string) string {
+		if k == "SAMIZDAT_PASSPHRASE" {
+			return testPassphrase
+		}
+		return ""
+	}}
+	return run(e, args), out.String(), errb.String()
+}
+
+// TestFetchFromMirrors runs a publisher, two real mirrors fed by push over
+// QUIC, and the reader's fetch: through a black hole to the first mirror;
+// then, with the first mirror gone and no -m given, through the second,
+// which the reader learned from the publisher's signed mirror list.
+func TestFetchFromMirrors(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	keyDir, pubStore, state := filepath.Join(dir, "keys"), filepath.Join(dir, "store"), filepath.Join(dir, "state")
+	pub := filepath.Join(keyDir, "publisher.pub")
+	runCmd(t, ctx, "keygen", "-o", keyDir)
+	article := filepath.Join(dir, "geneva-talks.md")
+	if err := os.WriteFile(article, []byte("# Talks in Geneva\n\nThe talks ended without agreement.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id, _, _ := strings.Cut(runCmd(t, ctx, "publish", "-k", keyDir, "-s", pubStore, article), " ")
+
+	var ms []*mirror
+	for _, name := range []string{"one", "two"} {
+		m, err := startMirror(ctx, &mirrorConfig{Store: filepath.Join(dir, name), Trust: []string{pub}, HTTP: "127.0.0.1:0", QUIC: "127.0.0.1:0",
+			ShutdownTimeout: duration{5 * time.Second}, LogLevel: "warn"}, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.stop(5 * time.Second)
+		ms = append(ms, m)
+	}
+	one, two := "http://"+ms[0].HTTPAddr, "http://"+ms[1].HTTPAddr
+	runCmd(t, ctx, "mirrors", "add", "-k", keyDir, "-s", pubStore, two)
+	runCmd(t, ctx, "push", "-s", pubStore, "quic://"+ms[0].QUICAddr, "quic://"+ms[1].QUICAddr)
+	hole, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hole.Close()
+	blackHole := "http://" + hole.Addr().String()
+
+	out := filepath.Join(dir, "saved")
+	code, stdout, stderr := runExit(ctx, "fetch", "-t", pub, "--state", state, "-m", blackHole, "-m", one, "-o", out, id)
+	if code != exitOK || !strings.Contains(stdout, "verified \"Talks in Geneva\": "+id+" revision 1") || !strings.Contains(stdout, "from "+one) {
+		t.Fatalf("fetch: exit %d\n%s%s", code, stdout, stderr)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "index.html"))
+	if err != nil || !bytes.Contains(page, []byte("The talks ended without agreement.")) {
+		t.Fatalf("saved page: %v\n%s", err, page)
+	}
+
+	// Mirror one goes away; the reader gives no -m and still gets the
+	// article, from the mirror the publisher's signed list named.
+	ms[0].stop(5 * time.Second)
+	code, stdout, stderr = runExit(ctx, "fetch", "-t", pub, "--state", state, "-o", out, id)
+	if code != exitOK || !strings.Contains(stdout, "from "+two) {
+		t.Fatalf("fetch through a learned mirror: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, _ = runExit(ctx, "fetch", "-t", pub, "--state", state)
+	if code != exitOK || !strings.Contains(stdout, id+"\trevision 1\tTalks in Geneva\n") {
+		t.Errorf("list: exit %d\n%s", code, stdout)
+	}
+
+	// Only a black hole: exit 1, naming it and why.
+	code, _, stderr = runExit(ctx, "fetch", "-t", pub, "--no-state", "--no-discovery", "-m", blackHole, "--timeout", "10s", id)
+	if code != exitFailed || !strings.Contains(stderr, blackHole+": GET /p/") || !strings.Contains(stderr, "no answer within") {
+		t.Errorf("black hole: exit %d\n%s", code, stderr)
+	}
+
+	// Mistakes in the command line: exit 2.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"fetch", "-m", two, id}, "want -t PUBFILE"},
+		{[]string{"fetch", "-t", pub, "--no-state", "--no-discovery", id}, "want at least one -m URL"},
+		{[]string{"fetch", "-t", pub, "-m", two, id}, "no state directory"}, // no HOME here
+		{[]string{"fetch", "-t", pub, "--no-state", "-m", "ftp://example.org", id}, "scheme must be http, https or h3"},
+		{[]string{"fetch", "-t", pub, "--no-state", "-m", two, "a", "b"}, "want at most one article ID"},
+		{[]string{"fetch", "-t", pub, "--no-state", "-m", two, "Not/An/ID"}, "only a-z"},
+		{[]string{"fetch", "-t", pub, "--no-state", "-m", two, "--log-level", "loud", id}, "--log-level"},
+		{[]string{"read", "-t", pub, "--no-state", "-m", two, "--listen", "nowhere"}, "--listen"},
+	} {
+		code, _, stderr := runExit(ctx, tc.args...)
+		first, _, _ := strings.Cut(stderr, "\n")
+		if code != exitUsage || !strings.Contains(first, tc.want) {
+			t.Errorf("%v: exit %d, %q; want exit 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}
