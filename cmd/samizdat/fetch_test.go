@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
 	"net"
 	"os"
 	"path/filepath"
@@ -82,6 +85,30 @@ func TestFetchFromMirrors(t *testing.T) {
 	code, stdout, _ = runExit(ctx, "fetch", "-t", pub, "--state", state)
 	if code != exitOK || !strings.Contains(stdout, id+"\trevision 1\tTalks in Geneva\n") {
 		t.Errorf("list: exit %d\n%s", code, stdout)
+	}
+
+	// The local reader serves what it verified, until stopped.
+	readCtx, stopRead := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		e := &env{ctx: readCtx, stdin: strings.NewReader(""), stdout: pw, stderr: io.Discard, getenv: func(string) string { return "" }}
+		done <- run(e, []string{"read", "-t", pub, "--state", state, "--listen", "127.0.0.1:0"})
+		pw.Close()
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	go io.Copy(io.Discard, pr)
+	addr, ok := strings.CutPrefix(line, "samizdat read: open ")
+	addr, _, _ = strings.Cut(addr, " ")
+	if err != nil || !ok {
+		t.Fatalf("read printed %q, %v", line, err)
+	}
+	if code, page := httpGet(t, addr+"a/"+id+"/"); code != http.StatusOK || !bytes.Contains(page, []byte("The talks ended without agreement.")) {
+		t.Errorf("local reader: %d\n%s", code, page)
+	}
+	stopRead()
+	if code := <-done; code != exitOK {
+		t.Errorf("read exited %d", code)
 	}
 
 	// Only a black hole: exit 1, naming it and why.
