@@ -22,3 +22,7 @@ func Direction(lang string) string { return direction(lang) }
 
 // LangAttr returns lang if it is safe as a lang attribute, else "".
 func LangAttr(lang string) string { return langAttr(lang) }
+
+// StyleSheet returns the mirror's one style sheet, which pages showing
+// articles elsewhere (the reader's) share. The caller must not change it.
+func StyleSheet() []byte { return styleCSS }

@@ -8,7 +8,6 @@ package local
 
 import (
 	"bytes"
-	_ "embed"
 	"fmt"
 	"html/template"
 	"os"
@@ -21,8 +20,8 @@ import (
 	"github.com/samizdat-news/samizdat/reader"
 )
 
-//go:embed style.css
-var styleCSS []byte
+// styleCSS is the mirror's style sheet: the reader's pages look alike.
+var styleCSS = web.StyleSheet()
 
 // pageCSP forbids script, plugins, frames and loads from elsewhere.
 const pageCSP = "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
