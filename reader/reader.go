@@ -104,9 +104,9 @@ type Config struct {
 // Client fetches and verifies one publisher's articles. It is safe for
 // concurrent use; fetches sharing a state directory take turns.
 type Client struct {
-	cfg   Config
-	t     *transports
-	dir   string
+	cfg     Config
+	t       *transports
+	dir     string
 	fetchMu sync.Mutex // one fetch at a time
 	mu      sync.Mutex // guards st
 	st      *state     // never changed once set: commits make a new one
@@ -176,7 +176,7 @@ func (f Failure) String() string { return f.Mirror + ": " + f.Err.Error() }
 // Error is returned when no mirror gave a verified answer.
 type Error struct {
 	Failures []Failure // one per mirror tried, in the order they failed
-	Untried  []string  // mirrors not tried before the fetch gave up
+	Untried  []string  // mirrors not tried, or not done, when the fetch gave up
 	Err      error     // the fetch's own reason, such as its timeout
 }
 
@@ -190,7 +190,7 @@ func (e *Error) Error() string {
 		b.WriteString("\n  " + f.String())
 	}
 	for _, m := range e.Untried {
-		b.WriteString("\n  " + m + ": not tried")
+		b.WriteString("\n  " + m + ": no answer before the fetch gave up")
 	}
 	return b.String()
 }

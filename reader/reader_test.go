@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -299,5 +300,29 @@ func TestDamagedState(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestFetchGivesUp: when the fetch's own time runs out, every mirror still
+// silent is named, and the fetch ends on time.
+func TestFetchGivesUp(t *testing.T) {
+	w := newWorld(t)
+	holes := []string{blackHoleTCP(t), blackHoleUDP(t)}
+	c, err := reader.New(&reader.Config{Root: w.root(), Mirrors: holes, Timeout: 500 * time.Millisecond, HeaderTimeout: 5 * time.Second, NoDiscovery: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	_, err = c.List(ctx)
+	var re *reader.Error
+	if !errors.As(err, &re) || !slices.Equal(re.Untried, holes) || len(re.Failures) != 0 || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v", err)
+	}
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("gave up after %v, want about 500ms", el)
+	}
+	if !strings.Contains(err.Error(), holes[1]+": no answer before the fetch gave up") {
+		t.Errorf("message %q", err)
 	}
 }

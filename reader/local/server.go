@@ -300,7 +300,7 @@ func (s *Server) problem(w http.ResponseWriter, code int, title string, err erro
 			p.Details = append(p.Details, f.String())
 		}
 		for _, m := range re.Untried {
-			p.Details = append(p.Details, m+": not tried in time")
+			p.Details = append(p.Details, m+": no answer before the reader gave up")
 		}
 	} else {
 		p.Problem = err.Error()
