@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -85,19 +89,64 @@ func TestFetchHonest(t *testing.T) {
 	}
 }
 
-func TestFetchHTTP3(t *testing.T) {
+func TestFetchOverHTTPSAndHTTP3(t *testing.T) {
 	w := newWorld(t)
-	url, pool := serveH3(t, w.handler(w.store(honest...)))
-	c, err := reader.New(&reader.Config{Root: w.root(), Mirrors: []string{url}, TLSConfig: &tls.Config{RootCAs: pool}, Now: func() time.Time { return now }, NoDiscovery: true})
-	if err != nil {
-		t.Fatal(err)
+	var protos sync.Map // protocols the mirror was asked in
+	mirror := w.handler(w.store(honest...))
+	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		protos.Store(r.Proto, true)
+		mirror.ServeHTTP(rw, r)
+	})
+	tlsSrv := httptest.NewUnstartedServer(h)
+	tlsSrv.EnableHTTP2 = true
+	tlsSrv.StartTLS()
+	defer tlsSrv.Close()
+	h2pool := x509.NewCertPool()
+	h2pool.AddCert(tlsSrv.Certificate())
+	h3url, h3pool := serveH3(t, h)
+	for _, tc := range []struct {
+		name, url string
+		pool      *x509.CertPool
+	}{
+		{"HTTPS, HTTP/2", tlsSrv.URL, h2pool},
+		{"HTTP/3", h3url, h3pool},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := reader.Config{Root: w.root(), Mirrors: []string{tc.url}, Now: func() time.Time { return now }, NoDiscovery: true, HeaderTimeout: 2 * time.Second}
+			// A certificate the reader does not trust is refused...
+			c, err := reader.New(&cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Fetch(ctx, "a"); err == nil || !strings.Contains(err.Error(), "certificate") {
+				t.Errorf("untrusted certificate: %v", err)
+			}
+			// ...unless it is, or checking is turned off.
+			for _, tweak := range []func(*reader.Config){
+				func(c *reader.Config) { c.TLSConfig = &tls.Config{RootCAs: tc.pool} },
+				func(c *reader.Config) { c.InsecureTLS = true },
+			} {
+				cfg2 := cfg
+				tweak(&cfg2)
+				c, err := reader.New(&cfg2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				r, err := c.Fetch(ctx, "a")
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.checkArticle(t, r, tc.url)
+			}
+		})
 	}
-	defer c.Close()
-	r, err := c.Fetch(ctx, "a")
-	if err != nil {
-		t.Fatal(err)
+	for _, p := range []string{"HTTP/2.0", "HTTP/3.0"} {
+		if _, ok := protos.Load(p); !ok {
+			t.Errorf("no request in %s", p)
+		}
 	}
-	w.checkArticle(t, r, url)
 }
 
 func TestWithdrawnAndMissing(t *testing.T) {
