@@ -7,7 +7,13 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
+
+	"golang.org/x/net/html"
+
+	"github.com/samizdat-news/samizdat/mirror/catalog"
 )
 
 // writeJSON writes v as indented JSON.
@@ -59,11 +65,8 @@ func (h *Handler) apiPublishers(w http.ResponseWriter, r *http.Request) {
 			if s.cp != nil {
 				jp.Checkpoint = &jsonCheckpoint{Size: s.cp.Size, Root: s.cp.Root.String(), Time: s.cp.Time}
 			}
-			arts, _ := s.articles(h.st)
-			for _, a := range arts {
-				if !a.Retracted {
-					jp.Articles++
-				}
+			if l, err := h.listIndex(s); err == nil {
+				jp.Articles = l.live
 			}
 		}
 		if h.cfg.Alarms != nil {
@@ -100,15 +103,13 @@ func (h *Handler) apiArticles(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, jsonKind, http.StatusBadRequest, "page must be a number from 1")
 		return
 	}
-	arts, err := s.articles(h.st)
+	arts, index, err := h.listPage(s, page)
 	if err != nil {
 		h.storeError(w, r, jsonKind, err)
 		return
 	}
-	from := min((page-1)*PageSize, len(arts))
-	to := min(from+PageSize, len(arts))
 	list := []jsonArticle{}
-	for _, a := range arts[from:to] {
+	for _, a := range arts {
 		ja := jsonArticle{ID: a.ID, Revision: a.Revision, Digest: a.Digest.String(), Leaf: a.Leaf, URL: articleURL(s.id, a.ID)}
 		if a.Retracted {
 			t := a.Time
@@ -125,7 +126,7 @@ func (h *Handler) apiArticles(w http.ResponseWriter, r *http.Request) {
 		Page      int           `json:"page"`
 		PageSize  int           `json:"page_size"`
 		Articles  []jsonArticle `json:"articles"`
-	}{s.id, len(arts), page, PageSize, list}
+	}{s.id, index.total, page, PageSize, list}
 	w.Header().Set("Cache-Control", "public, max-age=5")
 	writeJSON(w, http.StatusOK, out)
 }
@@ -221,6 +222,93 @@ type atomEntry struct {
 	Published string       `xml:"published"`
 	Link      atomLink     `xml:"link"`
 	Authors   []atomPerson `xml:"author"`
+	Summary   *atomText    `xml:"summary"`
+	Content   *atomText    `xml:"content"`
+}
+
+// atomText is an Atom text construct; the encoder escapes Body.
+type atomText struct {
+	Type string `xml:"type,attr"`
+	Body string `xml:",chardata"`
+}
+
+// Bounds of an Atom entry's text.
+const (
+	// feedContentMax bounds the sanitised HTML body sent as an entry's
+	// content.
+	feedContentMax = 16 << 10
+	// feedSummaryMax is the most characters of text in the summary sent
+	// instead when the body is longer.
+	feedSummaryMax = 600
+)
+
+// feedText returns an entry's text: the article's sanitised body as its
+// page shows it (same sanitiser, same image links), or when that is
+// longer than feedContentMax, a plain-text summary of the body's start.
+// Both are nil when the body cannot be verified.
+func (h *Handler) feedText(s *pubState, a *catalog.Article) (content, summary *atomText) {
+	rp, err := h.articlePage(s, a, h.freshFragment(s))
+	if err != nil {
+		return nil, nil
+	}
+	body := rp.body()
+	if len(body) <= feedContentMax {
+		return &atomText{Type: "html", Body: string(body)}, nil
+	}
+	return nil, &atomText{Type: "text", Body: textSummary(body, feedSummaryMax)}
+}
+
+// textSummary returns the text of sanitised HTML, with runs of white
+// space made one space, cut to at most limit characters at a word boundary
+// (ending in an ellipsis when cut).
+func textSummary(htm []byte, limit int) string {
+	var text []rune
+	z := html.NewTokenizer(bytes.NewReader(htm))
+	space := false
+	for len(text) <= limit {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			break
+		}
+		if tt != html.TextToken {
+			name, _ := z.TagName()
+			space = space || blockTags[string(name)] // "<p>a</p><p>b</p>" is two words
+			continue
+		}
+		for _, r := range string(z.Text()) {
+			if len(text) > limit {
+				break
+			}
+			if unicode.IsSpace(r) {
+				space = true
+				continue
+			}
+			if space && len(text) > 0 {
+				text = append(text, ' ')
+			}
+			space = false
+			text = append(text, r)
+		}
+	}
+	if len(text) <= limit {
+		return string(text)
+	}
+	cut := limit - 1 // room for the ellipsis
+	for i := cut; i > cut/2; i-- {
+		if text[i] == ' ' {
+			cut = i
+			break
+		}
+	}
+	return strings.TrimRight(string(text[:cut]), " ") + "…"
+}
+
+// blockTags are the elements that separate words in textSummary.
+var blockTags = map[string]bool{
+	"p": true, "br": true, "div": true, "li": true, "ul": true, "ol": true, "dd": true, "dt": true,
+	"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true, "blockquote": true,
+	"pre": true, "tr": true, "td": true, "th": true, "table": true, "figure": true, "figcaption": true,
+	"section": true, "article": true, "header": true, "footer": true, "aside": true, "hr": true, "img": true,
 }
 
 type atomFeed struct {
@@ -244,9 +332,8 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, textKind, http.StatusBadRequest, "the feed takes no query")
 		return
 	}
-	arts, err := s.articles(h.st)
-	if err != nil {
-		h.storeError(w, r, textKind, err)
+	if fb := s.derived.feed.Load(); fb != nil {
+		serveFeedBytes(w, r, fb)
 		return
 	}
 	f := atomFeed{
@@ -259,18 +346,9 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 	if s.cp != nil {
 		latest = s.cp.Time
 	}
-	var items []listed
-	for i := range arts {
-		if len(items) == feedEntries {
-			break
-		}
-		if arts[i].Retracted {
-			continue
-		}
-		if l := h.listItem(s, &arts[i]); !l.Updated.IsZero() {
-			items = append(items, l)
-		}
-	}
+	// A feed is kept until the log changes only if it lacks nothing this
+	// mirror could not verify yet (a bundle still to come in a sync).
+	items, complete := h.recent(s, feedEntries, func(l *listed) bool { return !l.Updated.IsZero() })
 	sortByUpdated(items)
 	for _, l := range items {
 		e := atomEntry{ID: "urn:samizdat:" + s.id + ":" + l.ID, Title: l.Title, Updated: l.Updated.UTC().Format(time.RFC3339),
@@ -278,6 +356,8 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 		for _, au := range l.Authors {
 			e.Authors = append(e.Authors, atomPerson{Name: au})
 		}
+		e.Content, e.Summary = h.feedText(s, l.art)
+		complete = complete && (e.Content != nil || e.Summary != nil)
 		f.Entries = append(f.Entries, e)
 		if l.Updated.After(latest) {
 			latest = l.Updated
@@ -293,7 +373,25 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	buf.WriteByte('\n')
-	serveBytes(w, r, buf.Bytes(), "application/atom+xml; charset=utf-8", "public, max-age=60")
+	fb := &renderedFeed{body: buf.Bytes(), etag: etagOf(buf.Bytes())}
+	if complete {
+		s.derived.feed.Store(fb)
+	}
+	serveFeedBytes(w, r, fb)
+}
+
+// serveFeedBytes serves a rendered feed, gzip-compressed to clients that
+// accept it (the feed carries articles' bodies: it compresses well).
+func serveFeedBytes(w http.ResponseWriter, r *http.Request, fb *renderedFeed) {
+	w.Header()["Vary"] = varyEncoding
+	if accepts(r, "gzip") {
+		if gz := fb.gzipped(); gz != nil {
+			w.Header()["Content-Encoding"] = gzipEncoding
+			serveTagged(w, r, gz, fb.etag[:len(fb.etag)-1]+`.gz"`, "application/atom+xml; charset=utf-8", "public, max-age=60")
+			return
+		}
+	}
+	serveTagged(w, r, fb.body, fb.etag, "application/atom+xml; charset=utf-8", "public, max-age=60")
 }
 
 // sortByUpdated sorts listed articles, most recently updated first.

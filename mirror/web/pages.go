@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	_ "embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/catalog"
+	"github.com/samizdat-news/samizdat/mirror/store"
 )
 
 //go:embed style.css
@@ -280,11 +282,8 @@ func (h *Handler) pubInfos() ([]pubInfo, []*pubState) {
 		s := h.state(id)
 		pi := pubInfo{ID: id, Name: s.root.Name(), Held: s.held && s.err == nil}
 		if pi.Held {
-			arts, _ := s.articles(h.st)
-			for _, a := range arts {
-				if !a.Retracted {
-					pi.Articles++
-				}
+			if l, err := h.listIndex(s); err == nil {
+				pi.Articles = l.live
 			}
 			states = append(states, s)
 		}
@@ -301,12 +300,13 @@ type listed struct {
 	Updated, Created, Time          time.Time
 	Authors                         []string
 	Retracted                       bool
+	art                             *catalog.Article
 }
 
 func articleURL(pub, id string) string { return "/p/" + pub + "/a/" + id + "/" }
 
 func (h *Handler) listItem(s *pubState, a *catalog.Article) listed {
-	l := listed{ID: a.ID, URL: articleURL(s.id, a.ID), Publisher: s.root.Name(), Revision: a.Revision, Retracted: a.Retracted, Time: a.Time}
+	l := listed{ID: a.ID, URL: articleURL(s.id, a.ID), Publisher: s.root.Name(), Revision: a.Revision, Retracted: a.Retracted, Time: a.Time, art: a}
 	if !a.Retracted {
 		if sm, err := h.summary(s, a.Digest); err == nil {
 			l.Title, l.Lang, l.Updated, l.Created, l.Authors = sm.Title, sm.Language, sm.Updated, sm.Created, sm.Authors
@@ -326,20 +326,8 @@ func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 	infos, states := h.pubInfos()
 	var recent []listed
 	for _, s := range states {
-		arts, _ := s.articles(h.st)
-		n := 0
-		for i := range arts {
-			if n == recentArticles {
-				break
-			}
-			if arts[i].Retracted {
-				continue
-			}
-			if l := h.listItem(s, &arts[i]); l.Title != "" {
-				recent = append(recent, l)
-				n++
-			}
-		}
+		l, _ := h.recent(s, recentArticles, func(l *listed) bool { return l.Title != "" })
+		recent = append(recent, l...)
 	}
 	sortByUpdated(recent)
 	if len(recent) > recentArticles {
@@ -363,22 +351,17 @@ func (h *Handler) servePublisher(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, pageKind, http.StatusBadRequest, "page must be a number from 1")
 		return
 	}
-	arts, err := s.articles(h.st)
+	arts, index, err := h.listPage(s, page)
 	if err != nil {
 		h.storeError(w, r, pageKind, err)
 		return
 	}
-	from := (page - 1) * PageSize
-	if from > len(arts) {
-		from = len(arts)
-	}
-	to := min(from+PageSize, len(arts))
 	var list []listed
-	for i := from; i < to; i++ {
+	for i := range arts {
 		list = append(list, h.listItem(s, &arts[i]))
 	}
 	next := ""
-	if to < len(arts) {
+	if page*PageSize < index.total {
 		next = fmt.Sprintf("/p/%s/?page=%d", s.id, page+1)
 	}
 	feed := "/p/" + s.id + "/feed.atom"
@@ -408,13 +391,20 @@ func queryPage(r *http.Request) (int, bool) {
 	return int(p), ok
 }
 
-// renderedPage is an article page rendered once per bundle, split where
-// the per-request freshness goes.
+// renderedPage is an article page rendered once per bundle. Its one copy
+// is the page as last served: the per-request part (checkpoint freshness
+// and alarms) starts at offset fresh, and is replaced, making a new copy,
+// when it changes; the sanitised body is at [bodyStart, bodyEnd), before
+// it, in every copy.
 type renderedPage struct {
-	head, tail []byte
-	trust      *keys.Trust
-	full       atomic.Pointer[fullPage] // the last whole page served
+	trust              *keys.Trust
+	fresh              int
+	bodyStart, bodyEnd int
+	full               atomic.Pointer[fullPage] // never nil
 }
+
+// body returns the page's sanitised article body.
+func (rp *renderedPage) body() []byte { return rp.full.Load().page[rp.bodyStart:rp.bodyEnd] }
 
 func (h *Handler) serveArticle(w http.ResponseWriter, r *http.Request) {
 	s := h.publisher(w, r, pageKind)
@@ -435,6 +425,22 @@ func (h *Handler) serveArticle(w http.ResponseWriter, r *http.Request) {
 		h.storeError(w, r, pageKind, err)
 		return
 	}
+	fresh := h.freshFragment(s)
+	var rp *renderedPage
+	if !a.Retracted {
+		rp, err = h.articlePage(s, a, fresh)
+		if errors.Is(err, store.ErrNotFound) {
+			// Superseded since the state read it (the old bundle is
+			// gone): the article as the store holds it now.
+			if a, err = s.reread(h.st, id); err == nil && !a.Retracted {
+				rp, err = h.articlePage(s, a, fresh)
+			}
+		}
+	}
+	if err != nil {
+		h.storeError(w, r, pageKind, err)
+		return
+	}
 	if a.Retracted {
 		w.Header().Set("Cache-Control", "public, max-age=300")
 		h.writePage(w, http.StatusGone, "gone", &struct {
@@ -445,12 +451,7 @@ func (h *Handler) serveArticle(w http.ResponseWriter, r *http.Request) {
 		}{h.common("Withdrawn"), a.ID, s.id, s.root.Name(), a.Revision, a.Time})
 		return
 	}
-	rp, err := h.articlePage(s, a)
-	if err != nil {
-		h.storeError(w, r, pageKind, err)
-		return
-	}
-	fp := rp.withFreshness(h.freshFragment(s))
+	fp := rp.withFreshness(fresh)
 	page := fp.page
 	setPageHeaders(w)
 	hd := w.Header()
@@ -482,7 +483,7 @@ var cacheArticle = []string{"public, max-age=60"}
 // fullPage is a whole article page with one freshness fragment, and its
 // gzip encoding, made on first use.
 type fullPage struct {
-	fresh []byte
+	fresh []byte // the freshness fragment, within page
 	page  []byte
 
 	gzOnce sync.Once
@@ -491,39 +492,53 @@ type fullPage struct {
 
 // gzipped returns the page gzip-compressed, or nil if that fails.
 func (fp *fullPage) gzipped() []byte {
-	fp.gzOnce.Do(func() {
-		var buf bytes.Buffer
-		zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		if err != nil {
-			return
-		}
-		if _, err := zw.Write(fp.page); err != nil || zw.Close() != nil {
-			return
-		}
-		fp.gz = buf.Bytes()
-	})
+	fp.gzOnce.Do(func() { fp.gz = gzipBytes(fp.page) })
 	return fp.gz
+}
+
+// gzipBytes returns b gzip-compressed at the best compression, in an
+// exactly sized copy, or nil if that fails.
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return nil
+	}
+	if _, err := zw.Write(b); err != nil || zw.Close() != nil {
+		return nil
+	}
+	return bytes.Clone(buf.Bytes())
 }
 
 // withFreshness returns the page with the freshness fragment in place,
 // reusing the last one built while the fragment is the same.
 func (rp *renderedPage) withFreshness(fresh []byte) *fullPage {
-	if fp := rp.full.Load(); fp != nil && bytes.Equal(fp.fresh, fresh) {
-		return fp
+	old := rp.full.Load()
+	if bytes.Equal(old.fresh, fresh) {
+		return old
 	}
-	page := make([]byte, 0, len(rp.head)+len(fresh)+len(rp.tail))
-	page = append(append(append(page, rp.head...), fresh...), rp.tail...)
-	fp := &fullPage{fresh: fresh, page: page}
+	fp := newFullPage(old.page[:rp.fresh], fresh, old.page[rp.fresh+len(old.fresh):])
 	rp.full.Store(fp)
 	return fp
 }
 
-// articlePage returns the rendered page of an article's current bundle.
-func (h *Handler) articlePage(s *pubState, a *catalog.Article) (*renderedPage, error) {
+// newFullPage puts a page together in one exactly sized copy.
+func newFullPage(head, fresh, tail []byte) *fullPage {
+	page := make([]byte, 0, len(head)+len(fresh)+len(tail))
+	page = append(append(append(page, head...), fresh...), tail...)
+	return &fullPage{fresh: page[len(head) : len(head)+len(fresh) : len(head)+len(fresh)], page: page}
+}
+
+// bodyOpen is what the article template writes just before the body.
+var bodyOpen = []byte(`<div class="body">` + "\n")
+
+// articlePage returns the rendered page of an article's current bundle,
+// rendering it with the freshness fragment fresh if it is not cached.
+func (h *Handler) articlePage(s *pubState, a *catalog.Article, fresh []byte) (*renderedPage, error) {
 	if rp, ok := h.pages.get(a.Digest); ok && rp.trust == s.trust {
 		return rp, nil
 	}
-	b, err := h.bundle(s, a.Digest)
+	b, err := h.bundleOnce(s, a.Digest)
 	if err != nil {
 		return nil, err
 	}
@@ -538,6 +553,7 @@ func (h *Handler) articlePage(s *pubState, a *catalog.Article) (*renderedPage, e
 	if title == "" {
 		title = m.ID
 	}
+	clean := renderBody(b, body, base)
 	var buf bytes.Buffer
 	err = pages.ExecuteTemplate(&buf, "article", &struct {
 		common
@@ -552,7 +568,7 @@ func (h *Handler) articlePage(s *pubState, a *catalog.Article) (*renderedPage, e
 		Digest         bundle.Digest
 		Leaf           int64
 		Canonical      string
-	}{h.common(title), title, m.Language, m.Authors, template.HTML(renderBody(b, body, base)),
+	}{h.common(title), title, m.Language, m.Authors, template.HTML(clean),
 		s.id, s.root.Name(), b.Signer.String(), m.Revision, m.Created, m.Updated, b.Digest, a.Leaf, m.CanonicalURL})
 	if err != nil {
 		return nil, fmt.Errorf("web: rendering article %s: %w", a.ID, err)
@@ -561,8 +577,17 @@ func (h *Handler) articlePage(s *pubState, a *catalog.Article) (*renderedPage, e
 	if !ok {
 		return nil, fmt.Errorf("web: rendering article %s: no freshness marker", a.ID)
 	}
-	rp := &renderedPage{head: head, tail: tail, trust: s.trust}
-	h.pages.put(a.Digest, rp, 2*int64(buf.Len()))
+	// The title, authors and site name before the body are escaped, so
+	// the first bodyOpen is the template's.
+	start := bytes.Index(head, bodyOpen) + len(bodyOpen)
+	if start < len(bodyOpen) || !bytes.HasPrefix(head[start:], clean) {
+		return nil, fmt.Errorf("web: rendering article %s: body not found", a.ID)
+	}
+	rp := &renderedPage{trust: s.trust, fresh: len(head), bodyStart: start, bodyEnd: start + len(clean)}
+	fp := newFullPage(head, fresh, tail)
+	rp.full.Store(fp)
+	// The cost allows for a gzip copy, made for clients that ask.
+	h.pages.put(a.Digest, rp, int64(len(fp.page))*3/2)
 	return rp, nil
 }
 

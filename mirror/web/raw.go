@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -71,6 +72,16 @@ func (h *Handler) serveEntry(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b, err := h.bundle(s, a.Digest)
+	if errors.Is(err, store.ErrNotFound) {
+		// Superseded since the state read it: the current revision.
+		if a, err = s.reread(h.st, id); err == nil {
+			if a.Retracted {
+				h.fail(w, r, textKind, http.StatusGone, "withdrawn by the publisher")
+				return
+			}
+			b, err = h.bundle(s, a.Digest)
+		}
+	}
 	if err != nil {
 		h.storeError(w, r, textKind, err)
 		return
@@ -179,7 +190,7 @@ func (h *Handler) logState(w http.ResponseWriter, r *http.Request) *pubState {
 	if !bytes.Equal(p.Checkpoint, s.pub.Checkpoint) || !bytes.Equal(p.Statement, s.pub.Statement) {
 		h.Invalidate(s.id)
 	}
-	fresh := &pubState{id: s.id, root: s.root, held: true, pub: p}
+	fresh := &pubState{id: s.id, root: s.root, held: true, pub: p, derived: &derived{}}
 	return fresh
 }
 
@@ -218,10 +229,15 @@ func serveText(w http.ResponseWriter, r *http.Request, b []byte, cache string) {
 // serveBytes serves b whole, with its type, caching and a strong ETag of
 // its content (so conditional and range requests work).
 func serveBytes(w http.ResponseWriter, r *http.Request, b []byte, typ, cache string) {
+	serveTagged(w, r, b, etagOf(b), typ, cache)
+}
+
+// serveTagged is serveBytes with b's entity tag given.
+func serveTagged(w http.ResponseWriter, r *http.Request, b []byte, etag, typ, cache string) {
 	hd := w.Header()
 	hd.Set("Content-Type", typ)
 	hd.Set("Cache-Control", cache)
-	hd.Set("ETag", etagOf(b))
+	hd.Set("ETag", etag)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
 }
 

@@ -42,10 +42,16 @@ const (
 	DefaultMaxQueryLen = 256
 	// DefaultMaxLeaves bounds the leaves one leaves request returns.
 	DefaultMaxLeaves = 1000
-	// DefaultCacheBytes bounds the verified bundles kept in memory.
-	DefaultCacheBytes = 64 << 20
-	// DefaultPageCacheBytes bounds the rendered article pages kept.
-	DefaultPageCacheBytes = 32 << 20
+	// DefaultCacheBytes bounds the verified bundles kept in memory, for
+	// the routes that serve a bundle's bytes (entries, /b/, the JSON
+	// manifest). The two cache defaults are sized so that a mirror of
+	// 100,000 bundles with full caches stays under 100 MB resident
+	// (BENCHMARKS.md); the Go heap holds up to about twice what is live.
+	DefaultCacheBytes = 4 << 20
+	// DefaultPageCacheBytes bounds the rendered article pages kept
+	// (counting 1.5 times a page's size, for its gzip copy): about 450
+	// pages of 12 KB.
+	DefaultPageCacheBytes = 8 << 20
 	// DefaultRefresh is how long a publisher's log state is reused.
 	DefaultRefresh = time.Second
 	// PageSize is the number of articles on one page of a list (HTML and
@@ -235,19 +241,10 @@ type pubState struct {
 
 	byID sync.Map // article ID -> *catalog.Article, read from the store on first use
 
-	artsOnce sync.Once
-	arts     []catalog.Article
-	artsErr  error
-}
-
-// articles returns the publisher's articles, most recently changed first.
-func (s *pubState) articles(st *store.Store) ([]catalog.Article, error) {
-	s.artsOnce.Do(func() {
-		if s.held {
-			s.arts, s.artsErr = st.Articles(s.id)
-		}
-	})
-	return s.arts, s.artsErr
+	// derived is what lists and the feed read of the log at pub.Size,
+	// made on first use and handed on to the next state while the log,
+	// its checkpoint and the trust stay the same (lists.go).
+	derived *derived
 }
 
 // article returns the state of one article of the publisher, as the
@@ -303,6 +300,11 @@ func (h *Handler) state(id string) *pubState {
 	if s.err != nil {
 		h.log.Warn("web: cannot serve publisher", "publisher", id, "err", s.err)
 	}
+	if old != nil && s.pub != nil && old.pub != nil && old.pub.Size == s.pub.Size && old.cp == s.cp && old.trust == s.trust {
+		s.derived = old.derived
+	} else {
+		s.derived = &derived{}
+	}
 	h.mu.Lock()
 	h.states[id] = s
 	h.mu.Unlock()
@@ -333,12 +335,27 @@ type openBundle struct {
 	trust *keys.Trust
 }
 
+// bundleOverhead is about what a verified bundle holds beyond its bytes
+// (the parsed manifest), counted against Config.CacheBytes.
+const bundleOverhead = 1 << 10
+
 // errUnavailable marks a bundle the store lists but cannot give verified.
 var errUnavailable = errors.New("web: bundle unavailable")
 
 // bundle returns the verified bundle d of publisher s, from the cache or
-// read from the store and verified.
+// read from the store, verified and cached.
 func (h *Handler) bundle(s *pubState, d bundle.Digest) (*bundle.Bundle, error) {
+	return h.openBundle(s, d, true)
+}
+
+// bundleOnce is bundle for a use that is cached itself (a rendered page,
+// a summary): the bundle is not put in the cache, which keeps it for the
+// routes that serve a bundle's bytes.
+func (h *Handler) bundleOnce(s *pubState, d bundle.Digest) (*bundle.Bundle, error) {
+	return h.openBundle(s, d, false)
+}
+
+func (h *Handler) openBundle(s *pubState, d bundle.Digest, keep bool) (*bundle.Bundle, error) {
 	if s.trust == nil {
 		return nil, fmt.Errorf("%w: publisher %s has no usable key statement", errUnavailable, s.id)
 	}
@@ -357,7 +374,9 @@ func (h *Handler) bundle(s *pubState, d bundle.Digest) (*bundle.Bundle, error) {
 	if b.Digest != d {
 		return nil, fmt.Errorf("%w: bundle %s has digest %s", errUnavailable, d, b.Digest)
 	}
-	h.bundles.put(d, &openBundle{b: b, trust: s.trust}, int64(len(data)))
+	if keep {
+		h.bundles.put(d, &openBundle{b: b, trust: s.trust}, int64(len(data))+bundleOverhead)
+	}
 	return b, nil
 }
 
@@ -376,7 +395,7 @@ func (h *Handler) summary(s *pubState, d bundle.Digest) (*summary, error) {
 	if sm, ok := h.summaries.get(d); ok && sm.trust == s.trust {
 		return sm, nil
 	}
-	b, err := h.bundle(s, d)
+	b, err := h.bundleOnce(s, d)
 	if err != nil {
 		return nil, err
 	}
