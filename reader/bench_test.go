@@ -3,6 +3,7 @@ package reader_test
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -50,6 +51,25 @@ func BenchmarkTimeToArticle(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// BenchmarkCurlBaseline is the peer to compare with: curl fetching the
+// same article's page from the honest mirror, unverified, one process a
+// fetch (as a reader running a command would).
+func BenchmarkCurlBaseline(b *testing.B) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		b.Skip("no curl")
+	}
+	w := newWorld(b)
+	good := serve(b, w.honestMirror().h)
+	url := good + "/p/" + w.pub.ID() + "/a/a/"
+	for b.Loop() {
+		out, err := exec.Command(curl, "-sS", "-f", "-o", os.DevNull, url).CombinedOutput()
+		if err != nil {
+			b.Fatalf("curl: %v %s", err, out)
+		}
 	}
 }
 
