@@ -145,26 +145,34 @@ func (v *view) hashReader() tlog.HashReaderFunc {
 // parseLeaves parses a leaves response: each leaf a 2-byte big-endian
 // length, then the leaf. It must hold exactly want leaves.
 func parseLeaves(b []byte, want int) ([][]byte, error) {
-	out := make([][]byte, 0, want)
-	for len(b) > 0 {
-		if len(out) == want {
-			return nil, fmt.Errorf("more than the %d leaves asked for", want)
-		}
-		if len(b) < 2 {
-			return nil, errors.New("truncated leaf length")
-		}
-		n := int(binary.BigEndian.Uint16(b))
-		if n == 0 || n > catalog.MaxLeafSize {
-			return nil, fmt.Errorf("leaf of %d bytes (at most %d)", n, catalog.MaxLeafSize)
-		}
-		if len(b) < 2+n {
-			return nil, errors.New("truncated leaf")
-		}
-		out = append(out, b[2:2+n:2+n])
-		b = b[2+n:]
+	leaves, used, err := splitLeaves(b, want)
+	if err != nil {
+		return nil, err
 	}
-	if len(out) != want {
-		return nil, fmt.Errorf("%d leaves where %d were asked for", len(out), want)
+	if used != len(b) {
+		return nil, fmt.Errorf("more than the %d leaves asked for", want)
 	}
-	return out, nil
+	return leaves, nil
+}
+
+// splitLeaves reads n length-prefixed leaves from the start of b and
+// returns them (sharing b) and the bytes they took.
+func splitLeaves(b []byte, n int) ([][]byte, int, error) {
+	out := make([][]byte, 0, min(n, len(b)/3))
+	off := 0
+	for len(out) < n {
+		if len(b)-off < 2 {
+			return nil, 0, fmt.Errorf("%d leaves where %d were asked for", len(out), n)
+		}
+		l := int(binary.BigEndian.Uint16(b[off:]))
+		if l == 0 || l > catalog.MaxLeafSize {
+			return nil, 0, fmt.Errorf("leaf %d has %d bytes (1 to %d)", len(out), l, catalog.MaxLeafSize)
+		}
+		if len(b)-off-2 < l {
+			return nil, 0, fmt.Errorf("leaf %d is cut short", len(out))
+		}
+		out = append(out, b[off+2:off+2+l:off+2+l])
+		off += 2 + l
+	}
+	return out, off, nil
 }

@@ -158,20 +158,11 @@ func readLeaves(f *os.File, n int64) ([][]byte, int64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	leaves := make([][]byte, 0, n)
-	off := int64(0)
-	for int64(len(leaves)) < n {
-		if len(data)-int(off) < 2 {
-			return nil, 0, fmt.Errorf("leaves: %d of %d", len(leaves), n)
-		}
-		l := int64(binary.BigEndian.Uint16(data[off:]))
-		if l == 0 || l > catalog.MaxLeafSize || int64(len(data))-off-2 < l {
-			return nil, 0, fmt.Errorf("leaves: leaf %d is damaged", len(leaves))
-		}
-		leaves = append(leaves, data[off+2:off+2+l:off+2+l])
-		off += 2 + l
+	leaves, used, err := splitLeaves(data, int(n))
+	if err != nil {
+		return nil, 0, fmt.Errorf("leaves: %v", err)
 	}
-	return leaves, off, nil
+	return leaves, int64(used), nil
 }
 
 func readFileMax(name string, max int64) ([]byte, error) {
