@@ -20,6 +20,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -549,6 +550,10 @@ func (s *Store) Bundle(d bundle.Digest) ([]byte, error) {
 		return nil, fmt.Errorf("%w: bundle %s", ErrNotFound, d)
 	}
 	data, err := os.ReadFile(s.bundlePath(d))
+	if errors.Is(err, fs.ErrNotExist) && !s.HasBundle(d) {
+		// Collected since HasBundle: superseded or withdrawn just now.
+		return nil, fmt.Errorf("%w: bundle %s", ErrNotFound, d)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: bundle %s: %w", d, err)
 	}

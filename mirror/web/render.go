@@ -105,7 +105,20 @@ func renderBody(b *bundle.Bundle, body []byte, base string) []byte {
 	default:
 		return renderText(body)
 	}
-	return sanitize(body, imageRewriter(b, base))
+	return dropTitle(sanitize(body, imageRewriter(b, base)), b.Manifest.Title)
+}
+
+// dropTitle removes a first heading that repeats the title, which the
+// page shows above the body already.
+func dropTitle(body []byte, title string) []byte {
+	rest := bytes.TrimLeft(body, " \t\r\n")
+	for _, h := range []string{"h1", "h2"} {
+		head := "<" + h + ">" + html.EscapeString(title) + "</" + h + ">"
+		if title != "" && bytes.HasPrefix(rest, []byte(head)) {
+			return bytes.TrimLeft(rest[len(head):], "\r\n")
+		}
+	}
+	return body
 }
 
 // renderText escapes plain text into paragraphs: blank lines separate
