@@ -87,6 +87,13 @@ func TestFetchFromMirrors(t *testing.T) {
 		t.Errorf("list: exit %d\n%s", code, stdout)
 	}
 
+	// Everything is stale to a reader who wants it younger than a
+	// nanosecond: still verified (exit 0), and said so.
+	code, _, stderr = runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", two, "--max-age", "1ns", "-o", out, id)
+	if code != exitOK || !strings.Contains(stderr, "warning: STALE") {
+		t.Errorf("stale: exit %d\n%s", code, stderr)
+	}
+
 	// The local reader serves what it verified, until stopped.
 	readCtx, stopRead := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
