@@ -1,7 +1,6 @@
 package catalog
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,7 +10,6 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/internal/notes"
 )
 
 // MaxCheckpointSize bounds a signed checkpoint.
@@ -63,18 +61,8 @@ func (c *Checkpoint) Sign(signer *keys.PrivateKey) ([]byte, error) {
 // that was valid at the checkpoint's time, and the origin must be the
 // publisher's.
 func OpenCheckpoint(data []byte, trust *keys.Trust) (*Checkpoint, error) {
-	if len(data) > MaxCheckpointSize {
-		return nil, cpErr("larger than %d bytes", MaxCheckpointSize)
-	}
-	n, err := note.Open(data, trust.Verifiers())
+	n, err := openNote(data, MaxCheckpointSize, trust)
 	if err != nil {
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &unverified) {
-			return nil, cpErr("not signed by any signing key of publisher %s", trust.PublisherID())
-		}
-		return nil, cpErr("%v", err)
-	}
-	if err := notes.CheckCanonical(data); err != nil {
 		return nil, cpErr("%v", err)
 	}
 	c, err := ParseCheckpoint(n.Text)
@@ -84,19 +72,8 @@ func OpenCheckpoint(data []byte, trust *keys.Trust) (*Checkpoint, error) {
 	if want := Origin(trust.PublisherID()); c.Origin != want {
 		return nil, cpErr("origin %q is not this publisher's log %q", c.Origin, want)
 	}
-	authorized := false
-	var lastErr error
-	for _, sig := range n.Sigs {
-		for _, d := range trust.Statement().Keys {
-			if d.Key.Name() == sig.Name && d.Key.KeyHash() == sig.Hash {
-				if _, lastErr = trust.Authorize(d.Key.Ed25519(), c.Time); lastErr == nil {
-					authorized = true
-				}
-			}
-		}
-	}
-	if !authorized {
-		return nil, cpErr("%v", lastErr)
+	if err := authorizeNote(n, trust, c.Time); err != nil {
+		return nil, cpErr("%v", err)
 	}
 	return c, nil
 }

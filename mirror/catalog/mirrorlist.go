@@ -11,7 +11,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/internal/notes"
 )
 
 // Limits of mirror lists, see FORMAT.md.
@@ -144,18 +143,8 @@ func (m *MirrorList) Sign(signer *keys.PrivateKey, publisherID string) ([]byte, 
 // It does not say whether the list is the latest: compare its SHA-256 and
 // version with the log's newest KindMirrorList leaf for that.
 func OpenMirrorList(data []byte, trust *keys.Trust) (*MirrorList, error) {
-	if len(data) > MaxMirrorListSize {
-		return nil, mlErr("larger than %d bytes", MaxMirrorListSize)
-	}
-	n, err := note.Open(data, trust.Verifiers())
+	n, err := openNote(data, MaxMirrorListSize, trust)
 	if err != nil {
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &unverified) {
-			return nil, mlErr("not signed by any signing key of publisher %s", trust.PublisherID())
-		}
-		return nil, mlErr("%v", err)
-	}
-	if err := notes.CheckCanonical(data); err != nil {
 		return nil, mlErr("%v", err)
 	}
 	m, err := parseMirrorList(n.Text, trust.PublisherID())
@@ -166,24 +155,6 @@ func OpenMirrorList(data []byte, trust *keys.Trust) (*MirrorList, error) {
 		return nil, mlErr("%v", err)
 	}
 	return m, nil
-}
-
-// authorizeNote checks that one of the note's verified signatures is by a
-// signing key that was valid at time at.
-func authorizeNote(n *note.Note, trust *keys.Trust, at time.Time) error {
-	lastErr := errors.New("no signature by a signing key")
-	for _, sig := range n.Sigs {
-		for _, d := range trust.Statement().Keys {
-			if d.Key.Name() == sig.Name && d.Key.KeyHash() == sig.Hash {
-				_, err := trust.Authorize(d.Key.Ed25519(), at)
-				if err == nil {
-					return nil
-				}
-				lastErr = err
-			}
-		}
-	}
-	return lastErr
 }
 
 // parseMirrorList parses the text of a mirror list of the given publisher.
