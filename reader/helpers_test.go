@@ -358,6 +358,9 @@ func flip(t testing.TB, name string, at int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if at < 0 {
+		at += len(b)
+	}
 	b[at] ^= 1
 	if err := os.WriteFile(name, b, 0o600); err != nil {
 		t.Fatal(err)

@@ -73,7 +73,7 @@ func TestFetchHonest(t *testing.T) {
 	if err != nil || cached == nil || cached.Bundle == nil || cached.Bundle.Digest != r.Bundle.Digest {
 		t.Fatalf("cached: %+v, %v", cached, err)
 	}
-	for _, name := range []string{"statement", "checkpoint", "leaves", "mirrors", "bundles/" + r.Bundle.Digest.String()} {
+	for _, name := range []string{"head", "leaves", "mirrors", "bundles/" + r.Bundle.Digest.String()} {
 		fi, err := os.Stat(filepath.Join(dir, w.pub.ID(), name))
 		if err != nil {
 			t.Fatal(err)
@@ -314,8 +314,11 @@ func TestDamagedState(t *testing.T) {
 	}{
 		{"leftover leaves after a crash", func(dir string) { appendFile(t, filepath.Join(dir, "leaves"), []byte{0, 3, 1, 2, 3}) }, true},
 		{"leaves cut short", func(dir string) { truncate(t, filepath.Join(dir, "leaves"), 10) }, false},
-		{"checkpoint edited", func(dir string) { edit(t, filepath.Join(dir, "checkpoint"), "\n", "\n\n") }, false},
-		{"statement replaced", func(dir string) { os.WriteFile(filepath.Join(dir, "statement"), []byte("junk"), 0o600) }, false},
+		{"checkpoint edited", func(dir string) { edit(t, filepath.Join(dir, "head"), "\ntime ", "\ntime 1") }, false},
+		{"checkpoint signature flipped", func(dir string) { flip(t, filepath.Join(dir, "head"), -5) }, false},
+		{"statement edited", func(dir string) { edit(t, filepath.Join(dir, "head"), "daily-news", "daily-newz") }, false},
+		{"head cut short", func(dir string) { truncate(t, filepath.Join(dir, "head"), 100) }, false},
+		{"head replaced", func(dir string) { os.WriteFile(filepath.Join(dir, "head"), []byte("junk"), 0o600) }, false},
 		{"a leaf changed", func(dir string) { flip(t, filepath.Join(dir, "leaves"), 5) }, false},
 		{"mirrors garbled", func(dir string) { os.WriteFile(filepath.Join(dir, "mirrors"), []byte("{"), 0o600) }, false},
 	}

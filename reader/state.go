@@ -23,16 +23,18 @@ import (
 // state is what a reader keeps of one publisher between runs, in
 // <StateDir>/<publisher ID>/:
 //
-//	statement   the newest key statement seen, as signed
-//	checkpoint  the newest checkpoint seen, as signed
+//	head        the newest key statement and checkpoint seen, as signed
+//	            (headMagic, then each as a u32 length and the bytes)
 //	leaves      the log's leaves up to that checkpoint (u16 length, leaf)
 //	mirrors     mirror URLs learned (JSON)
 //	bundles/    verified bundles of current articles, for offline reading
 //
 // Everything is verified again when it is loaded, so a damaged or edited
-// state is refused rather than trusted. The checkpoint is written last: a
-// crash leaves at worst extra bytes after the leaves it covers, which
-// the next commit cuts off.
+// state is refused rather than trusted. The statement and checkpoint are
+// replaced together, in one rename, after the leaves are synced: a crash
+// leaves at worst extra bytes after the leaves the head covers, which the
+// next commit cuts off, and never a checkpoint under a statement that
+// does not vouch for it.
 type state struct {
 	dir        string // "" keeps nothing on disk
 	trust      *keys.Trust
@@ -77,15 +79,52 @@ func (s *state) current() bool {
 	if s.dir == "" {
 		return true
 	}
-	cp, err := readFileMax(filepath.Join(s.dir, "checkpoint"), catalog.MaxCheckpointSize)
+	b, err := readFileMax(filepath.Join(s.dir, "head"), int64(maxHead))
 	if errors.Is(err, fs.ErrNotExist) {
-		return s.checkpoint == nil && s.trust == nil
+		return s.trust == nil
 	}
-	if err != nil || !bytes.Equal(cp, s.checkpoint) {
-		return false
+	return err == nil && s.trust != nil && bytes.Equal(b, encodeHead(s.trust.SignedStatement(), s.checkpoint))
+}
+
+// headMagic starts a state's head file.
+const headMagic = "samizdat reader head 1\n"
+
+// maxHead bounds a head file.
+const maxHead = len(headMagic) + 4 + keys.MaxStatementSize + 4 + catalog.MaxCheckpointSize
+
+func encodeHead(statement, checkpoint []byte) []byte {
+	b := []byte(headMagic)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(statement)))
+	b = append(b, statement...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(checkpoint)))
+	return append(b, checkpoint...)
+}
+
+// decodeHead splits a head file into the statement and the checkpoint.
+func decodeHead(b []byte) (statement, checkpoint []byte, err error) {
+	rest, ok := bytes.CutPrefix(b, []byte(headMagic))
+	if !ok {
+		return nil, nil, errors.New("head: not a reader state head")
 	}
-	stmt, err := readFileMax(filepath.Join(s.dir, "statement"), keys.MaxStatementSize)
-	return err == nil && s.trust != nil && bytes.Equal(stmt, s.trust.SignedStatement())
+	next := func(max int) ([]byte, bool) {
+		if len(rest) < 4 {
+			return nil, false
+		}
+		n := binary.BigEndian.Uint32(rest)
+		if n == 0 || n > uint32(max) || int64(n) > int64(len(rest)-4) {
+			return nil, false
+		}
+		v := rest[4 : 4+n]
+		rest = rest[4+n:]
+		return v, true
+	}
+	if statement, ok = next(keys.MaxStatementSize); !ok {
+		return nil, nil, errors.New("head: damaged key statement")
+	}
+	if checkpoint, ok = next(catalog.MaxCheckpointSize); !ok || len(rest) != 0 {
+		return nil, nil, errors.New("head: damaged checkpoint")
+	}
+	return statement, checkpoint, nil
 }
 
 // stateError says a reader's state directory is damaged.
@@ -108,15 +147,6 @@ func loadState(dir string, root *keys.PublicKey) (*state, error) {
 		return s, nil
 	}
 	damaged := func(err error) error { return &stateError{dir, err} }
-	stmt, err := readFileMax(filepath.Join(dir, "statement"), keys.MaxStatementSize)
-	if errors.Is(err, fs.ErrNotExist) {
-		return s, nil
-	} else if err != nil {
-		return nil, damaged(err)
-	}
-	if s.trust, err = keys.NewTrust(root, stmt); err != nil {
-		return nil, damaged(err)
-	}
 	if m, err := readFileMax(filepath.Join(dir, "mirrors"), 1<<20); err == nil {
 		if err := json.Unmarshal(m, &s.mirrors); err != nil {
 			return nil, damaged(fmt.Errorf("mirrors: %v", err))
@@ -124,10 +154,17 @@ func loadState(dir string, root *keys.PublicKey) (*state, error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, damaged(err)
 	}
-	cpb, err := readFileMax(filepath.Join(dir, "checkpoint"), catalog.MaxCheckpointSize)
+	head, err := readFileMax(filepath.Join(dir, "head"), int64(maxHead))
 	if errors.Is(err, fs.ErrNotExist) {
 		return s, nil
 	} else if err != nil {
+		return nil, damaged(err)
+	}
+	stmt, cpb, err := decodeHead(head)
+	if err != nil {
+		return nil, damaged(err)
+	}
+	if s.trust, err = keys.NewTrust(root, stmt); err != nil {
 		return nil, damaged(err)
 	}
 	if s.cp, err = catalog.OpenCheckpoint(cpb, s.trust); err != nil {
@@ -191,11 +228,6 @@ func (s *state) commit(r *attempt) error {
 	if err := os.MkdirAll(filepath.Join(s.dir, "bundles"), 0o700); err != nil {
 		return err
 	}
-	if s.trust == nil || !bytes.Equal(s.trust.SignedStatement(), r.trust.SignedStatement()) {
-		if err := writeAtomic(s.dir, "statement", r.trust.SignedStatement()); err != nil {
-			return err
-		}
-	}
 	newLeaves := r.view.leaves[s.view.size():]
 	var added int64
 	if len(newLeaves) > 0 {
@@ -223,8 +255,8 @@ func (s *state) commit(r *attempt) error {
 			return err
 		}
 	}
-	if !bytes.Equal(s.checkpoint, r.checkpoint) {
-		if err := writeAtomic(s.dir, "checkpoint", r.checkpoint); err != nil {
+	if head := encodeHead(r.trust.SignedStatement(), r.checkpoint); s.trust == nil || !bytes.Equal(head, encodeHead(s.trust.SignedStatement(), s.checkpoint)) {
+		if err := writeAtomic(s.dir, "head", head); err != nil {
 			return err
 		}
 	}
