@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	gosync "sync"
 	"sync/atomic"
@@ -286,27 +285,31 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 		return nil, err
 	}
 
-	// 3. Bundle files: written, flushed with one syncfs, then renamed.
+	// 3. Bundle files: written under their final names, then made durable
+	// with one syncfs before the transaction that records them commits.
+	// Until it commits they are files no record names, which Open
+	// removes: a crash at any moment leaves every recorded file whole.
 	var written []bundle.Digest
-	tmps := map[bundle.Digest]string{}
-	sizes := map[bundle.Digest]int{}
-	for _, raw := range u.Bundles {
-		d := bundle.Digest(sha256.Sum256(raw))
-		if bundleDigests[d] == nil || tmps[d] != "" {
+	var raws [][]byte
+	for i, raw := range u.Bundles {
+		d := verified[i].Digest
+		if bundleDigests[d] == nil {
 			continue
 		}
-		tmp, err := s.writeTemp(d, raw)
-		if err != nil {
-			s.removeAll(tmps)
-			return nil, err
-		}
-		tmps[d] = tmp
-		sizes[d] = len(raw)
+		bundleDigests[d] = nil // written once, however often given
 		written = append(written, d)
+		raws = append(raws, raw)
 	}
-	if err := s.publishBundles(tmps); err != nil {
-		s.removeAll(tmps)
+	if err := s.writeBundles(written, raws); err != nil {
+		s.removeFiles(written)
 		return nil, err
+	}
+	sizes := make(map[bundle.Digest]int, len(written))
+	for i, d := range written {
+		sizes[d] = len(raws[i])
+	}
+	if beforeCommit != nil {
+		beforeCommit(s)
 	}
 
 	// 4. One transaction for everything the database records.
@@ -357,6 +360,10 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 		bb, gb := tx.Bucket(bktBundles), tx.Bucket(bktGarbage)
 		for _, d := range written {
 			put(bb, d[:], binary.BigEndian.AppendUint64([]byte(id), uint64(sizes[d])))
+			if err == nil && gb.Get(d[:]) != nil {
+				// Its old file, written again: not to be collected.
+				err = gb.Delete(d[:])
+			}
 		}
 		put(pb, keyBytes, u64(uint64(used-freed+added)))
 		for _, d := range garbage {
@@ -371,9 +378,7 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 	})
 	if err != nil {
 		// The files are unreferenced; removing them keeps the store tidy.
-		for _, d := range written {
-			os.Remove(s.bundlePath(d))
-		}
+		s.removeFiles(written)
 		return nil, fmt.Errorf("store: committing: %w", err)
 	}
 	res.Size = oldSize + int64(len(u.Leaves))
@@ -426,49 +431,65 @@ func (s *Store) checkTree(id string, have *Publisher, oldCP, newCP *catalog.Chec
 	return nil
 }
 
-// writeTemp writes a bundle to a new temporary file, without syncing it.
-func (s *Store) writeTemp(d bundle.Digest, raw []byte) (string, error) {
-	f, err := os.CreateTemp(filepath.Join(s.dir, tmpDir), d.String()+".*")
+// beforeCommit, when set (by tests), runs between the durable write of an
+// update's bundle files and the transaction that records them: the window
+// a crash leaves unrecorded files in.
+var beforeCommit func(*Store)
+
+// writeBundles writes bundle files under their final names, a few at
+// once, and makes them durable with one syncfs. A file left there by an
+// interrupted write, which no record names, is overwritten.
+func (s *Store) writeBundles(ds []bundle.Digest, raws [][]byte) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	errs := make([]error, writers)
+	next := atomic.Int64{}
+	var wg gosync.WaitGroup
+	for w := range min(writers, len(ds)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(ds) && errs[w] == nil; i = int(next.Add(1) - 1) {
+				errs[w] = s.writeBundle(ds[i], raws[i])
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return s.syncfs()
+}
+
+// writers is how many bundle files writeBundles writes at once: file
+// creation is mostly the kernel's work, which a second thread overlaps
+// with the first one's waits.
+const writers = 2
+
+// writeBundle writes one bundle file, without syncing it.
+func (s *Store) writeBundle(d bundle.Digest, raw []byte) error {
+	f, err := os.OpenFile(s.bundlePath(d), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return "", fmt.Errorf("store: writing bundle: %w", err)
+		return fmt.Errorf("store: writing bundle: %w", err)
 	}
 	_, err = f.Write(raw)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("store: writing bundle: %w", err)
+		return fmt.Errorf("store: writing bundle %s: %w", d, err)
 	}
-	return f.Name(), nil
+	return nil
 }
 
-func (s *Store) removeAll(tmps map[bundle.Digest]string) {
-	for _, t := range tmps {
-		os.Remove(t)
+// removeFiles removes bundle files that no record names.
+func (s *Store) removeFiles(ds []bundle.Digest) {
+	for _, d := range ds {
+		os.Remove(s.bundlePath(d))
 	}
-}
-
-// publishBundles makes the temporary files durable with one syncfs, renames
-// them into place, and makes the renames durable with another.
-func (s *Store) publishBundles(tmps map[bundle.Digest]string) error {
-	if len(tmps) == 0 {
-		return nil
-	}
-	if err := s.syncfs(); err != nil {
-		return err
-	}
-	for d, tmp := range tmps {
-		final := s.bundlePath(d)
-		if err := os.Rename(tmp, final); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-	}
-	return s.syncfs()
 }
 
 // syncfs flushes the file system holding the store: one call makes a whole
-// batch of bundle files (and then their renames) durable.
+// batch of bundle files, their data and their names, durable.
 func (s *Store) syncfs() error {
 	f, err := os.Open(s.dir)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -971,4 +972,117 @@ func TestRecentArticles(t *testing.T) {
 	if _, _, err := f.st.ArticleLeaves("nobody"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("ArticleLeaves(nobody) = %v", err)
 	}
+}
+
+// copyDir copies the files of a store directory, as a crash would leave
+// them on disk (store.db is read as it is: no transaction is running).
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(from, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(to, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCrashBeforeCommit looks at the store as a crash leaves it after an
+// update's bundle files are written under their final names and made
+// durable, but before the transaction that records them commits. It must
+// open, verify, and be the store from before the update once Open has
+// removed the files no record names; the update then applies again.
+func TestCrashBeforeCommit(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	a2, la2 := f.bundle("a", 2, "<p>a, revised</p>")
+	c1, lc1 := f.bundle("c", 1, "<p>article c</p>")
+	u := f.next(la2, lc1)
+	u.Bundles = [][]byte{a2, c1}
+	before := f.snapshot()
+
+	crashDir := filepath.Join(t.TempDir(), "crashed")
+	var written []string
+	store.SetBeforeCommit(func(*store.Store) {
+		copyDir(t, f.dir, crashDir)
+		for _, raw := range [][]byte{a2, c1} {
+			rel, _ := filepath.Rel(f.dir, f.bundlePath(raw))
+			if data, err := os.ReadFile(filepath.Join(crashDir, rel)); err != nil || !bytes.Equal(data, raw) {
+				t.Errorf("before the commit, %s is not written whole: %v", rel, err)
+			}
+			written = append(written, filepath.Join(crashDir, rel))
+		}
+	})
+	t.Cleanup(func() { store.SetBeforeCommit(nil) })
+	f.apply(u)
+	store.SetBeforeCommit(nil)
+	f.checkClean()
+	if len(written) != 2 {
+		t.Fatalf("the window before the commit was not reached (%d files)", len(written))
+	}
+
+	// Read-only, as `samizdat check` sees it: whole and unchanged, the
+	// files no record names not counted.
+	ro, err := store.Open(crashDir, &store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("the crashed store does not open: %v", err)
+	}
+	if probs, err := ro.Check(f.pub.Root.Public(), nil); err != nil || len(probs) > 0 {
+		t.Errorf("Check of the crashed store: %v\n%s", err, problems(probs))
+	}
+	for _, raw := range [][]byte{a2, c1} {
+		if ro.HasBundle(sha256.Sum256(raw)) {
+			t.Errorf("the crashed store holds a bundle whose record never committed")
+		}
+	}
+	ro.Close()
+
+	// Opened for writing, it removes them and is the store from before.
+	g := *f
+	g.dir = crashDir
+	if g.st, err = store.Open(crashDir, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { g.st.Close() }()
+	for _, p := range written {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there after Open: %v", p, err)
+		}
+	}
+	if got := g.snapshot(); got != before {
+		t.Errorf("the crashed store after Open:\n%s\nwant the store before the update:\n%s", got, before)
+	}
+	if _, err := g.st.Apply(f.pub.Root.Public(), u); err != nil {
+		t.Fatalf("applying the update again: %v", err)
+	}
+	g.checkClean()
+}
+
+// TestApplyOverwritesStray: a file left under a bundle's name by a write
+// that never committed (and was not removed) is overwritten whole when the
+// bundle is stored.
+func TestApplyOverwritesStray(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	c1, lc1 := f.bundle("c", 1, "<p>article c, long enough to be cut short</p>")
+	if err := os.WriteFile(f.bundlePath(c1), c1[:len(c1)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	u := f.next(lc1)
+	u.Bundles = [][]byte{c1}
+	f.apply(u)
+	if data, err := os.ReadFile(f.bundlePath(c1)); err != nil || !bytes.Equal(data, c1) {
+		t.Errorf("the stray file was not overwritten whole: %v", err)
+	}
+	f.checkClean()
 }
