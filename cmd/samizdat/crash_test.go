@@ -529,10 +529,8 @@ func (s crashState) phase(pub *crashPublisher, seen procState) string {
 		return "storing log+bundles" // the few new bundles come with the leaves
 	case s.size < pub.size():
 		return "before the log"
-	case s.missing > 0 && s.strayTmp > 0:
-		return "writing a batch"
-	case s.missing > 0 && s.strayBundles > 0:
-		return "committing a batch"
+	case s.missing > 0 && s.strayTmp+s.strayBundles > 0:
+		return "storing a batch" // files at their names, not yet committed
 	case s.missing > 0:
 		return "fetching bundles"
 	default:
@@ -649,10 +647,10 @@ func checkCrashStore(t *testing.T, what, dir string, pub *crashPublisher, prev *
 	return s
 }
 
-// strayFiles counts the files an interrupted write left: in tmp/, and
-// bundle files that no committed transaction records (renamed into place
-// before a commit that did not happen, or superseded and not yet deleted).
-// Open removes both.
+// strayFiles counts the files an interrupted write left: bundle files that
+// no committed transaction records (written before a commit that did not
+// happen, or superseded and not yet deleted), and anything in tmp/, where
+// stores written by older versions staged bundles. Open removes both.
 func strayFiles(st *store.Store) (tmp, bundles int) {
 	ents, _ := os.ReadDir(filepath.Join(st.Dir(), "tmp"))
 	tmp = len(ents)
