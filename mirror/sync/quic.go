@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -39,6 +40,16 @@ func listenUDP(addr string) (*net.UDPConn, error) {
 	return uc, nil
 }
 
+// resetKey derives the listener's QUIC stateless reset key from the node
+// key, so that it survives a restart: a node started again on its address
+// answers packets of its old sessions with a stateless reset, and peers
+// end those sessions and dial again at once, instead of waiting out the
+// idle timeout because the old process's close was lost.
+func resetKey(key ed25519.PrivateKey) *quic.StatelessResetKey {
+	k := quic.StatelessResetKey(sha256.Sum256(append([]byte("samizdat quic stateless reset key\x00"), key.Seed()...)))
+	return &k
+}
+
 // QUICListener accepts sync sessions over QUIC. It is safe for concurrent
 // use.
 type QUICListener struct {
@@ -57,7 +68,7 @@ func ListenQUIC(addr string, key ed25519.PrivateKey) (*QUICListener, error) {
 	if err != nil {
 		return nil, err
 	}
-	tr := &quic.Transport{Conn: uc}
+	tr := &quic.Transport{Conn: uc, StatelessResetKey: resetKey(key)}
 	ln, err := tr.Listen(tc, quicConfig())
 	if err != nil {
 		tr.Close()
