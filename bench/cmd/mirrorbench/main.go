@@ -7,7 +7,7 @@
 //	mirrorbench wait -url URL|-log FILE -metric NAME -n N [-timeout D]
 //	mirrorbench freeport
 //	mirrorbench incr -base DIR -work DIR
-//	mirrorbench serve -store DIR -pub FILE -http ADDR [-for D] [-cpuprofile FILE] [-memprofile FILE]
+//	mirrorbench serve -store DIR -pub FILE -http ADDR [-coalesce=false] [-for D] [-cpuprofile FILE] [-memprofile FILE]
 //	mirrorbench syncprof -store DIR -pub FILE -work DIR [-push] [-batch N] [-parallel N] [-cpuprofile FILE] [-trace FILE]
 //
 // serve and syncprof are for diagnosis: the mirror's HTTP handler, and a

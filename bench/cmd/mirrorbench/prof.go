@@ -13,6 +13,7 @@ import (
 	"runtime/trace"
 	"time"
 
+	"github.com/samizdat-news/samizdat/internal/coalesce"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	msync "github.com/samizdat-news/samizdat/mirror/sync"
@@ -63,7 +64,7 @@ func runServe(args []string) {
 	prof := fs.String("cpuprofile", "", "CPU profile file")
 	secs := fs.Duration("for", 20*time.Second, "serve this long")
 	memprof := fs.String("memprofile", "", "heap profile file, written at the end")
-	coalesce := fs.Bool("coalesce", false, "experiment: send a full 4 KB write of net/http together with the next one (writev)")
+	coalesced := fs.Bool("coalesce", true, "send net/http's full 4 KB buffer with the next write in one writev, as samizdat mirror --http does (package internal/coalesce); -coalesce=false for an A/B comparison")
 	fs.Parse(args)
 	st, err := store.Open(*dir, &store.Options{ReadOnly: true})
 	if err != nil {
@@ -76,8 +77,8 @@ func runServe(args []string) {
 		fatal(err)
 	}
 	fmt.Println(ln.Addr())
-	if *coalesce {
-		ln = coalesceListener{ln}
+	if *coalesced {
+		ln = coalesce.NewListener(ln, nil)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	go srv.Serve(ln)
@@ -186,51 +187,4 @@ func pushTo(ctx context.Context, a, b *msync.Node) error {
 	}
 	defer c.Close()
 	return a.Push(ctx, c)
-}
-
-// coalesceListener is an experiment on the article page's two write
-// system calls: net/http flushes its 4 KB connection buffer when a
-// response does not fit, then writes the rest. A conn of this listener
-// holds a write of exactly 4 KB and sends it with the next write in one
-// writev. Not for production: held bytes wait for the next write, so a
-// response whose last flush is exactly 4 KB would stall until the next
-// request on the connection (a real version needs a timer that sends
-// them after a moment).
-type coalesceListener struct{ net.Listener }
-
-func (l coalesceListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
-	}
-	return &coalesceConn{Conn: c}, nil
-}
-
-type coalesceConn struct {
-	net.Conn
-	held []byte
-	buf  [4096]byte
-}
-
-func (c *coalesceConn) Write(p []byte) (int, error) {
-	if c.held == nil && len(p) == len(c.buf) {
-		c.held = append(c.buf[:0], p...)
-		return len(p), nil
-	}
-	if c.held == nil {
-		return c.Conn.Write(p)
-	}
-	held := len(c.held)
-	bufs := net.Buffers{c.held, p}
-	c.held = nil
-	n, err := bufs.WriteTo(c.Conn)
-	return max(0, int(n)-held), err
-}
-
-func (c *coalesceConn) Close() error {
-	if c.held != nil {
-		c.Conn.Write(c.held)
-		c.held = nil
-	}
-	return c.Conn.Close()
 }
