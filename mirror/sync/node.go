@@ -384,8 +384,10 @@ func (n *Node) runSession(ctx context.Context, c Conn, lim *limiter) {
 		cancel()
 	})
 	wg.Go(func() { n.announcer(ctx, s) })
+	// Hello travels beside the pull, on its own stream: a fresh session
+	// then costs no round trip more than the pull itself.
+	wg.Go(func() { n.hello(ctx, c) })
 	wg.Go(func() {
-		n.hello(ctx, c)
 		if err := n.SyncWith(ctx, c); err != nil && ctx.Err() == nil {
 			n.log.Warn("sync: pulling from peer failed", "peer", c.RemoteAddr(), "err", err)
 		}

@@ -44,7 +44,8 @@ func listenUDP(addr string) (*net.UDPConn, error) {
 // key, so that it survives a restart: a node started again on its address
 // answers packets of its old sessions with a stateless reset, and peers
 // end those sessions and dial again at once, instead of waiting out the
-// idle timeout because the old process's close was lost.
+// idle timeout because the old process's close was lost. (quic-go resets
+// only packets over 42 bytes: a keep-alive PING alone is not answered.)
 func resetKey(key ed25519.PrivateKey) *quic.StatelessResetKey {
 	k := quic.StatelessResetKey(sha256.Sum256(append([]byte("samizdat quic stateless reset key\x00"), key.Seed()...)))
 	return &k
