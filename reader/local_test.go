@@ -127,6 +127,20 @@ func TestLocalReader(t *testing.T) {
 	if code, _, _ := get(t, srv.URL+"/a/nope/"); code != http.StatusNotFound {
 		t.Errorf("unknown article: %d", code)
 	}
+	// A page elsewhere that rebinds its name to loopback is refused.
+	for host, want := range map[string]int{"evil.example:80": http.StatusForbidden, "evil.example": http.StatusForbidden,
+		"localhost:8470": http.StatusOK, "[::1]:8470": http.StatusOK, "127.0.0.1": http.StatusOK} {
+		req, _ := http.NewRequest("GET", srv.URL+"/a/a/", nil)
+		req.Host = host
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
 
 	// The mirror goes away: the saved copy is still shown, saying why it
 	// may be old; an article never downloaded is explained, mirror by
@@ -150,9 +164,14 @@ func TestLocalReaderStale(t *testing.T) {
 	frozen := serve(t, w.handler(w.store(step0, step1)))
 	c := w.client(t.TempDir(), frozen)
 	srv := local.NewServer(c, &local.Options{Prefetch: -1})
-	srv.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/refresh", nil))
+	local := func(path string) *http.Request {
+		r := httptest.NewRequest("GET", path, nil)
+		r.Host = "127.0.0.1:8470"
+		return r
+	}
+	srv.ServeHTTP(httptest.NewRecorder(), local("/refresh"))
 	rec := httptest.NewRecorder()
-	srv.ServeHTTP(rec, httptest.NewRequest("GET", "/a/b/", nil))
+	srv.ServeHTTP(rec, local("/a/b/"))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Out of date") || !strings.Contains(rec.Body.String(), "31 hours ago") {
 		t.Errorf("stale article: %d %q", rec.Code, rec.Body)
 	}

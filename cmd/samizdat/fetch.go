@@ -202,15 +202,17 @@ func runRead(e *env, args []string) error {
 	if err != nil {
 		return usagef("--listen %q: %v", *listen, err)
 	}
+	var hosts []string
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		fmt.Fprintf(e.stderr, "samizdat read: warning: %s is not a loopback address; others on the network can read what you read\n", *listen)
+		hosts = append(hosts, host)
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
 	log := newLogger(e, *rf.logLevel)
-	srv := local.NewServer(c, &local.Options{Refresh: *refresh, Prefetch: *prefetch, Logger: log})
+	srv := local.NewServer(c, &local.Options{Refresh: *refresh, Prefetch: *prefetch, Logger: log, Hosts: hosts})
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	go srv.Run(e.ctx)
 	fmt.Fprintf(e.stdout, "samizdat read: open http://%s/ in your browser; Ctrl-C stops\n", ln.Addr())

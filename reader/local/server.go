@@ -5,7 +5,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +38,12 @@ type Options struct {
 	FreshFor time.Duration
 	// Logger receives the background work's outcomes; nil means silent.
 	Logger *slog.Logger
+	// Hosts are the host names (without port) requests may name besides
+	// localhost and loopback addresses, such as the address of a
+	// non-loopback --listen. Any other Host is refused, so that a web page
+	// cannot reach the reader through DNS rebinding and learn what its
+	// user reads.
+	Hosts []string
 }
 
 // Server is the local verifying reader: a web server for one reader on
@@ -80,6 +88,10 @@ func NewServer(c *reader.Client, opts *Options) *Server {
 
 // ServeHTTP serves the reader's pages.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.hostAllowed(r.Host) {
+		http.Error(w, "this reader answers only to its own address", http.StatusForbidden)
+		return
+	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Content-Security-Policy", pageCSP)
@@ -126,6 +138,20 @@ func (s *Server) refresh(ctx context.Context) {
 			s.remember(f.Bundle)
 		}
 	}
+}
+
+// hostAllowed reports whether a request's Host names this reader:
+// localhost, a loopback address, or one of Options.Hosts.
+func (s *Server) hostAllowed(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") || slices.Contains(s.opts.Hosts, host) {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (s *Server) setErr(err error) {
