@@ -56,6 +56,8 @@ const (
 	MaxNewLeaves = 1 << 20
 	// MaxCandidates bounds the mirrors one fetch tries.
 	MaxCandidates = 128
+	// MaxClockSkew is how far in the future a checkpoint may be dated.
+	MaxClockSkew = 10 * time.Minute
 )
 
 // Config configures a Client.
@@ -270,7 +272,7 @@ func (c *Client) Cached(id string) (*Result, error) {
 		if r.Article = st.view.article(id); r.Article == nil {
 			return r, nil
 		}
-		r.Bundle = st.cached(r.Article)
+		r.Bundle = st.cached(r.Article, st.trust)
 	}
 	return r, nil
 }
@@ -282,7 +284,7 @@ func (c *Client) Saved(a *catalog.Article) *bundle.Bundle {
 	if err != nil || st.trust == nil {
 		return nil
 	}
-	return st.cached(a)
+	return st.cached(a, st.trust)
 }
 
 // state returns the client's state, loading it on first use. The caller
@@ -377,6 +379,8 @@ func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 	if win == nil {
 		return nil, &Error{Failures: failures, Untried: untried, Err: err}
 	}
+	// Losing attempts may still read st: commit into a copy.
+	st = st.clone()
 	if err := st.commit(win); err != nil {
 		// The answer is verified; only remembering it failed.
 		c.cfg.Logger.Warn("reader: cannot save state", "dir", c.dir, "err", err)
@@ -487,6 +491,7 @@ type attempt struct {
 	bundle     *bundle.Bundle
 	mirrorList *catalog.MirrorList
 	hints      []string
+	rebased    bool // the kept log was dropped: its checkpoint's key is revoked
 }
 
 // newer reports whether a's checkpoint is newer than b's.
@@ -537,7 +542,20 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 		return a, err
 	}
 	a.at = c.cfg.Now()
-	if old := st.cp; old != nil {
+	if a.cp.Time.After(a.at.Add(MaxClockSkew)) {
+		// Signed with a wrong clock or a stolen key: kept, it would make
+		// every honest checkpoint look older until that date.
+		return a, fmt.Errorf("checkpoint dated %s, in the future (this reader's clock says %s)", a.cp.Time.Format(time.RFC3339), a.at.UTC().Format(time.RFC3339))
+	}
+	// What the reader kept is the base the mirror's log must extend,
+	// unless the publisher has since revoked the key that signed the
+	// kept checkpoint: then that checkpoint proves nothing (it may come
+	// from the stolen key), and the log is checked afresh from leaf 0.
+	prior, old := st.view, st.cp
+	if old != nil && !stillTrusted(st.checkpoint, a.trust) {
+		prior, old, a.rebased = &view{}, nil, true
+	}
+	if old != nil {
 		switch {
 		case a.cp.Size < old.Size:
 			return a, fmt.Errorf("checkpoint of %d leaves is %w: %d leaves seen", a.cp.Size, ErrRollback, old.Size)
@@ -547,16 +565,18 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 			return a, fmt.Errorf("checkpoint of %s is %w: one of %s seen", a.cp.Time.Format(time.RFC3339), ErrRollback, old.Time.Format(time.RFC3339))
 		}
 	}
-	if a.cp.Size-st.view.size() > MaxNewLeaves {
-		return a, fmt.Errorf("checkpoint adds %d leaves, more than the %d one fetch accepts", a.cp.Size-st.view.size(), MaxNewLeaves)
+	if a.cp.Size-prior.size() > MaxNewLeaves {
+		return a, fmt.Errorf("checkpoint adds %d leaves, more than the %d one fetch accepts", a.cp.Size-prior.size(), MaxNewLeaves)
 	}
-	leaves, err := c.leaves(ctx, get, pub, st.view.size(), a.cp.Size)
+	leaves, err := c.leaves(ctx, get, pub, prior.size(), a.cp.Size)
 	if err != nil {
 		return a, err
 	}
-	if a.view, err = st.view.extend(leaves, a.cp.Root); err != nil {
-		if errors.Is(err, errLeaves) && st.view.size() > 0 {
-			return a, fmt.Errorf("the mirror's leaves do not hash to its checkpoint: altered, or the %w from the checkpoint seen", ErrFork)
+	if a.view, err = prior.extend(leaves, a.cp.Root); err != nil {
+		if errors.Is(err, errLeaves) && prior.size() > 0 {
+			// A lie or a fork: only the mirror's whole log could tell,
+			// and a lying mirror must not raise a fork alarm.
+			return a, fmt.Errorf("the mirror's leaves do not hash to its checkpoint from the log seen (altered, or the log forked)")
 		}
 		return a, err
 	}
@@ -569,7 +589,7 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 			return a, fmt.Errorf("%w: %q (log of %d leaves)", ErrNotFound, id, a.cp.Size)
 		}
 		if !a.article.Retracted {
-			if a.bundle = st.cached(a.article); a.bundle == nil {
+			if a.bundle = st.cached(a.article, a.trust); a.bundle == nil {
 				data, err := get("/b/"+a.article.Digest.String(), c.cfg.MaxBundleSize)
 				var es *errStatus
 				if errors.As(err, &es) {
@@ -599,6 +619,13 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 		}
 	}
 	return a, nil
+}
+
+// stillTrusted reports whether the signed checkpoint cp verifies under
+// trust: its signing key is delegated, in force and not revoked.
+func stillTrusted(cp []byte, trust *keys.Trust) bool {
+	_, err := catalog.OpenCheckpoint(cp, trust)
+	return err == nil
 }
 
 // mirrorError is one mirror's failure.

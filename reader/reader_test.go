@@ -3,6 +3,7 @@ package reader_test
 import (
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/reader"
 )
@@ -376,5 +378,78 @@ func TestFetchGivesUp(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), holes[1]+": no answer before the fetch gave up") {
 		t.Errorf("message %q", err)
+	}
+}
+
+// TestFutureCheckpoint: a checkpoint dated beyond the reader's clock (a
+// wrong clock, or a stolen key dating ahead to lock readers out) is
+// refused.
+func TestFutureCheckpoint(t *testing.T) {
+	w := newWorld(t)
+	ahead := step{now.Add(time.Hour), []publish.Item{item("e", "<p>From the future.</p>")}}
+	url := serve(t, w.handler(w.store(step0, step1, step2, ahead)))
+	_, err := w.client("", url).List(ctx)
+	if err == nil || !strings.Contains(err.Error(), "in the future") {
+		t.Fatalf("future checkpoint: %v", err)
+	}
+}
+
+// TestRevokedKey: after the publisher revokes the key that signed what a
+// reader saved, the saved bundle is no longer shown as verified, and the
+// log is checked afresh under the new statement.
+func TestRevokedKey(t *testing.T) {
+	w := newWorld(t)
+	st := w.store(honest...)
+	url := serve(t, w.handler(st))
+	state := t.TempDir()
+	if _, err := w.client(state, url).Fetch(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	// The publisher revokes its signing key and signs with a new one;
+	// publishing signs again what the old key signed.
+	k2, err := keys.Generate(crand.Reader, "daily-news-2027", keys.RoleSigning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := &keys.Statement{Publisher: w.pub.Root.Public(), Version: 2, Issued: t2.Add(time.Minute),
+		Keys:    []keys.Delegation{{Key: k2.Public(), NotBefore: t0.Add(-time.Hour), NotAfter: t0.AddDate(1, 0, 0)}},
+		Revoked: []*keys.PublicKey{w.pub.Signer.Public()}}
+	signed, err := v2.Sign(w.pub.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := publish.New(st, w.root(), signed, k2, &publish.Options{Now: func() time.Time { return t2.Add(2 * time.Minute) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Publish([]publish.Item{item("e", "<p>Signed with the new key.</p>")}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := w.client(state, url).Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Bundle.Signer.Equal(k2.Public()) {
+		t.Errorf("article signed by %s, want the new key %s", r.Bundle.Signer.Name(), k2.Name())
+	}
+	if _, err := r.Trust.SigningKey(r.Bundle.Signer.Ed25519()); err != nil {
+		t.Errorf("shown as verified under a key the statement does not trust: %v", err)
+	}
+	// The state loads, under the new statement.
+	c, err := w.client(state).Cached("a")
+	if err != nil || c.Trust.Statement().Version != 2 || c.Bundle == nil || !c.Bundle.Signer.Equal(k2.Public()) {
+		t.Fatalf("state after the revocation: %+v, %v", c, err)
+	}
+}
+
+// TestLyingLeavesAreNoFork: a mirror that alters a leaf is refused, but
+// its lie does not pass for a fork of the publisher's log.
+func TestLyingLeavesAreNoFork(t *testing.T) {
+	w := newWorld(t)
+	state := w.primed()
+	bad := serve(t, lyingLeaves(w.honestMirror().h))
+	_, err := w.client(state, bad).Fetch(ctx, "a")
+	if err == nil || errors.Is(err, reader.ErrFork) || !strings.Contains(err.Error(), "do not hash to its checkpoint") {
+		t.Fatalf("lying leaves: %v", err)
 	}
 }

@@ -228,6 +228,10 @@ func (s *state) commit(r *attempt) error {
 	if err := os.MkdirAll(filepath.Join(s.dir, "bundles"), 0o700); err != nil {
 		return err
 	}
+	if r.rebased {
+		// The whole log was checked afresh: rewrite it from the start.
+		s.view, s.leafBytes = &view{}, 0
+	}
 	newLeaves := r.view.leaves[s.view.size():]
 	var added int64
 	if len(newLeaves) > 0 {
@@ -338,16 +342,18 @@ func (s *state) collect() {
 	}
 }
 
-// cached returns the cached, verified bundle of a, if any.
-func (s *state) cached(a *catalog.Article) *bundle.Bundle {
-	if s.dir == "" || a == nil || a.Retracted {
+// cached returns the cached bundle of a, if any, verified under trust
+// (the newest statement: a bundle saved before its key was revoked is no
+// longer good).
+func (s *state) cached(a *catalog.Article, trust *keys.Trust) *bundle.Bundle {
+	if s.dir == "" || a == nil || a.Retracted || trust == nil {
 		return nil
 	}
 	data, err := readFileMax(filepath.Join(s.dir, "bundles", a.Digest.String()), bundle.DefaultLimits.BundleSize)
 	if err != nil {
 		return nil
 	}
-	b, err := verifyBundle(data, s.trust, a)
+	b, err := verifyBundle(data, trust, a)
 	if err != nil {
 		return nil
 	}
