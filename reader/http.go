@@ -15,6 +15,7 @@ import (
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
+	"golang.org/x/net/http/httpproxy"
 )
 
 // transports are the HTTP clients a reader fetches with: one for http and
@@ -23,6 +24,11 @@ type transports struct {
 	cfg  *Config
 	tcp  *http.Transport
 	quic *http3.Transport
+	// proxy is the environment's proxy (HTTP_PROXY, HTTPS_PROXY,
+	// NO_PROXY); proxied says one is set, and then no mirror may be
+	// reached around it.
+	proxy   func(*url.URL) (*url.URL, error)
+	proxied bool
 }
 
 func newTransports(cfg *Config) *transports {
@@ -37,8 +43,10 @@ func newTransports(cfg *Config) *transports {
 	backup := cfg.HeaderTimeout + time.Second
 	dialer := &net.Dialer{Timeout: backup}
 	t := &transports{cfg: cfg}
+	env := httpproxy.FromEnvironment()
+	t.proxy, t.proxied = env.ProxyFunc(), env.HTTPProxy != "" || env.HTTPSProxy != ""
 	t.tcp = &http.Transport{
-		Proxy:                  http.ProxyFromEnvironment,
+		Proxy:                  func(r *http.Request) (*url.URL, error) { return t.proxy(r.URL) },
 		DialContext:            dialer.DialContext,
 		TLSClientConfig:        tlsConf.Clone(),
 		TLSHandshakeTimeout:    backup,
@@ -86,6 +94,30 @@ func mirrorURL(s string) (base string, h3 bool, err error) {
 	return strings.TrimSuffix(u.String(), "/"), h3, nil
 }
 
+// checkRoute refuses a mirror that would be reached around a configured
+// proxy: HTTP/3 cannot be proxied, and a scheme the environment names no
+// proxy for would go direct, telling the network who reads. Loopback
+// mirrors are not on the network.
+func (t *transports) checkRoute(base string, h3 bool) error {
+	if !t.proxied {
+		return nil
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		return err
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() == "localhost" || ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	if h3 {
+		return errors.New("skipped: HTTP/3 cannot go through the proxy the environment sets")
+	}
+	if p, err := t.proxy(u); err != nil || p == nil {
+		return fmt.Errorf("skipped: no proxy is set for %s:// URLs (HTTP_PROXY, HTTPS_PROXY), and it would not go around the one that is", u.Scheme)
+	}
+	return nil
+}
+
 // errStatus is a response other than 200.
 type errStatus struct {
 	path   string
@@ -125,7 +157,8 @@ func (t *transports) get(ctx context.Context, base string, h3 bool, path string,
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, &errStatus{path, resp.Status}
+		// The reason phrase is the mirror's to choose: not shown.
+		return nil, &errStatus{path, fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	}
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("GET %s: body of %d bytes exceeds the limit of %d", path, resp.ContentLength, limit)
@@ -155,7 +188,9 @@ func (t *transports) get(ctx context.Context, base string, h3 bool, path string,
 			}
 		}
 	}()
-	buf := make([]byte, 0, min(limit+1, max(resp.ContentLength+1, 4096)))
+	// The mirror's Content-Length sizes the buffer only up to 1 MiB: the
+	// rest grows as bytes arrive.
+	buf := make([]byte, 0, min(limit+1, max(resp.ContentLength+1, 4096), 1<<20))
 	for {
 		if int64(len(buf)) > limit {
 			return nil, fmt.Errorf("GET %s: body exceeds the limit of %d bytes", path, limit)

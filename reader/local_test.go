@@ -127,6 +127,23 @@ func TestLocalReader(t *testing.T) {
 	if code, _, _ := get(t, srv.URL+"/a/nope/"); code != http.StatusNotFound {
 		t.Errorf("unknown article: %d", code)
 	}
+	// A page elsewhere may not load the reader's pages or images (which
+	// would tell it what its user reads), nor make it fetch.
+	for site, want := range map[string]int{"cross-site": http.StatusForbidden, "same-site": http.StatusForbidden, "same-origin": http.StatusOK, "none": http.StatusOK} {
+		req, _ := http.NewRequest("GET", srv.URL+"/a/a/photo.png", nil)
+		req.Header.Set("Sec-Fetch-Site", site)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("Sec-Fetch-Site %s: %d, want %d", site, resp.StatusCode, want)
+		}
+		if want == http.StatusOK && resp.Header.Get("Cross-Origin-Resource-Policy") != "same-origin" {
+			t.Errorf("no Cross-Origin-Resource-Policy: same-origin")
+		}
+	}
 	// A page elsewhere that rebinds its name to loopback is refused.
 	for host, want := range map[string]int{"evil.example:80": http.StatusForbidden, "evil.example": http.StatusForbidden,
 		"localhost:8470": http.StatusOK, "[::1]:8470": http.StatusOK, "127.0.0.1": http.StatusOK} {

@@ -56,6 +56,9 @@ const (
 	MaxNewLeaves = 1 << 20
 	// MaxCandidates bounds the mirrors one fetch tries.
 	MaxCandidates = 128
+	// maxHintsPerMirror bounds the hints one mirror may add, so that one
+	// cannot fill the reader's list of hints.
+	maxHintsPerMirror = 8
 	// MaxClockSkew is how far in the future a checkpoint may be dated.
 	MaxClockSkew = 10 * time.Minute
 )
@@ -511,6 +514,9 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 	if err != nil {
 		return a, err
 	}
+	if err := c.t.checkRoute(base, h3); err != nil {
+		return a, err
+	}
 	pub := "/p/" + c.PublisherID()
 	get := func(path string, max int64) ([]byte, error) { return c.t.get(ctx, base, h3, path, max) }
 
@@ -643,6 +649,8 @@ func (c *Client) leaves(ctx context.Context, get func(string, int64) ([]byte, er
 	if n <= 0 {
 		return nil, nil
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // the first failure stops the rest
 	chunks := int((n + MaxLeavesPerRequest - 1) / MaxLeavesPerRequest)
 	parts := make([][][]byte, chunks)
 	errs := make([]error, chunks)
@@ -666,10 +674,19 @@ func (c *Client) leaves(ctx context.Context, get func(string, int64) ([]byte, er
 					err = fmt.Errorf("leaves %d to %d: %w", lo, hi, err)
 				}
 			}
+			if err != nil {
+				cancel()
+			}
 			errs[i] = err
 		})
 	}
 	wg.Wait()
+	for _, err := range errs {
+		// The first real failure, not the cancellations it caused.
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+	}
 	out := make([][]byte, 0, n)
 	for i := range chunks {
 		if errs[i] != nil {
@@ -706,7 +723,7 @@ func (c *Client) peerHints(ctx context.Context, base string, h3 bool) []string {
 	}
 	var out []string
 	for _, p := range v.Peers {
-		if len(out) == maxHints {
+		if len(out) == maxHintsPerMirror {
 			break
 		}
 		if catalog.CheckMirrorURL(p) == nil {

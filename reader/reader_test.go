@@ -453,3 +453,28 @@ func TestLyingLeavesAreNoFork(t *testing.T) {
 		t.Fatalf("lying leaves: %v", err)
 	}
 }
+
+// TestProxyNotBypassed: with a proxy set in the environment, mirrors it
+// would not carry (HTTP/3, a scheme without a proxy) are skipped rather
+// than dialed directly; loopback mirrors are not on the network.
+func TestProxyNotBypassed(t *testing.T) {
+	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:9") // nothing listens there
+	t.Setenv("HTTP_PROXY", "")
+	w := newWorld(t)
+	good := serve(t, w.honestMirror().h)
+	_, err := w.client("", "h3://192.0.2.1:443", "http://192.0.2.1").Fetch(ctx, "a")
+	var re *reader.Error
+	if !errors.As(err, &re) || len(re.Failures) != 2 {
+		t.Fatalf("got %v", err)
+	}
+	for _, f := range re.Failures {
+		if !strings.Contains(f.Err.Error(), "skipped:") {
+			t.Errorf("%s: %v, want skipped", f.Mirror, f.Err)
+		}
+	}
+	r, err := w.client("", good).Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.checkArticle(t, r, good)
+}

@@ -8,7 +8,10 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/reader"
@@ -77,10 +80,8 @@ func (f *readerFlags) client(e *env) (*reader.Client, error) {
 	if err := lvl.UnmarshalText([]byte(*f.logLevel)); err != nil {
 		return nil, usagef("--log-level %q: want debug, info, warn or error", *f.logLevel)
 	}
-	var log *slog.Logger
-	if *f.logLevel != "warn" {
-		log = newLogger(e, *f.logLevel)
-	}
+	// At warn, what is logged is a state that could not be saved.
+	log := newLogger(e, *f.logLevel)
 	c, err := reader.New(&reader.Config{
 		Root: root, Mirrors: f.mirrors, StateDir: state, NoDiscovery: *f.noDiscovery,
 		Stagger: *f.stagger, Timeout: *f.timeout, MaxAge: *f.maxAge, InsecureTLS: *f.insecureTLS,
@@ -131,7 +132,7 @@ func runFetch(e *env, args []string) error {
 	}
 	var re *reader.Error
 	if errors.As(err, &re) {
-		fmt.Fprintf(e.stderr, "samizdat fetch: %s\n", err)
+		fmt.Fprintf(e.stderr, "samizdat fetch: %s\n", printable(err.Error()))
 		return errCheckFailed
 	} else if err != nil {
 		return err
@@ -142,7 +143,7 @@ func runFetch(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "samizdat fetch: warning: STALE: no mirror tried had a checkpoint newer than %s; newer articles or corrections may exist (--max-age %v)\n", res.Age.Round(time.Second), *rf.maxAge)
 	}
 	for _, f := range res.Failures {
-		fmt.Fprintf(e.stderr, "samizdat fetch: refused %s\n", f)
+		fmt.Fprintf(e.stderr, "samizdat fetch: refused %s\n", printable(f.String()))
 	}
 	if len(pos) == 0 {
 		// The log names articles; titles are known for those saved.
@@ -224,4 +225,22 @@ func runRead(e *env, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// printable escapes what a terminal would act on (control characters but
+// newlines, and bidirectional overrides) in text that mirrors chose, so a
+// mirror cannot move the cursor over a warning or rewrite a line.
+func printable(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n':
+			b.WriteRune(r)
+		case unicode.IsControl(r), r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069, r == utf8.RuneError:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

@@ -145,3 +145,11 @@ func TestFetchFromMirrors(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	in := "GET /b/x: 404 \x1b[1A\x1b[2Kgone\nnext line \u202eevil\u202c \x00 ok ü"
+	want := "GET /b/x: 404 \\u001b[1A\\u001b[2Kgone\nnext line \\u202eevil\\u202c \\u0000 ok ü"
+	if got := printable(in); got != want {
+		t.Errorf("printable:\n got %q\nwant %q", got, want)
+	}
+}

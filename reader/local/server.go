@@ -92,6 +92,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this reader answers only to its own address", http.StatusForbidden)
 		return
 	}
+	// Pages elsewhere must not learn that the reader runs or what it
+	// saved (an image that loads, a style sheet), nor make it fetch: a
+	// browser says where a request comes from.
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		http.Error(w, "this reader answers only its own pages and what you type", http.StatusForbidden)
+		return
+	}
+	w.Header().Set("Cross-Origin-Resource-Policy", "same-origin")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.Header().Set("Content-Security-Policy", pageCSP)
@@ -257,7 +266,7 @@ func (s *Server) serveArticle(w http.ResponseWriter, r *http.Request) {
 	}
 	res, problem, err := s.article(r.Context(), id)
 	switch {
-	case errors.Is(err, reader.ErrNotFound):
+	case allNotFound(err):
 		s.problem(w, http.StatusNotFound, "No such article", err)
 		return
 	case err != nil:
@@ -344,6 +353,21 @@ func (s *Server) render(w http.ResponseWriter, code int, name string, data any) 
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	w.Write(buf.Bytes())
+}
+
+// allNotFound reports whether every mirror's verified log lacked the
+// article (not one that was merely behind while others failed).
+func allNotFound(err error) bool {
+	var re *reader.Error
+	if !errors.As(err, &re) || len(re.Failures) == 0 || len(re.Untried) > 0 {
+		return false
+	}
+	for _, f := range re.Failures {
+		if !errors.Is(f.Err, reader.ErrNotFound) {
+			return false
+		}
+	}
+	return true
 }
 
 func firstLine(err error) string {
