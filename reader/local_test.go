@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/reader/local"
 )
@@ -33,7 +34,8 @@ func scriptFree(t *testing.T, page string) {
 func TestWriteArticle(t *testing.T) {
 	w := newWorld(t)
 	st := w.store(honest...)
-	if _, err := w.publisher(st, t2.Add(time.Minute)).Publish([]publish.Item{item("h", hostileBody)}); err != nil {
+	svg := bundle.File{Name: "evil.svg", Type: "image/svg+xml", Data: []byte(`<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`)}
+	if _, err := w.publisher(st, t2.Add(time.Minute)).Publish([]publish.Item{item("h", hostileBody+`<a href="evil.svg">x</a>`, svg)}); err != nil {
 		t.Fatal(err)
 	}
 	url := serve(t, w.handler(st))
@@ -69,6 +71,9 @@ func TestWriteArticle(t *testing.T) {
 	page, _ = os.ReadFile(filepath.Join(dir, "index.html"))
 	if !strings.Contains(string(page), "Hostile.") {
 		t.Fatal("hostile article not written")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "evil.svg")); err == nil {
+		t.Error("an SVG entry was saved, where opening it would run its script")
 	}
 	scriptFree(t, string(page))
 }
@@ -191,5 +196,25 @@ func TestLocalReaderStale(t *testing.T) {
 	srv.ServeHTTP(rec, local("/a/b/"))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Out of date") || !strings.Contains(rec.Body.String(), "31 hours ago") {
 		t.Errorf("stale article: %d %q", rec.Code, rec.Body)
+	}
+}
+
+// TestLocalReaderForkAlarm: a fork seen on the way to a verified answer
+// is shown on every page, not lost among mirrors' failures.
+func TestLocalReaderForkAlarm(t *testing.T) {
+	w := newWorld(t)
+	state := w.primed()
+	fork := serve(t, w.handler(w.store(step0, fork1, fork2)))
+	good := serve(t, w.honestMirror().h)
+	srv := httptest.NewServer(local.NewServer(w.client(state, fork, good), &local.Options{Prefetch: -1}))
+	defer srv.Close()
+	if code, _, _ := get(t, srv.URL+"/refresh"); code != http.StatusSeeOther {
+		t.Fatalf("refresh: %d", code)
+	}
+	for _, path := range []string{"/", "/a/a/"} {
+		code, body, _ := get(t, srv.URL+path)
+		if code != 200 || !strings.Contains(body, `class="alarm"`) || !strings.Contains(body, fork) {
+			t.Errorf("%s: %d, no fork alarm:\n%s", path, code, body)
+		}
 	}
 }

@@ -213,6 +213,26 @@ func (e *Error) Unwrap() []error {
 	return out
 }
 
+// Forks returns the failures that were forks: a mirror served a
+// checkpoint the publisher's key signed that contradicts the one this
+// reader kept (the same size, another root). Unlike a lie, a fork needs
+// the publisher's key: it has been stolen or misused. Tell the publisher.
+func (e *Error) Forks() []Failure { return forks(e.Failures) }
+
+// Forks returns the failures before the winner that were forks; see
+// Error.Forks.
+func (r *Result) Forks() []Failure { return forks(r.Failures) }
+
+func forks(fs []Failure) []Failure {
+	var out []Failure
+	for _, f := range fs {
+		if errors.Is(f.Err, ErrFork) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // Result is a verified answer.
 type Result struct {
 	Mirror     string              // the mirror whose answer won

@@ -132,11 +132,13 @@ func runFetch(e *env, args []string) error {
 	}
 	var re *reader.Error
 	if errors.As(err, &re) {
+		forkAlarm(e, re.Forks())
 		fmt.Fprintf(e.stderr, "samizdat fetch: %s\n", printable(err.Error()))
 		return errCheckFailed
 	} else if err != nil {
 		return err
 	}
+	forkAlarm(e, res.Forks())
 	fmt.Fprintf(e.stdout, "publisher %s (%s)\n", res.Trust.Root().Name(), res.Publisher)
 	fmt.Fprintf(e.stdout, "checkpoint %d entries at %s, %s old, from %s\n", res.Checkpoint.Size, res.Checkpoint.Time.Format(time.RFC3339), res.Age.Round(time.Second), res.Mirror)
 	if res.Stale {
@@ -206,7 +208,11 @@ func runRead(e *env, args []string) error {
 	var hosts []string
 	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		fmt.Fprintf(e.stderr, "samizdat read: warning: %s is not a loopback address; others on the network can read what you read\n", *listen)
-		hosts = append(hosts, host)
+		if ip != nil && ip.IsUnspecified() || host == "" {
+			hosts = append(hosts, "*") // every address: any name may reach it
+		} else {
+			hosts = append(hosts, host)
+		}
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -243,4 +249,12 @@ func printable(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// forkAlarm says loudly that the publisher's log forked: its key signed
+// two histories, which only theft or misuse of the key explains.
+func forkAlarm(e *env, forks []reader.Failure) {
+	for _, f := range forks {
+		fmt.Fprintf(e.stderr, "samizdat fetch: ALARM: %s served a checkpoint signed by the publisher's key that contradicts the one this reader saw before: the key signed two histories (stolen or misused). Tell the publisher. (%s)\n", printable(f.Mirror), printable(f.Err.Error()))
+	}
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/samizdat-news/samizdat/reader"
 )
 
 // runExit runs a samizdat command in process and returns its exit code,
@@ -151,5 +155,17 @@ func TestPrintable(t *testing.T) {
 	want := "GET /b/x: 404 \\u001b[1A\\u001b[2Kgone\nnext line \\u202eevil\\u202c \\u0000 ok ü"
 	if got := printable(in); got != want {
 		t.Errorf("printable:\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestForkAlarm(t *testing.T) {
+	var errb bytes.Buffer
+	e := &env{stderr: &errb}
+	forkAlarm(e, (&reader.Error{Failures: []reader.Failure{
+		{Mirror: "http://liar.example", Err: errors.New("leaves do not hash")},
+		{Mirror: "http://fork.example", Err: fmt.Errorf("%w: another root", reader.ErrFork)},
+	}}).Forks())
+	if got := errb.String(); strings.Count(got, "ALARM") != 1 || !strings.Contains(got, "http://fork.example served a checkpoint signed by the publisher's key") {
+		t.Errorf("alarm: %q", got)
 	}
 }

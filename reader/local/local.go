@@ -51,7 +51,7 @@ var pages = template.Must(template.New("").Funcs(funcs).Parse(`
 {{end}}
 
 {{define "article"}}{{template "head" .}}
-<main><article lang="{{lang .Manifest.Language}}" dir="{{dir .Manifest.Language}}">
+<main>{{with .Alarm}}<p class="alarm">{{.}}</p>{{end}}<article lang="{{lang .Manifest.Language}}" dir="{{dir .Manifest.Language}}">
 <h1>{{.Manifest.Title}}</h1>
 <p class="byline">{{with .Manifest.Authors}}By {{range $i, $a := .}}{{if $i}}, {{end}}{{$a}}{{end}}. {{end}}Published {{time .Manifest.Created}}{{if ne .Manifest.Created .Manifest.Updated}}, updated {{time .Manifest.Updated}}{{end}}.</p>
 {{.Body}}
@@ -70,7 +70,7 @@ var pages = template.Must(template.New("").Funcs(funcs).Parse(`
 {{end}}
 
 {{define "index"}}{{template "head" .}}
-<main><h1>{{.Publisher}}</h1>
+<main>{{with .Alarm}}<p class="alarm">{{.}}</p>{{end}}<h1>{{.Publisher}}</h1>
 {{with .Checkpoint}}{{template "provenance" $}}{{end}}
 {{with .Problem}}<p class="stale">{{.}}</p>{{end}}
 {{if .Articles}}<ul class="articles">{{range .Articles}}<li>{{if .Retracted}}<span class="withdrawn">{{.Title}}</span> (withdrawn by the publisher){{else}}<a href="/a/{{.ID}}/">{{.Title}}</a>{{if not .Cached}} <span class="meta">(not yet downloaded)</span>{{end}}{{end}}</li>{{end}}</ul>{{else}}<p>No articles yet.</p>{{end}}
@@ -102,6 +102,7 @@ type articlePage struct {
 	Publisher string
 	Digest    string
 	Problem   string
+	Alarm     string
 }
 
 func newArticlePage(r *reader.Result, base string, saved bool) (*articlePage, error) {
@@ -127,7 +128,8 @@ func newArticlePage(r *reader.Result, base string, saved bool) (*articlePage, er
 
 // WriteArticle saves a verified article in dir: index.html, a sanitised
 // page that says who signed it and as of when, and the bundle's images
-// under their entry names. It returns the files written.
+// under their entry names, but SVG images (which could run script when
+// opened on their own). It returns the files written.
 func WriteArticle(dir string, r *reader.Result) ([]string, error) {
 	if r.Bundle == nil {
 		return nil, fmt.Errorf("local: no article to write")
@@ -161,7 +163,10 @@ func WriteArticle(dir string, r *reader.Result) ([]string, error) {
 		return nil
 	}
 	for i, e := range r.Bundle.Manifest.Entries {
-		if i == 0 || !bundle.ImageTypes[e.Type] || strings.HasPrefix(e.Name, "index.") {
+		// SVG is left out: opened on its own from the disk (the page's
+		// links may lead there) it runs its script, with no policy to
+		// stop it.
+		if i == 0 || !bundle.ImageTypes[e.Type] || e.Type == "image/svg+xml" || strings.HasPrefix(e.Name, "index.") {
 			continue
 		}
 		// bundle.CheckName keeps names relative, without "..".

@@ -42,7 +42,7 @@ type Options struct {
 	// localhost and loopback addresses, such as the address of a
 	// non-loopback --listen. Any other Host is refused, so that a web page
 	// cannot reach the reader through DNS rebinding and learn what its
-	// user reads.
+	// user reads. "*" allows any (a reader listening on every address).
 	Hosts []string
 }
 
@@ -56,6 +56,7 @@ type Server struct {
 	mu      sync.Mutex
 	titles  map[bundle.Digest]string // titles of verified bundles
 	lastErr error                    // the last failed fetch, shown until one succeeds
+	alarm   string                   // a fork seen since the server started
 	checked map[string]time.Time     // when each article was last fetched
 }
 
@@ -125,6 +126,9 @@ func (s *Server) Run(ctx context.Context) {
 func (s *Server) refresh(ctx context.Context) {
 	r, err := s.c.List(ctx)
 	s.setErr(err)
+	if r != nil {
+		s.noteForks(r.Forks())
+	}
 	if err != nil {
 		s.opts.Logger.Warn("reader: no mirror gave a verified list", "err", err)
 		return
@@ -156,7 +160,7 @@ func (s *Server) hostAllowed(host string) bool {
 		host = h
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") || slices.Contains(s.opts.Hosts, host) {
+	if strings.EqualFold(host, "localhost") || slices.Contains(s.opts.Hosts, host) || slices.Contains(s.opts.Hosts, "*") {
 		return true
 	}
 	ip := net.ParseIP(host)
@@ -167,6 +171,29 @@ func (s *Server) setErr(err error) {
 	s.mu.Lock()
 	s.lastErr = err
 	s.mu.Unlock()
+	var re *reader.Error
+	if errors.As(err, &re) {
+		s.noteForks(re.Forks())
+	}
+}
+
+// noteForks keeps the first fork seen, to show on every page: the
+// publisher's key signed two histories.
+func (s *Server) noteForks(forks []reader.Failure) {
+	if len(forks) == 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.alarm == "" {
+		s.alarm = "Alarm: the mirror " + forks[0].Mirror + " served a list of articles signed with the publisher's key that contradicts the one this reader verified before. Only someone holding the publisher's key can do that: it may have been stolen. What is shown here is what this reader verified first; tell the publisher."
+	}
+	s.mu.Unlock()
+}
+
+func (s *Server) alarmText() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.alarm
 }
 
 func (s *Server) remember(b *bundle.Bundle) {
@@ -191,6 +218,7 @@ type indexPage struct {
 	Publisher string
 	Articles  []listItem
 	Problem   string
+	Alarm     string
 }
 
 func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
@@ -210,7 +238,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, http.StatusServiceUnavailable, "Asking the mirrors", errors.New("nothing is verified yet: the reader is asking the mirrors. Reload this page in a few seconds."))
 		return
 	}
-	p := &indexPage{head: head{Title: res.Trust.Root().Name()}, Result: res, Publisher: res.Trust.Root().Name() + " (" + res.Publisher + ")"}
+	p := &indexPage{head: head{Title: res.Trust.Root().Name()}, Result: res, Publisher: res.Trust.Root().Name() + " (" + res.Publisher + ")", Alarm: s.alarmText()}
 	if lastErr != nil {
 		p.Problem = "The last attempt to reach the mirrors failed, so this may not be the newest list: " + firstLine(lastErr)
 	}
@@ -230,8 +258,11 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveRefresh(w http.ResponseWriter, r *http.Request) {
-	_, err := s.c.List(r.Context())
+	res, err := s.c.List(r.Context())
 	s.setErr(err)
+	if res != nil {
+		s.noteForks(res.Forks())
+	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -246,6 +277,12 @@ func (s *Server) article(ctx context.Context, id string) (*reader.Result, string
 		return cached, "", nil
 	}
 	res, err := s.c.Fetch(ctx, id)
+	var re *reader.Error
+	if errors.As(err, &re) {
+		s.noteForks(re.Forks())
+	} else if err == nil {
+		s.noteForks(res.Forks())
+	}
 	if err == nil {
 		s.mu.Lock()
 		s.checked[id] = time.Now()
@@ -285,7 +322,7 @@ func (s *Server) serveArticle(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, http.StatusInternalServerError, "The article cannot be shown", err)
 		return
 	}
-	p.Problem = problem
+	p.Problem, p.Alarm = problem, s.alarmText()
 	s.render(w, http.StatusOK, "article", p)
 }
 
