@@ -300,6 +300,16 @@ func (c *Client) Cached(id string) (*Result, error) {
 	return r, nil
 }
 
+// Article returns the state of article id in the log the reader kept,
+// without reading any bundle, or nil.
+func (c *Client) Article(id string) (*catalog.Article, error) {
+	st, err := c.state()
+	if err != nil {
+		return nil, err
+	}
+	return st.view.article(id), nil
+}
+
 // Saved returns the verified bundle of article a that the state keeps for
 // offline reading, or nil.
 func (c *Client) Saved(a *catalog.Article) *bundle.Bundle {

@@ -54,15 +54,16 @@ type Server struct {
 	mux  *http.ServeMux
 
 	mu      sync.Mutex
-	titles  map[bundle.Digest]string // titles of verified bundles
-	lastErr error                    // the last failed fetch, shown until one succeeds
-	alarm   string                   // a fork seen since the server started
-	checked map[string]time.Time     // when each article was last fetched
+	titles  map[bundle.Digest]string         // titles of verified bundles
+	lastErr error                            // the last failed fetch, shown until one succeeds
+	alarm   string                           // a fork seen since the server started
+	recent  map[bundle.Digest]*bundle.Bundle // verified bundles whose images were asked for
+	checked map[string]time.Time             // when each article was last fetched
 }
 
 // NewServer returns a reader server over c.
 func NewServer(c *reader.Client, opts *Options) *Server {
-	s := &Server{c: c, titles: map[bundle.Digest]string{}, checked: map[string]time.Time{}}
+	s := &Server{c: c, titles: map[bundle.Digest]string{}, checked: map[string]time.Time{}, recent: map[bundle.Digest]*bundle.Bundle{}}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -332,25 +333,58 @@ func (s *Server) serveImage(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	res, err := s.c.Cached(id)
-	if err != nil || res == nil || res.Bundle == nil {
+	b := s.imageBundle(id)
+	if b == nil {
 		http.NotFound(w, r)
 		return
 	}
-	i := res.Bundle.Lookup(name)
-	if i <= 0 || !bundle.ImageTypes[res.Bundle.Manifest.Entries[i].Type] {
+	i := b.Lookup(name)
+	if i <= 0 || !bundle.ImageTypes[b.Manifest.Entries[i].Type] {
 		http.NotFound(w, r)
 		return
 	}
-	data, err := res.Bundle.Entry(i)
+	data, err := b.Entry(i)
 	if err != nil {
 		http.Error(w, "damaged entry", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", res.Bundle.Manifest.Entries[i].Type)
+	w.Header().Set("Content-Type", b.Manifest.Entries[i].Type)
 	// An SVG opened on its own must not run script either.
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; sandbox")
 	w.Write(data)
+}
+
+// maxRecent bounds the bundles kept for their images: a page's images
+// are asked for together, and each would read and verify the bundle.
+const maxRecent = 16
+
+// imageBundle returns the verified current bundle of article id, from
+// those kept for their images or from the saved state.
+func (s *Server) imageBundle(id string) *bundle.Bundle {
+	a, err := s.c.Article(id)
+	if err != nil || a == nil || a.Retracted {
+		return nil
+	}
+	s.mu.Lock()
+	b := s.recent[a.Digest]
+	s.mu.Unlock()
+	if b != nil {
+		return b
+	}
+	res, err := s.c.Cached(id)
+	if err != nil || res == nil || res.Bundle == nil || res.Bundle.Digest != a.Digest {
+		return nil
+	}
+	s.mu.Lock()
+	if len(s.recent) >= maxRecent {
+		for d := range s.recent { // any one: a page's images come together
+			delete(s.recent, d)
+			break
+		}
+	}
+	s.recent[a.Digest] = res.Bundle
+	s.mu.Unlock()
+	return res.Bundle
 }
 
 type problemPage struct {
