@@ -217,4 +217,20 @@ func TestLocalReaderForkAlarm(t *testing.T) {
 			t.Errorf("%s: %d, no fork alarm:\n%s", path, code, body)
 		}
 	}
+	// The evidence is kept, both signed checkpoints, and a reader started
+	// later still shows the alarm.
+	c := w.client(state, good)
+	ev := c.ForkEvidence()
+	if len(ev) != 1 {
+		t.Fatalf("evidence files: %v", ev)
+	}
+	b, err := os.ReadFile(ev[0])
+	if err != nil || strings.Count(string(b), "\n— daily-news") < 2 || !strings.Contains(string(b), fork) {
+		t.Errorf("evidence %s: %v\n%s", ev[0], err, b)
+	}
+	srv2 := httptest.NewServer(local.NewServer(c, &local.Options{Prefetch: -1}))
+	defer srv2.Close()
+	if code, body, _ := get(t, srv2.URL+"/a/a/"); code != 200 || !strings.Contains(body, "The evidence is in "+ev[0]) {
+		t.Errorf("a later reader: %d, no alarm:\n%s", code, body)
+	}
 }

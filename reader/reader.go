@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -213,6 +214,22 @@ func (e *Error) Unwrap() []error {
 	return out
 }
 
+// ForkError is a fork: a checkpoint signed by the publisher's keys of the
+// same size as the one the reader kept, with another root. Both signed
+// checkpoints are the evidence; Client.Fetch keeps them in the state
+// directory's forks/ folder.
+type ForkError struct {
+	Size      int64
+	Kept, Got []byte // the signed checkpoints
+}
+
+func (e *ForkError) Error() string {
+	return fmt.Sprintf("%v: a checkpoint of %d leaves with another root than the one seen", ErrFork, e.Size)
+}
+
+// Is makes errors.Is(err, ErrFork) true.
+func (e *ForkError) Is(target error) bool { return target == ErrFork }
+
 // Forks returns the failures that were forks: a mirror served a
 // checkpoint the publisher's key signed that contradicts the one this
 // reader kept (the same size, another root). Unlike a lie, a fork needs
@@ -308,6 +325,25 @@ func (c *Client) Article(id string) (*catalog.Article, error) {
 		return nil, err
 	}
 	return st.view.article(id), nil
+}
+
+// ForkEvidence returns the files in which the state keeps forks seen,
+// newest last; none when there were none (or no state is kept).
+func (c *Client) ForkEvidence() []string {
+	if c.dir == "" {
+		return nil
+	}
+	des, err := os.ReadDir(filepath.Join(c.dir, "forks"))
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, de := range des {
+		if strings.HasSuffix(de.Name(), ".txt") {
+			out = append(out, filepath.Join(c.dir, "forks", de.Name()))
+		}
+	}
+	return out
 }
 
 // Saved returns the verified bundle of article a that the state keeps for
@@ -409,6 +445,14 @@ func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 		return nil, errors.New("reader: no mirror to ask: give at least one")
 	}
 	win, failures, untried, err := c.race(ctx, st, id, cands)
+	for _, f := range failures {
+		var fe *ForkError
+		if errors.As(f.Err, &fe) {
+			if err := saveFork(c.dir, f.Mirror, fe); err != nil {
+				c.cfg.Logger.Warn("reader: cannot keep the evidence of a fork", "dir", c.dir, "err", err)
+			}
+		}
+	}
 	if win == nil {
 		return nil, &Error{Failures: failures, Untried: untried, Err: err}
 	}
@@ -596,7 +640,7 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 		case a.cp.Size < old.Size:
 			return a, fmt.Errorf("checkpoint of %d leaves is %w: %d leaves seen", a.cp.Size, ErrRollback, old.Size)
 		case a.cp.Size == old.Size && a.cp.Root != old.Root:
-			return a, fmt.Errorf("%w: a checkpoint of %d leaves with another root than the one seen", ErrFork, a.cp.Size)
+			return a, &ForkError{Size: a.cp.Size, Kept: st.checkpoint, Got: a.checkpoint}
 		case a.cp.Time.Before(old.Time):
 			return a, fmt.Errorf("checkpoint of %s is %w: one of %s seen", a.cp.Time.Format(time.RFC3339), ErrRollback, old.Time.Format(time.RFC3339))
 		}

@@ -2,6 +2,8 @@ package reader
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -416,4 +418,22 @@ func lockDir(dir string, wait time.Duration) (unlock func(), err error) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// saveFork keeps the evidence of a fork in dir/forks/: the two signed
+// checkpoints and the mirror that served the second, named by the
+// second's SHA-256 so a fork seen again is kept once.
+func saveFork(dir, mirror string, fe *ForkError) error {
+	if dir == "" {
+		return nil
+	}
+	fdir := filepath.Join(dir, "forks")
+	if err := os.MkdirAll(fdir, 0o700); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(fe.Got)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "Two checkpoints of %d leaves, both signed by the publisher's keys, with different roots.\n", fe.Size)
+	fmt.Fprintf(&b, "The second came from %s. Send this file to the publisher.\n\nThe checkpoint kept before:\n\n%s\nThe checkpoint the mirror served:\n\n%s", mirror, fe.Kept, fe.Got)
+	return writeAtomic(fdir, hex.EncodeToString(sum[:8])+".txt", b.Bytes())
 }

@@ -132,13 +132,13 @@ func runFetch(e *env, args []string) error {
 	}
 	var re *reader.Error
 	if errors.As(err, &re) {
-		forkAlarm(e, re.Forks())
+		forkAlarm(e, re.Forks(), c.ForkEvidence())
 		fmt.Fprintf(e.stderr, "samizdat fetch: %s\n", printable(err.Error()))
 		return errCheckFailed
 	} else if err != nil {
 		return err
 	}
-	forkAlarm(e, res.Forks())
+	forkAlarm(e, res.Forks(), c.ForkEvidence())
 	fmt.Fprintf(e.stdout, "publisher %s (%s)\n", res.Trust.Root().Name(), res.Publisher)
 	fmt.Fprintf(e.stdout, "checkpoint %d entries at %s, %s old, from %s\n", res.Checkpoint.Size, res.Checkpoint.Time.Format(time.RFC3339), res.Age.Round(time.Second), res.Mirror)
 	if res.Stale {
@@ -253,8 +253,11 @@ func printable(s string) string {
 
 // forkAlarm says loudly that the publisher's log forked: its key signed
 // two histories, which only theft or misuse of the key explains.
-func forkAlarm(e *env, forks []reader.Failure) {
+func forkAlarm(e *env, forks []reader.Failure, evidence []string) {
 	for _, f := range forks {
 		fmt.Fprintf(e.stderr, "samizdat fetch: ALARM: %s served a checkpoint signed by the publisher's key that contradicts the one this reader saw before: the key signed two histories (stolen or misused). Tell the publisher. (%s)\n", printable(f.Mirror), printable(f.Err.Error()))
+	}
+	if len(forks) > 0 && len(evidence) > 0 {
+		fmt.Fprintf(e.stderr, "samizdat fetch: the evidence is kept in %s\n", strings.Join(evidence, ", "))
 	}
 }

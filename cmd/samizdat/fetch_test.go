@@ -164,8 +164,8 @@ func TestForkAlarm(t *testing.T) {
 	forkAlarm(e, (&reader.Error{Failures: []reader.Failure{
 		{Mirror: "http://liar.example", Err: errors.New("leaves do not hash")},
 		{Mirror: "http://fork.example", Err: fmt.Errorf("%w: another root", reader.ErrFork)},
-	}}).Forks())
-	if got := errb.String(); strings.Count(got, "ALARM") != 1 || !strings.Contains(got, "http://fork.example served a checkpoint signed by the publisher's key") {
+	}}).Forks(), []string{"/state/forks/1234.txt"})
+	if got := errb.String(); strings.Count(got, "ALARM") != 1 || !strings.Contains(got, "http://fork.example served a checkpoint signed by the publisher's key") || !strings.Contains(got, "evidence is kept in /state/forks/1234.txt") {
 		t.Errorf("alarm: %q", got)
 	}
 }

@@ -194,6 +194,12 @@ func (s *Server) noteForks(forks []reader.Failure) {
 func (s *Server) alarmText() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.alarm == "" {
+		// A fork seen before this run: its evidence is in the state.
+		if ev := s.c.ForkEvidence(); len(ev) > 0 {
+			s.alarm = "Alarm: a mirror once served a list of articles signed with the publisher's key that contradicts the one this reader verified. Only someone holding the publisher's key can do that: it may have been stolen. The evidence is in " + ev[len(ev)-1] + "; send it to the publisher."
+		}
+	}
 	return s.alarm
 }
 
