@@ -30,6 +30,7 @@ import (
 //	leaves      the log's leaves up to that checkpoint (u16 length, leaf)
 //	mirrors     mirror URLs learned (JSON)
 //	bundles/    verified bundles of current articles, for offline reading
+//	forks/      evidence of forks seen: both signed checkpoints (saveFork)
 //
 // Everything is verified again when it is loaded, so a damaged or edited
 // state is refused rather than trusted. The statement and checkpoint are
