@@ -57,7 +57,7 @@ func init() {
 		{"push", "send a publisher's store to mirrors", runPush},
 		{"fetch", "fetch an article from mirrors, verify it and save it", runFetch},
 		{"read", "run a local verifying reader to read a publisher in your browser", runRead},
-		{"demo", "walk through keygen, publish, export and verify in a temporary directory", runDemo},
+		{"demo", "see it work: keys, publishing, three chained mirrors and a reader, on loopback", runDemo},
 	}
 }
 
