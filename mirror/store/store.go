@@ -590,6 +590,18 @@ func (s *Store) HasBundle(d bundle.Digest) bool {
 	return has
 }
 
+// BundleSize returns the size of a bundle the store holds, from its
+// record, without reading the bundle.
+func (s *Store) BundleSize(d bundle.Digest) (int64, bool) {
+	var size int64
+	var ok bool
+	s.db.View(func(tx *bolt.Tx) error {
+		_, size, ok = bundleRecord(tx.Bucket(bktBundles).Get(d[:]))
+		return nil
+	})
+	return size, ok
+}
+
 // Bundle returns a bundle's bytes as stored. They were verified when
 // stored; Check verifies them again.
 func (s *Store) Bundle(d bundle.Digest) ([]byte, error) {

@@ -140,6 +140,28 @@ func (n *Node) announced(ctx context.Context, c Conn, x *entry) error {
 		n.log.Info("sync: refusing announce: publisher's root key is not trusted", "peer", c.RemoteAddr(), "publisher", x.ID)
 		return fmt.Errorf("%w: publisher %s is not carried here", errRefused, x.ID)
 	}
+	// One announce per peer and publisher is acted on at a time: an
+	// honest node sends them one by one, and a hostile one must not
+	// queue many pulls, each holding the publisher's lock.
+	n.mu.Lock()
+	if n.announcing[c] == nil {
+		n.announcing[c] = map[string]bool{}
+	}
+	busy := n.announcing[c][x.ID]
+	n.announcing[c][x.ID] = true
+	n.mu.Unlock()
+	if busy {
+		n.refused.Add(1)
+		return fmt.Errorf("%w: an announce of publisher %s from this peer is being acted on", errRefused, x.ID)
+	}
+	defer func() {
+		n.mu.Lock()
+		delete(n.announcing[c], x.ID)
+		if len(n.announcing[c]) == 0 {
+			delete(n.announcing, c)
+		}
+		n.mu.Unlock()
+	}()
 	return n.pull(ctx, c, root, x, false)
 }
 
@@ -207,6 +229,7 @@ func (n *Node) forgetPeer(c Conn) {
 	defer n.mu.Unlock()
 	delete(n.peerSizes, c)
 	delete(n.peerURLs, c)
+	delete(n.peerSince, c)
 }
 
 // pull brings the store's copy of one publisher up to the peer's entry x.

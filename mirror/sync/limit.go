@@ -75,16 +75,23 @@ type ipState struct {
 	lim      *rate.Limiter // nil when rate limits are off
 }
 
-// remoteIP returns the host part of a peer's address.
+// remoteIP returns the address a peer's sessions and requests are
+// counted under: its IPv4 address, or the /64 network of its IPv6
+// address, since one IPv6 host commonly holds a whole /64.
 func remoteIP(c Conn) string {
 	a := c.RemoteAddr()
 	if a == nil {
 		return ""
 	}
-	if h, _, err := net.SplitHostPort(a.String()); err == nil {
+	h := a.String()
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	ip := net.ParseIP(h)
+	if ip == nil || ip.To4() != nil {
 		return h
 	}
-	return a.String()
+	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
 // admit counts a new session from c's remote address and returns its

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/samizdat-news/samizdat/mirror/catalog"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -77,25 +79,52 @@ func (n *Node) notePeerURL(c Conn, u string) {
 	defer n.mu.Unlock()
 	if u == "" {
 		delete(n.peerURLs, c)
+		delete(n.peerSince, c)
 		return
+	}
+	if _, ok := n.peerSince[c]; !ok {
+		n.peerSince[c] = time.Now()
 	}
 	n.peerURLs[c] = u
 }
 
 // PeerURLs returns the public HTTP URLs that the peers connected now
-// announced (sorted, without repeats, at most MaxPeerURLs): unsigned hints
-// for readers of where else to look. It is safe for concurrent use.
+// announced: unsigned hints for readers of where else to look. Any node
+// may open a session, so that many sessions cannot crowd out the others,
+// an address (an IPv6 /64) counts once, the peers longest connected come
+// first, and there are at most MaxPeerURLs. It is safe for concurrent use.
 func (n *Node) PeerURLs() []string {
+	type peer struct {
+		url   string
+		since time.Time
+	}
 	n.mu.Lock()
-	out := make([]string, 0, len(n.peerURLs))
-	for _, u := range n.peerURLs {
-		out = append(out, u)
+	byIP := map[string]peer{}
+	for c, u := range n.peerURLs {
+		ip, since := remoteIP(c), n.peerSince[c]
+		if p, ok := byIP[ip]; !ok || since.Before(p.since) {
+			byIP[ip] = peer{u, since}
+		}
 	}
 	n.mu.Unlock()
-	slices.Sort(out)
-	out = slices.Compact(out)
-	if len(out) > MaxPeerURLs {
-		out = out[:MaxPeerURLs]
+	ps := make([]peer, 0, len(byIP))
+	for _, p := range byIP {
+		ps = append(ps, p)
+	}
+	slices.SortFunc(ps, func(a, b peer) int {
+		if c := a.since.Compare(b.since); c != 0 {
+			return c
+		}
+		return strings.Compare(a.url, b.url)
+	})
+	var out []string
+	for _, p := range ps {
+		if len(out) == MaxPeerURLs {
+			break
+		}
+		if !slices.Contains(out, p.url) {
+			out = append(out, p.url)
+		}
 	}
 	return out
 }

@@ -30,6 +30,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -61,6 +63,11 @@ type Config struct {
 	// MaxBundleSize bounds a bundle frame. Default
 	// bundle.DefaultLimits.BundleSize.
 	MaxBundleSize int64
+	// MaxSendBytes bounds the bytes of bundles read into memory to be
+	// sent, across all sessions at once: a request waits for room, up
+	// to its timeout. Default 64 MiB (a bundle larger than that is
+	// sent alone).
+	MaxSendBytes int64
 	// MaxLeaves bounds the leaves taken from a peer in one sync of one
 	// publisher, all held in memory until the store takes them with the
 	// peer's checkpoint; a peer further ahead is refused. Default 1<<20
@@ -122,6 +129,7 @@ type Node struct {
 	trusted map[string]*keys.PublicKey
 	cfg     Config
 	log     *slog.Logger
+	send    *semaphore.Weighted // bytes of bundles being sent (Config.MaxSendBytes)
 
 	mu         gosync.Mutex
 	sessions   map[*session]struct{}
@@ -130,6 +138,8 @@ type Node struct {
 	alarms     map[string][]string
 	peerSizes  map[Conn]map[string]int64 // log sizes each peer is known to hold
 	peerURLs   map[Conn]string           // public URLs the peers announced
+	peerSince  map[Conn]time.Time        // when each peer first announced one
+	announcing map[Conn]map[string]bool  // publishers each peer's announce is being acted on for
 	ips        map[string]*ipState       // sessions and request bucket by remote address
 
 	syncs, announces, leaves, bundles, forks, refused, stale atomic.Uint64
@@ -139,7 +149,7 @@ type Node struct {
 // New returns a node that syncs st, carrying only the publishers whose root
 // keys are in trusted.
 func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Node {
-	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, sessions: map[*session]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{}, alarms: map[string][]string{}, peerSizes: map[Conn]map[string]int64{}, peerURLs: map[Conn]string{}, ips: map[string]*ipState{}}
+	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, sessions: map[*session]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{}, alarms: map[string][]string{}, peerSizes: map[Conn]map[string]int64{}, peerURLs: map[Conn]string{}, peerSince: map[Conn]time.Time{}, announcing: map[Conn]map[string]bool{}, ips: map[string]*ipState{}}
 	if cfg != nil {
 		n.cfg = *cfg
 	}
@@ -168,6 +178,10 @@ func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Node {
 	if c.MaxBundleSize <= 0 {
 		c.MaxBundleSize = bundle.DefaultLimits.BundleSize
 	}
+	if c.MaxSendBytes <= 0 {
+		c.MaxSendBytes = 64 << 20
+	}
+	n.send = semaphore.NewWeighted(c.MaxSendBytes)
 	if c.MaxLeaves <= 0 {
 		c.MaxLeaves = 1 << 20
 	}
@@ -376,6 +390,7 @@ func (n *Node) runSession(ctx context.Context, c Conn, lim *limiter) {
 		delete(n.sessions, s)
 		delete(n.peerSizes, s.c)
 		delete(n.peerURLs, s.c)
+		delete(n.peerSince, s.c)
 		n.mu.Unlock()
 	}()
 	var wg gosync.WaitGroup

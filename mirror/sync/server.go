@@ -54,7 +54,13 @@ func (n *Node) serveStream(ctx context.Context, c Conn, s Stream, lim *limiter) 
 		n.log.Debug("sync: bad request", "peer", c.RemoteAddr(), "err", err)
 		rt, rp = respError, encodeError(CodeBadRequest, err.Error())
 	} else {
-		rt, rp = n.answer(ctx, c, t, p)
+		release, berr := n.sendRoom(ctx, t, p)
+		if berr != nil {
+			rt, rp = respError, encodeError(CodeRefused, "refused: "+berr.Error())
+		} else {
+			rt, rp = n.answer(ctx, c, t, p)
+		}
+		defer release()
 	}
 	s.SetDeadline(time.Now().Add(n.cfg.RequestTimeout))
 	if err := writeFrame(s, rt, rp); err != nil {
@@ -66,6 +72,34 @@ func (n *Node) serveStream(ctx context.Context, c Conn, s Stream, lim *limiter) 
 		// What the peer still sends is not read.
 		s.CloseRead()
 	}
+}
+
+// sendRoom waits, up to the request's timeout, until a bundle request's
+// bytes fit in Config.MaxSendBytes with those being sent, so that peers
+// asking for many large bundles at once and reading them slowly cannot
+// make the node hold them all in memory. The release is called once the
+// answer is written; other requests need no room.
+func (n *Node) sendRoom(ctx context.Context, t byte, p []byte) (release func(), err error) {
+	release = func() {}
+	if t != typeBundle {
+		return release, nil
+	}
+	d, err := decodeDigest(p)
+	if err != nil {
+		return release, nil // answer refuses it
+	}
+	size, ok := n.st.BundleSize(d)
+	if !ok {
+		return release, nil
+	}
+	w := min(max(size, 1), n.cfg.MaxSendBytes)
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+	defer cancel()
+	if err := n.send.Acquire(ctx, w); err != nil {
+		n.rateLimited.Add(1)
+		return release, errors.New("too many bundle bytes being sent; ask again later")
+	}
+	return func() { n.send.Release(w) }, nil
 }
 
 // answer returns the response frame to request t with payload p.
