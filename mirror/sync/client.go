@@ -115,10 +115,12 @@ func (n *Node) Push(ctx context.Context, c Conn) error {
 	defer func() {
 		cancel()
 		wg.Wait()
+		// After the streams are done: a hello answered late would
+		// note the peer again.
+		n.forgetPeer(c)
 	}()
 	// The publisher's own push is not rate limited.
 	wg.Go(func() { n.serveStreams(ctx, c, nil) })
-	defer n.forgetPeer(c)
 	ids, err := n.st.Publishers()
 	if err != nil {
 		return err
