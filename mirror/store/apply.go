@@ -152,6 +152,7 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 		}
 	}
 	var newMirrorLeaf *catalog.Leaf // the newest mirror-list leaf of the update
+	var newMirrorIndex int64        // and its index in the log
 	sameMirrors := false            // the update's list is the one stored
 
 	// Bundles are verified on every core before the transaction that
@@ -233,6 +234,7 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 				}
 				mirrorVersion = l.Version
 				newMirrorLeaf = l
+				newMirrorIndex = n
 			}
 		}
 		if mirrors != nil {
@@ -347,6 +349,9 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 		put(pb, keySize, u64(uint64(oldSize+int64(len(u.Leaves)))))
 		put(pb, keyKeyVersion, u64(keyVersion))
 		put(pb, keyMirrorVer, u64(mirrorVersion))
+		if newMirrorLeaf != nil {
+			put(pb, keyMirrorLeaf, u64(uint64(newMirrorIndex)))
+		}
 		switch {
 		case mirrors != nil && !sameMirrors:
 			put(pb, keyMirrorList, u.MirrorList)

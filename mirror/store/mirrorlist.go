@@ -40,8 +40,9 @@ func (s *Store) MirrorList(id string) ([]byte, error) {
 }
 
 // lastMirrorLeaf returns the newest mirror-list leaf among a publisher's
-// stored leaves, or nil if there is none. It reads the log backwards, so it
-// is quick when the publisher signed a list recently.
+// stored leaves, or nil if there is none: the one whose index Apply
+// recorded, or, in a store written before it recorded one, the first
+// found reading the log backwards.
 func lastMirrorLeaf(pb *bolt.Bucket) (*catalog.Leaf, error) {
 	if pb == nil || getU64(pb, keyMirrorVer) == 0 {
 		return nil, nil
@@ -49,6 +50,14 @@ func lastMirrorLeaf(pb *bolt.Bucket) (*catalog.Leaf, error) {
 	lb := pb.Bucket(bktLeaves)
 	if lb == nil {
 		return nil, nil
+	}
+	if v := pb.Get(keyMirrorLeaf); len(v) == 8 {
+		raw := lb.Get(v)
+		l, err := catalog.ParseLeaf(raw)
+		if err != nil || l.Kind != catalog.KindMirrorList {
+			return nil, fmt.Errorf("store: the recorded mirror-list leaf is damaged or of another kind")
+		}
+		return l, nil
 	}
 	c := lb.Cursor()
 	for k, v := c.Last(); k != nil; k, v = c.Prev() {
