@@ -85,7 +85,7 @@ var (
 	keyKeyVersion = []byte("key-version")
 	keyMirrorVer  = []byte("mirror-version")
 	keyMirrorLeaf = []byte("mirror-leaf") // index of the newest mirror-list leaf
-	keyBytes      = []byte("bytes") // size of the publisher's stored bundles
+	keyBytes      = []byte("bytes")       // size of the publisher's stored bundles
 	bktLeaves     = []byte("leaves")
 	bktHashes     = []byte("hashes")
 	bktArticles   = []byte("articles")
