@@ -115,6 +115,7 @@ func (n *Node) admit(c Conn, check bool) (*limiter, bool) {
 		return nil, false
 	}
 	st.sessions++
+	n.admitted++
 	if st.lim == nil {
 		return nil, true
 	}
@@ -126,6 +127,7 @@ func (n *Node) release(c Conn) {
 	ip := remoteIP(c)
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.admitted--
 	if st := n.ips[ip]; st != nil {
 		st.sessions--
 		n.sweepIPs()

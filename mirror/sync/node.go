@@ -140,6 +140,7 @@ type Node struct {
 	peerURLs   map[Conn]string           // public URLs the peers announced
 	peerSince  map[Conn]time.Time        // when each peer first announced one
 	announcing map[Conn]map[string]bool  // publishers each peer's announce is being acted on for
+	admitted   int                       // sessions counted by admit and not yet released
 	ips        map[string]*ipState       // sessions and request bucket by remote address
 
 	syncs, announces, leaves, bundles, forks, refused, stale atomic.Uint64
@@ -307,7 +308,9 @@ func (n *Node) Serve(ctx context.Context, l Listener) error {
 			return err
 		}
 		n.mu.Lock()
-		full := len(n.sessions) >= n.cfg.MaxSessions
+		// Counted when admitted, not when registered in runSession, so
+		// that a burst of handshakes cannot pass the cap.
+		full := n.admitted >= n.cfg.MaxSessions
 		n.mu.Unlock()
 		if full {
 			n.log.Warn("sync: refusing session: too many sessions", "peer", c.RemoteAddr())
