@@ -264,3 +264,21 @@ func (r *logRecorder) records() []string {
 	defer r.mu.Unlock()
 	return slices.Clone(r.recs)
 }
+
+// logOnly copies into dst the publisher's whole log from src (statement,
+// leaves, checkpoint), without its bundles: a mirror that took the log
+// from a peer and has yet to fetch the bundles.
+func logOnly(t testing.TB, dst, src *store.Store, root *keys.PublicKey) {
+	t.Helper()
+	p, err := src.Publisher(root.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves, err := src.Leaves(root.ID(), 0, p.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dst.Apply(root, &store.Update{Statement: p.Statement, Leaves: leaves, Checkpoint: p.Checkpoint}); err != nil {
+		t.Fatal(err)
+	}
+}

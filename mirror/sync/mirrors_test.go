@@ -83,17 +83,7 @@ func TestMirrorListSync(t *testing.T) {
 	// C holds the log (from a peer that had no list) but not the list:
 	// a sync with A, with nothing else new, brings the list alone.
 	c := newStore(t)
-	p, err := ps.st.Publisher(pub.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaves, err := ps.st.Leaves(pub.ID(), 0, p.Size)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Apply(root, &store.Update{Statement: p.Statement, Leaves: leaves, Checkpoint: p.Checkpoint}); err != nil {
-		t.Fatal(err)
-	}
+	logOnly(t, c, ps.st, root)
 	if mirrorListOf(t, c, pub.ID()) != nil {
 		t.Fatal("C holds a list before the sync")
 	}
