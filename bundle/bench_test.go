@@ -12,7 +12,7 @@ import (
 // generated prose if the corpus is absent.
 func article10KB(b *testing.B) []byte {
 	const n = 10000
-	pages, _ := filepath.Glob(filepath.Join(corpusDir, "articles", "*", "source.html"))
+	pages, _ := filepath.Glob(filepath.Join(corpusDir(b), "articles", "*", "source.html"))
 	slices.Sort(pages)
 	for _, p := range pages {
 		if data, err := os.ReadFile(p); err == nil && len(data) >= n {

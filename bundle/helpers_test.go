@@ -5,18 +5,19 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/internal/corpus"
+
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/signing"
 )
 
-// corpusDir is the shared test corpus, relative to the package directory.
-var corpusDir = filepath.Join("..", "..", "shared", "corpus")
+// corpusDir returns the shared test corpus (see internal/corpus).
+func corpusDir(t testing.TB) string { return corpus.Dir(t) }
 
 // testKeySet is a publisher built from fixed seeds, so that bundles signed
 // in tests are the same on every run.

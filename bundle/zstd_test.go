@@ -8,12 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/samizdat-news/samizdat/internal/corpus"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -176,19 +176,16 @@ func TestEntrySizeMismatch(t *testing.T) {
 // test if the corpus is absent.
 func zipFiles(t *testing.T, name string) map[string][]byte {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(corpusDir, "zstd", name)); err != nil {
-		t.Skipf("corpus absent: %v", err)
-	}
-	files, err := readCorpusZip(name)
+	files, err := readCorpusZip(corpus.Path(t, "zstd", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return files
 }
 
-// readCorpusZip reads every file of a zip archive in corpus/zstd.
-func readCorpusZip(name string) (map[string][]byte, error) {
-	r, err := zip.OpenReader(filepath.Join(corpusDir, "zstd", name))
+// readCorpusZip reads every file of a zip archive.
+func readCorpusZip(path string) (map[string][]byte, error) {
+	r, err := zip.OpenReader(path)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/internal/browsertest"
-	"github.com/samizdat-news/samizdat/mirror/publish"
+	"github.com/samizdat-news/samizdat/publish"
 	"github.com/samizdat-news/samizdat/reader/local"
 )
 

@@ -20,9 +20,9 @@ import (
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/mirror/web"
+	"github.com/samizdat-news/samizdat/publish"
 	"github.com/samizdat-news/samizdat/reader"
 )
 

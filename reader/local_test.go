@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
-	"github.com/samizdat-news/samizdat/mirror/publish"
+	"github.com/samizdat-news/samizdat/publish"
 	"github.com/samizdat-news/samizdat/reader/local"
 )
 

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/publish"
+	"github.com/samizdat-news/samizdat/publish"
 	"github.com/samizdat-news/samizdat/reader"
 )
 

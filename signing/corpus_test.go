@@ -9,10 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/samizdat-news/samizdat/internal/corpus"
 
 	"github.com/samizdat-news/samizdat/keys"
 )
@@ -23,17 +24,12 @@ import (
 // keys.CheckPoint, which every public key passes before it is used. They pin
 // today's results: a change of ed25519 implementation, or of key validation,
 // that changes any verdict fails them. The corpus lives outside the module,
-// in ../../shared/corpus; the tests skip when it is absent.
-
-var corpusDir = filepath.Join("..", "..", "shared", "corpus")
+// in ../shared/corpus; the tests skip when it is absent, and fail then
+// under SAMIZDAT_REQUIRE_CORPUS=1 (see internal/corpus).
 
 func readCorpus(t *testing.T, path ...string) []byte {
 	t.Helper()
-	p := filepath.Join(append([]string{corpusDir}, path...)...)
-	data, err := os.ReadFile(p)
-	if os.IsNotExist(err) {
-		t.Skipf("corpus file %s absent", p)
-	}
+	data, err := os.ReadFile(corpus.Path(t, path...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
-	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	msync "github.com/samizdat-news/samizdat/mirror/sync"
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 // The crash test's sizes. The first run copies crashFirst articles; before

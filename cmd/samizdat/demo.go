@@ -13,9 +13,9 @@ import (
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	msync "github.com/samizdat-news/samizdat/mirror/sync"
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 //go:embed demo/*.md

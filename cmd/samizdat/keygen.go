@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/source"
+	"github.com/samizdat-news/samizdat/publish/source"
 )
 
 // Files of a publisher's key directory.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/samizdat-news/samizdat/internal/corpus"
+
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -25,15 +27,6 @@ func TestMain(m *testing.M) {
 
 // testPassphrase is what SAMIZDAT_PASSPHRASE holds in every script.
 const testPassphrase = "correct horse battery staple"
-
-// corpusDir is the shared test corpus, beside the repository.
-func corpusDir(t *testing.T) string {
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "corpus"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
 
 // TestScripts runs testdata/*.txtar. Besides testscript's own commands and
 // conditions they have:
@@ -52,9 +45,16 @@ func corpusDir(t *testing.T) string {
 //
 // SAMIZDAT_PASSPHRASE is set to a valid passphrase.
 func TestScripts(t *testing.T) {
-	corpus := corpusDir(t)
-	_, err := os.Stat(filepath.Join(corpus, "seed", "rferl-geneva-talks.txt"))
+	// Without the corpus, [corpus] scripts skip; under
+	// SAMIZDAT_REQUIRE_CORPUS=1 the test fails first.
+	corpusDir, err := corpus.Locate()
+	if err == nil {
+		_, err = os.Stat(filepath.Join(corpusDir, "seed", "rferl-geneva-talks.txt"))
+	}
 	haveCorpus := err == nil
+	if !haveCorpus && corpus.Required() {
+		t.Fatalf("corpus absent and %s=1: %v", corpus.RequireEnv, err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir:                "testdata",
 		RequireUniqueNames: true,
@@ -68,7 +68,7 @@ func TestScripts(t *testing.T) {
 			}
 			e.Setenv("GORACE", gorace)
 			if haveCorpus {
-				e.Setenv("CORPUS", corpus)
+				e.Setenv("CORPUS", corpusDir)
 			}
 			return nil
 		},

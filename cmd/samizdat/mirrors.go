@@ -6,9 +6,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/samizdat-news/samizdat/mirror/catalog"
-	"github.com/samizdat-news/samizdat/mirror/publish"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 // openPublisher opens the store and the signing key of a key directory.

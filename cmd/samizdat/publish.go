@@ -4,9 +4,9 @@ import (
 	"fmt"
 
 	"github.com/samizdat-news/samizdat/bundle"
-	"github.com/samizdat-news/samizdat/mirror/publish"
-	"github.com/samizdat-news/samizdat/mirror/source"
 	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/publish"
+	"github.com/samizdat-news/samizdat/publish/source"
 )
 
 func runPublish(e *env, args []string) error {

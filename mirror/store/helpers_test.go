@@ -17,9 +17,9 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
 

@@ -35,8 +35,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
 )
 
 // ErrNotFound is returned for a publisher, article or bundle the store does

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
 )
 
 // TestAnnounceSkipsKnownLeaves checks that an announce carries only the

@@ -4,8 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
 )
 
 // BenchmarkFullSync measures a full sync of 500 article bundles between two

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
 )
 
 // TestSendRoom: bundle requests wait for room in MaxSendBytes, and give

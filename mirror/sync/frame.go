@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/samizdat-news/samizdat/bundle"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
+	"github.com/samizdat-news/samizdat/catalog"
 )
 
 // Frame types, see PROTOCOL.md.

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
 )
 
 // rawRequest sends one request on a new stream of c, as a hostile peer

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/samizdat-news/samizdat/mirror/catalog"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
 

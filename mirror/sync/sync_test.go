@@ -11,9 +11,9 @@ import (
 
 	"github.com/quic-go/quic-go"
 
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
-	"github.com/samizdat-news/samizdat/mirror/publish"
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 func TestFullSync(t *testing.T) {

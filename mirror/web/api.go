@@ -13,7 +13,7 @@ import (
 
 	"golang.org/x/net/html"
 
-	"github.com/samizdat-news/samizdat/mirror/catalog"
+	"github.com/samizdat-news/samizdat/catalog"
 )
 
 // writeJSON writes v as indented JSON.

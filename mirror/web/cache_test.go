@@ -48,14 +48,3 @@ func TestCleanPath(t *testing.T) {
 		}
 	}
 }
-
-func TestDirectionOf(t *testing.T) {
-	for lang, want := range map[string]string{
-		"fa": "rtl", "ar": "rtl", "he": "rtl", "ur": "rtl", "fa-IR": "rtl", "AR-eg": "rtl", "ar-Latn": "auto",
-		"az-Arab": "rtl", "en": "auto", "": "auto", "de-DE": "auto", "ru": "auto",
-	} {
-		if got := direction(lang); got != want {
-			t.Errorf("direction(%q) = %s, want %s", lang, got, want)
-		}
-	}
-}

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
-	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/mirror/web"
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 // hostileHTML tries every way we know to run script or load from

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/mirror/web"
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 // TestListPages checks the paged lists (publisher page, JSON API) and the

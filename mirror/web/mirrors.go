@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/samizdat-news/samizdat/mirror/catalog"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
 

@@ -15,13 +15,14 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
 	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/render"
 )
 
-//go:embed style.css
-var styleCSS []byte
+// styleCSS is the style sheet the mirror serves at /static/style.css.
+var styleCSS = render.StyleSheet()
 
 var styleETag = etagOf(styleCSS)
 
@@ -33,8 +34,8 @@ const freshMarker = "<!--samizdat:fresh-->"
 var funcs = template.FuncMap{
 	"time":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"dir":    direction,
-	"lang":   langAttr,
+	"dir":    render.Direction,
+	"lang":   render.LangAttr,
 	"marker": func() template.HTML { return freshMarker },
 }
 
@@ -553,7 +554,7 @@ func (h *Handler) articlePage(s *pubState, a *catalog.Article, fresh []byte) (*r
 	if title == "" {
 		title = m.ID
 	}
-	clean := renderBody(b, body, base)
+	clean := render.Body(b, body, base)
 	var buf bytes.Buffer
 	err = pages.ExecuteTemplate(&buf, "article", &struct {
 		common

@@ -29,8 +29,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
 

@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
-	"github.com/samizdat-news/samizdat/mirror/web"
 	"github.com/samizdat-news/samizdat/reader"
+	"github.com/samizdat-news/samizdat/render"
 )
 
 // styleCSS is the mirror's style sheet: the reader's pages look alike.
-var styleCSS = web.StyleSheet()
+var styleCSS = render.StyleSheet()
 
 // pageCSP forbids script, plugins, frames and loads from elsewhere.
 const pageCSP = "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -32,8 +32,8 @@ const savedCSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline';
 var funcs = template.FuncMap{
 	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
 	"ago":  ago,
-	"dir":  web.Direction,
-	"lang": web.LangAttr,
+	"dir":  render.Direction,
+	"lang": render.LangAttr,
 }
 
 var pages = template.Must(template.New("").Funcs(funcs).Parse(`
@@ -106,7 +106,7 @@ type articlePage struct {
 }
 
 func newArticlePage(r *reader.Result, base string, saved bool) (*articlePage, error) {
-	body, err := web.RenderArticle(r.Bundle, base)
+	body, err := render.Article(r.Bundle, base)
 	if err != nil {
 		return nil, err
 	}

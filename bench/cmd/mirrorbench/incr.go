@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	msync "github.com/samizdat-news/samizdat/mirror/sync"
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 // copyStore makes dst a copy of the store in src: bundle files are hard

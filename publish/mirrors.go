@@ -8,7 +8,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/samizdat-news/samizdat/mirror/catalog"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
 

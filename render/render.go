@@ -1,7 +1,13 @@
-package web
+// Package render turns a verified bundle into the sanitised HTML that
+// every page showing an article uses (the mirror's, the local reader's and
+// saved copies): no script, event handlers, styles, frames or forms, and
+// images only from the bundle itself. It also holds the one style sheet
+// those pages share. Its functions are safe for concurrent use.
+package render
 
 import (
 	"bytes"
+	_ "embed"
 	"html"
 	"net/url"
 	"path"
@@ -90,9 +96,10 @@ func imageName(b *bundle.Bundle, u *url.URL) (string, bool) {
 	return name, true
 }
 
-// renderBody returns the article body as sanitised HTML. base is the
+// Body returns a verified bundle's body bytes (its first entry,
+// decompressed) as sanitised HTML. base is the
 // article's URL path, ending in a slash.
-func renderBody(b *bundle.Bundle, body []byte, base string) []byte {
+func Body(b *bundle.Bundle, body []byte, base string) []byte {
 	typ := b.Manifest.Entries[0].Type
 	switch typ {
 	case "text/markdown":
@@ -149,9 +156,9 @@ var rtlLanguages = map[string]bool{
 	"ug": true, "yi": true, "dv": true, "ckb": true, "iw": true,
 }
 
-// direction returns the dir attribute for a BCP 47 language tag: rtl for
+// Direction returns the dir attribute for a BCP 47 language tag: rtl for
 // right-to-left languages (or an Arab or Hebr script subtag), else auto.
-func direction(lang string) string {
+func Direction(lang string) string {
 	l := strings.ToLower(lang)
 	primary, rest, _ := strings.Cut(l, "-")
 	if rtlLanguages[primary] {
@@ -169,9 +176,9 @@ func direction(lang string) string {
 	return "auto"
 }
 
-// langAttr returns a safe lang attribute value: the tag if it looks like
+// LangAttr returns a safe lang attribute value: the tag if it looks like
 // BCP 47 (letters, digits and hyphens), else empty (unknown).
-func langAttr(lang string) string {
+func LangAttr(lang string) string {
 	if lang == "" || len(lang) > bundle.MaxLanguageLen {
 		return ""
 	}
@@ -183,3 +190,23 @@ func langAttr(lang string) string {
 	}
 	return lang
 }
+
+// Article returns a verified bundle's body as the sanitised HTML the
+// mirror's article pages show (see PROTOCOL.md): no script, event
+// handlers, styles, frames or forms. Relative references that name one of
+// the bundle's images point to base+name; every other image source is
+// emptied. base is the article's URL path, ending in a slash.
+func Article(b *bundle.Bundle, base string) ([]byte, error) {
+	body, err := b.Body()
+	if err != nil {
+		return nil, err
+	}
+	return Body(b, body, base), nil
+}
+
+//go:embed style.css
+var styleCSS []byte
+
+// StyleSheet returns the one style sheet that pages showing articles
+// share. The caller must not change it.
+func StyleSheet() []byte { return styleCSS }

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
-	"github.com/samizdat-news/samizdat/mirror/source"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
+	"github.com/samizdat-news/samizdat/publish/source"
 )
 
 // writeFiles makes files (name -> content) in a new directory and returns

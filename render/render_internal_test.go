@@ -1,4 +1,4 @@
-package web
+package render
 
 import "testing"
 
@@ -12,6 +12,17 @@ func TestDropTitle(t *testing.T) {
 	} {
 		if got := string(dropTitle([]byte(tc.body), tc.title)); got != tc.want {
 			t.Errorf("dropTitle(%q, %q) = %q, want %q", tc.body, tc.title, got, tc.want)
+		}
+	}
+}
+
+func TestDirectionOf(t *testing.T) {
+	for lang, want := range map[string]string{
+		"fa": "rtl", "ar": "rtl", "he": "rtl", "ur": "rtl", "fa-IR": "rtl", "AR-eg": "rtl", "ar-Latn": "auto",
+		"az-Arab": "rtl", "en": "auto", "": "auto", "de-DE": "auto", "ru": "auto",
+	} {
+		if got := Direction(lang); got != want {
+			t.Errorf("Direction(%q) = %s, want %s", lang, got, want)
 		}
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/samizdat-news/samizdat/bundle"
-	"github.com/samizdat-news/samizdat/mirror/source"
+	"github.com/samizdat-news/samizdat/publish/source"
 )
 
 // FuzzLoad feeds arbitrary article files to Load: it must not panic, and

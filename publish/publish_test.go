@@ -9,11 +9,11 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
-	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 type clock struct{ t time.Time }

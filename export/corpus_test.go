@@ -10,16 +10,14 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/samizdat-news/samizdat/mirror/export"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
-	"github.com/samizdat-news/samizdat/mirror/publish"
-	"github.com/samizdat-news/samizdat/mirror/source"
-	"github.com/samizdat-news/samizdat/mirror/store"
-)
+	"github.com/samizdat-news/samizdat/internal/corpus"
 
-// corpusDir is the shared test corpus, relative to this package's
-// directory (mirror/export): the repository's sibling shared/corpus.
-var corpusDir = filepath.Join("..", "..", "..", "shared", "corpus")
+	"github.com/samizdat-news/samizdat/export"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
+	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/publish"
+	"github.com/samizdat-news/samizdat/publish/source"
+)
 
 // expectedMetadata is the part of readability's expected-metadata.json
 // that source derives too.
@@ -35,9 +33,7 @@ type corpusArticle struct {
 }
 
 func corpusArticles(t *testing.T) []corpusArticle {
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("no corpus at %s: %v", corpusDir, err)
-	}
+	corpusDir := corpus.Dir(t)
 	var out []corpusArticle
 	seeds, err := filepath.Glob(filepath.Join(corpusDir, "seed", "*"))
 	if err != nil {
@@ -198,10 +194,10 @@ func TestCorpus(t *testing.T) {
 // it (youth) those images, and checks that they come back byte for byte:
 // the corpus itself holds no image files.
 func TestCorpusImages(t *testing.T) {
-	page := filepath.Join(corpusDir, "articles", "youth", "source.html")
+	page := corpus.Path(t, "articles", "youth", "source.html")
 	body, err := os.ReadFile(page)
 	if err != nil {
-		t.Skipf("no corpus page: %v", err)
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "source.html"), body, 0o644); err != nil {

@@ -7,8 +7,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/samizdat-news/samizdat/internal/notes"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/internal/notes"
 )
 
 // openNote verifies a signed note of at most max bytes by the publisher's

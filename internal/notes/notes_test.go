@@ -3,7 +3,7 @@ package notes_test
 import (
 	"testing"
 
-	"github.com/samizdat-news/samizdat/mirror/internal/notes"
+	"github.com/samizdat-news/samizdat/internal/notes"
 )
 
 func TestCheckCanonical(t *testing.T) {

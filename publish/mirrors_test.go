@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
 )
 
 func (f *fixture) setMirrors(urls ...string) *catalog.MirrorList {

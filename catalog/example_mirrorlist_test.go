@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samizdat-news/samizdat/mirror/catalog"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
+	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 )
 
 // A publisher signs a mirror list and records it in its log; a reader opens

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
+	"github.com/samizdat-news/samizdat/catalog"
 )
 
 func digest(b byte) bundle.Digest {

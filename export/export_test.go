@@ -8,12 +8,12 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/export"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
-	"github.com/samizdat-news/samizdat/mirror/export"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
-	"github.com/samizdat-news/samizdat/mirror/publish"
 	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 var now = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)

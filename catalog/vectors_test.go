@@ -14,9 +14,9 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/catalog"
-	"github.com/samizdat-news/samizdat/mirror/internal/testkeys"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json")
@@ -100,7 +100,7 @@ func makeVectors(t *testing.T) *vectors {
 		{Kind: catalog.KindBundle, ID: "x.y_z-0", Revision: 1 << 40, Digest: sha256.Sum256([]byte("bundle 4"))},
 	}
 	v := &vectors{
-		Comment:   "samizdat catalog test vectors; regenerate with: go test ./mirror/catalog -run TestVectors -update",
+		Comment:   "samizdat catalog test vectors; regenerate with: go test ./catalog -run TestVectors -update",
 		RootKey:   p.Root.Public().String(),
 		Statement: string(p.Statement),
 		MirrorList: vectorMirrors{Signed: string(mlSigned), Digest: hex.EncodeToString(mlDigest[:]),

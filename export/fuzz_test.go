@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/samizdat-news/samizdat/bundle"
-	"github.com/samizdat-news/samizdat/mirror/export"
+	"github.com/samizdat-news/samizdat/export"
 )
 
 // FuzzVerify feeds Verify arbitrary files against a fixed publisher key.
