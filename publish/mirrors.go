@@ -1,7 +1,6 @@
 package publish
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -147,9 +146,5 @@ func (p *Publisher) Refresh() (*catalog.Checkpoint, error) {
 // storedCheckpoint parses a checkpoint the store verified when it stored
 // it, without verifying it again: a newer statement may revoke its key.
 func storedCheckpoint(signed []byte) (*catalog.Checkpoint, error) {
-	i := bytes.LastIndex(signed, []byte("\n\n"))
-	if i < 0 {
-		return nil, errors.New("publish: stored checkpoint is not a signed note")
-	}
-	return catalog.ParseCheckpoint(string(signed[:i+1]))
+	return catalog.ParseUnverified(signed)
 }

@@ -222,10 +222,8 @@ func (p *Publisher) commit(u *store.Update, leaves []*catalog.Leaf, now time.Tim
 		// The store verified its checkpoint when it stored it, perhaps
 		// under an older key statement whose keys p.trust revokes; only
 		// its time is needed here.
-		if i := bytes.LastIndex(have.Checkpoint, []byte("\n\n")); i >= 0 {
-			if old, err := catalog.ParseCheckpoint(string(have.Checkpoint[:i+1])); err == nil && old.Time.After(now) {
-				now = old.Time // never sign a checkpoint older than the last
-			}
+		if old, err := catalog.ParseUnverified(have.Checkpoint); err == nil && old.Time.After(now) {
+			now = old.Time // never sign a checkpoint older than the last
 		}
 	}
 	cp := &catalog.Checkpoint{Origin: catalog.Origin(id), Size: size, Root: root, Time: now}

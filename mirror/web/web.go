@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -318,11 +317,7 @@ func readCheckpoint(signed []byte, trust *keys.Trust) *catalog.Checkpoint {
 	if c, err := catalog.OpenCheckpoint(signed, trust); err == nil {
 		return c
 	}
-	text, _, ok := strings.Cut(string(signed), "\n\n")
-	if !ok {
-		return nil
-	}
-	c, err := catalog.ParseCheckpoint(text + "\n")
+	c, err := catalog.ParseUnverified(signed)
 	if err != nil {
 		return nil
 	}
