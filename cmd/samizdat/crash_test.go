@@ -22,8 +22,9 @@ import (
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/replica"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
-	msync "github.com/samizdat-news/samizdat/mirror/sync"
 	"github.com/samizdat-news/samizdat/publish"
 )
 
@@ -43,7 +44,7 @@ const (
 
 	// crashMaxStray bounds the files an interrupted write may leave:
 	// bundles are stored one Apply at a time, at most 256 at once (the
-	// default msync.Config.Batch), and Open removes what an interrupted
+	// default replica.Config.Batch), and Open removes what an interrupted
 	// one left before anything new is written, so they never pile up.
 	crashMaxStray = 256
 )
@@ -189,7 +190,7 @@ type crashPublisher struct {
 	root    *keys.PublicKey
 	pubFile string // publisher.pub, for --trust
 	p       *publish.Publisher
-	node    *msync.Node
+	node    *replica.Node
 	addr    string // the node's QUIC address
 
 	rnd  *rand.Rand
@@ -234,8 +235,10 @@ func newCrashPublisher(t *testing.T, dir string) *crashPublisher {
 	if err := os.WriteFile(c.pubFile, []byte(root.Public().String()+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c.node = msync.New(st, []*keys.PublicKey{root.Public()}, nil)
-	l, err := msync.ListenQUIC("127.0.0.1:0", c.node.Key())
+	if c.node, err = replica.New(st, []*keys.PublicKey{root.Public()}, nil); err != nil {
+		t.Fatal(err)
+	}
+	l, err := session.ListenQUIC("127.0.0.1:0", c.node.Key())
 	if err != nil {
 		t.Fatal(err)
 	}

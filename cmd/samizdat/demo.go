@@ -13,8 +13,9 @@ import (
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/replica"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
-	msync "github.com/samizdat-news/samizdat/mirror/sync"
 	"github.com/samizdat-news/samizdat/publish"
 )
 
@@ -127,8 +128,11 @@ func demoMirrors(e *env, dir string, step int, once bool) error {
 		return err
 	}
 	defer pubStore.Close()
-	pubNode := msync.New(pubStore, []*keys.PublicKey{root}, &msync.Config{Logger: quiet})
-	l, err := msync.ListenQUIC("127.0.0.1:0", pubNode.Key())
+	pubNode, err := replica.New(pubStore, []*keys.PublicKey{root}, &replica.Config{Logger: quiet})
+	if err != nil {
+		return err
+	}
+	l, err := session.ListenQUIC("127.0.0.1:0", pubNode.Key())
 	if err != nil {
 		return err
 	}

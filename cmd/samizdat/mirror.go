@@ -26,8 +26,9 @@ import (
 
 	"github.com/samizdat-news/samizdat/internal/coalesce"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/replica"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
-	msync "github.com/samizdat-news/samizdat/mirror/sync"
 	"github.com/samizdat-news/samizdat/mirror/web"
 )
 
@@ -85,7 +86,7 @@ func newLogger(e *env, level string) *slog.Logger {
 type mirror struct {
 	log     *slog.Logger
 	st      *store.Store
-	node    *msync.Node
+	node    *replica.Node
 	web     *web.Handler
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -131,7 +132,10 @@ func startMirror(parent context.Context, c *mirrorConfig, log *slog.Logger) (m *
 	if err != nil {
 		return m, err
 	}
-	m.node = msync.New(st, trusted, &msync.Config{Key: key, Peers: peers, Logger: log, PublicURL: c.PublicURL})
+	m.node, err = replica.New(st, trusted, &replica.Config{Key: key, Peers: peers, Logger: log, PublicURL: c.PublicURL})
+	if err != nil {
+		return m, err
+	}
 	peerURLs := slices.Clone(c.PeerURLs)
 	m.web = web.New(st, trusted, &web.Config{Logger: log, Alarms: m.node.Alarms, Collectors: []prometheus.Collector{nodeCollector(m.node)},
 		PublicURL: c.PublicURL, Peers: func() []string { return append(slices.Clone(peerURLs), m.node.PeerURLs()...) }})
@@ -140,7 +144,7 @@ func startMirror(parent context.Context, c *mirrorConfig, log *slog.Logger) (m *
 
 	m.goRun("sync peers", func() error { return m.node.Run(ctx) })
 	if c.QUIC != "" {
-		l, err := msync.ListenQUIC(c.QUIC, key)
+		l, err := session.ListenQUIC(c.QUIC, key)
 		if err != nil {
 			return m, fmt.Errorf("sync over QUIC on %s: %w", c.QUIC, err)
 		}
@@ -150,7 +154,7 @@ func startMirror(parent context.Context, c *mirrorConfig, log *slog.Logger) (m *
 		log.Info("mirror: sync over QUIC", "addr", m.QUICAddr)
 	}
 	if c.TCP != "" {
-		l, err := msync.ListenTCP(c.TCP, key)
+		l, err := session.ListenTCP(c.TCP, key)
 		if err != nil {
 			return m, fmt.Errorf("sync over TCP on %s: %w", c.TCP, err)
 		}
@@ -274,11 +278,11 @@ func (m *mirror) stop(timeout time.Duration) error {
 
 // parsePeers parses quic://HOST:PORT, tcp://HOST:PORT or HOST:PORT, each
 // optionally pinned with #NODEKEY (hex, as the peer logs at start).
-func parsePeers(list []string) ([]msync.Peer, error) {
-	var peers []msync.Peer
+func parsePeers(list []string) ([]replica.Peer, error) {
+	var peers []replica.Peer
 	for _, s := range list {
 		addr, pin, pinned := strings.Cut(s, "#")
-		p := msync.Peer{Addr: addr}
+		p := replica.Peer{Addr: addr}
 		if pinned {
 			k, err := hex.DecodeString(pin)
 			if err != nil || len(k) != ed25519.PublicKeySize {
@@ -340,11 +344,11 @@ func nodeKey(path string) (ed25519.PrivateKey, error) {
 }
 
 // nodeCollector exports the sync node's counters on /metrics.
-func nodeCollector(n *msync.Node) prometheus.Collector {
+func nodeCollector(n *replica.Node) prometheus.Collector {
 	return &statsCollector{n: n}
 }
 
-type statsCollector struct{ n *msync.Node }
+type statsCollector struct{ n *replica.Node }
 
 func statDesc(name, help string) *prometheus.Desc {
 	return prometheus.NewDesc("samizdat_sync_"+name, help, nil, nil)

@@ -8,8 +8,9 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/replica"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
-	msync "github.com/samizdat-news/samizdat/mirror/sync"
 )
 
 // pushTimeout bounds one push to one mirror.
@@ -50,7 +51,10 @@ func runPush(e *env, args []string) error {
 	if len(roots) == 0 {
 		return fmt.Errorf("%s holds no publisher: publish first", *storeDir)
 	}
-	node := msync.New(st, roots, &msync.Config{Logger: newLogger(e, *level)})
+	node, err := replica.New(st, roots, &replica.Config{Logger: newLogger(e, *level)})
+	if err != nil {
+		return err
+	}
 	failed := false
 	for _, p := range peers {
 		if err := pushTo(e.ctx, node, p); err != nil {
@@ -66,7 +70,7 @@ func runPush(e *env, args []string) error {
 	return nil
 }
 
-func pushTo(ctx context.Context, node *msync.Node, p msync.Peer) error {
+func pushTo(ctx context.Context, node *replica.Node, p replica.Peer) error {
 	ctx, cancel := context.WithTimeout(ctx, pushTimeout)
 	defer cancel()
 	conn, err := dialPeer(ctx, p, node.Key())
@@ -78,9 +82,9 @@ func pushTo(ctx context.Context, node *msync.Node, p msync.Peer) error {
 }
 
 // dialPeer dials a peer by its scheme: tcp:// for TLS on TCP, else QUIC.
-func dialPeer(ctx context.Context, p msync.Peer, key ed25519.PrivateKey) (msync.Conn, error) {
+func dialPeer(ctx context.Context, p replica.Peer, key ed25519.PrivateKey) (session.Conn, error) {
 	if rest, ok := strings.CutPrefix(p.Addr, "tcp://"); ok {
-		return msync.DialTCP(ctx, rest, key, p.Key)
+		return session.DialTCP(ctx, rest, key, p.Key)
 	}
-	return msync.DialQUIC(ctx, strings.TrimPrefix(p.Addr, "quic://"), key, p.Key)
+	return session.DialQUIC(ctx, strings.TrimPrefix(p.Addr, "quic://"), key, p.Key)
 }

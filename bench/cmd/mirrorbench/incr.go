@@ -17,8 +17,9 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/replica"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
-	msync "github.com/samizdat-news/samizdat/mirror/sync"
 	"github.com/samizdat-news/samizdat/publish"
 )
 
@@ -193,13 +194,13 @@ type exchange struct {
 // recorder wraps the listener of the serving node and records every
 // stream of its sessions, in both directions.
 type recorder struct {
-	msync.Listener
+	session.Listener
 	mu       gosync.Mutex
 	ex       []*exchange
 	accepted time.Time // when the last session's handshake completed
 }
 
-func (r *recorder) Accept(ctx context.Context) (msync.Conn, error) {
+func (r *recorder) Accept(ctx context.Context) (session.Conn, error) {
 	c, err := r.Listener.Accept(ctx)
 	if err != nil {
 		return nil, err
@@ -233,11 +234,11 @@ func (r *recorder) count() int {
 }
 
 type recConn struct {
-	msync.Conn
+	session.Conn
 	r *recorder
 }
 
-func (c *recConn) OpenStream(ctx context.Context) (msync.Stream, error) {
+func (c *recConn) OpenStream(ctx context.Context) (session.Stream, error) {
 	start := time.Now()
 	s, err := c.Conn.OpenStream(ctx)
 	if err != nil {
@@ -248,7 +249,7 @@ func (c *recConn) OpenStream(ctx context.Context) (msync.Stream, error) {
 	return &recStream{Stream: s, e: e, r: c.r}, nil
 }
 
-func (c *recConn) AcceptStream(ctx context.Context) (msync.Stream, error) {
+func (c *recConn) AcceptStream(ctx context.Context) (session.Stream, error) {
 	s, err := c.Conn.AcceptStream(ctx)
 	if err != nil {
 		return nil, err
@@ -259,7 +260,7 @@ func (c *recConn) AcceptStream(ctx context.Context) (msync.Stream, error) {
 }
 
 type recStream struct {
-	msync.Stream
+	session.Stream
 	e *exchange
 	r *recorder
 }
@@ -394,8 +395,11 @@ func runIncr(args []string) {
 	size1 := publishOne()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	nodeA := msync.New(stA, []*keys.PublicKey{root}, &msync.Config{Logger: log})
-	lnA, err := msync.ListenQUIC("127.0.0.1:0", nodeA.Key())
+	nodeA, err := replica.New(stA, []*keys.PublicKey{root}, &replica.Config{Logger: log})
+	if err != nil {
+		fatal(err)
+	}
+	lnA, err := session.ListenQUIC("127.0.0.1:0", nodeA.Key())
 	if err != nil {
 		fatal(err)
 	}
@@ -408,7 +412,10 @@ func runIncr(args []string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg gosync.WaitGroup
 	wg.Go(func() { nodeA.Serve(ctx, rec) })
-	nodeB := msync.New(stB, []*keys.PublicKey{root}, &msync.Config{Logger: log, Peers: []msync.Peer{{Addr: "quic://" + px.front.LocalAddr().String()}}})
+	nodeB, err := replica.New(stB, []*keys.PublicKey{root}, &replica.Config{Logger: log, Peers: []replica.Peer{{Addr: "quic://" + px.front.LocalAddr().String()}}})
+	if err != nil {
+		fatal(err)
+	}
 
 	waitBundles := func(n uint64) {
 		deadline := time.Now().Add(60 * time.Second)

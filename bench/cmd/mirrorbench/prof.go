@@ -15,8 +15,9 @@ import (
 
 	"github.com/samizdat-news/samizdat/internal/coalesce"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/replica"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
-	msync "github.com/samizdat-news/samizdat/mirror/sync"
 	"github.com/samizdat-news/samizdat/mirror/web"
 )
 
@@ -123,16 +124,22 @@ func runSyncProf(args []string) {
 		fatal(err)
 	}
 	defer dst.Close()
-	a := msync.New(src, []*keys.PublicKey{root}, nil)
-	ln, err := msync.ListenQUIC("127.0.0.1:0", a.Key())
+	a, err := replica.New(src, []*keys.PublicKey{root}, nil)
+	if err != nil {
+		fatal(err)
+	}
+	ln, err := session.ListenQUIC("127.0.0.1:0", a.Key())
 	if err != nil {
 		fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { a.Serve(ctx, ln); close(done) }()
-	b := msync.New(dst, []*keys.PublicKey{root}, &msync.Config{Batch: *batch, Parallel: *parallel})
-	c, err := msync.DialQUIC(ctx, ln.Addr().String(), b.Key(), nil)
+	b, err := replica.New(dst, []*keys.PublicKey{root}, &replica.Config{Batch: *batch, Parallel: *parallel})
+	if err != nil {
+		fatal(err)
+	}
+	c, err := session.DialQUIC(ctx, ln.Addr().String(), b.Key(), nil)
 	if err != nil {
 		fatal(err)
 	}
@@ -172,8 +179,8 @@ func runSyncProf(args []string) {
 
 // pushTo serves b on a new QUIC listener and has a push to it, as
 // `samizdat push` does to a mirror.
-func pushTo(ctx context.Context, a, b *msync.Node) error {
-	ln, err := msync.ListenQUIC("127.0.0.1:0", b.Key())
+func pushTo(ctx context.Context, a, b *replica.Node) error {
+	ln, err := session.ListenQUIC("127.0.0.1:0", b.Key())
 	if err != nil {
 		return err
 	}
@@ -181,7 +188,7 @@ func pushTo(ctx context.Context, a, b *msync.Node) error {
 	done := make(chan struct{})
 	go func() { b.Serve(ctx, ln); close(done) }()
 	defer func() { cancel(); <-done }()
-	c, err := msync.DialQUIC(ctx, ln.Addr().String(), a.Key(), nil)
+	c, err := session.DialQUIC(ctx, ln.Addr().String(), a.Key(), nil)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package sync
+package replica
 
 import (
 	"context"
@@ -17,13 +17,13 @@ func BenchmarkFullSync(b *testing.B) {
 	for range 5 {
 		ps.publish("a", 100)
 	}
-	p := New(ps.st, nil, nil)
+	p := newNode(b, ps.st, nil, nil)
 	addr := serve(b, p)
 	b.ResetTimer()
 	for b.Loop() {
 		b.StopTimer()
 		st := newStore(b)
-		n := New(st, []*keys.PublicKey{root}, nil)
+		n := newNode(b, st, []*keys.PublicKey{root}, nil)
 		c := dial(b, addr, nil)
 		b.StartTimer()
 		if err := n.SyncWith(context.Background(), c); err != nil {

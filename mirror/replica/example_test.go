@@ -1,4 +1,4 @@
-package sync_test
+package replica_test
 
 import (
 	"context"
@@ -6,8 +6,9 @@ import (
 	"log"
 
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/replica"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
-	"github.com/samizdat-news/samizdat/mirror/sync"
 )
 
 // A mirror that carries one publisher, answers peers on a QUIC port, and
@@ -26,11 +27,14 @@ func ExampleNode() {
 	_, nodeKey, _ := ed25519.GenerateKey(nil)
 	var peerKey ed25519.PublicKey // the peer's node key, from its operator
 
-	n := sync.New(st, []*keys.PublicKey{root}, &sync.Config{
+	n, err := replica.New(st, []*keys.PublicKey{root}, &replica.Config{
 		Key:   nodeKey,
-		Peers: []sync.Peer{{Addr: "quic://mirror.example:4433", Key: peerKey}},
+		Peers: []replica.Peer{{Addr: "quic://mirror.example:4433", Key: peerKey}},
 	})
-	l, err := sync.ListenQUIC(":4433", n.Key())
+	if err != nil {
+		log.Fatal(err)
+	}
+	l, err := session.ListenQUIC(":4433", n.Key())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,15 +1,11 @@
-package sync
+package session
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"encoding/binary"
+	"errors"
 	"testing"
 )
-
-func ed25519GenerateKey() (ed25519.PublicKey, ed25519.PrivateKey, error) {
-	return ed25519.GenerateKey(nil)
-}
 
 // FuzzReadFrame feeds arbitrary bytes to the frame reader and every payload
 // decoder: none may panic, and a list that decodes encodes back the same.
@@ -21,8 +17,8 @@ func FuzzReadFrame(f *testing.F) {
 	}
 	id := "0123456789abcdef0123456789abcdef"
 	f.Add(frame(typeList, nil))
-	f.Add(frame(respPublishers, encodeEntries([]entry{{ID: id, Version: 1, Checkpoint: []byte("samizdat/x\n1\nAAAA\ntime 1\n\n— k abc\n")}})))
-	f.Add(frame(typeAnnounce, encodeAnnounce(&entry{ID: id, Version: 2, Checkpoint: []byte("cp"), First: 3, Leaves: [][]byte{{1, 2}, {3}}})))
+	f.Add(frame(respPublishers, encodeEntries([]Entry{{Pub: id, Version: 1, Checkpoint: []byte("samizdat/x\n1\nAAAA\ntime 1\n\n— k abc\n")}})))
+	f.Add(frame(typeAnnounce, encodeAnnounce(&Entry{Pub: id, Version: 2, Checkpoint: []byte("cp"), First: 3, Leaves: [][]byte{{1, 2}, {3}}})))
 	f.Add(frame(typeLeaves, encodeLeavesReq(id, 1, 5)))
 	f.Add(frame(respLeaves, encodeLeaves([][]byte{{1}, {2, 3}})))
 	f.Add(frame(respError, encodeError(CodeNotFound, "no")))
@@ -79,6 +75,19 @@ func FuzzReadFrame(f *testing.F) {
 		case respMirrorList:
 			decodeMirrorList(p)
 		}
-		currentDigests([][]byte{p})
 	})
+}
+
+func TestHelloEncoding(t *testing.T) {
+	for _, u := range []string{"", "https://a.example/", "h3://[2001:db8::1]:443/x"} {
+		got, err := decodeHello(encodeHello(u))
+		if err != nil || got != u {
+			t.Errorf("hello %q decodes to %q, %v", u, got, err)
+		}
+	}
+	for _, p := range [][]byte{nil, {0}, {0, 1}, {0, 0, 0}, append([]byte{0, 3}, "a b"...)} {
+		if _, err := decodeHello(p); !errors.Is(err, ErrFrame) {
+			t.Errorf("hello %x: %v", p, err)
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package sync
+package session
 
 import (
 	"encoding/binary"
@@ -12,17 +12,21 @@ import (
 
 // Frame types, see PROTOCOL.md.
 const (
-	typeList      byte = 0x01
-	typeStatement byte = 0x02
-	typeLeaves    byte = 0x03
-	typeBundle    byte = 0x04
-	typeAnnounce  byte = 0x05
+	typeList       byte = 0x01
+	typeStatement  byte = 0x02
+	typeLeaves     byte = 0x03
+	typeBundle     byte = 0x04
+	typeAnnounce   byte = 0x05
+	typeMirrorList byte = 0x06
+	typeHello      byte = 0x07
 
 	respPublishers byte = 0x81
 	respStatement  byte = 0x82
 	respLeaves     byte = 0x83
 	respBundle     byte = 0x84
 	respOK         byte = 0x85
+	respMirrorList byte = 0x86
+	respHello      byte = 0x87
 	respError      byte = 0x7f
 )
 
@@ -54,7 +58,7 @@ const (
 
 // ErrFrame is wrapped by every error about a malformed, unknown or oversize
 // frame.
-var ErrFrame = errors.New("sync: bad frame")
+var ErrFrame = errors.New("session: bad frame")
 
 // RemoteError is an error frame a peer sent; Code is one of the Code
 // constants, or another value from a newer or hostile peer.
@@ -64,7 +68,7 @@ type RemoteError struct {
 }
 
 func (e *RemoteError) Error() string {
-	return fmt.Sprintf("sync: peer answered error %d: %s", e.Code, e.Message)
+	return fmt.Sprintf("session: peer answered error %d: %s", e.Code, e.Message)
 }
 
 // frameLimit returns the largest payload a frame of type t may carry, or
@@ -85,10 +89,10 @@ func writeFrame(w io.Writer, t byte, payload []byte) error {
 	hdr := [frameHeader]byte{t}
 	binary.BigEndian.PutUint32(hdr[1:], uint32(len(payload)))
 	if _, err := w.Write(hdr[:]); err != nil {
-		return fmt.Errorf("sync: writing frame: %w", err)
+		return fmt.Errorf("session: writing frame: %w", err)
 	}
 	if _, err := w.Write(payload); err != nil {
-		return fmt.Errorf("sync: writing frame: %w", err)
+		return fmt.Errorf("session: writing frame: %w", err)
 	}
 	return nil
 }
@@ -101,7 +105,7 @@ func readFrame(r io.Reader, bundleMax int64) (byte, []byte, error) {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return 0, nil, fmt.Errorf("%w: truncated header", ErrFrame)
 		}
-		return 0, nil, fmt.Errorf("sync: reading frame: %w", err)
+		return 0, nil, fmt.Errorf("session: reading frame: %w", err)
 	}
 	t, n := hdr[0], int64(binary.BigEndian.Uint32(hdr[1:]))
 	lim := frameLimit(t, bundleMax)
@@ -115,7 +119,7 @@ func readFrame(r io.Reader, bundleMax int64) (byte, []byte, error) {
 	// frame and sends little costs little memory.
 	buf, err := io.ReadAll(io.LimitReader(r, n))
 	if err != nil {
-		return 0, nil, fmt.Errorf("sync: reading frame: %w", err)
+		return 0, nil, fmt.Errorf("session: reading frame: %w", err)
 	}
 	if int64(len(buf)) != n {
 		return 0, nil, fmt.Errorf("%w: type 0x%02x truncated at %d of %d bytes", ErrFrame, t, len(buf), n)
@@ -226,35 +230,35 @@ func (d *dec) end() error {
 	return d.err
 }
 
-// entry is one publisher in a list answer, or the subject of an announce.
-type entry struct {
-	ID         string
-	Version    uint64 // key statement version
-	Checkpoint []byte // signed; nil for an empty log
-	First      int64  // announce only: index of Leaves[0]
-	Leaves     [][]byte
+// Entry is one publisher in a list answer, or the subject of an announce.
+type Entry struct {
+	Pub        string   // the publisher's ID
+	Version    uint64   // key statement version
+	Checkpoint []byte   // signed; nil for an empty log
+	First      int64    // announce only: index of Leaves[0]
+	Leaves     [][]byte // announce only: the last leaves of the log
 }
 
-func encodeEntries(es []entry) []byte {
+func encodeEntries(es []Entry) []byte {
 	var e enc
 	e.u16(len(es))
 	for _, x := range es {
-		e.str8(x.ID)
+		e.str8(x.Pub)
 		e.u64(x.Version)
 		e.bytes16(x.Checkpoint)
 	}
 	return e.b
 }
 
-func decodeEntries(p []byte) ([]entry, error) {
+func decodeEntries(p []byte) ([]Entry, error) {
 	d := &dec{b: p}
 	n := d.u16()
 	if n > MaxPublishers {
 		return nil, fmt.Errorf("%w: %d publishers exceed the limit of %d", ErrFrame, n, MaxPublishers)
 	}
-	var es []entry
+	var es []Entry
 	for i := 0; i < n && d.err == nil; i++ {
-		x := entry{ID: d.id(), Version: d.u64(), Checkpoint: d.bytes16()}
+		x := Entry{Pub: d.id(), Version: d.u64(), Checkpoint: d.bytes16()}
 		es = append(es, x)
 	}
 	if err := d.end(); err != nil {
@@ -268,7 +272,7 @@ func decodeEntries(p []byte) ([]entry, error) {
 	return es, nil
 }
 
-func checkEntry(x *entry) error {
+func checkEntry(x *Entry) error {
 	if len(x.Checkpoint) > catalog.MaxCheckpointSize {
 		return fmt.Errorf("%w: checkpoint of %d bytes", ErrFrame, len(x.Checkpoint))
 	}
@@ -278,9 +282,9 @@ func checkEntry(x *entry) error {
 	return nil
 }
 
-func encodeAnnounce(x *entry) []byte {
+func encodeAnnounce(x *Entry) []byte {
 	var e enc
-	e.str8(x.ID)
+	e.str8(x.Pub)
 	e.u64(x.Version)
 	e.bytes16(x.Checkpoint)
 	e.u64(uint64(x.First))
@@ -291,9 +295,9 @@ func encodeAnnounce(x *entry) []byte {
 	return e.b
 }
 
-func decodeAnnounce(p []byte) (*entry, error) {
+func decodeAnnounce(p []byte) (*Entry, error) {
 	d := &dec{b: p}
-	x := &entry{ID: d.id(), Version: d.u64(), Checkpoint: d.bytes16()}
+	x := &Entry{Pub: d.id(), Version: d.u64(), Checkpoint: d.bytes16()}
 	first := d.u64()
 	n := d.u16()
 	if d.err == nil && n > MaxAnnounceLeaves {
@@ -318,17 +322,17 @@ func decodeAnnounce(p []byte) (*entry, error) {
 	return x, nil
 }
 
-func encodeLeavesReq(id string, from, to int64) []byte {
+func encodeLeavesReq(pub string, from, to int64) []byte {
 	var e enc
-	e.str8(id)
+	e.str8(pub)
 	e.u64(uint64(from))
 	e.u64(uint64(to))
 	return e.b
 }
 
-func decodeLeavesReq(p []byte) (id string, from, to int64, err error) {
+func decodeLeavesReq(p []byte) (pub string, from, to int64, err error) {
 	d := &dec{b: p}
-	id = d.id()
+	pub = d.id()
 	f, t := d.u64(), d.u64()
 	if err := d.end(); err != nil {
 		return "", 0, 0, err
@@ -336,7 +340,7 @@ func decodeLeavesReq(p []byte) (id string, from, to int64, err error) {
 	if f > t || t > 1<<62 {
 		return "", 0, 0, fmt.Errorf("%w: leaf range [%d, %d)", ErrFrame, f, t)
 	}
-	return id, int64(f), int64(t), nil
+	return pub, int64(f), int64(t), nil
 }
 
 func encodeLeaves(ls [][]byte) []byte {
@@ -361,16 +365,16 @@ func decodeLeaves(p []byte) ([][]byte, error) {
 	return ls, d.end()
 }
 
-func encodeID(id string) []byte {
+func encodeID(pub string) []byte {
 	var e enc
-	e.str8(id)
+	e.str8(pub)
 	return e.b
 }
 
 func decodeID(p []byte) (string, error) {
 	d := &dec{b: p}
-	id := d.id()
-	return id, d.end()
+	pub := d.id()
+	return pub, d.end()
 }
 
 func decodeDigest(p []byte) (bundle.Digest, error) {
@@ -408,4 +412,35 @@ func decodeStatement(p []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: key statement of %d bytes", ErrFrame, len(p))
 	}
 	return p, nil
+}
+
+// decodeMirrorList only bounds the list; the store verifies it.
+func decodeMirrorList(p []byte) ([]byte, error) {
+	if len(p) == 0 || len(p) > catalog.MaxMirrorListSize {
+		return nil, fmt.Errorf("%w: mirror list of %d bytes", ErrFrame, len(p))
+	}
+	return p, nil
+}
+
+// encodeHello and decodeHello carry a node's public HTTP URL: a bytes16,
+// empty for none, else a URL that catalog.CheckMirrorURL accepts.
+func encodeHello(url string) []byte {
+	var e enc
+	e.bytes16([]byte(url))
+	return e.b
+}
+
+func decodeHello(p []byte) (string, error) {
+	d := &dec{b: p}
+	u := d.bytes16()
+	if err := d.end(); err != nil {
+		return "", err
+	}
+	if len(u) == 0 {
+		return "", nil
+	}
+	if err := catalog.CheckMirrorURL(string(u)); err != nil {
+		return "", fmt.Errorf("%w: hello: %v", ErrFrame, err)
+	}
+	return string(u), nil
 }

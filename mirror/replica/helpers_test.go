@@ -1,14 +1,15 @@
-package sync
+package replica
 
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"slices"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,9 +17,20 @@ import (
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/publish"
 )
+
+// newNode returns New's node, failing the test on an error.
+func newNode(t testing.TB, st Store, trusted []*keys.PublicKey, cfg *Config) *Node {
+	t.Helper()
+	n, err := New(st, trusted, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
 
 // newStore opens a new empty store.
 func newStore(t testing.TB) *store.Store {
@@ -161,7 +173,7 @@ func sameLog(a, b *store.Store, id string) bool {
 // and returns the listener's address.
 func serve(t testing.TB, n *Node) string {
 	t.Helper()
-	l, err := ListenQUIC("127.0.0.1:0", n.Key())
+	l, err := session.ListenQUIC("127.0.0.1:0", n.Key())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +182,7 @@ func serve(t testing.TB, n *Node) string {
 }
 
 // serveOn runs n.Serve on l until the test ends.
-func serveOn(t testing.TB, n *Node, l Listener) {
+func serveOn(t testing.TB, n *Node, l session.Listener) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -211,12 +223,12 @@ func run(t *testing.T, n *Node) {
 
 // dial opens a session to addr with a new key; the session is closed when
 // the test ends.
-func dial(t testing.TB, addr string, pin ed25519.PublicKey) Conn {
+func dial(t testing.TB, addr string, pin ed25519.PublicKey) session.Conn {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, err := DialQUIC(ctx, addr, key, pin)
+	c, err := session.DialQUIC(ctx, addr, key, pin)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +257,7 @@ func testContext(t *testing.T) context.Context {
 // logRecorder is a slog handler that keeps the records at or above a level.
 type logRecorder struct {
 	level slog.Level
-	mu    gosync.Mutex
+	mu    sync.Mutex
 	recs  []string
 }
 
@@ -282,3 +294,126 @@ func logOnly(t testing.TB, dst, src *store.Store, root *keys.PublicKey) {
 		t.Fatal(err)
 	}
 }
+
+// fake is the model of a peer that answers as honest does, but for the
+// answers a test replaces; with no honest model, what is not replaced is
+// not found. It runs no replication of its own.
+type fake struct {
+	honest     session.Model
+	list       func() ([]session.Entry, error)
+	leaves     func(pub string, from, to int64) ([][]byte, error)
+	bundle     func(d bundle.Digest) ([]byte, error)
+	mirrorList func(pub string) ([]byte, error)
+	announce   func(x *session.Entry) error
+}
+
+var errFake = session.NotFound(errors.New("fake: not found"))
+
+func (f *fake) List() ([]session.Entry, error) {
+	switch {
+	case f.list != nil:
+		return f.list()
+	case f.honest != nil:
+		return f.honest.List()
+	}
+	return nil, nil
+}
+
+func (f *fake) Statement(pub string) ([]byte, error) {
+	if f.honest != nil {
+		return f.honest.Statement(pub)
+	}
+	return nil, errFake
+}
+
+func (f *fake) Leaves(pub string, from, to int64) ([][]byte, error) {
+	switch {
+	case f.leaves != nil:
+		return f.leaves(pub, from, to)
+	case f.honest != nil:
+		return f.honest.Leaves(pub, from, to)
+	}
+	return nil, errFake
+}
+
+func (f *fake) BundleSize(d bundle.Digest) (int64, bool) {
+	if f.honest != nil {
+		return f.honest.BundleSize(d)
+	}
+	return 0, false
+}
+
+func (f *fake) Bundle(d bundle.Digest) ([]byte, error) {
+	switch {
+	case f.bundle != nil:
+		return f.bundle(d)
+	case f.honest != nil:
+		return f.honest.Bundle(d)
+	}
+	return nil, errFake
+}
+
+func (f *fake) MirrorList(pub string) ([]byte, error) {
+	switch {
+	case f.mirrorList != nil:
+		return f.mirrorList(pub)
+	case f.honest != nil:
+		return f.honest.MirrorList(pub)
+	}
+	return nil, errFake
+}
+
+func (f *fake) Hello(c session.Conn, url string) string { return "" }
+
+func (f *fake) Announce(ctx context.Context, c session.Conn, x *session.Entry) error {
+	switch {
+	case f.announce != nil:
+		return f.announce(x)
+	case f.honest != nil:
+		return f.honest.Announce(ctx, c, x)
+	}
+	return session.Refused(errors.New("fake: announce refused"))
+}
+
+func (f *fake) Connected(ctx context.Context, c session.Conn) { <-ctx.Done() }
+func (f *fake) Closed(c session.Conn)                         {}
+
+// honest returns the model of a node over st, as a peer would answer.
+func honest(t testing.TB, st Store) session.Model {
+	return &model{newNode(t, st, nil, nil)}
+}
+
+// fakePeer serves sessions on a loopback QUIC listener, answering each
+// request from m, until the test ends, and returns its address.
+func fakePeer(t testing.TB, m session.Model) string {
+	t.Helper()
+	_, key, _ := ed25519.GenerateKey(nil)
+	l, err := session.ListenQUIC("127.0.0.1:0", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := session.New(m, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Serve(ctx, l)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		waitDone(t, "the fake peer", done)
+	})
+	return l.Addr().String()
+}
+
+// FuzzCurrentDigests feeds arbitrary leaves to currentDigests: it may not
+// panic.
+func FuzzCurrentDigests(f *testing.F) {
+	f.Add([]byte("samizdat leaf"))
+	f.Fuzz(func(t *testing.T, leaf []byte) {
+		currentDigests([][]byte{leaf})
+	})
+}
+
+// stOf returns the store of a node the test opened over a *store.Store.
+func stOf(n *Node) *store.Store { return n.st.(*store.Store) }

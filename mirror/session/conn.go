@@ -1,4 +1,4 @@
-package sync
+package session
 
 import (
 	"bytes"
@@ -69,7 +69,7 @@ type KeyMismatchError struct {
 }
 
 func (e *KeyMismatchError) Error() string {
-	return fmt.Sprintf("sync: peer key %x is not the pinned key %x", []byte(e.Got), []byte(e.Want))
+	return fmt.Sprintf("session: peer key %x is not the pinned key %x", []byte(e.Got), []byte(e.Want))
 }
 
 // tlsConfig returns the TLS 1.3 configuration of a node with key: a
@@ -78,7 +78,7 @@ func (e *KeyMismatchError) Error() string {
 // client sends no SNI. *peer is set to the peer's key during the handshake.
 func tlsConfig(key ed25519.PrivateKey, pin ed25519.PublicKey, server bool) (*tls.Config, error) {
 	if len(key) != ed25519.PrivateKeySize {
-		return nil, errors.New("sync: node key is not an ed25519 private key")
+		return nil, errors.New("session: node key is not an ed25519 private key")
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1),
@@ -90,7 +90,7 @@ func tlsConfig(key ed25519.PrivateKey, pin ed25519.PublicKey, server bool) (*tls
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
-		return nil, fmt.Errorf("sync: making node certificate: %w", err)
+		return nil, fmt.Errorf("session: making node certificate: %w", err)
 	}
 	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
@@ -114,18 +114,18 @@ func tlsConfig(key ed25519.PrivateKey, pin ed25519.PublicKey, server bool) (*tls
 // certificate, the right ALPN, and the pinned key if any.
 func peerKey(cs tls.ConnectionState, pin ed25519.PublicKey) (ed25519.PublicKey, error) {
 	if cs.NegotiatedProtocol != ALPN {
-		return nil, fmt.Errorf("sync: peer does not speak %s", ALPN)
+		return nil, fmt.Errorf("session: peer does not speak %s", ALPN)
 	}
 	if len(cs.PeerCertificates) != 1 {
-		return nil, fmt.Errorf("sync: peer sent %d certificates, want 1", len(cs.PeerCertificates))
+		return nil, fmt.Errorf("session: peer sent %d certificates, want 1", len(cs.PeerCertificates))
 	}
 	c := cs.PeerCertificates[0]
 	pub, ok := c.PublicKey.(ed25519.PublicKey)
 	if !ok {
-		return nil, errors.New("sync: peer certificate key is not ed25519")
+		return nil, errors.New("session: peer certificate key is not ed25519")
 	}
 	if err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
-		return nil, fmt.Errorf("sync: peer certificate is not self-signed by its key: %w", err)
+		return nil, fmt.Errorf("session: peer certificate is not self-signed by its key: %w", err)
 	}
 	if pin != nil && !bytes.Equal(pin, pub) {
 		return nil, &KeyMismatchError{Want: pin, Got: pub}

@@ -1,4 +1,4 @@
-package sync
+package session
 
 import (
 	"context"
@@ -8,9 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/samizdat-news/samizdat/internal/testkeys"
-	"github.com/samizdat-news/samizdat/keys"
 )
 
 // rawRequest sends one request on a new stream of c, as a hostile peer
@@ -70,15 +67,11 @@ func hammer(t *testing.T, c Conn, k int) (ok, limited int) {
 // that the node answers no more than its limits allow and refuses the rest
 // with error 3.
 func TestRateLimit(t *testing.T) {
-	pub := testkeys.New(t, "pub")
-	ps := newPubStore(t, pub)
-	ps.publish("a", 2)
-	trusted := []*keys.PublicKey{pub.Root.Public()}
 	cfg := &Config{RateLimit: 2, RateBurst: 5}
 
 	t.Run("one session", func(t *testing.T) {
-		n := New(ps.st, trusted, cfg)
-		c := dial(t, serve(t, n), nil)
+		n, key := newHost(t, cfg)
+		c := dial(t, serve(t, n, key), nil)
 		start := time.Now()
 		ok, limited := hammer(t, c, 60)
 		// The burst at once, the rate after it, and what may wait a second.
@@ -98,8 +91,8 @@ func TestRateLimit(t *testing.T) {
 	})
 
 	t.Run("many sessions from one address", func(t *testing.T) {
-		n := New(ps.st, trusted, cfg)
-		addr := serve(t, n)
+		n, key := newHost(t, cfg)
+		addr := serve(t, n, key)
 		// Each session stays within its own burst; together they exceed
 		// the address's (twice a session's).
 		start := time.Now()
@@ -117,8 +110,8 @@ func TestRateLimit(t *testing.T) {
 	})
 
 	t.Run("off", func(t *testing.T) {
-		n := New(ps.st, trusted, &Config{RateLimit: -1})
-		if ok, limited := hammer(t, dial(t, serve(t, n), nil), 200); ok != 200 || limited != 0 {
+		n, key := newHost(t, &Config{RateLimit: -1})
+		if ok, limited := hammer(t, dial(t, serve(t, n, key), nil), 200); ok != 200 || limited != 0 {
 			t.Errorf("without a limit: %d answered, %d refused of 200", ok, limited)
 		}
 	})
@@ -127,11 +120,8 @@ func TestRateLimit(t *testing.T) {
 // TestSessionsPerIP checks that a node keeps at most MaxSessionsPerIP
 // sessions with one address, and takes new ones once old ones end.
 func TestSessionsPerIP(t *testing.T) {
-	pub := testkeys.New(t, "pub")
-	ps := newPubStore(t, pub)
-	ps.publish("a", 1)
-	n := New(ps.st, []*keys.PublicKey{pub.Root.Public()}, &Config{MaxSessionsPerIP: 2})
-	addr := serve(t, n)
+	n, key := newHost(t, &Config{MaxSessionsPerIP: 2})
+	addr := serve(t, n, key)
 	ctx := testContext(t)
 	var cs []Conn
 	for range 2 {

@@ -1,4 +1,4 @@
-package sync
+package session
 
 import (
 	"context"
@@ -75,10 +75,10 @@ type ipState struct {
 	lim      *rate.Limiter // nil when rate limits are off
 }
 
-// remoteIP returns the address a peer's sessions and requests are
+// RemoteIP returns the address a peer's sessions and requests are
 // counted under: its IPv4 address, or the /64 network of its IPv6
 // address, since one IPv6 host commonly holds a whole /64.
-func remoteIP(c Conn) string {
+func RemoteIP(c Conn) string {
 	a := c.RemoteAddr()
 	if a == nil {
 		return ""
@@ -98,50 +98,50 @@ func remoteIP(c Conn) string {
 // limiter, or false when the address already has MaxSessionsPerIP
 // sessions (only checked when check is set: sessions the node dialed are
 // counted, never refused).
-func (n *Node) admit(c Conn, check bool) (*limiter, bool) {
-	ip := remoteIP(c)
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	st := n.ips[ip]
+func (h *Host) admit(c Conn, check bool) (*limiter, bool) {
+	ip := RemoteIP(c)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.ips[ip]
 	if st == nil {
-		n.sweepIPs()
+		h.sweepIPs()
 		st = &ipState{}
-		if n.cfg.RateLimit > 0 {
-			st.lim = rate.NewLimiter(rate.Limit(n.cfg.RateLimit*ipRateFactor), n.cfg.RateBurst*ipRateFactor)
+		if h.cfg.RateLimit > 0 {
+			st.lim = rate.NewLimiter(rate.Limit(h.cfg.RateLimit*ipRateFactor), h.cfg.RateBurst*ipRateFactor)
 		}
-		n.ips[ip] = st
+		h.ips[ip] = st
 	}
-	if check && n.cfg.MaxSessionsPerIP > 0 && st.sessions >= n.cfg.MaxSessionsPerIP {
+	if check && h.cfg.MaxSessionsPerIP > 0 && st.sessions >= h.cfg.MaxSessionsPerIP {
 		return nil, false
 	}
 	st.sessions++
-	n.admitted++
+	h.admitted++
 	if st.lim == nil {
 		return nil, true
 	}
-	return &limiter{session: rate.NewLimiter(rate.Limit(n.cfg.RateLimit), n.cfg.RateBurst), ip: st.lim}, true
+	return &limiter{session: rate.NewLimiter(rate.Limit(h.cfg.RateLimit), h.cfg.RateBurst), ip: st.lim}, true
 }
 
 // release ends a session counted by admit.
-func (n *Node) release(c Conn) {
-	ip := remoteIP(c)
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.admitted--
-	if st := n.ips[ip]; st != nil {
+func (h *Host) release(c Conn) {
+	ip := RemoteIP(c)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.admitted--
+	if st := h.ips[ip]; st != nil {
 		st.sessions--
-		n.sweepIPs()
+		h.sweepIPs()
 	}
 }
 
 // sweepIPs forgets the addresses without sessions whose bucket is full
 // again, so that closing a session and opening another gives a peer
-// nothing, and the map holds only addresses recently active. n.mu is held.
-func (n *Node) sweepIPs() {
+// nothing, and the map holds only addresses recently active. h.mu is held.
+func (h *Host) sweepIPs() {
 	now := time.Now()
-	for ip, st := range n.ips {
+	for ip, st := range h.ips {
 		if st.sessions <= 0 && (st.lim == nil || st.lim.TokensAt(now) >= float64(st.lim.Burst())) {
-			delete(n.ips, ip)
+			delete(h.ips, ip)
 		}
 	}
 }

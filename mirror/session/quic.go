@@ -1,4 +1,4 @@
-package sync
+package session
 
 import (
 	"context"
@@ -29,11 +29,11 @@ func quicConfig() *quic.Config {
 func listenUDP(addr string) (*net.UDPConn, error) {
 	ua, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
+		return nil, fmt.Errorf("session: %w", err)
 	}
 	uc, err := net.ListenUDP("udp", ua)
 	if err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
+		return nil, fmt.Errorf("session: %w", err)
 	}
 	_ = uc.SetReadBuffer(udpBuffer) // best effort, see udpBuffer
 	_ = uc.SetWriteBuffer(udpBuffer)
@@ -74,7 +74,7 @@ func ListenQUIC(addr string, key ed25519.PrivateKey) (*QUICListener, error) {
 	if err != nil {
 		tr.Close()
 		uc.Close()
-		return nil, fmt.Errorf("sync: %w", err)
+		return nil, fmt.Errorf("session: %w", err)
 	}
 	return &QUICListener{tr: tr, ln: ln}, nil
 }
@@ -83,7 +83,7 @@ func ListenQUIC(addr string, key ed25519.PrivateKey) (*QUICListener, error) {
 func (l *QUICListener) Accept(ctx context.Context) (Conn, error) {
 	c, err := l.ln.Accept(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sync: accepting: %w", err)
+		return nil, fmt.Errorf("session: accepting: %w", err)
 	}
 	return newQUICConn(c, nil)
 }
@@ -110,7 +110,7 @@ func DialQUIC(ctx context.Context, addr string, key ed25519.PrivateKey, pin ed25
 	}
 	ra, err := net.ResolveUDPAddr("udp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
+		return nil, fmt.Errorf("session: %w", err)
 	}
 	uc, err := listenUDP(":0")
 	if err != nil {
@@ -125,7 +125,7 @@ func DialQUIC(ctx context.Context, addr string, key ed25519.PrivateKey, pin ed25
 		if errors.As(err, &km) {
 			return nil, km
 		}
-		return nil, fmt.Errorf("sync: dialing %s: %w", addr, err)
+		return nil, fmt.Errorf("session: dialing %s: %w", addr, err)
 	}
 	return newQUICConn(c, tr)
 }
@@ -149,7 +149,7 @@ func newQUICConn(c *quic.Conn, tr *quic.Transport) (*quicConn, error) {
 func (q *quicConn) OpenStream(ctx context.Context) (Stream, error) {
 	s, err := q.c.OpenStreamSync(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sync: opening stream: %w", err)
+		return nil, fmt.Errorf("session: opening stream: %w", err)
 	}
 	return quicStream{s}, nil
 }
@@ -157,7 +157,7 @@ func (q *quicConn) OpenStream(ctx context.Context) (Stream, error) {
 func (q *quicConn) AcceptStream(ctx context.Context) (Stream, error) {
 	s, err := q.c.AcceptStream(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sync: accepting stream: %w", err)
+		return nil, fmt.Errorf("session: accepting stream: %w", err)
 	}
 	return quicStream{s}, nil
 }

@@ -1,4 +1,4 @@
-package sync
+package replica
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
 
@@ -50,10 +51,10 @@ func TestMirrorListSync(t *testing.T) {
 	ps := newPubStore(t, pub)
 	ps.publish("a", 3)
 	ml1 := ps.setMirrors("https://a.example/", "h3://b.example:443")
-	paddr := serve(t, New(ps.st, trusted, nil))
+	paddr := serve(t, newNode(t, ps.st, trusted, nil))
 
 	a := newStore(t)
-	an := New(a, trusted, nil)
+	an := newNode(t, a, trusted, nil)
 	if err := an.SyncWith(testContext(t), dial(t, paddr, nil)); err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func TestMirrorListSync(t *testing.T) {
 	}
 	aaddr := serve(t, an)
 	b := newStore(t)
-	if err := New(b, trusted, nil).SyncWith(testContext(t), dial(t, aaddr, nil)); err != nil {
+	if err := newNode(t, b, trusted, nil).SyncWith(testContext(t), dial(t, aaddr, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if got := mirrorListOf(t, b, pub.ID()); !bytes.Equal(got, ml2) {
@@ -87,7 +88,7 @@ func TestMirrorListSync(t *testing.T) {
 	if mirrorListOf(t, c, pub.ID()) != nil {
 		t.Fatal("C holds a list before the sync")
 	}
-	if err := New(c, trusted, nil).SyncWith(testContext(t), dial(t, aaddr, nil)); err != nil {
+	if err := newNode(t, c, trusted, nil).SyncWith(testContext(t), dial(t, aaddr, nil)); err != nil {
 		t.Fatal(err)
 	}
 	if got := mirrorListOf(t, c, pub.ID()); !bytes.Equal(got, ml2) {
@@ -109,10 +110,10 @@ func TestMirrorListPushAndRefresh(t *testing.T) {
 	ml := ps.setMirrors("https://a.example/")
 
 	m := newStore(t)
-	maddr := serve(t, New(m, trusted, nil))
+	maddr := serve(t, newNode(t, m, trusted, nil))
 	push := func() {
 		t.Helper()
-		if err := New(ps.st, trusted, nil).Push(testContext(t), dial(t, maddr, nil)); err != nil {
+		if err := newNode(t, ps.st, trusted, nil).Push(testContext(t), dial(t, maddr, nil)); err != nil {
 			t.Fatalf("Push: %v", err)
 		}
 	}
@@ -162,23 +163,16 @@ func TestMirrorListHostile(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		list []byte
-		typ  byte
 	}{
-		{"older list", old, respMirrorList},
-		{"garbage", []byte("not a list"), respMirrorList},
-		{"empty", nil, respMirrorList},
-		{"oversize", bytes.Repeat([]byte("x"), catalog.MaxMirrorListSize+1), respMirrorList},
-		{"wrong type", old, respStatement},
+		{"older list", old},
+		{"garbage", []byte("not a list")},
+		{"empty", nil},
+		{"oversize", bytes.Repeat([]byte("x"), catalog.MaxMirrorListSize+1)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := fakePeer(t, func(c Conn, typ byte, p []byte) (byte, []byte) {
-				if typ == typeMirrorList {
-					return tc.typ, tc.list
-				}
-				return honest(ps.st)(c, typ, p)
-			})
+			addr := fakePeer(t, &fake{honest: honest(t, ps.st), mirrorList: func(string) ([]byte, error) { return tc.list, nil }})
 			st := newStore(t)
-			if err := New(st, trusted, nil).SyncWith(testContext(t), dial(t, addr, nil)); err != nil {
+			if err := newNode(t, st, trusted, nil).SyncWith(testContext(t), dial(t, addr, nil)); err != nil {
 				t.Fatal(err)
 			}
 			if !sameLog(ps.st, st, pub.ID()) {
@@ -197,9 +191,9 @@ func TestMirrorListHostile(t *testing.T) {
 func TestPeerURLs(t *testing.T) {
 	pub := testkeys.New(t, "pub")
 	trusted := []*keys.PublicKey{pub.Root.Public()}
-	a := New(newStore(t), trusted, &Config{PublicURL: "https://a.example/"})
+	a := newNode(t, newStore(t), trusted, &Config{PublicURL: "https://a.example/"})
 	aaddr := serve(t, a)
-	b := New(newStore(t), trusted, &Config{PublicURL: "h3://b.example:4433", Peers: []Peer{{Addr: aaddr, Key: a.PublicKey()}}})
+	b := newNode(t, newStore(t), trusted, &Config{PublicURL: "h3://b.example:4433", Peers: []Peer{{Addr: aaddr, Key: a.PublicKey()}}})
 	run(t, b)
 	if !waitFor(5*time.Second, func() bool {
 		return slices.Equal(a.PeerURLs(), []string{"h3://b.example:4433"}) && slices.Equal(b.PeerURLs(), []string{"https://a.example/"})
@@ -207,7 +201,7 @@ func TestPeerURLs(t *testing.T) {
 		t.Fatalf("A knows %q, B knows %q", a.PeerURLs(), b.PeerURLs())
 	}
 	// A node without a public URL is not listed.
-	c := New(newStore(t), trusted, &Config{Peers: []Peer{{Addr: aaddr}}})
+	c := newNode(t, newStore(t), trusted, &Config{Peers: []Peer{{Addr: aaddr}}})
 	run(t, c)
 	time.Sleep(200 * time.Millisecond)
 	if got := a.PeerURLs(); !slices.Equal(got, []string{"h3://b.example:4433"}) {
@@ -217,27 +211,13 @@ func TestPeerURLs(t *testing.T) {
 	// A bad URL in a hello is refused and not recorded.
 	conn := dial(t, aaddr, nil)
 	for _, bad := range []string{"javascript:alert(1)", "https://u@x.example/", "https://x.example/#f", "ftp://x.example"} {
-		_, err := New(newStore(t), nil, nil).request(context.Background(), conn, typeHello, encodeHello(bad), respHello)
-		var re *RemoteError
-		if !errors.As(err, &re) || re.Code != CodeBadRequest {
+		_, err := newNode(t, newStore(t), nil, nil).host.Hello(context.Background(), conn, bad)
+		var re *session.RemoteError
+		if !errors.As(err, &re) || re.Code != session.CodeBadRequest {
 			t.Errorf("hello with %q: %v", bad, err)
 		}
 	}
 	if got := a.PeerURLs(); slices.Contains(got, "javascript:alert(1)") || len(got) != 1 {
 		t.Errorf("A knows %q", got)
-	}
-}
-
-func TestHelloEncoding(t *testing.T) {
-	for _, u := range []string{"", "https://a.example/", "h3://[2001:db8::1]:443/x"} {
-		got, err := decodeHello(encodeHello(u))
-		if err != nil || got != u {
-			t.Errorf("hello %q decodes to %q, %v", u, got, err)
-		}
-	}
-	for _, p := range [][]byte{nil, {0}, {0, 1}, {0, 0, 0}, append([]byte{0, 3}, "a b"...)} {
-		if _, err := decodeHello(p); !errors.Is(err, ErrFrame) {
-			t.Errorf("hello %x: %v", p, err)
-		}
 	}
 }

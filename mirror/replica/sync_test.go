@@ -1,18 +1,14 @@
-package sync
+package replica
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/tls"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/publish"
 )
 
@@ -23,12 +19,12 @@ func TestFullSync(t *testing.T) {
 	ps.publish("b", 30)
 	root := pub.Root.Public()
 
-	p := New(ps.st, []*keys.PublicKey{root}, nil)
+	p := newNode(t, ps.st, []*keys.PublicKey{root}, nil)
 	addr := serve(t, p)
 	var err error
 
 	st := newStore(t)
-	a := New(st, []*keys.PublicKey{root}, &Config{Batch: 16})
+	a := newNode(t, st, []*keys.PublicKey{root}, &Config{Batch: 16})
 	c := dial(t, addr, p.PublicKey())
 	start := time.Now()
 	if err := a.SyncWith(testContext(t), c); err != nil {
@@ -94,17 +90,17 @@ func TestChainPush(t *testing.T) {
 	ps := newPubStore(t, pub)
 	ps.publish("old", 5)
 
-	p := New(ps.st, trusted, nil)
+	p := newNode(t, ps.st, trusted, nil)
 	prev := serve(t, p)
 	var stores []*Node
 	for range 3 {
-		n := New(newStore(t), trusted, &Config{Peers: []Peer{{Addr: "quic://" + prev}}, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond})
+		n := newNode(t, newStore(t), trusted, &Config{Peers: []Peer{{Addr: "quic://" + prev}}, RetryMin: 50 * time.Millisecond, RetryMax: 200 * time.Millisecond})
 		prev = serve(t, n)
 		run(t, n)
 		stores = append(stores, n)
 	}
 	c := stores[2]
-	if !waitFor(10*time.Second, func() bool { return sameLog(ps.st, c.st, pub.ID()) && c.Stats().Sessions == 1 }) {
+	if !waitFor(10*time.Second, func() bool { return sameLog(ps.st, stOf(c), pub.ID()) && c.Stats().Sessions == 1 }) {
 		t.Fatal("C did not catch up with the publisher")
 	}
 	// Every session is up once each node sees its neighbours.
@@ -120,11 +116,11 @@ func TestChainPush(t *testing.T) {
 		start := time.Now()
 		ps.publish("new", k)
 		p.Notify(pub.ID())
-		if !waitFor(time.Second, func() bool { return sameLog(ps.st, c.st, pub.ID()) }) {
+		if !waitFor(time.Second, func() bool { return sameLog(ps.st, stOf(c), pub.ID()) }) {
 			t.Fatalf("round %d: new article did not reach C within a second", round)
 		}
 		t.Logf("round %d: publisher -> A -> B -> C in %v", round, time.Since(start))
-		check(t, c.st, root)
+		check(t, stOf(c), root)
 	}
 	for i, n := range stores {
 		if s := n.Stats(); s.Forks != 0 || s.Refused != 0 {
@@ -133,53 +129,38 @@ func TestChainPush(t *testing.T) {
 	}
 }
 
-func TestPinnedKey(t *testing.T) {
-	p := New(newStore(t), nil, nil)
-	addr := serve(t, p)
-	dial(t, addr, p.PublicKey()) // the right key
-
-	other := New(newStore(t), nil, nil)
-	ctx := testContext(t)
-	_, err := DialQUIC(ctx, addr, other.Key(), other.PublicKey())
-	var km *KeyMismatchError
-	if !errors.As(err, &km) {
-		t.Fatalf("dial with a wrong pin: %v, want *KeyMismatchError", err)
-	}
-	t.Log(err)
-}
-
 // TestTCP runs a sync and a push over TLS on TCP, and pins keys on it.
 func TestTCP(t *testing.T) {
 	pub := testkeys.New(t, "pub")
 	root := pub.Root.Public()
 	ps := newPubStore(t, pub)
 	ps.publish("a", 10)
-	p := New(ps.st, []*keys.PublicKey{root}, nil)
-	l, err := ListenTCP("127.0.0.1:0", p.Key())
+	p := newNode(t, ps.st, []*keys.PublicKey{root}, nil)
+	l, err := session.ListenTCP("127.0.0.1:0", p.Key())
 	if err != nil {
 		t.Fatal(err)
 	}
 	serveOn(t, p, l)
 	addr := l.Addr().String()
 
-	a := New(newStore(t), []*keys.PublicKey{root}, &Config{Peers: []Peer{{Addr: "tcp://" + addr, Key: p.PublicKey()}}})
+	a := newNode(t, newStore(t), []*keys.PublicKey{root}, &Config{Peers: []Peer{{Addr: "tcp://" + addr, Key: p.PublicKey()}}})
 	run(t, a)
-	if !waitFor(10*time.Second, func() bool { return sameLog(ps.st, a.st, pub.ID()) && p.Stats().Sessions == 1 }) {
+	if !waitFor(10*time.Second, func() bool { return sameLog(ps.st, stOf(a), pub.ID()) && p.Stats().Sessions == 1 }) {
 		t.Fatal("A did not catch up over TCP")
 	}
 	start := time.Now()
 	ps.publish("b", 1)
 	p.Notify(pub.ID())
-	if !waitFor(time.Second, func() bool { return sameLog(ps.st, a.st, pub.ID()) }) {
+	if !waitFor(time.Second, func() bool { return sameLog(ps.st, stOf(a), pub.ID()) }) {
 		t.Fatal("push over TCP did not arrive within a second")
 	}
 	t.Logf("push over TCP in %v", time.Since(start))
-	check(t, a.st, root)
+	check(t, stOf(a), root)
 
-	_, err = DialTCP(testContext(t), addr, a.Key(), a.PublicKey())
-	var km *KeyMismatchError
+	_, err = session.DialTCP(testContext(t), addr, a.Key(), a.PublicKey())
+	var km *session.KeyMismatchError
 	if !errors.As(err, &km) {
-		t.Fatalf("dial with a wrong pin: %v, want *KeyMismatchError", err)
+		t.Fatalf("dial with a wrong pin: %v, want *session.KeyMismatchError", err)
 	}
 }
 
@@ -191,15 +172,15 @@ func TestRestart(t *testing.T) {
 	trusted := []*keys.PublicKey{root}
 	ps := newPubStore(t, pub)
 	ps.publish("a", 20)
-	p := New(ps.st, trusted, nil)
+	p := newNode(t, ps.st, trusted, nil)
 	paddr := serve(t, p)
 	fast := func(peer string) *Config {
 		return &Config{Peers: []Peer{{Addr: peer}}, RetryMin: 20 * time.Millisecond, RetryMax: 100 * time.Millisecond}
 	}
 
 	bst := newStore(t)
-	b := New(bst, trusted, fast(paddr))
-	bl, err := ListenQUIC("127.0.0.1:0", b.Key())
+	b := newNode(t, bst, trusted, fast(paddr))
+	bl, err := session.ListenQUIC("127.0.0.1:0", b.Key())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +190,7 @@ func TestRestart(t *testing.T) {
 	go func() { b.Serve(ctx, bl); done <- struct{}{} }()
 	go func() { b.Run(ctx); done <- struct{}{} }()
 
-	c := New(newStore(t), trusted, fast(baddr))
+	c := newNode(t, newStore(t), trusted, fast(baddr))
 	run(t, c)
 	// Stop B while it syncs, then publish more while it is down.
 	time.Sleep(20 * time.Millisecond)
@@ -226,17 +207,17 @@ func TestRestart(t *testing.T) {
 	}
 	ps.publish("b", 5)
 
-	b2 := New(bst, trusted, fast(paddr))
-	bl2, err := ListenQUIC(baddr, b2.Key())
+	b2 := newNode(t, bst, trusted, fast(paddr))
+	bl2, err := session.ListenQUIC(baddr, b2.Key())
 	if err != nil {
 		t.Fatal(err)
 	}
 	serveOn(t, b2, bl2)
 	run(t, b2)
-	if !waitFor(10*time.Second, func() bool { return sameLog(ps.st, c.st, pub.ID()) }) {
+	if !waitFor(10*time.Second, func() bool { return sameLog(ps.st, stOf(c), pub.ID()) }) {
 		t.Fatal("C did not converge after B restarted")
 	}
-	check(t, c.st, root)
+	check(t, stOf(c), root)
 }
 
 // TestPush pushes a publisher's store to a mirror, as `samizdat push` does,
@@ -246,10 +227,10 @@ func TestPush(t *testing.T) {
 	root := pub.Root.Public()
 	ps := newPubStore(t, pub)
 	ps.publish("a", 80)
-	p := New(ps.st, nil, nil)
+	p := newNode(t, ps.st, nil, nil)
 
-	m := New(newStore(t), []*keys.PublicKey{root}, nil)
-	c, err := DialQUIC(testContext(t), serve(t, m), p.Key(), m.PublicKey())
+	m := newNode(t, newStore(t), []*keys.PublicKey{root}, nil)
+	c, err := session.DialQUIC(testContext(t), serve(t, m), p.Key(), m.PublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,68 +238,22 @@ func TestPush(t *testing.T) {
 	if err := p.Push(testContext(t), c); err != nil {
 		t.Fatalf("Push: %v", err)
 	}
-	if !sameLog(ps.st, m.st, pub.ID()) {
+	if !sameLog(ps.st, stOf(m), pub.ID()) {
 		t.Fatal("the mirror lacks what was pushed")
 	}
-	check(t, m.st, root)
+	check(t, stOf(m), root)
 
-	other := New(newStore(t), nil, nil)
-	c2, err := DialQUIC(testContext(t), serve(t, other), p.Key(), nil)
+	other := newNode(t, newStore(t), nil, nil)
+	c2, err := session.DialQUIC(testContext(t), serve(t, other), p.Key(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c2.Close()
-	var re *RemoteError
-	if err := p.Push(testContext(t), c2); !errors.As(err, &re) || re.Code != CodeRefused {
+	var re *session.RemoteError
+	if err := p.Push(testContext(t), c2); !errors.As(err, &re) || re.Code != session.CodeRefused {
 		t.Fatalf("Push to a mirror without the publisher: %v, want a refusal", err)
 	}
-	if ids, _ := other.st.Publishers(); len(ids) != 0 {
+	if ids, _ := stOf(other).Publishers(); len(ids) != 0 {
 		t.Errorf("the mirror stored %v", ids)
-	}
-}
-
-// TestNoSNI checks that dialing a host name sends no server name, over
-// QUIC and over TCP.
-func TestNoSNI(t *testing.T) {
-	_, key, _ := ed25519.GenerateKey(nil)
-	sni := make(chan string, 2)
-	base, err := tlsConfig(key, nil, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
-		sni <- h.ServerName
-		return nil, nil
-	}
-	ql, err := quic.ListenAddr("127.0.0.1:0", base, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ql.Close()
-	tl, err := tls.Listen("tcp", "127.0.0.1:0", base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
-	go func() {
-		if c, err := tl.Accept(); err == nil {
-			c.(*tls.Conn).Handshake()
-			c.Close()
-		}
-	}()
-	port := func(a net.Addr) string { _, p, _ := net.SplitHostPort(a.String()); return p }
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	DialQUIC(ctx, "localhost:"+port(ql.Addr()), key, nil)
-	DialTCP(ctx, "localhost:"+port(tl.Addr()), key, nil)
-	for range 2 {
-		select {
-		case name := <-sni:
-			if name != "" {
-				t.Errorf("client sent SNI %q", name)
-			}
-		case <-time.After(3 * time.Second):
-			t.Fatal("no client hello")
-		}
 	}
 }

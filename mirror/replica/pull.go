@@ -1,4 +1,4 @@
-package sync
+package replica
 
 import (
 	"bytes"
@@ -6,7 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	gosync "sync"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -15,53 +15,12 @@ import (
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
 
 // errRefused is wrapped when a node refuses what a peer offers.
-var errRefused = errors.New("sync: refused")
-
-// request sends one request on a new stream and reads the answer, which
-// must be of type want.
-func (n *Node) request(ctx context.Context, c Conn, t byte, payload []byte, want byte) ([]byte, error) {
-	timeout := n.cfg.RequestTimeout
-	if t == typeAnnounce {
-		timeout = n.cfg.AnnounceTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	s, err := c.OpenStream(ctx)
-	if err != nil {
-		return nil, err
-	}
-	stop := context.AfterFunc(ctx, s.Reset)
-	defer stop()
-	s.SetDeadline(time.Now().Add(timeout))
-	ok := false
-	defer func() {
-		if !ok {
-			s.Reset()
-		}
-	}()
-	if err := writeFrame(s, t, payload); err != nil {
-		return nil, err
-	}
-	if err := s.CloseWrite(); err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
-	}
-	rt, p, err := readFrame(s, n.cfg.MaxBundleSize)
-	if err != nil {
-		return nil, err
-	}
-	ok = true
-	switch rt {
-	case want:
-		return p, nil
-	case respError:
-		return nil, decodeError(p)
-	}
-	return nil, fmt.Errorf("%w: answer of type 0x%02x to request 0x%02x", ErrFrame, rt, t)
-}
+var errRefused = errors.New("replica: refused")
 
 // SyncWith pulls from the peer on c everything it has that the store lacks
 // of the publishers the node trusts: newer key statements, missing leaves
@@ -69,12 +28,8 @@ func (n *Node) request(ctx context.Context, c Conn, t byte, payload []byte, want
 // Publishers the node does not trust are refused and logged. The peer must
 // answer streams on c. It returns the errors met, joined; what verified
 // is stored even then.
-func (n *Node) SyncWith(ctx context.Context, c Conn) error {
-	p, err := n.request(ctx, c, typeList, nil, respPublishers)
-	if err != nil {
-		return err
-	}
-	es, err := decodeEntries(p)
+func (n *Node) SyncWith(ctx context.Context, c session.Conn) error {
+	es, err := n.host.List(ctx, c)
 	if err != nil {
 		return err
 	}
@@ -82,16 +37,16 @@ func (n *Node) SyncWith(ctx context.Context, c Conn) error {
 		// The size the peer's checkpoint claims; it is verified when
 		// pulled, and a peer that overstates it only gets fewer leaves.
 		if size, ok := checkpointSize(es[i].Checkpoint); ok {
-			n.notePeerSize(c, es[i].ID, size)
+			n.notePeerSize(c, es[i].Pub, size)
 		}
 	}
 	var errs []error
 	for i := range es {
 		x := &es[i]
-		root := n.trusted[x.ID]
+		root := n.trusted[x.Pub]
 		if root == nil {
 			n.refused.Add(1)
-			n.log.Info("sync: refusing publisher: its root key is not trusted", "peer", c.RemoteAddr(), "publisher", x.ID)
+			n.log.Info("replica: refusing publisher: its root key is not trusted", "peer", c.RemoteAddr(), "publisher", x.Pub)
 			continue
 		}
 		if err := n.pull(ctx, c, root, x, true); err != nil {
@@ -109,9 +64,9 @@ func (n *Node) SyncWith(ctx context.Context, c Conn) error {
 // does with a publisher's store. It returns once the peer has acted on
 // every offer, with the errors met, joined; a peer that does not carry a
 // publisher refuses it.
-func (n *Node) Push(ctx context.Context, c Conn) error {
+func (n *Node) Push(ctx context.Context, c session.Conn) error {
 	ctx, cancel := context.WithCancel(ctx)
-	var wg gosync.WaitGroup
+	var wg sync.WaitGroup
 	defer func() {
 		cancel()
 		wg.Wait()
@@ -120,27 +75,27 @@ func (n *Node) Push(ctx context.Context, c Conn) error {
 		n.forgetPeer(c)
 	}()
 	// The publisher's own push is not rate limited.
-	wg.Go(func() { n.serveStreams(ctx, c, nil) })
-	ids, err := n.st.Publishers()
+	wg.Go(func() { n.host.Answer(ctx, c) })
+	pubs, err := n.st.Publishers()
 	if err != nil {
 		return err
 	}
 	var errs []error
-	for _, id := range ids {
-		if err := n.announce(ctx, c, id); err != nil {
-			errs = append(errs, fmt.Errorf("sync: pushing publisher %s: %w", id, err))
+	for _, pub := range pubs {
+		if err := n.announce(ctx, c, pub); err != nil {
+			errs = append(errs, fmt.Errorf("replica: pushing publisher %s: %w", pub, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
 // announced acts on a peer's announce.
-func (n *Node) announced(ctx context.Context, c Conn, x *entry) error {
-	root := n.trusted[x.ID]
+func (n *Node) announced(ctx context.Context, c session.Conn, x *session.Entry) error {
+	root := n.trusted[x.Pub]
 	if root == nil {
 		n.refused.Add(1)
-		n.log.Info("sync: refusing announce: publisher's root key is not trusted", "peer", c.RemoteAddr(), "publisher", x.ID)
-		return fmt.Errorf("%w: publisher %s is not carried here", errRefused, x.ID)
+		n.log.Info("replica: refusing announce: publisher's root key is not trusted", "peer", c.RemoteAddr(), "publisher", x.Pub)
+		return fmt.Errorf("%w: publisher %s is not carried here", errRefused, x.Pub)
 	}
 	// One announce per peer and publisher is acted on at a time: an
 	// honest node sends them one by one, and a hostile one must not
@@ -149,16 +104,16 @@ func (n *Node) announced(ctx context.Context, c Conn, x *entry) error {
 	if n.announcing[c] == nil {
 		n.announcing[c] = map[string]bool{}
 	}
-	busy := n.announcing[c][x.ID]
-	n.announcing[c][x.ID] = true
+	busy := n.announcing[c][x.Pub]
+	n.announcing[c][x.Pub] = true
 	n.mu.Unlock()
 	if busy {
 		n.refused.Add(1)
-		return fmt.Errorf("%w: an announce of publisher %s from this peer is being acted on", errRefused, x.ID)
+		return fmt.Errorf("%w: an announce of publisher %s from this peer is being acted on", errRefused, x.Pub)
 	}
 	defer func() {
 		n.mu.Lock()
-		delete(n.announcing[c], x.ID)
+		delete(n.announcing[c], x.Pub)
 		if len(n.announcing[c]) == 0 {
 			delete(n.announcing, c)
 		}
@@ -168,25 +123,25 @@ func (n *Node) announced(ctx context.Context, c Conn, x *entry) error {
 }
 
 // announce tells the peer on c of the publisher's current checkpoint.
-func (n *Node) announce(ctx context.Context, c Conn, id string) error {
-	x, err := n.entry(id)
+func (n *Node) announce(ctx context.Context, c session.Conn, pub string) error {
+	x, err := n.entry(pub)
 	if err != nil || x.Checkpoint == nil {
 		return err
 	}
 	size := x.First
-	x.First = max(0, size-MaxAnnounceLeaves)
+	x.First = max(0, size-session.MaxAnnounceLeaves)
 	// Leaves the peer is known to hold are not sent again.
-	if known, ok := n.peerSize(c, id); ok && known >= x.First && known <= size {
+	if known, ok := n.peerSize(c, pub); ok && known >= x.First && known <= size {
 		x.First = known
 	}
-	if x.Leaves, err = n.st.Leaves(id, x.First, size); err != nil {
+	if x.Leaves, err = n.st.Leaves(pub, x.First, size); err != nil {
 		return err
 	}
 	n.announces.Add(1)
-	if _, err = n.request(ctx, c, typeAnnounce, encodeAnnounce(x), respOK); err != nil {
+	if err = n.host.Announce(ctx, c, x); err != nil {
 		return err
 	}
-	n.notePeerSize(c, id, size) // the peer acted on it: it holds them now
+	n.notePeerSize(c, pub, size) // the peer acted on it: it holds them now
 	return nil
 }
 
@@ -202,7 +157,7 @@ func checkpointSize(signed []byte) (int64, bool) {
 
 // notePeerSize records the size of a publisher's log that the peer on c
 // is known to hold, so announces to it carry only the leaves it lacks.
-func (n *Node) notePeerSize(c Conn, id string, size int64) {
+func (n *Node) notePeerSize(c session.Conn, pub string, size int64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	m := n.peerSizes[c]
@@ -210,19 +165,19 @@ func (n *Node) notePeerSize(c Conn, id string, size int64) {
 		m = map[string]int64{}
 		n.peerSizes[c] = m
 	}
-	if size > m[id] {
-		m[id] = size
+	if size > m[pub] {
+		m[pub] = size
 	}
 }
 
-func (n *Node) peerSize(c Conn, id string) (int64, bool) {
+func (n *Node) peerSize(c session.Conn, pub string) (int64, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	size, ok := n.peerSizes[c][id]
+	size, ok := n.peerSizes[c][pub]
 	return size, ok
 }
 
-func (n *Node) forgetPeer(c Conn) {
+func (n *Node) forgetPeer(c session.Conn) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	delete(n.peerSizes, c)
@@ -232,9 +187,9 @@ func (n *Node) forgetPeer(c Conn) {
 
 // pull brings the store's copy of one publisher up to the peer's entry x.
 // With all, every missing bundle is fetched, not only the new leaves'.
-func (n *Node) pull(ctx context.Context, c Conn, root *keys.PublicKey, x *entry, all bool) error {
-	id := x.ID
-	unlock, err := n.lock(ctx, id)
+func (n *Node) pull(ctx context.Context, c session.Conn, root *keys.PublicKey, x *session.Entry, all bool) error {
+	pub := x.Pub
+	unlock, err := n.lock(ctx, pub)
 	if err != nil {
 		return err
 	}
@@ -244,7 +199,7 @@ func (n *Node) pull(ctx context.Context, c Conn, root *keys.PublicKey, x *entry,
 	var haveVer uint64
 	var haveSize int64
 	var haveCP []byte
-	switch pub, err := n.st.Publisher(id); {
+	switch p, err := n.st.Publisher(pub); {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return err
@@ -252,18 +207,14 @@ func (n *Node) pull(ctx context.Context, c Conn, root *keys.PublicKey, x *entry,
 		if trust, err = n.st.Trust(root); err != nil {
 			return err
 		}
-		haveVer, haveSize, haveCP = trust.Statement().Version, pub.Size, pub.Checkpoint
+		haveVer, haveSize, haveCP = trust.Statement().Version, p.Size, p.Checkpoint
 	}
 
 	u := &store.Update{}
 	var newCP *catalog.Checkpoint
 	if trust == nil || x.Version > haveVer {
-		p, err := n.request(ctx, c, typeStatement, encodeID(id), respStatement)
-		if err != nil {
-			return fmt.Errorf("sync: publisher %s: key statement: %w", id, err)
-		}
-		if u.Statement, err = decodeStatement(p); err != nil {
-			return err
+		if u.Statement, err = n.host.Statement(ctx, c, pub); err != nil {
+			return fmt.Errorf("replica: publisher %s: key statement: %w", pub, err)
 		}
 		if trust == nil {
 			trust, err = keys.NewTrust(root, u.Statement)
@@ -271,30 +222,30 @@ func (n *Node) pull(ctx context.Context, c Conn, root *keys.PublicKey, x *entry,
 			trust, err = trust.Update(u.Statement)
 		}
 		if err != nil {
-			return n.refuse(c, id, err)
+			return n.refuse(c, pub, err)
 		}
 	}
 	if x.Checkpoint != nil && !bytes.Equal(x.Checkpoint, haveCP) {
 		// The checkpoint is verified before its size decides how many
 		// leaves to ask for; the store verifies it again.
 		cp, err := catalog.OpenCheckpoint(x.Checkpoint, trust)
-		if err == nil && cp.Origin != catalog.Origin(id) {
+		if err == nil && cp.Origin != catalog.Origin(pub) {
 			err = fmt.Errorf("checkpoint of log %q", cp.Origin)
 		}
 		if err != nil {
-			return n.refuse(c, id, err)
+			return n.refuse(c, pub, err)
 		}
 		switch {
 		case cp.Size < haveSize:
 			n.stale.Add(1)
-			n.log.Debug("sync: peer is behind", "peer", c.RemoteAddr(), "publisher", id, "size", cp.Size, "have", haveSize)
+			n.log.Debug("replica: peer is behind", "peer", c.RemoteAddr(), "publisher", pub, "size", cp.Size, "have", haveSize)
 		case cp.Size-haveSize > n.cfg.MaxLeaves:
 			n.refused.Add(1)
-			return fmt.Errorf("%w: publisher %s: %d new leaves exceed the limit of %d", errRefused, id, cp.Size-haveSize, n.cfg.MaxLeaves)
+			return fmt.Errorf("%w: publisher %s: %d new leaves exceed the limit of %d", errRefused, pub, cp.Size-haveSize, n.cfg.MaxLeaves)
 		default:
 			if x.Leaves != nil && x.First <= haveSize && x.First+int64(len(x.Leaves)) == cp.Size {
 				u.Leaves = x.Leaves[haveSize-x.First:]
-			} else if u.Leaves, err = n.getLeaves(ctx, c, id, haveSize, cp.Size); err != nil {
+			} else if u.Leaves, err = n.getLeaves(ctx, c, pub, haveSize, cp.Size); err != nil {
 				return err
 			}
 			u.Checkpoint, newCP = x.Checkpoint, cp
@@ -325,19 +276,19 @@ func (n *Node) pull(ctx context.Context, c Conn, root *keys.PublicKey, x *entry,
 	// The mirror list the new leaves record (or one the store still
 	// lacks) comes in the same update, so the store never holds a list
 	// older than its log's.
-	u.MirrorList = n.mirrorList(ctx, c, id, u.Leaves)
+	u.MirrorList = n.mirrorList(ctx, c, pub, u.Leaves)
 	var changed bool
 	if u.Statement != nil || u.Checkpoint != nil || len(u.Bundles) > 0 || u.MirrorList != nil {
 		res, err := n.st.Apply(root, u)
 		if err != nil && u.MirrorList != nil && !isForkOrStale(err) {
 			// A list the store refuses must not keep the log back.
-			n.log.Warn("sync: mirror list refused; storing the log without it", "peer", c.RemoteAddr(), "publisher", id, "err", err)
+			n.log.Warn("replica: mirror list refused; storing the log without it", "peer", c.RemoteAddr(), "publisher", pub, "err", err)
 			u.MirrorList = nil
 			res, err = n.st.Apply(root, u)
 		}
 		if err != nil && len(u.Bundles) > 0 && !isForkOrStale(err) {
 			// A bundle the store refuses must not keep the log back.
-			n.log.Warn("sync: bundles refused; storing the log without them", "peer", c.RemoteAddr(), "publisher", id, "err", err)
+			n.log.Warn("replica: bundles refused; storing the log without them", "peer", c.RemoteAddr(), "publisher", pub, "err", err)
 			u.Bundles, all = nil, true
 			res, err = n.st.Apply(root, u)
 		}
@@ -345,47 +296,47 @@ func (n *Node) pull(ctx context.Context, c Conn, root *keys.PublicKey, x *entry,
 		if errors.As(err, &fe) && len(u.Leaves) > 0 && haveCP != nil {
 			// The peer's leaves do not lead from our log to its
 			// checkpoint: a fork, or leaves the peer made up.
-			if lie := n.checkFork(ctx, c, id, haveCP, newCP); lie != nil {
+			if lie := n.checkFork(ctx, c, pub, haveCP, newCP); lie != nil {
 				n.refused.Add(1)
-				n.log.Warn("sync: refusing leaves that do not match the peer's checkpoint", "peer", c.RemoteAddr(), "publisher", id, "err", lie)
-				return fmt.Errorf("%w: publisher %s: %w", errRefused, id, lie)
+				n.log.Warn("replica: refusing leaves that do not match the peer's checkpoint", "peer", c.RemoteAddr(), "publisher", pub, "err", lie)
+				return fmt.Errorf("%w: publisher %s: %w", errRefused, pub, lie)
 			}
 		}
 		if err != nil {
-			return n.refuse(c, id, err)
+			return n.refuse(c, pub, err)
 		}
 		n.leaves.Add(uint64(res.LeavesAdded))
 		n.bundles.Add(uint64(res.BundlesAdded))
 		changed = res.Checkpoint || res.Statement || res.BundlesAdded > 0 || res.MirrorList
 		if res.Checkpoint || res.Statement {
-			n.log.Info("sync: updated publisher", "peer", c.RemoteAddr(), "publisher", id, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)
+			n.log.Info("replica: updated publisher", "peer", c.RemoteAddr(), "publisher", pub, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)
 		}
 	}
 	if changed {
 		// The new checkpoint is announced as soon as it is stored, not
 		// after the bundles below: the next mirror takes the log now and
 		// the bundles this node holds, and the rest on later announces.
-		n.notify(id, c)
+		n.notify(pub, c)
 		changed = false
 	}
 	n.mu.Lock()
 	if fetchErr != nil {
-		n.incomplete[id] = true // for the next peer to fill
+		n.incomplete[pub] = true // for the next peer to fill
 	}
-	all = all || n.incomplete[id]
+	all = all || n.incomplete[pub]
 	n.mu.Unlock()
 	if all && fetchErr == nil {
 		added, left, err := n.fetchMissing(ctx, c, root)
 		changed = changed || added > 0
 		n.mu.Lock()
-		n.incomplete[id] = left > 0
+		n.incomplete[pub] = left > 0
 		n.mu.Unlock()
 		if err != nil {
 			return err
 		}
 	}
 	if changed {
-		n.notify(id, c)
+		n.notify(pub, c)
 	}
 	if fetchErr != nil {
 		return fetchErr
@@ -400,23 +351,23 @@ func isForkOrStale(err error) bool {
 }
 
 // refuse logs and counts an update the store refused.
-func (n *Node) refuse(c Conn, id string, err error) error {
+func (n *Node) refuse(c session.Conn, pub string, err error) error {
 	var fe *store.ForkError
 	switch {
 	case errors.As(err, &fe):
 		n.forks.Add(1)
-		n.alarm(id, fmt.Sprintf("%s: fork: peer %s holds a checkpoint of this publisher's log that contradicts ours (%s); ours was kept", time.Now().UTC().Format(time.RFC3339), c.RemoteAddr(), fe.Reason))
-		n.log.Error("sync: ALARM: fork: the publisher's key signed two histories (or the peer lies); kept our log", "peer", c.RemoteAddr(), "publisher", id, "err", err,
+		n.alarm(pub, fmt.Sprintf("%s: fork: peer %s holds a checkpoint of this publisher's log that contradicts ours (%s); ours was kept", time.Now().UTC().Format(time.RFC3339), c.RemoteAddr(), fe.Reason))
+		n.log.Error("replica: ALARM: fork: the publisher's key signed two histories (or the peer lies); kept our log", "peer", c.RemoteAddr(), "publisher", pub, "err", err,
 			"have", string(fe.Have), "got", string(fe.Got))
 	case errors.Is(err, store.ErrStale):
 		n.stale.Add(1)
-		n.log.Debug("sync: stale checkpoint ignored", "peer", c.RemoteAddr(), "publisher", id, "err", err)
+		n.log.Debug("replica: stale checkpoint ignored", "peer", c.RemoteAddr(), "publisher", pub, "err", err)
 		return nil
 	default:
 		n.refused.Add(1)
-		n.log.Warn("sync: refusing update", "peer", c.RemoteAddr(), "publisher", id, "err", err)
+		n.log.Warn("replica: refusing update", "peer", c.RemoteAddr(), "publisher", pub, "err", err)
 	}
-	return fmt.Errorf("%w update of publisher %s: %w", errRefused, id, err)
+	return fmt.Errorf("%w update of publisher %s: %w", errRefused, pub, err)
 }
 
 // checkFork decides whether a checkpoint that the store found to fork
@@ -425,7 +376,7 @@ func (n *Node) refuse(c Conn, id string, err error) error {
 // checkpoint are the publisher's, and if their prefix has another root than
 // our checkpoint, the publisher signed two histories. It returns an error
 // when the peer lied, nil when the fork is proven or cannot be decided.
-func (n *Node) checkFork(ctx context.Context, c Conn, id string, haveCP []byte, newCP *catalog.Checkpoint) error {
+func (n *Node) checkFork(ctx context.Context, c session.Conn, pub string, haveCP []byte, newCP *catalog.Checkpoint) error {
 	if newCP.Size > n.cfg.MaxLeaves {
 		return nil
 	}
@@ -433,7 +384,7 @@ func (n *Node) checkFork(ctx context.Context, c Conn, id string, haveCP []byte, 
 	if err != nil || old.Size > newCP.Size {
 		return nil
 	}
-	leaves, err := n.getLeaves(ctx, c, id, 0, newCP.Size)
+	leaves, err := n.getLeaves(ctx, c, pub, 0, newCP.Size)
 	if err != nil {
 		return nil
 	}
@@ -442,7 +393,7 @@ func (n *Node) checkFork(ctx context.Context, c Conn, id string, haveCP []byte, 
 		out := make([]tlog.Hash, len(idx))
 		for j, x := range idx {
 			if x < 0 || x >= int64(len(hashes)) {
-				return nil, errors.New("sync: hash index out of range")
+				return nil, errors.New("replica: hash index out of range")
 			}
 			out[j] = hashes[x]
 		}
@@ -456,28 +407,21 @@ func (n *Node) checkFork(ctx context.Context, c Conn, id string, haveCP []byte, 
 		hashes = append(hashes, hs...)
 	}
 	if root, err := tlog.TreeHash(newCP.Size, read); err != nil || root != newCP.Root {
-		return fmt.Errorf("sync: the peer's %d leaves do not hash to its checkpoint", newCP.Size)
+		return fmt.Errorf("replica: the peer's %d leaves do not hash to its checkpoint", newCP.Size)
 	}
 	if root, err := tlog.TreeHash(old.Size, read); err == nil && old.Size > 0 && root == old.Root {
-		return fmt.Errorf("sync: the peer's log extends ours, but the leaves it first sent do not")
+		return fmt.Errorf("replica: the peer's log extends ours, but the leaves it first sent do not")
 	}
 	return nil
 }
 
 // getLeaves fetches leaves [from, to) in as many requests as needed.
-func (n *Node) getLeaves(ctx context.Context, c Conn, id string, from, to int64) ([][]byte, error) {
+func (n *Node) getLeaves(ctx context.Context, c session.Conn, pub string, from, to int64) ([][]byte, error) {
 	var out [][]byte
 	for from < to {
-		p, err := n.request(ctx, c, typeLeaves, encodeLeavesReq(id, from, to), respLeaves)
+		ls, err := n.host.Leaves(ctx, c, pub, from, to)
 		if err != nil {
-			return nil, fmt.Errorf("sync: publisher %s: leaves: %w", id, err)
-		}
-		ls, err := decodeLeaves(p)
-		if err != nil {
-			return nil, err
-		}
-		if len(ls) == 0 || int64(len(ls)) > to-from {
-			return nil, fmt.Errorf("%w: publisher %s: %d leaves in answer to [%d, %d)", ErrFrame, id, len(ls), from, to)
+			return nil, fmt.Errorf("replica: publisher %s: leaves: %w", pub, err)
 		}
 		out = append(out, ls...)
 		from += int64(len(ls))
@@ -526,7 +470,7 @@ const progressInterval = time.Second
 // publisher's current articles that the store lacks. It returns how many
 // it stored and how many it still lacks. While it runs, the other
 // sessions are told of the bundles stored at most every progressInterval.
-func (n *Node) fetchMissing(ctx context.Context, c Conn, root *keys.PublicKey) (added, left int, err error) {
+func (n *Node) fetchMissing(ctx context.Context, c session.Conn, root *keys.PublicKey) (added, left int, err error) {
 	want, err := n.st.MissingBundles(root.ID())
 	if err != nil {
 		return 0, 0, err
@@ -541,7 +485,7 @@ func (n *Node) fetchMissing(ctx context.Context, c Conn, root *keys.PublicKey) (
 	var applyErr error
 	var stopped atomic.Bool
 	applies := make(chan [][]byte, 1)
-	var applier gosync.WaitGroup
+	var applier sync.WaitGroup
 	applier.Go(func() {
 		last := time.Now()
 		for b := range applies {
@@ -592,29 +536,29 @@ func (n *Node) fetchMissing(ctx context.Context, c Conn, root *keys.PublicKey) (
 // goroutine at a time, until take returns false. Bundles the peer does not
 // have are skipped; one that does not match its digest is logged and
 // counted, no more are asked from this peer, and fetch returns an error.
-func (n *Node) fetch(ctx context.Context, c Conn, want []bundle.Digest, take func([]byte) bool) error {
+func (n *Node) fetch(ctx context.Context, c session.Conn, want []bundle.Digest, take func([]byte) bool) error {
 	var bad atomic.Pointer[bundle.Digest]
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan bundle.Digest)
 	results := make(chan []byte)
-	var wg gosync.WaitGroup
+	var wg sync.WaitGroup
 	for range min(n.cfg.Parallel, len(want)) {
 		wg.Go(func() {
 			for d := range jobs {
-				p, err := n.request(ctx, c, typeBundle, d[:], respBundle)
+				p, err := n.host.Bundle(ctx, c, d)
 				if err != nil {
-					var re *RemoteError
-					if !errors.As(err, &re) || re.Code != CodeNotFound {
+					var re *session.RemoteError
+					if !errors.As(err, &re) || re.Code != session.CodeNotFound {
 						if ctx.Err() == nil {
-							n.log.Debug("sync: bundle fetch failed", "peer", c.RemoteAddr(), "digest", d, "err", err)
+							n.log.Debug("replica: bundle fetch failed", "peer", c.RemoteAddr(), "digest", d, "err", err)
 						}
 					}
 					continue
 				}
 				if sha256.Sum256(p) != d {
 					n.refused.Add(1)
-					n.log.Warn("sync: refusing bundle: it does not match its digest; asking this peer no more", "peer", c.RemoteAddr(), "digest", d)
+					n.log.Warn("replica: refusing bundle: it does not match its digest; asking this peer no more", "peer", c.RemoteAddr(), "digest", d)
 					bad.Store(&d)
 					cancel()
 					continue

@@ -1,4 +1,4 @@
-package sync
+package session
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	gosync "sync"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -32,8 +32,8 @@ type TCPListener struct {
 	tc    *tls.Config
 	conns chan Conn
 	done  chan struct{}
-	once  gosync.Once
-	wg    gosync.WaitGroup
+	once  sync.Once
+	wg    sync.WaitGroup
 }
 
 // ListenTCP listens for sync sessions on the TCP address addr with the
@@ -45,7 +45,7 @@ func ListenTCP(addr string, key ed25519.PrivateKey) (*TCPListener, error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
+		return nil, fmt.Errorf("session: %w", err)
 	}
 	l := &TCPListener{ln: ln, tc: tc, conns: make(chan Conn), done: make(chan struct{})}
 	l.wg.Go(l.loop)
@@ -97,9 +97,9 @@ func (l *TCPListener) Accept(ctx context.Context) (Conn, error) {
 	case c := <-l.conns:
 		return c, nil
 	case <-l.done:
-		return nil, errors.New("sync: accepting: listener closed")
+		return nil, errors.New("session: accepting: listener closed")
 	case <-ctx.Done():
-		return nil, fmt.Errorf("sync: accepting: %w", ctx.Err())
+		return nil, fmt.Errorf("session: accepting: %w", ctx.Err())
 	}
 }
 
@@ -129,7 +129,7 @@ func DialTCP(ctx context.Context, addr string, key ed25519.PrivateKey, pin ed255
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("sync: dialing %s: %w", addr, err)
+		return nil, fmt.Errorf("session: dialing %s: %w", addr, err)
 	}
 	tlc := tls.Client(nc, tc)
 	if err := tlc.HandshakeContext(ctx); err != nil {
@@ -138,7 +138,7 @@ func DialTCP(ctx context.Context, addr string, key ed25519.PrivateKey, pin ed255
 		if errors.As(err, &km) {
 			return nil, km
 		}
-		return nil, fmt.Errorf("sync: dialing %s: %w", addr, err)
+		return nil, fmt.Errorf("session: dialing %s: %w", addr, err)
 	}
 	return newTCPConn(tlc, false)
 }
@@ -163,7 +163,7 @@ func newTCPConn(tc *tls.Conn, server bool) (*tcpConn, error) {
 	}
 	if err != nil {
 		tc.Close()
-		return nil, fmt.Errorf("sync: %w", err)
+		return nil, fmt.Errorf("session: %w", err)
 	}
 	return &tcpConn{s: s, key: key}, nil
 }
@@ -172,11 +172,11 @@ func newTCPConn(tc *tls.Conn, server bool) (*tcpConn, error) {
 // by ctx.
 func (c *tcpConn) OpenStream(ctx context.Context) (Stream, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("sync: opening stream: %w", err)
+		return nil, fmt.Errorf("session: opening stream: %w", err)
 	}
 	s, err := c.s.OpenStream()
 	if err != nil {
-		return nil, fmt.Errorf("sync: opening stream: %w", err)
+		return nil, fmt.Errorf("session: opening stream: %w", err)
 	}
 	return tcpStream{s}, nil
 }
@@ -184,7 +184,7 @@ func (c *tcpConn) OpenStream(ctx context.Context) (Stream, error) {
 func (c *tcpConn) AcceptStream(ctx context.Context) (Stream, error) {
 	s, err := c.s.AcceptStreamWithContext(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("sync: accepting stream: %w", err)
+		return nil, fmt.Errorf("session: accepting stream: %w", err)
 	}
 	return tcpStream{s}, nil
 }

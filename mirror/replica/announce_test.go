@@ -1,44 +1,38 @@
-package sync
+package replica
 
 import (
 	"bytes"
 	"context"
-	gosync "sync"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/session"
 )
 
 // TestAnnounceSkipsKnownLeaves checks that an announce carries only the
 // leaves the peer lacks once its log size is known, and the last
-// MaxAnnounceLeaves before that.
+// session.MaxAnnounceLeaves before that.
 func TestAnnounceSkipsKnownLeaves(t *testing.T) {
 	ps := newPubStore(t, testkeys.New(t, "pub"))
 	ps.publish("a", 20)
 	id := ps.pub.ID()
-	n := New(ps.st, nil, nil)
+	n := newNode(t, ps.st, nil, nil)
 
-	var mu gosync.Mutex
-	var got []*entry
-	addr := fakePeer(t, func(c Conn, typ byte, p []byte) (byte, []byte) {
-		if typ != typeAnnounce {
-			return respError, nil
-		}
-		x, err := decodeAnnounce(p)
-		if err != nil {
-			t.Errorf("announce: %v", err)
-		}
+	var mu sync.Mutex
+	var got []*session.Entry
+	addr := fakePeer(t, &fake{announce: func(x *session.Entry) error {
 		mu.Lock()
 		got = append(got, x)
 		mu.Unlock()
-		return respOK, nil
-	})
+		return nil
+	}})
 	c := dial(t, addr, nil)
 	size := int64(21) // the key statement leaf and 20 articles
 
-	// Unknown peer: the last MaxAnnounceLeaves leaves.
+	// Unknown peer: the last session.MaxAnnounceLeaves leaves.
 	if err := n.announce(testContext(t), c, id); err != nil {
 		t.Fatal(err)
 	}
@@ -57,10 +51,10 @@ func TestAnnounceSkipsKnownLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []struct{ first, leaves int64 }{
-		{size - MaxAnnounceLeaves, MaxAnnounceLeaves},
+		{size - session.MaxAnnounceLeaves, session.MaxAnnounceLeaves},
 		{size, 0},
 		{size, 1},
-		{size + 1 - MaxAnnounceLeaves, MaxAnnounceLeaves},
+		{size + 1 - session.MaxAnnounceLeaves, session.MaxAnnounceLeaves},
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -89,23 +83,23 @@ func TestChainProgress(t *testing.T) {
 	for range articles / 500 {
 		ps.publish("a", 500)
 	}
-	aAddr := serve(t, New(ps.st, trusted, nil))
+	aAddr := serve(t, newNode(t, ps.st, trusted, nil))
 	want, err := ps.st.Publisher(pub.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
 
 	// B takes bundles two at a time, so that its sync lasts.
-	b := New(newStore(t), trusted, &Config{Parallel: 2})
+	b := newNode(t, newStore(t), trusted, &Config{Parallel: 2})
 	bAddr := serve(t, b)
 	cst := newStore(t)
-	cn := New(cst, trusted, nil)
+	cn := newNode(t, cst, trusted, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sessionDone := make(chan struct{})
 	go func() {
 		defer close(sessionDone)
-		cn.runSession(ctx, dial(t, bAddr, b.PublicKey()), nil)
+		cn.host.ServeConn(ctx, dial(t, bAddr, b.PublicKey()))
 	}()
 	defer func() {
 		cancel()

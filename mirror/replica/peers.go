@@ -1,4 +1,4 @@
-package sync
+package replica
 
 import (
 	"context"
@@ -10,63 +10,19 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
-)
-
-// Frame types of the mirror list and hello exchanges, see PROTOCOL.md.
-const (
-	typeMirrorList byte = 0x06
-	typeHello      byte = 0x07
-
-	respMirrorList byte = 0x86
-	respHello      byte = 0x87
 )
 
 // MaxPeerURLs bounds the peers' public URLs PeerURLs reports.
 const MaxPeerURLs = 64
 
-// decodeMirrorList only bounds the list; the store verifies it.
-func decodeMirrorList(p []byte) ([]byte, error) {
-	if len(p) == 0 || len(p) > catalog.MaxMirrorListSize {
-		return nil, fmt.Errorf("%w: mirror list of %d bytes", ErrFrame, len(p))
-	}
-	return p, nil
-}
-
-// encodeHello and decodeHello carry a node's public HTTP URL: a bytes16,
-// empty for none, else a URL that catalog.CheckMirrorURL accepts.
-func encodeHello(url string) []byte {
-	var e enc
-	e.bytes16([]byte(url))
-	return e.b
-}
-
-func decodeHello(p []byte) (string, error) {
-	d := &dec{b: p}
-	u := d.bytes16()
-	if err := d.end(); err != nil {
-		return "", err
-	}
-	if len(u) == 0 {
-		return "", nil
-	}
-	if err := catalog.CheckMirrorURL(string(u)); err != nil {
-		return "", fmt.Errorf("%w: hello: %v", ErrFrame, err)
-	}
-	return string(u), nil
-}
-
 // hello tells the peer on c this node's public URL and records the peer's.
 // A peer that does not know hello (an older node) is left without a URL.
-func (n *Node) hello(ctx context.Context, c Conn) {
-	p, err := n.request(ctx, c, typeHello, encodeHello(n.cfg.PublicURL), respHello)
+func (n *Node) hello(ctx context.Context, c session.Conn) {
+	u, err := n.host.Hello(ctx, c, n.cfg.PublicURL)
 	if err != nil {
-		n.log.Debug("sync: no hello from peer", "peer", c.RemoteAddr(), "err", err)
-		return
-	}
-	u, err := decodeHello(p)
-	if err != nil {
-		n.log.Debug("sync: bad hello from peer", "peer", c.RemoteAddr(), "err", err)
+		n.log.Debug("replica: no hello from peer", "peer", c.RemoteAddr(), "err", err)
 		return
 	}
 	n.notePeerURL(c, u)
@@ -74,7 +30,7 @@ func (n *Node) hello(ctx context.Context, c Conn) {
 
 // notePeerURL records the public URL the peer on c announced; empty
 // forgets it.
-func (n *Node) notePeerURL(c Conn, u string) {
+func (n *Node) notePeerURL(c session.Conn, u string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if u == "" {
@@ -101,7 +57,7 @@ func (n *Node) PeerURLs() []string {
 	n.mu.Lock()
 	byIP := map[string]peer{}
 	for c, u := range n.peerURLs {
-		ip, since := remoteIP(c), n.peerSince[c]
+		ip, since := session.RemoteIP(c), n.peerSince[c]
 		if p, ok := byIP[ip]; !ok || since.Before(p.since) {
 			byIP[ip] = peer{u, since}
 		}
@@ -135,7 +91,7 @@ func (n *Node) PeerURLs() []string {
 // mirror-list leaf if the store lacks it. It asks the peer for it and
 // checks its digest; nil means none is needed, or the peer has no such
 // list, which is logged and not an error: the next sync asks again.
-func (n *Node) mirrorList(ctx context.Context, c Conn, id string, leaves [][]byte) []byte {
+func (n *Node) mirrorList(ctx context.Context, c session.Conn, pub string, leaves [][]byte) []byte {
 	var last *catalog.Leaf
 	for _, raw := range leaves {
 		if l, err := catalog.ParseLeaf(raw); err == nil && l.Kind == catalog.KindMirrorList {
@@ -143,24 +99,21 @@ func (n *Node) mirrorList(ctx context.Context, c Conn, id string, leaves [][]byt
 		}
 	}
 	if last == nil {
-		l, err := n.st.MirrorListLeaf(id)
+		l, err := n.st.MirrorListLeaf(pub)
 		if err != nil {
 			return nil // none in the log (or no log)
 		}
-		if _, err := n.st.MirrorList(id); !errors.Is(err, store.ErrNotFound) {
+		if _, err := n.st.MirrorList(pub); !errors.Is(err, store.ErrNotFound) {
 			return nil // held already
 		}
 		last = l
 	}
-	p, err := n.request(ctx, c, typeMirrorList, encodeID(id), respMirrorList)
-	if err == nil {
-		p, err = decodeMirrorList(p)
-	}
+	p, err := n.host.MirrorList(ctx, c, pub)
 	if err == nil && sha256.Sum256(p) != last.Digest {
 		err = fmt.Errorf("its mirror list is not version %d, which the log records", last.Version)
 	}
 	if err != nil {
-		n.log.Debug("sync: no mirror list from peer", "peer", c.RemoteAddr(), "publisher", id, "err", err)
+		n.log.Debug("replica: no mirror list from peer", "peer", c.RemoteAddr(), "publisher", pub, "err", err)
 		return nil
 	}
 	return p

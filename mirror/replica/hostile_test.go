@@ -1,0 +1,183 @@
+package replica
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/session"
+	"github.com/samizdat-news/samizdat/mirror/store"
+)
+
+// TestHostilePeer offers a node things it must refuse, and checks that
+// nothing of them is stored.
+func TestHostilePeer(t *testing.T) {
+	pub := testkeys.New(t, "pub")
+	root := pub.Root.Public()
+	trusted := []*keys.PublicKey{root}
+	ps := newPubStore(t, pub)
+	ps.publish("a", 3)
+	pn := newNode(t, ps.st, trusted, nil)
+	paddr := serve(t, pn)
+
+	// An older copy, at the first checkpoint.
+	old := newStore(t)
+	if err := newNode(t, old, trusted, nil).SyncWith(testContext(t), dial(t, paddr, nil)); err != nil {
+		t.Fatal(err)
+	}
+	ps.publish("b", 2)
+
+	// The same publisher's key signing another history: at the same size
+	// and at a larger one.
+	forkSame := newPubStore(t, pub)
+	forkSame.publish("x", 5)
+	forkLarger := newPubStore(t, pub)
+	forkLarger.publish("x", 5)
+	forkLarger.publish("y", 2)
+
+	// A publisher the victim does not trust.
+	evil := newPubStore(t, testkeys.New(t, "evil"))
+	evil.publish("e", 2)
+
+	// The honest publisher's store, serving every bundle with a flipped byte.
+	hps := honest(t, ps.st)
+	tamper := &fake{honest: hps, bundle: func(d bundle.Digest) ([]byte, error) {
+		b, err := hps.Bundle(d)
+		if err != nil {
+			return nil, err
+		}
+		b = bytes.Clone(b)
+		b[len(b)-1] ^= 1
+		return b, nil
+	}}
+
+	// A checkpoint of a much larger log, signed by a key the publisher
+	// never delegated: refused before any leaf is asked for.
+	forged, err := (&catalog.Checkpoint{Origin: catalog.Origin(pub.ID()), Size: 1 << 19, Time: time.Unix(1.8e9, 0)}).Sign(evil.pub.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forgedPeer := &fake{
+		honest: hps,
+		list: func() ([]session.Entry, error) {
+			return []session.Entry{{Pub: pub.ID(), Version: 1, Checkpoint: forged}}, nil
+		},
+		leaves: func(pub string, from, to int64) ([][]byte, error) {
+			t.Error("the victim asked for leaves of a forged checkpoint")
+			return hps.Leaves(pub, from, to)
+		},
+	}
+
+	// The honest publisher's checkpoint, with leaves made up: the victim
+	// must not take the peer's lie for a fork.
+	lying := &fake{honest: hps, leaves: func(pub string, from, to int64) ([][]byte, error) {
+		ls, err := hps.Leaves(pub, from, to)
+		for i := range ls {
+			ls[i] = bytes.Clone(ls[i])
+			ls[i][len(ls[i])-1] ^= 1 // a bundle leaf's digest
+		}
+		return ls, err
+	}}
+
+	// The victim's store: the publisher's whole log and bundles (full),
+	// the whole log without bundles (log), or the older copy (old).
+	oaddr := serve(t, newNode(t, old, trusted, nil))
+	newVictim := func(t *testing.T, kind string) *store.Store {
+		st := newStore(t)
+		if kind != "log" {
+			addr := paddr
+			if kind == "old" {
+				addr = oaddr
+			}
+			if err := newNode(t, st, trusted, nil).SyncWith(testContext(t), dial(t, addr, nil)); err != nil {
+				t.Fatal(err)
+			}
+			return st
+		}
+		logOnly(t, st, ps.st, root)
+		return st
+	}
+
+	tests := []struct {
+		name   string
+		peer   session.Model
+		victim string
+		want   func(Stats) bool
+	}{
+		{"older checkpoint", &fake{honest: honest(t, old)}, "full", func(s Stats) bool { return s.Stale > 0 }},
+		{"fork at the same size", &fake{honest: honest(t, forkSame.st)}, "full", func(s Stats) bool { return s.Forks == 1 }},
+		{"fork at a larger size", &fake{honest: honest(t, forkLarger.st)}, "full", func(s Stats) bool { return s.Forks == 1 }},
+		{"unknown publisher", &fake{honest: honest(t, evil.st)}, "full", func(s Stats) bool { return s.Refused == 1 }},
+		{"made-up leaves", lying, "old", func(s Stats) bool { return s.Refused == 1 && s.Forks == 0 }},
+		{"forged checkpoint", forgedPeer, "full", func(s Stats) bool { return s.Refused == 1 }},
+		{"tampered bundle", tamper, "log", func(s Stats) bool { return s.Refused >= 1 && s.BundlesAdded == 0 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			st := newVictim(t, tc.victim)
+			before := snap(t, st)
+			rec := &logRecorder{level: slog.LevelError}
+			n := newNode(t, st, trusted, &Config{Logger: slog.New(rec)})
+			err := n.SyncWith(testContext(t), dial(t, fakePeer(t, tc.peer), nil))
+			t.Logf("SyncWith: %v", err)
+			if !snap(t, st).equal(before) {
+				t.Error("the store changed")
+			}
+			if s := n.Stats(); !tc.want(s) {
+				t.Errorf("stats %+v", s)
+			}
+			alarms := rec.records()
+			fork := strings.HasPrefix(tc.name, "fork")
+			if fork != (len(alarms) == 1 && strings.Contains(alarms[0], "ALARM")) {
+				t.Errorf("error-level log %q; want one alarm for a fork, nothing otherwise", alarms)
+			}
+			// The alarm is also kept for the status page, for the right publisher.
+			if got := n.Alarms(root.ID()); fork != (len(got) == 1 && strings.Contains(got[0], "fork")) {
+				t.Errorf("Alarms = %q; want one fork alarm for a fork, none otherwise", got)
+			}
+			if _, err := st.Publisher(evil.pub.ID()); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("untrusted publisher stored: %v", err)
+			}
+		})
+	}
+
+	// The honest publisher still syncs the victim with missing bundles.
+	st := newVictim(t, "log")
+	if err := newNode(t, st, trusted, nil).SyncWith(testContext(t), dial(t, paddr, nil)); err != nil {
+		t.Fatal(err)
+	}
+	check(t, st, root)
+}
+
+// TestAnswerCodes asks a node for what it lacks and offers it what it
+// does not carry: the answers carry the codes not found and refused.
+func TestAnswerCodes(t *testing.T) {
+	pub := testkeys.New(t, "pub")
+	n := newNode(t, newStore(t), []*keys.PublicKey{pub.Root.Public()}, nil)
+	c := dial(t, serve(t, n), nil)
+	evil := newPubStore(t, testkeys.New(t, "evil"))
+	evil.publish("e", 1)
+	en := newNode(t, evil.st, nil, nil)
+	x, err := en.entry(evil.pub.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testContext(t)
+	var re *session.RemoteError
+	if _, err := en.host.Statement(ctx, c, pub.ID()); !errors.As(err, &re) || re.Code != session.CodeNotFound {
+		t.Errorf("statement of a publisher the node lacks: %v, want not found", err)
+	}
+	if err := en.host.Announce(ctx, c, x); !errors.As(err, &re) || re.Code != session.CodeRefused || !strings.Contains(re.Message, "not carried") {
+		t.Errorf("announce of an untrusted publisher: %v, want refused", err)
+	}
+	if _, err := n.st.Publisher(evil.pub.ID()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("untrusted publisher stored: %v", err)
+	}
+}
