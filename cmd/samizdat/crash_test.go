@@ -34,7 +34,6 @@ import (
 // so that every run has a sync to be killed in, some short enough that the
 // new leaves and their bundles come in one update.
 const (
-	crashKills     = 20
 	crashFirst     = 300
 	crashBatchMin  = 20
 	crashBatchMax  = 160
@@ -48,6 +47,15 @@ const (
 	// one left before anything new is written, so they never pile up.
 	crashMaxStray = 256
 )
+
+// crashKills is how many times TestCrashMirrorKill kills the mirror: 20,
+// or SAMIZDAT_CRASH_KILLS (bench/crash runs 200).
+var crashKills = func() int {
+	if n, err := strconv.Atoi(os.Getenv("SAMIZDAT_CRASH_KILLS")); err == nil && n > 0 {
+		return n
+	}
+	return 20
+}()
 
 // TestCrashMirrorKill is the issue's crash test: a `samizdat mirror`
 // process (the real binary, built here) syncing from a publisher over QUIC
@@ -99,6 +107,7 @@ func TestCrashMirrorKill(t *testing.T) {
 	var prev crashState
 	phases := map[string]int{}
 	scale := 1.0 // of the estimate, learnt from the runs that completed
+	t.Logf("%d kills (SAMIZDAT_CRASH_KILLS)", crashKills)
 	for i := range crashKills {
 		what := fmt.Sprintf("kill %d", i+1)
 		if i > 0 {
