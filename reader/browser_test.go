@@ -61,7 +61,7 @@ func TestBrowserReaderPagesRunNoScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	saved := filepath.Join(dir, "saved")
-	if _, err := local.WriteArticle(saved, r); err != nil {
+	if _, _, err := local.WriteArticle(saved, r); err != nil {
 		t.Fatal(err)
 	}
 	browsertest.AssertNoScriptRan(t, "saved page", browsertest.DumpDOM(t, "file://"+filepath.Join(saved, "index.html")), "Browser hostile")

@@ -44,11 +44,11 @@ func TestWriteArticle(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	files, err := local.WriteArticle(dir, r)
+	files, skipped, err := local.WriteArticle(dir, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(files) != 2 {
+	if len(files) != 2 || len(skipped) != 0 {
 		t.Errorf("wrote %v, want the image and index.html", files)
 	}
 	page, _ := os.ReadFile(filepath.Join(dir, "index.html"))
@@ -65,8 +65,11 @@ func TestWriteArticle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := local.WriteArticle(dir, r); err != nil {
+	if _, skipped, err = local.WriteArticle(dir, r); err != nil {
 		t.Fatal(err)
+	}
+	if len(skipped) != 1 || skipped[0].Name != "evil.svg" {
+		t.Errorf("skipped %v, want evil.svg", skipped)
 	}
 	page, _ = os.ReadFile(filepath.Join(dir, "index.html"))
 	if !strings.Contains(string(page), "Hostile.") {
