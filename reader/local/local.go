@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,11 +22,16 @@ import (
 	"github.com/samizdat-news/samizdat/render"
 )
 
-// styleCSS is the mirror's style sheet: the reader's pages look alike.
-var styleCSS = render.StyleSheet()
+// styleCSS is the mirror's style sheet, so that the reader's pages look
+// alike, and a rule for the reader's one button.
+var styleCSS = append(slices.Clip(render.StyleSheet()), `
+header.site form { margin: 0; }
+header.site button { font: inherit; font-weight: 600; color: inherit; background: none; border: 0; padding: 0; cursor: pointer; }
+`...)
 
-// pageCSP forbids script, plugins, frames and loads from elsewhere.
-const pageCSP = "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// pageCSP forbids script, plugins, frames, loads from elsewhere and forms
+// that post elsewhere (the one form asks the mirrors now).
+const pageCSP = "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // savedCSP is the policy of saved pages, which carry their style inline.
 const savedCSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -41,10 +47,10 @@ var pages = template.Must(template.New("").Funcs(funcs).Parse(`
 {{define "head"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="{{if .Saved}}no-referrer{{else}}same-origin{{end}}">
 {{if .Saved}}<meta http-equiv="Content-Security-Policy" content="{{.CSP}}"><style>{{.Style}}</style>{{else}}<link rel="stylesheet" href="/style.css">{{end}}
 <title>{{.Title}}</title></head><body>
-<header class="site">{{if .Saved}}<span>samizdat: saved copy</span>{{else}}<a href="/">samizdat reader</a><a href="/refresh">check mirrors now</a>{{end}}</header>
+<header class="site">{{if .Saved}}<span>samizdat: saved copy</span>{{else}}<a href="/">samizdat reader</a><form method="post" action="/refresh"><button>check mirrors now</button></form>{{end}}</header>
 {{end}}
 
 {{define "provenance"}}
