@@ -4,6 +4,7 @@ package reader_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,7 +62,7 @@ func TestBrowserReaderPagesRunNoScript(t *testing.T) {
 		t.Fatal(err)
 	}
 	saved := filepath.Join(dir, "saved")
-	if _, err := local.WriteArticle(saved, r); err != nil {
+	if _, _, err := local.WriteArticle(saved, r); err != nil {
 		t.Fatal(err)
 	}
 	browsertest.AssertNoScriptRan(t, "saved page", browsertest.DumpDOM(t, "file://"+filepath.Join(saved, "index.html")), "Browser hostile")
@@ -69,5 +70,48 @@ func TestBrowserReaderPagesRunNoScript(t *testing.T) {
 	// of the web (the control's vectors are local).
 	if reqs := evilLog.All(); len(reqs) > 0 {
 		t.Errorf("pages loaded from elsewhere: %q", reqs)
+	}
+}
+
+// TestBrowserRefreshButton presses the local reader's "check mirrors now"
+// button in headless Chromium, under the reader's own page headers
+// (Content-Security-Policy with script allowed only to press it, and
+// Referrer-Policy): the POST it sends carries what the reader accepts as
+// its own page. The same form on a page elsewhere is refused.
+func TestBrowserRefreshButton(t *testing.T) {
+	browsertest.Chromium(t)
+	w := newWorld(t)
+	c := w.client(t.TempDir(), serve(t, w.handler(w.store(honest...))))
+	reader := local.NewServer(c, &local.Options{Prefetch: -1})
+	const press = `<script>document.querySelector('header form').submit()</script>`
+	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/press" {
+			reader.ServeHTTP(rw, r)
+			return
+		}
+		// The reader's index page as it is, with a script to press.
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Host = r.Host
+		rec := httptest.NewRecorder()
+		reader.ServeHTTP(rec, req)
+		for k, v := range rec.Header() {
+			rw.Header()[k] = v
+		}
+		rw.Header().Set("Content-Security-Policy", rec.Header().Get("Content-Security-Policy")+"; script-src 'unsafe-inline'")
+		rw.Write([]byte(strings.Replace(rec.Body.String(), "</body>", press+"</body>", 1)))
+	})
+	srv, log := browsertest.NewLoggedServer(t, h)
+	dom := browsertest.DumpDOM(t, srv.URL+"/press")
+	if !log.Has("POST", "/refresh", http.StatusSeeOther) || !log.Has("GET", "/", http.StatusOK) || !strings.Contains(dom, `href="/a/a/"`) {
+		t.Errorf("pressing the button: requests %q\n%s", log.All(), dom)
+	}
+
+	// A page elsewhere with the same form.
+	evil, _ := browsertest.NewLoggedServer(t, http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Write([]byte(`<!doctype html><form method="post" action="` + srv.URL + `/refresh"><button>x</button></form>` + strings.Replace(press, "header ", "", 1)))
+	}))
+	browsertest.DumpDOM(t, evil.URL+"/")
+	if !log.Has("POST", "/refresh", http.StatusForbidden) || strings.Count(strings.Join(log.All(), "\n"), "POST /refresh 303") != 1 {
+		t.Errorf("a page elsewhere pressing the button: requests %q", log.All())
 	}
 }

@@ -214,22 +214,6 @@ func (e *Error) Unwrap() []error {
 	return out
 }
 
-// ForkError is a fork: a checkpoint signed by the publisher's keys of the
-// same size as the one the reader kept, with another root. Both signed
-// checkpoints are the evidence; Client.Fetch keeps them in the state
-// directory's forks/ folder.
-type ForkError struct {
-	Size      int64
-	Kept, Got []byte // the signed checkpoints
-}
-
-func (e *ForkError) Error() string {
-	return fmt.Sprintf("%v: a checkpoint of %d leaves with another root than the one seen", ErrFork, e.Size)
-}
-
-// Is makes errors.Is(err, ErrFork) true.
-func (e *ForkError) Is(target error) bool { return target == ErrFork }
-
 // Forks returns the failures that were forks: a mirror served a
 // checkpoint the publisher's key signed that contradicts the one this
 // reader kept (the same size, another root). Unlike a lie, a fork needs
@@ -274,7 +258,13 @@ func (r *Result) Articles() []*catalog.Article { return r.view.list() }
 // Errors a mirror's answer can fail with, besides transport and
 // verification errors.
 var (
-	ErrRollback = errors.New("older than what this reader has seen (rollback)")
+	// ErrRollback is catalog.ErrRollback: a checkpoint smaller or older
+	// than the one the reader kept.
+	ErrRollback = catalog.ErrRollback
+	// ErrFork is wrapped, beside the *catalog.ForkError that holds both
+	// signed checkpoints as evidence, when a mirror serves a checkpoint of
+	// the kept one's size with another root. Client.Fetch keeps the
+	// evidence in the state directory's forks/ folder.
 	ErrFork     = errors.New("the publisher's log forked")
 	ErrNotFound = errors.New("no such article in the publisher's log")
 	ErrWithheld = errors.New("the mirror withholds a bundle its log names")
@@ -446,7 +436,7 @@ func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 	}
 	win, failures, untried, err := c.race(ctx, st, id, cands)
 	for _, f := range failures {
-		var fe *ForkError
+		var fe *catalog.ForkError
 		if errors.As(f.Err, &fe) {
 			if err := saveFork(c.dir, f.Mirror, fe); err != nil {
 				c.cfg.Logger.Warn("reader: cannot keep the evidence of a fork", "dir", c.dir, "err", err)
@@ -635,15 +625,14 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 	if old != nil && !stillTrusted(st.checkpoint, a.trust) {
 		prior, old, a.rebased = &view{}, nil, true
 	}
-	if old != nil {
-		switch {
-		case a.cp.Size < old.Size:
-			return a, fmt.Errorf("checkpoint of %d leaves is %w: %d leaves seen", a.cp.Size, ErrRollback, old.Size)
-		case a.cp.Size == old.Size && a.cp.Root != old.Root:
-			return a, &ForkError{Size: a.cp.Size, Kept: st.checkpoint, Got: a.checkpoint}
-		case a.cp.Time.Before(old.Time):
-			return a, fmt.Errorf("checkpoint of %s is %w: one of %s seen", a.cp.Time.Format(time.RFC3339), ErrRollback, old.Time.Format(time.RFC3339))
+	if err := catalog.Judge(old, a.cp); err != nil {
+		var fe *catalog.ForkError
+		if errors.As(err, &fe) {
+			// The evidence: both checkpoints, as signed.
+			fe.Have, fe.Got = st.checkpoint, a.checkpoint
+			return a, fmt.Errorf("%w: %w", ErrFork, fe)
 		}
+		return a, err
 	}
 	if a.cp.Size-prior.size() > MaxNewLeaves {
 		return a, fmt.Errorf("checkpoint adds %d leaves, more than the %d one fetch accepts", a.cp.Size-prior.size(), MaxNewLeaves)

@@ -424,7 +424,7 @@ func lockDir(dir string, wait time.Duration) (unlock func(), err error) {
 // saveFork keeps the evidence of a fork in dir/forks/: the two signed
 // checkpoints and the mirror that served the second, named by the
 // second's SHA-256 so a fork seen again is kept once.
-func saveFork(dir, mirror string, fe *ForkError) error {
+func saveFork(dir, mirror string, fe *catalog.ForkError) error {
 	if dir == "" {
 		return nil
 	}
@@ -435,6 +435,6 @@ func saveFork(dir, mirror string, fe *ForkError) error {
 	sum := sha256.Sum256(fe.Got)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Two checkpoints of %d leaves, both signed by the publisher's keys, with different roots.\n", fe.Size)
-	fmt.Fprintf(&b, "The second came from %s. Send this file to the publisher.\n\nThe checkpoint kept before:\n\n%s\nThe checkpoint the mirror served:\n\n%s", mirror, fe.Kept, fe.Got)
+	fmt.Fprintf(&b, "The second came from %s. Send this file to the publisher.\n\nThe checkpoint kept before:\n\n%s\nThe checkpoint the mirror served:\n\n%s", mirror, fe.Have, fe.Got)
 	return writeAtomic(fdir, hex.EncodeToString(sum[:8])+".txt", b.Bytes())
 }

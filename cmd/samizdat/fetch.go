@@ -171,7 +171,10 @@ func runFetch(e *env, args []string) error {
 	if dir == "" {
 		dir = pos[0]
 	}
-	files, err := local.WriteArticle(dir, res)
+	files, skipped, err := local.WriteArticle(dir, res)
+	for _, s := range skipped {
+		fmt.Fprintf(e.stderr, "samizdat fetch: warning: not saved: %s\n", printable(s.String()))
+	}
 	if err != nil {
 		return err
 	}

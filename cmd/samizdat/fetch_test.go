@@ -16,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
+	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/publish"
 	"github.com/samizdat-news/samizdat/reader"
 )
 
@@ -167,5 +171,68 @@ func TestForkAlarm(t *testing.T) {
 	}}).Forks(), []string{"/state/forks/1234.txt"})
 	if got := errb.String(); strings.Count(got, "ALARM") != 1 || !strings.Contains(got, "http://fork.example served a checkpoint signed by the publisher's key") || !strings.Contains(got, "evidence is kept in /state/forks/1234.txt") {
 		t.Errorf("alarm: %q", got)
+	}
+}
+
+// TestFetchSavesOnlyImages: fetch -o writes the page and the images named
+// for their type, and warns of each entry it leaves out, such as one named
+// evil.html and typed image/png, which opened from the disk would run its
+// script.
+func TestFetchSavesOnlyImages(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	p := testkeys.New(t, "daily-news")
+	pub := filepath.Join(dir, "publisher.pub")
+	if err := os.WriteFile(pub, []byte(p.Root.Public().String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stDir := filepath.Join(dir, "store")
+	st, err := store.Open(stDir, &store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := publish.New(st, p.Root.Public(), p.Statement, p.Signer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := publish.Item{Meta: bundle.Metadata{ID: "hostile", Title: "Hostile names", Language: "en"}, Files: []bundle.File{
+		{Type: "text/html", Data: []byte(`<p>Open the picture.</p><a href="evil.html">picture</a><img src="photo.png">`)},
+		{Name: "evil.html", Type: "image/png", Data: []byte(`<script>document.title = "ran"</script>`)},
+		{Name: "photo.png", Type: "image/png", Data: []byte("\x89PNG\r\n\x1a\n a picture")},
+	}}
+	if _, err := pb.Publish([]publish.Item{it}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := startMirror(ctx, &mirrorConfig{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0", ShutdownTimeout: duration{5 * time.Second}, LogLevel: "warn"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.stop(5 * time.Second)
+
+	out := filepath.Join(dir, "saved")
+	code, stdout, stderr := runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", "http://"+m.HTTPAddr, "-o", out, "hostile")
+	if code != exitOK {
+		t.Fatalf("fetch: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, `samizdat fetch: warning: not saved: "evil.html" (image/png): not named as an image`) || strings.Count(stderr, "not saved") != 1 {
+		t.Errorf("no warning for evil.html:\n%s", stderr)
+	}
+	des, err := os.ReadDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, de := range des {
+		names = append(names, de.Name())
+	}
+	if strings.Join(names, " ") != "index.html photo.png" {
+		t.Errorf("saved %q, want index.html and photo.png", names)
+	}
+	if !strings.Contains(stdout, "wrote "+filepath.Join(out, "photo.png")) || strings.Contains(stdout, "evil.html") {
+		t.Errorf("stdout:\n%s", stdout)
 	}
 }

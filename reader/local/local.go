@@ -11,7 +11,9 @@ import (
 	"fmt"
 	"html/template"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,11 +22,16 @@ import (
 	"github.com/samizdat-news/samizdat/render"
 )
 
-// styleCSS is the mirror's style sheet: the reader's pages look alike.
-var styleCSS = render.StyleSheet()
+// styleCSS is the mirror's style sheet, so that the reader's pages look
+// alike, and a rule for the reader's one button.
+var styleCSS = append(slices.Clip(render.StyleSheet()), `
+header.site form { margin: 0; }
+header.site button { font: inherit; font-weight: 600; color: inherit; background: none; border: 0; padding: 0; cursor: pointer; }
+`...)
 
-// pageCSP forbids script, plugins, frames and loads from elsewhere.
-const pageCSP = "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// pageCSP forbids script, plugins, frames, loads from elsewhere and forms
+// that post elsewhere (the one form asks the mirrors now).
+const pageCSP = "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // savedCSP is the policy of saved pages, which carry their style inline.
 const savedCSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
@@ -40,10 +47,10 @@ var pages = template.Must(template.New("").Funcs(funcs).Parse(`
 {{define "head"}}<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
+<meta name="referrer" content="{{if .Saved}}no-referrer{{else}}same-origin{{end}}">
 {{if .Saved}}<meta http-equiv="Content-Security-Policy" content="{{.CSP}}"><style>{{.Style}}</style>{{else}}<link rel="stylesheet" href="/style.css">{{end}}
 <title>{{.Title}}</title></head><body>
-<header class="site">{{if .Saved}}<span>samizdat: saved copy</span>{{else}}<a href="/">samizdat reader</a><a href="/refresh">check mirrors now</a>{{end}}</header>
+<header class="site">{{if .Saved}}<span>samizdat: saved copy</span>{{else}}<a href="/">samizdat reader</a><form method="post" action="/refresh"><button>check mirrors now</button></form>{{end}}</header>
 {{end}}
 
 {{define "provenance"}}
@@ -126,62 +133,123 @@ func newArticlePage(r *reader.Result, base string, saved bool) (*articlePage, er
 	return p, nil
 }
 
+// SavedImages are the only entries WriteArticle writes besides the page,
+// by the extension their name must end in (in any case) and the type they
+// must have. A file opened from the disk is typed by its extension alone,
+// with no policy to stop what it runs, so a name and a type must agree: an
+// entry "evil.html" typed image/png would open as a page and run its
+// script. SVG, which runs script when opened on its own, is left out.
+var SavedImages = map[string]string{
+	".png":  "image/png",
+	".jpg":  "image/jpeg",
+	".jpeg": "image/jpeg",
+	".gif":  "image/gif",
+	".webp": "image/webp",
+	".avif": "image/avif",
+}
+
+// savedPage is the name of the page WriteArticle writes.
+const savedPage = "index.html"
+
+// Skipped is an entry of a bundle that WriteArticle did not write.
+type Skipped struct {
+	Name, Type string // as the manifest gives them
+	Reason     string
+}
+
+func (s Skipped) String() string { return fmt.Sprintf("%q (%s): %s", s.Name, s.Type, s.Reason) }
+
+// savable says why the entry named name of type typ is not written in a
+// saved copy, or "" if it is. names are every entry's name.
+func savable(name, typ string, names map[string]bool) string {
+	want, ok := SavedImages[strings.ToLower(path.Ext(name))]
+	switch {
+	case typ == "image/svg+xml":
+		return "SVG images are not saved: opened on their own they run script"
+	case !ok:
+		return "not named as an image (.png, .jpg, .jpeg, .gif, .webp or .avif): opened from the disk it would be taken for what its name says"
+	case typ != want:
+		return fmt.Sprintf("named %s but typed %s: opened from the disk it would be taken for a %s", path.Ext(name), typ, want)
+	}
+	// A folder named like the page or like another entry would stop one
+	// of them from being written.
+	for d := path.Dir(name); d != "."; d = path.Dir(d) {
+		if strings.EqualFold(d, savedPage) || names[d] {
+			return "its folder " + d + " has the name of another file"
+		}
+	}
+	return ""
+}
+
 // WriteArticle saves a verified article in dir: index.html, a sanitised
 // page that says who signed it and as of when, and the bundle's images
-// under their entry names, but SVG images (which could run script when
-// opened on their own). It returns the files written.
-func WriteArticle(dir string, r *reader.Result) ([]string, error) {
+// under their entry names, only those SavedImages allows (the rest are
+// returned as skipped). Nothing is written outside dir, even through a
+// symbolic link already there. It returns the files written.
+func WriteArticle(dir string, r *reader.Result) (wrote []string, skipped []Skipped, err error) {
 	if r.Bundle == nil {
-		return nil, fmt.Errorf("local: no article to write")
+		return nil, nil, fmt.Errorf("local: no article to write")
 	}
 	p, err := newArticlePage(r, "", true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var buf bytes.Buffer
 	if err := pages.ExecuteTemplate(&buf, "article", p); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var wrote []string
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer root.Close()
 	write := func(name string, data []byte) error {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
+		// bundle.CheckName keeps names relative, without "..", and the
+		// root keeps every path, links included, inside dir.
+		if d := path.Dir(name); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("local: %w", err)
+			}
 		}
-		tmp := path + ".tmp"
-		if err := os.WriteFile(tmp, data, 0o644); err != nil {
-			return err
+		tmp := name + ".tmp"
+		if err := root.WriteFile(tmp, data, 0o644); err != nil {
+			return fmt.Errorf("local: %w", err)
 		}
-		if err := os.Rename(tmp, path); err != nil {
-			os.Remove(tmp)
-			return err
+		if err := root.Rename(tmp, name); err != nil {
+			root.Remove(tmp)
+			return fmt.Errorf("local: %w", err)
 		}
-		wrote = append(wrote, path)
+		wrote = append(wrote, filepath.Join(dir, filepath.FromSlash(name)))
 		return nil
 	}
-	for i, e := range r.Bundle.Manifest.Entries {
-		// SVG is left out: opened on its own from the disk (the page's
-		// links may lead there) it runs its script, with no policy to
-		// stop it.
-		if i == 0 || !bundle.ImageTypes[e.Type] || e.Type == "image/svg+xml" || strings.HasPrefix(e.Name, "index.") {
+	entries := r.Bundle.Manifest.Entries
+	names := make(map[string]bool, len(entries))
+	for _, e := range entries[1:] {
+		names[e.Name] = true
+	}
+	for i, e := range entries {
+		if i == 0 {
+			continue // the body: index.html shows it
+		}
+		if why := savable(e.Name, e.Type, names); why != "" {
+			skipped = append(skipped, Skipped{Name: e.Name, Type: e.Type, Reason: why})
 			continue
 		}
-		// bundle.CheckName keeps names relative, without "..".
 		data, err := r.Bundle.Entry(i)
 		if err != nil {
-			return wrote, err
+			return wrote, skipped, err
 		}
 		if err := write(e.Name, data); err != nil {
-			return wrote, err
+			return wrote, skipped, err
 		}
 	}
-	if err := write("index.html", buf.Bytes()); err != nil {
-		return wrote, err
+	if err := write(savedPage, buf.Bytes()); err != nil {
+		return wrote, skipped, err
 	}
-	return wrote, nil
+	return wrote, skipped, nil
 }
 
 // ago says how long d is in words.

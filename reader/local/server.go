@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -81,7 +82,9 @@ func NewServer(c *reader.Client, opts *Options) *Server {
 	}
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("GET /{$}", s.serveIndex)
-	s.mux.HandleFunc("GET /refresh", s.serveRefresh)
+	// Asking the mirrors changes the state: a POST, which every browser
+	// marks with its Origin.
+	s.mux.HandleFunc("POST /refresh", s.serveRefresh)
 	s.mux.HandleFunc("GET /style.css", s.serveStyle)
 	s.mux.HandleFunc("GET /a/{id}/{$}", s.serveArticle)
 	s.mux.HandleFunc("GET /a/{id}/{name...}", s.serveImage)
@@ -95,16 +98,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Pages elsewhere must not learn that the reader runs or what it
-	// saved (an image that loads, a style sheet), nor make it fetch: a
-	// browser says where a request comes from.
-	switch r.Header.Get("Sec-Fetch-Site") {
-	case "cross-site", "same-site":
+	// saved (an image that loads, a style sheet), nor make it fetch.
+	if fromElsewhere(r) {
 		http.Error(w, "this reader answers only its own pages and what you type", http.StatusForbidden)
 		return
 	}
 	w.Header().Set("Cross-Origin-Resource-Policy", "same-origin")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Referrer-Policy", "no-referrer")
+	// Same-origin: the reader's own requests say where they come from
+	// (a form's POST carries its Origin, not "null"); links elsewhere
+	// carry nothing.
+	w.Header().Set("Referrer-Policy", "same-origin")
 	w.Header().Set("Content-Security-Policy", pageCSP)
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.Header().Set("Cache-Control", "no-store")
@@ -152,6 +156,35 @@ func (s *Server) refresh(ctx context.Context) {
 			s.remember(f.Bundle)
 		}
 	}
+}
+
+// fromElsewhere reports whether a browser says that r comes from a page
+// other than the reader's own: Sec-Fetch-Site says cross-site or
+// same-site, or Origin or Referer name another origin (an Origin of
+// "null", from a sandboxed frame, a file or a data: URL, is another).
+// Browsers too old to send Sec-Fetch-Site still send Origin on every POST
+// and on scripts' cross-origin requests, and mostly a Referer on the rest.
+// A request with none of them is what the user typed, or a page of the
+// reader's own in a browser that keeps quiet: it is served.
+func fromElsewhere(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "cross-site", "same-site":
+		return true
+	}
+	own := "http://" + r.Host
+	if r.TLS != nil {
+		own = "https://" + r.Host
+	}
+	if o := r.Header.Values("Origin"); len(o) > 0 && (len(o) > 1 || !strings.EqualFold(o[0], own)) {
+		return true
+	}
+	if ref := r.Header.Values("Referer"); len(ref) > 0 {
+		u, err := url.Parse(ref[0])
+		if len(ref) > 1 || err != nil || !strings.EqualFold(u.Scheme+"://"+u.Host, own) {
+			return true
+		}
+	}
+	return false
 }
 
 // hostAllowed reports whether a request's Host names this reader:
