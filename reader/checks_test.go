@@ -292,3 +292,27 @@ func TestBundleMatchesLeaf(t *testing.T) {
 	}
 	w.checkArticle(t, r, r.Mirror)
 }
+
+// TestStaleMirrorsFork: two mirrors, both stale and both verified, serve
+// two logs of one size with different roots. The reader keeps neither
+// quietly: the second is a fork, with both checkpoints as evidence.
+func TestStaleMirrorsFork(t *testing.T) {
+	w := newWorld(t)
+	one := serve(t, w.handler(w.store(step0, fork1)))
+	other := serve(t, w.handler(w.store(step0, step{t1, []publish.Item{item("b", "<p>Another bee.</p>")}})))
+	r, err := w.client("", one, other).Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Stale {
+		t.Fatal("the answer is not stale: the test needs two stale mirrors")
+	}
+	forks := r.Forks()
+	if len(forks) != 1 {
+		t.Fatalf("forks %v, want one", r.Failures)
+	}
+	var fe *catalog.ForkError
+	if !errors.As(forks[0].Err, &fe) || len(fe.Have) == 0 || len(fe.Got) == 0 || string(fe.Have) == string(fe.Got) {
+		t.Errorf("fork %v: want both checkpoints as evidence", forks[0].Err)
+	}
+}

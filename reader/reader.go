@@ -519,6 +519,12 @@ func (c *Client) race(ctx context.Context, st *state, id string, cands []string)
 				return o.a, failures, nil, nil
 			}
 			c.cfg.Logger.Debug("reader: stale answer", "mirror", o.a.mirror, "checkpoint", o.a.cp.Time)
+			if err := staleFork(stale, o.a); err != nil {
+				// Two mirrors, both verified, show two histories of one
+				// size: the publisher's keys signed both.
+				failures = append(failures, Failure{o.mirror, err})
+				continue
+			}
 			if stale == nil || o.a.newer(stale) {
 				stale = o.a
 			}
@@ -559,6 +565,20 @@ type attempt struct {
 	mirrorList *catalog.MirrorList
 	hints      []string
 	rebased    bool // the kept log was dropped: its checkpoint's key is revoked
+}
+
+// staleFork returns a fork error if b's checkpoint, verified, has the size
+// of a's, also verified, and another root; a may be nil.
+func staleFork(a, b *attempt) error {
+	if a == nil {
+		return nil
+	}
+	var fe *catalog.ForkError
+	if errors.As(catalog.Judge(a.cp, b.cp), &fe) {
+		fe.Have, fe.Got = a.checkpoint, b.checkpoint
+		return fmt.Errorf("%w: %w", ErrFork, fe)
+	}
+	return nil
 }
 
 // newer reports whether a's checkpoint is newer than b's.
