@@ -52,10 +52,14 @@ type Mirror struct {
 // Run runs a mirror until ctx ends, then shuts it down within
 // cfg.ShutdownTimeout. It returns a *ConfigError for a mistake in cfg,
 // before anything is opened, and otherwise the error that stopped the
-// start or the shutdown; nil after a clean shutdown.
+// start or the shutdown; nil after a clean shutdown, also when ctx ended
+// during the start.
 func Run(ctx context.Context, cfg *Config) error {
 	m, err := Start(ctx, cfg)
 	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return nil // stopped while starting: a clean stop
+		}
 		return err
 	}
 	<-ctx.Done()
@@ -70,7 +74,8 @@ func Run(ctx context.Context, cfg *Config) error {
 // binds every address cfg gives, and returns once the mirror is serving.
 // Its work then runs in the background until Shutdown; ctx bounds only
 // the start. A mistake in cfg is a *ConfigError, returned before the
-// store is opened; on any error, what was started is stopped again.
+// store is opened; on any error, what was started is stopped again and
+// the Mirror is nil.
 func Start(ctx context.Context, cfg *Config) (m *Mirror, err error) {
 	if cfg == nil {
 		cfg = &Config{}
@@ -109,6 +114,7 @@ func Start(ctx context.Context, cfg *Config) (m *Mirror, err error) {
 	defer func() {
 		if err != nil {
 			m.Shutdown(context.Background())
+			m = nil
 		}
 	}()
 	key, err := nodeKey(filepath.Join(c.Store, NodeKeyFile))
