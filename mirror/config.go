@@ -62,8 +62,9 @@ type Config struct {
 	// networks that drop UDP. Empty: none.
 	TCP string `toml:"tcp"`
 	// Metrics is the TCP address of a separate plain HTTP listener that
-	// serves only /metrics (Prometheus text), so that it can be kept off
-	// the public addresses. Empty: none.
+	// serves only /metrics (Prometheus text), for a scraper on a private
+	// address; the HTTP and HTTPS listeners serve /metrics as well.
+	// Empty: none.
 	Metrics string `toml:"metrics"`
 
 	// Peers are the peers to keep sync sessions to, each quic://HOST:PORT,
@@ -302,16 +303,6 @@ func (c *Config) Check() error {
 		return c.errorf("log_format", "want text or json, not %q", c.LogFormat)
 	}
 	return nil
-}
-
-// SlogLevel returns LogLevel as a slog.Level, the default for an empty or
-// unknown one (Check refuses those).
-func (c *Config) SlogLevel() slog.Level {
-	var l slog.Level
-	if l.UnmarshalText([]byte(c.withDefaults().LogLevel)) != nil {
-		return slog.LevelInfo
-	}
-	return l
 }
 
 // WriteTOML writes c as a mirror.toml file that LoadConfig reads back to
