@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -29,6 +30,9 @@ const (
 
 // MaxConfigSize bounds a configuration file read by LoadConfig.
 const MaxConfigSize = 1 << 20
+
+// maxMB is the largest size in MiB whose bytes fit in an int64.
+const maxMB = math.MaxInt64 >> 20
 
 // Config is the operator's configuration of a mirror node. It is what a
 // mirror.toml file holds (see LoadConfig), each field under the TOML key
@@ -252,8 +256,12 @@ func (c *Config) Check() error {
 		return c.errorf("https", "required by tls_cert and tls_key")
 	case c.QuotaMB < 0:
 		return c.errorf("quota_mb", "must not be negative, not %d", c.QuotaMB)
+	case c.QuotaMB > maxMB:
+		return c.errorf("quota_mb", "at most %d", maxMB)
 	case c.MemoryLimitMB < -1:
 		return c.errorf("memory_limit_mb", "must be -1 (none), 0 (default %d) or more, not %d", DefaultMemoryLimitMB, c.MemoryLimitMB)
+	case c.MemoryLimitMB > maxMB:
+		return c.errorf("memory_limit_mb", "at most %d", maxMB)
 	case c.ShutdownTimeout < 0:
 		return c.errorf("shutdown_timeout", "must not be negative, not %v", c.ShutdownTimeout)
 	}

@@ -3,6 +3,7 @@ package mirror
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -214,7 +215,9 @@ func TestConfigCheck(t *testing.T) {
 		{"https", func(c *Config) { c.HTTPS, c.TLSCert = ":443", "c.pem" }},
 		{"https", func(c *Config) { c.TLSKey = "k.pem" }},
 		{"quota_mb", func(c *Config) { c.QuotaMB = -1 }},
+		{"quota_mb", func(c *Config) { c.QuotaMB = maxMB + 1 }},
 		{"memory_limit_mb", func(c *Config) { c.MemoryLimitMB = -2 }},
+		{"memory_limit_mb", func(c *Config) { c.MemoryLimitMB = math.MaxInt64 }},
 		{"shutdown_timeout", func(c *Config) { c.ShutdownTimeout = -time.Second }},
 		{"http", func(c *Config) { c.HTTP = "localhost" }},
 		{"https", func(c *Config) { c.HTTPS, c.TLSCert, c.TLSKey = "443", "c", "k" }},
