@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/mirror"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
 
@@ -35,16 +36,16 @@ func TestCrashRestartChain(t *testing.T) {
 	defer cancel()
 
 	var logs crashLogs
-	running := map[*mirror]bool{}
+	running := map[*mirror.Mirror]bool{}
 	t.Cleanup(func() {
 		for m := range running {
-			m.stop(5 * time.Second)
+			stopMirror(m)
 		}
 	})
-	start := func(name, addr, peer string) *mirror {
+	start := func(name, addr, peer string) *mirror.Mirror {
 		t.Helper()
-		c := &mirrorConfig{Store: filepath.Join(dir, "mirror-"+name), Trust: []string{pub.pubFile}, QUIC: addr, Peers: []string{"quic://" + peer}}
-		m, err := startMirror(ctx, c, logs.logger(name))
+		c := &mirror.Config{Store: filepath.Join(dir, "mirror-"+name), Trust: []string{pub.pubFile}, QUIC: addr, Peers: []string{"quic://" + peer}, Logger: logs.logger(name)}
+		m, err := mirror.Start(ctx, c)
 		if err != nil {
 			t.Fatalf("mirror %s: %v", name, err)
 		}
@@ -52,8 +53,8 @@ func TestCrashRestartChain(t *testing.T) {
 		return m
 	}
 	a := start("A", "127.0.0.1:0", pub.addr)
-	b := start("B", "127.0.0.1:0", a.QUICAddr)
-	c := start("C", "127.0.0.1:0", b.QUICAddr)
+	b := start("B", "127.0.0.1:0", a.QUICAddr())
+	c := start("C", "127.0.0.1:0", b.QUICAddr())
 	id := pub.root.ID()
 
 	// B is stopped once it holds the log and a third of the bundles, not
@@ -61,8 +62,8 @@ func TestCrashRestartChain(t *testing.T) {
 	var held, missing int
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if m, err := b.st.MissingBundles(id); err == nil {
-			arts, _ := b.st.Articles(id)
+		if m, err := b.Store().MissingBundles(id); err == nil {
+			arts, _ := b.Store().Articles(id)
 			held, missing = len(arts)-len(m), len(m)
 			if held >= articles/3 && missing > 0 {
 				break
@@ -76,26 +77,26 @@ func TestCrashRestartChain(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	bAddr := b.QUICAddr
+	bAddr := b.QUICAddr()
 	delete(running, b)
-	if err := b.stop(5 * time.Second); err != nil {
+	if err := stopMirror(b); err != nil {
 		t.Fatalf("stopping B: %v", err)
 	}
-	cHeld := heldBundles(t, c.st, id)
+	cHeld := heldBundles(t, c.Store(), id)
 	t.Logf("B stopped half-way: it held %d of %d bundles, C %d", held, articles, cHeld)
 
 	// While B is down the publisher signs one more article; A takes it.
 	pub.publish(1, 0)
 	pub.node.Notify(id)
-	if err := waitArticles(ctx, a.st, id, []string{fmt.Sprintf("report-%04d", articles+1)}, 10*time.Second); err != nil {
+	if err := waitArticles(ctx, a.Store(), id, []string{fmt.Sprintf("report-%04d", articles+1)}, 10*time.Second); err != nil {
 		t.Fatalf("A: %v", err)
 	}
 
 	// B comes back on its store and address; C converges.
-	b = start("B", bAddr, a.QUICAddr)
+	b = start("B", bAddr, a.QUICAddr())
 	restarted := time.Now()
-	if b.QUICAddr != bAddr {
-		t.Fatalf("B came back on %s, not %s", b.QUICAddr, bAddr)
+	if b.QUICAddr() != bAddr {
+		t.Fatalf("B came back on %s, not %s", b.QUICAddr(), bAddr)
 	}
 	var ids []string
 	for i := 1; i <= articles+1; i++ {
@@ -104,7 +105,7 @@ func TestCrashRestartChain(t *testing.T) {
 	// C redials B when its old session ends: at once when B's stop
 	// closed it, but when that close is lost (a loaded machine drops UDP)
 	// only at QUIC's 30 s idle timeout, which the wait must cover.
-	if err := waitArticles(ctx, c.st, id, ids, 50*time.Second); err != nil {
+	if err := waitArticles(ctx, c.Store(), id, ids, 50*time.Second); err != nil {
 		t.Fatalf("C after B's restart: %v\n%s", err, logs.String())
 	}
 	t.Logf("C held all %d articles %v after B's restart", articles+1, time.Since(restarted).Round(time.Millisecond))
@@ -112,20 +113,20 @@ func TestCrashRestartChain(t *testing.T) {
 	size, index := pub.size(), pub.index()
 	for _, m := range []struct {
 		name string
-		m    *mirror
+		m    *mirror.Mirror
 	}{{"A", a}, {"B", b}, {"C", c}} {
-		p, err := m.m.st.Publisher(id)
+		p, err := m.m.Store().Publisher(id)
 		if err != nil {
 			t.Fatalf("%s: %v", m.name, err)
 		}
 		if p.Size != size || !bytes.Equal(p.Checkpoint, pub.cps[size]) {
 			t.Errorf("%s holds a log of %d leaves, want the publisher's %d with its checkpoint", m.name, p.Size, size)
 		}
-		probs, err := m.m.st.Check(pub.root, nil)
+		probs, err := m.m.Store().Check(pub.root, nil)
 		if err != nil || len(probs) > 0 {
 			t.Errorf("%s does not verify: %v %v", m.name, err, probs)
 		}
-		if arts, err := m.m.st.Articles(id); err != nil || !slices.Equal(arts, index) {
+		if arts, err := m.m.Store().Articles(id); err != nil || !slices.Equal(arts, index) {
 			t.Errorf("%s's article index differs from the publisher's (%v)", m.name, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror"
 	"github.com/samizdat-news/samizdat/mirror/replica"
 	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -144,26 +145,26 @@ func demoMirrors(e *env, dir string, step int, once bool) error {
 	fmt.Fprintf(e.stdout, "\n%d. Three volunteers run mirrors, chained: the publisher -> A -> B -> C. Each copies\n"+
 		"   from the one before over QUIC and verifies everything before storing it.\n", step)
 	prev := l.Addr().String()
-	var mirrors []*mirror
+	var mirrors []*mirror.Mirror
 	defer func() {
 		for _, m := range mirrors {
-			m.stop(5 * time.Second)
+			stopMirror(m)
 		}
 	}()
 	start := time.Now()
 	for _, name := range []string{"A", "B", "C"} {
-		c := &mirrorConfig{Store: p("mirror-" + name), Trust: []string{p("keys/publisher.pub")}, HTTP: "127.0.0.1:0", QUIC: "127.0.0.1:0", Peers: []string{"quic://" + prev}, LogLevel: "error"}
-		m, err := startMirror(ctx, c, quiet)
+		c := &mirror.Config{Store: p("mirror-" + name), Trust: []string{p("keys/publisher.pub")}, HTTP: "127.0.0.1:0", QUIC: "127.0.0.1:0", Peers: []string{"quic://" + prev}, Logger: quiet}
+		m, err := mirror.Start(ctx, c)
 		if err != nil {
 			return fmt.Errorf("mirror %s: %w", name, err)
 		}
 		mirrors = append(mirrors, m)
-		fmt.Fprintf(e.stdout, "$ samizdat mirror --store mirror-%s --trust keys/publisher.pub --http %s --quic %s --peer quic://%s\n", name, m.HTTPAddr, m.QUICAddr, prev)
-		prev = m.QUICAddr
+		fmt.Fprintf(e.stdout, "$ samizdat mirror --store mirror-%s --trust keys/publisher.pub --http %s --quic %s --peer quic://%s\n", name, m.HTTPAddr(), m.QUICAddr(), prev)
+		prev = m.QUICAddr()
 	}
 	last := mirrors[len(mirrors)-1]
 	ids := []string{"en-mirrors", "fa-ayeneh", "ru-zerkala"}
-	if err := waitArticles(ctx, last.st, root.ID(), ids, 30*time.Second); err != nil {
+	if err := waitArticles(ctx, last.Store(), root.ID(), ids, 30*time.Second); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "All %d articles reached mirror C, verified, %s after the mirrors started.\n", len(ids), time.Since(start).Round(time.Millisecond))
@@ -180,11 +181,11 @@ func demoMirrors(e *env, dir string, step int, once bool) error {
 		return err
 	}
 	pubNode.Notify(root.ID())
-	if err := waitArticles(ctx, last.st, root.ID(), []string{"live-report"}, 30*time.Second); err != nil {
+	if err := waitArticles(ctx, last.Store(), root.ID(), []string{"live-report"}, 30*time.Second); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "live-report arrived at mirror C, verified, %s after it was published.\n", time.Since(start).Round(time.Millisecond))
-	if probs, err := last.st.Check(root, nil); err != nil || len(probs) > 0 {
+	if probs, err := last.Store().Check(root, nil); err != nil || len(probs) > 0 {
 		return fmt.Errorf("mirror C does not verify: %v %v", err, probs)
 	}
 	fmt.Fprintf(e.stdout, "Mirror C's whole store verifies against publisher.pub.\n")
@@ -196,7 +197,7 @@ func demoMirrors(e *env, dir string, step int, once bool) error {
 		return err
 	}
 	defer hole.Close()
-	fetchArgs := []string{"-t", "keys/publisher.pub", "--state", "reader-state", "-m", "http://" + hole.Addr().String(), "-m", "http://" + last.HTTPAddr, "-m", "http://" + mirrors[0].HTTPAddr, "-o", "live-report", "live-report"}
+	fetchArgs := []string{"-t", "keys/publisher.pub", "--state", "reader-state", "-m", "http://" + hole.Addr().String(), "-m", "http://" + last.HTTPAddr(), "-m", "http://" + mirrors[0].HTTPAddr(), "-o", "live-report", "live-report"}
 	fmt.Fprintf(e.stdout, "$ samizdat fetch %s\n", strings.Join(fetchArgs, " "))
 	for i, a := range fetchArgs {
 		if a == "keys/publisher.pub" || a == "reader-state" || a == "live-report" && fetchArgs[i-1] == "-o" {
@@ -206,10 +207,10 @@ func demoMirrors(e *env, dir string, step int, once bool) error {
 	if code := run(&env{ctx: ctx, stdin: e.stdin, stdout: e.stdout, stderr: e.stdout, getenv: e.getenv}, append([]string{"fetch"}, fetchArgs...)); code != exitOK {
 		return fmt.Errorf("the reader got no verified copy (exit %d)", code)
 	}
-	fmt.Fprintf(e.stdout, "To read in a browser through the mirrors, verified, run: samizdat read -t keys/publisher.pub -m http://%s\n", last.HTTPAddr)
+	fmt.Fprintf(e.stdout, "To read in a browser through the mirrors, verified, run: samizdat read -t keys/publisher.pub -m http://%s\n", last.HTTPAddr())
 
 	fmt.Fprintf(e.stdout, "\n%d. Open these in any browser (no JavaScript needed):\n", step+3)
-	base := "http://" + last.HTTPAddr
+	base := "http://" + last.HTTPAddr()
 	fmt.Fprintf(e.stdout, "  %s/                                   mirror C's index\n", base)
 	for _, id := range append(ids, "live-report") {
 		fmt.Fprintf(e.stdout, "  %s/p/%s/a/%s/\n", base, root.ID(), id)
@@ -247,4 +248,11 @@ func waitArticles(ctx context.Context, st *store.Store, publisher string, ids []
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// stopMirror shuts m down, giving it 5 s.
+func stopMirror(m *mirror.Mirror) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return m.Shutdown(ctx)
 }

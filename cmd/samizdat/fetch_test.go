@@ -7,17 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/internal/testkeys"
+	"github.com/samizdat-news/samizdat/mirror"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/publish"
 	"github.com/samizdat-news/samizdat/reader"
@@ -53,19 +52,18 @@ func TestFetchFromMirrors(t *testing.T) {
 	}
 	id, _, _ := strings.Cut(runCmd(t, ctx, "publish", "-k", keyDir, "-s", pubStore, article), " ")
 
-	var ms []*mirror
+	var ms []*mirror.Mirror
 	for _, name := range []string{"one", "two"} {
-		m, err := startMirror(ctx, &mirrorConfig{Store: filepath.Join(dir, name), Trust: []string{pub}, HTTP: "127.0.0.1:0", QUIC: "127.0.0.1:0",
-			ShutdownTimeout: duration{5 * time.Second}, LogLevel: "warn"}, slog.New(slog.DiscardHandler))
+		m, err := mirror.Start(ctx, &mirror.Config{Store: filepath.Join(dir, name), Trust: []string{pub}, HTTP: "127.0.0.1:0", QUIC: "127.0.0.1:0"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer m.stop(5 * time.Second)
+		defer stopMirror(m)
 		ms = append(ms, m)
 	}
-	one, two := "http://"+ms[0].HTTPAddr, "http://"+ms[1].HTTPAddr
+	one, two := "http://"+ms[0].HTTPAddr(), "http://"+ms[1].HTTPAddr()
 	runCmd(t, ctx, "mirrors", "add", "-k", keyDir, "-s", pubStore, two)
-	runCmd(t, ctx, "push", "-s", pubStore, "quic://"+ms[0].QUICAddr, "quic://"+ms[1].QUICAddr)
+	runCmd(t, ctx, "push", "-s", pubStore, "quic://"+ms[0].QUICAddr(), "quic://"+ms[1].QUICAddr())
 	hole, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +83,7 @@ func TestFetchFromMirrors(t *testing.T) {
 
 	// Mirror one goes away; the reader gives no -m and still gets the
 	// article, from the mirror the publisher's signed list named.
-	ms[0].stop(5 * time.Second)
+	stopMirror(ms[0])
 	code, stdout, stderr = runExit(ctx, "fetch", "-t", pub, "--state", state, "-o", out, id)
 	if code != exitOK || !strings.Contains(stdout, "from "+two) {
 		t.Fatalf("fetch through a learned mirror: exit %d\n%s%s", code, stdout, stderr)
@@ -207,14 +205,14 @@ func TestFetchSavesOnlyImages(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	m, err := startMirror(ctx, &mirrorConfig{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0", ShutdownTimeout: duration{5 * time.Second}, LogLevel: "warn"}, slog.New(slog.DiscardHandler))
+	m, err := mirror.Start(ctx, &mirror.Config{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.stop(5 * time.Second)
+	defer stopMirror(m)
 
 	out := filepath.Join(dir, "saved")
-	code, stdout, stderr := runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", "http://"+m.HTTPAddr, "-o", out, "hostile")
+	code, stdout, stderr := runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", "http://"+m.HTTPAddr(), "-o", out, "hostile")
 	if code != exitOK {
 		t.Fatalf("fetch: exit %d\n%s%s", code, stdout, stderr)
 	}

@@ -58,6 +58,7 @@ func init() {
 		{"fetch", "fetch an article from mirrors, verify it and save it", runFetch},
 		{"read", "run a local verifying reader to read a publisher in your browser", runRead},
 		{"demo", "see it work: keys, publishing, three chained mirrors and a reader, on loopback", runDemo},
+		{"version", "print the version, the source revision and the Go version", runVersion},
 	}
 }
 
@@ -75,6 +76,12 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
+// lineError is a mistake in the command line or a config file that its
+// one line explains: exit 2.
+type lineError struct{ msg string }
+
+func (e *lineError) Error() string { return e.msg }
+
 // checkFailed says a verification failed and was already reported: exit 1.
 var errCheckFailed = errors.New("check failed")
 
@@ -89,12 +96,16 @@ func run(e *env, args []string) int {
 		}
 		return exitOK
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	for _, c := range commands {
 		if c.name != args[0] {
 			continue
 		}
 		err := c.run(e, args[1:])
 		var ue *usageError
+		var le *lineError
 		switch {
 		case err == nil:
 			return exitOK
@@ -102,6 +113,9 @@ func run(e *env, args []string) int {
 			return exitOK
 		case errors.As(err, &ue):
 			fmt.Fprintf(e.stderr, "samizdat %s: %s\nRun 'samizdat %s --help' for usage.\n", c.name, ue.msg, c.name)
+			return exitUsage
+		case errors.As(err, &le):
+			fmt.Fprintf(e.stderr, "samizdat %s: %s\n", c.name, oneLine(le.msg))
 			return exitUsage
 		case errors.Is(err, errCheckFailed):
 			return exitFailed

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/samizdat-news/samizdat/internal/corpus"
 
@@ -41,6 +46,11 @@ const testPassphrase = "correct horse battery staple"
 //	mkpng FILE                 write a small valid PNG image
 //	capture FILE REGEXP VAR... set each VAR to a submatch of REGEXP's first
 //	                           match in FILE (or stdout, stderr)
+//	freeport VAR               set VAR to a TCP port on 127.0.0.1 that was
+//	                           free a moment ago
+//	waithttp URL [FILE]        poll URL until it answers 200 OK, at most
+//	                           waitHTTPTimeout (for a samizdat running in
+//	                           the background), and save the body in FILE
 //	[corpus]                   the corpus is present; $CORPUS names it
 //
 // SAMIZDAT_PASSPHRASE is set to a valid passphrase.
@@ -86,6 +96,8 @@ func TestScripts(t *testing.T) {
 			"truncate": cmdTruncate,
 			"mkpng":    cmdMkpng,
 			"capture":  cmdCapture,
+			"freeport": cmdFreeport,
+			"waithttp": cmdWaithttp,
 		},
 	})
 }
@@ -228,5 +240,48 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	for i, v := range args[2:] {
 		ts.Setenv(v, m[i+1])
+	}
+}
+
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "freeport")
+	if len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := l.Addr().(*net.TCPAddr).Port
+	ts.Check(l.Close())
+	ts.Setenv(args[0], strconv.Itoa(port))
+}
+
+// waitHTTPTimeout bounds waithttp: a mirror's start, under -race on a
+// loaded machine.
+const waitHTTPTimeout = 30 * time.Second
+
+func cmdWaithttp(ts *testscript.TestScript, neg bool, args []string) {
+	noNeg(ts, neg, "waithttp")
+	if len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waithttp URL [FILE]")
+	}
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(waitHTTPTimeout)
+	for {
+		resp, err := client.Get(args[0])
+		if err == nil {
+			body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if rerr == nil && resp.StatusCode == http.StatusOK {
+				if len(args) == 2 {
+					ts.Check(os.WriteFile(ts.MkAbs(args[1]), body, 0o644))
+				}
+				return
+			}
+			err = fmt.Errorf("%s %v", resp.Status, rerr)
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not answer 200 OK within %v: %v", args[0], waitHTTPTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling an external process
 	}
 }

@@ -1,57 +1,24 @@
 package main
 
 import (
-	"context"
-	"crypto/ed25519"
-	"crypto/rand"
-	"crypto/tls"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
-	"fmt"
+	"flag"
+	"io"
 	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
-	"sync"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/quic-go/quic-go/http3"
-	"golang.org/x/net/netutil"
-
-	"github.com/samizdat-news/samizdat/internal/coalesce"
-	"github.com/samizdat-news/samizdat/keys"
-	"github.com/samizdat-news/samizdat/mirror/replica"
-	"github.com/samizdat-news/samizdat/mirror/session"
-	"github.com/samizdat-news/samizdat/mirror/store"
-	"github.com/samizdat-news/samizdat/mirror/web"
+	"github.com/samizdat-news/samizdat/mirror"
 )
-
-// Limits of the mirror's HTTP servers.
-const (
-	maxHTTPConns      = 1024
-	maxHeaderBytes    = 16 << 10
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 2 * time.Minute
-	idleTimeout       = 2 * time.Minute
-)
-
-const nodeKeyFile = "node.key"
-
-// coalesceHTTP is "off" in a binary built with
-// -ldflags=-X=main.coalesceHTTP=off: bench/mirror's A/B comparison of the
-// plain-HTTP listener with and without package coalesce.
-var coalesceHTTP = "on"
 
 func runMirror(e *env, args []string) error {
-	fs := newFlags(e, "mirror", "--store DIR --trust PUBFILE... [--http ADDR] [--quic ADDR] [--peer quic://HOST:PORT]... [flags]")
+	fs := newFlags(e, "mirror", "[--config FILE] --store DIR --trust PUBFILE... [--http ADDR] [--quic ADDR] [--peer quic://HOST:PORT]... [flags]\n\n"+
+		"Every flag but --config and --check-config has a setting of the same name in the TOML\n"+
+		"file, with _ for - (the lists: trust, peers, peer_urls). A flag given on the command line\n"+
+		"replaces the file's setting, even with an empty or zero value; a list flag replaces the\n"+
+		"file's whole list (--peer= empties it). Relative paths in the file are relative to its folder.")
 	config := mirrorFlags(fs)
+	check := fs.Bool("check-config", false, "check the settings and the files they name, print them with every default filled in, and exit")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -63,323 +30,153 @@ func runMirror(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(e, c.LogLevel)
+	if *check {
+		if err := c.CheckFiles(); err != nil {
+			return err
+		}
+		return c.WriteTOML(e.stdout)
+	}
+	c.Logger = newFormatLogger(e.stderr, c.LogLevel, c.LogFormat)
+	if c.MemoryLimitMB == 0 {
+		c.MemoryLimitMB = mirror.DefaultMemoryLimitMB
+	}
 	if c.MemoryLimitMB > 0 && e.getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(c.MemoryLimitMB << 20)
 	}
-	m, err := startMirror(e.ctx, c, log)
-	if err != nil {
-		return err
-	}
-	<-e.ctx.Done()
-	log.Info("mirror: shutting down")
-	return m.stop(c.ShutdownTimeout.Duration)
+	return mirror.Run(e.ctx, c)
 }
 
+// newLogger makes the text logger of a command, on stderr.
 func newLogger(e *env, level string) *slog.Logger {
+	return newFormatLogger(e.stderr, level, "text")
+}
+
+// newFormatLogger makes a logger at level (debug, info, warn or error;
+// empty for info) writing text (key=value) or json lines to w.
+func newFormatLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
-	l.UnmarshalText([]byte(level)) // checked by mirrorFlags
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l}))
+	if level != "" {
+		l.UnmarshalText([]byte(level)) // checked by the caller
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// mirror is a running mirror node: a store, a sync node and HTTP servers.
-type mirror struct {
-	log     *slog.Logger
-	st      *store.Store
-	node    *replica.Node
-	web     *web.Handler
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	servers []*http.Server
-	h3      *http3.Server
-	closers []func() error
-
-	HTTPAddr string // where plain HTTP listens, once started
-	QUICAddr string // where the sync protocol listens over QUIC
-	TCPAddr  string // where it listens over TLS on TCP
+// mirrorFlags defines the flags of `samizdat mirror` on fs, and returns a
+// function that, after parsing, loads the config file if one was given,
+// sets over it every setting given by a flag, and checks the result.
+func mirrorFlags(fs *flag.FlagSet) func() (*mirror.Config, error) {
+	file := fs.String("config", "", "TOML configuration file (see dist/mirror.toml); flags override its settings")
+	var f mirror.Config // the flags' values; only those given are used
+	fs.StringVar(&f.Store, "store", "", "store directory (created if missing)")
+	fs.Var((*listFlag)(&f.Trust), "trust", "a publisher.pub file of a publisher to carry (repeatable)")
+	fs.Var((*listFlag)(&f.Peers), "peer", "a peer to sync with: quic://HOST:PORT or tcp://HOST:PORT, optionally #NODEKEY (repeatable)")
+	fs.StringVar(&f.HTTP, "http", "", "address for plain HTTP (for a reverse proxy, or loopback)")
+	fs.StringVar(&f.HTTPS, "https", "", "address for HTTPS and HTTP/3 (needs --tls-cert and --tls-key)")
+	fs.StringVar(&f.TLSCert, "tls-cert", "", "TLS certificate chain (PEM) for --https")
+	fs.StringVar(&f.TLSKey, "tls-key", "", "TLS private key (PEM) for --https")
+	fs.StringVar(&f.QUIC, "quic", "", "UDP address for the sync protocol over QUIC")
+	fs.StringVar(&f.TCP, "tcp", "", "TCP address for the sync protocol over TLS (for networks that drop UDP)")
+	fs.StringVar(&f.Metrics, "metrics", "", "address of a separate plain HTTP listener serving only /metrics")
+	fs.StringVar(&f.PublicURL, "public-url", "", "this mirror's public HTTP URL, for readers' lists of mirrors (/api/peers)")
+	fs.Var((*listFlag)(&f.PeerURLs), "peer-url", "another mirror's public HTTP URL, listed by /api/peers (repeatable)")
+	fs.Int64Var(&f.QuotaMB, "quota-mb", 0, "largest size of one publisher's bundles, in MiB (0: no quota)")
+	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", 0, "how long requests in flight may take to finish on SIGTERM (0: 10s)")
+	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
+	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text)")
+	fs.Int64Var(&f.MemoryLimitMB, "memory-limit-mb", 0, "soft limit on the Go heap in MiB (0: 64; -1: none; GOMEMLIMIT wins)")
+	return func() (*mirror.Config, error) {
+		c := &mirror.Config{}
+		if *file != "" {
+			var err error
+			if c, err = mirror.LoadConfig(*file); err != nil {
+				return nil, configError(err, nil)
+			}
+		}
+		set := map[string]bool{}
+		fs.Visit(func(fl *flag.Flag) {
+			set[fl.Name] = true
+			switch fl.Name {
+			case "store":
+				c.Store = f.Store
+			case "trust":
+				c.Trust = f.Trust
+			case "peer":
+				c.Peers = f.Peers
+			case "http":
+				c.HTTP = f.HTTP
+			case "https":
+				c.HTTPS = f.HTTPS
+			case "tls-cert":
+				c.TLSCert = f.TLSCert
+			case "tls-key":
+				c.TLSKey = f.TLSKey
+			case "quic":
+				c.QUIC = f.QUIC
+			case "tcp":
+				c.TCP = f.TCP
+			case "metrics":
+				c.Metrics = f.Metrics
+			case "public-url":
+				c.PublicURL = f.PublicURL
+			case "peer-url":
+				c.PeerURLs = f.PeerURLs
+			case "quota-mb":
+				c.QuotaMB = f.QuotaMB
+			case "shutdown-timeout":
+				c.ShutdownTimeout = f.ShutdownTimeout
+			case "log-level":
+				c.LogLevel = f.LogLevel
+			case "log-format":
+				c.LogFormat = f.LogFormat
+			case "memory-limit-mb":
+				c.MemoryLimitMB = f.MemoryLimitMB
+			}
+		})
+		if err := c.Check(); err != nil {
+			return nil, configError(err, set)
+		}
+		return c, nil
+	}
 }
 
-// startMirror opens the store and starts everything c asks for.
-func startMirror(parent context.Context, c *mirrorConfig, log *slog.Logger) (m *mirror, err error) {
-	var trusted []*keys.PublicKey
-	for _, p := range c.Trust {
-		k, err := readPublicKey(p)
-		if err != nil {
-			return nil, err
-		}
-		trusted = append(trusted, k)
-	}
-	peers, err := parsePeers(c.Peers)
-	if err != nil {
-		return nil, err
-	}
-	// Pages are refreshed as soon as the store changes. The handler is
-	// made below, before anything can write to the store.
-	var pages *web.Handler
-	onChange := func(id string) { pages.Invalidate(id) }
-	st, err := store.Open(c.Store, &store.Options{Create: true, Logger: log, Quota: c.QuotaMB << 20, OnChange: onChange})
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(parent)
-	m = &mirror{log: log, st: st, cancel: cancel}
-	defer func() {
-		if err != nil {
-			m.stop(time.Second)
-		}
-	}()
-	key, err := nodeKey(filepath.Join(c.Store, nodeKeyFile))
-	if err != nil {
-		return m, err
-	}
-	m.node, err = replica.New(st, trusted, &replica.Config{Key: key, Peers: peers, Logger: log, PublicURL: c.PublicURL})
-	if err != nil {
-		return m, err
-	}
-	peerURLs := slices.Clone(c.PeerURLs)
-	m.web = web.New(st, trusted, &web.Config{Logger: log, Alarms: m.node.Alarms, Collectors: []prometheus.Collector{nodeCollector(m.node)},
-		PublicURL: c.PublicURL, Peers: func() []string { return append(slices.Clone(peerURLs), m.node.PeerURLs()...) }})
-	pages = m.web
-	log.Info("mirror: started", "store", c.Store, "node_key", hex.EncodeToString(m.node.PublicKey()), "publishers", len(trusted), "peers", len(peers))
+// listFlag is a repeatable string flag whose empty value adds nothing,
+// so that --peer= given alone stands for an empty list.
+type listFlag []string
 
-	m.goRun("sync peers", func() error { return m.node.Run(ctx) })
-	if c.QUIC != "" {
-		l, err := session.ListenQUIC(c.QUIC, key)
-		if err != nil {
-			return m, fmt.Errorf("sync over QUIC on %s: %w", c.QUIC, err)
-		}
-		m.QUICAddr = l.Addr().String()
-		m.closers = append(m.closers, l.Close)
-		m.goRun("sync over QUIC", func() error { return m.node.Serve(ctx, l) })
-		log.Info("mirror: sync over QUIC", "addr", m.QUICAddr)
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(v string) error {
+	if v != "" {
+		*l = append(*l, v)
 	}
-	if c.TCP != "" {
-		l, err := session.ListenTCP(c.TCP, key)
-		if err != nil {
-			return m, fmt.Errorf("sync over TCP on %s: %w", c.TCP, err)
-		}
-		m.TCPAddr = l.Addr().String()
-		m.closers = append(m.closers, l.Close)
-		m.goRun("sync over TCP", func() error { return m.node.Serve(ctx, l) })
-		log.Info("mirror: sync over TLS/TCP", "addr", m.TCPAddr)
-	}
-	if c.HTTP != "" {
-		ln, err := net.Listen("tcp", c.HTTP)
-		if err != nil {
-			return m, fmt.Errorf("http on %s: %w", c.HTTP, err)
-		}
-		m.HTTPAddr = ln.Addr().String()
-		if coalesceHTTP != "off" {
-			// One writev instead of two writes for a page over 4 KB
-			// (see package coalesce). Not for HTTPS: crypto/tls sits
-			// between net/http's buffer and the socket and writes each
-			// record itself, so there is no buffer-sized write to hold;
-			// HTTP/3 is not TCP. It wraps the *net.TCPConn directly, as
-			// writev needs, and LimitListener goes around it.
-			ln = coalesce.NewListener(ln, nil)
-		}
-		srv := m.httpServer(m.web, nil)
-		m.goServe("http", func() error { return srv.Serve(netutil.LimitListener(ln, maxHTTPConns)) })
-		log.Info("mirror: serving HTTP", "addr", m.HTTPAddr)
-	}
-	if c.HTTPS != "" {
-		if err := m.startHTTPS(c); err != nil {
-			return m, err
-		}
-	}
-	return m, nil
-}
-
-// startHTTPS serves HTTP/1.1 and HTTP/2 over TLS on TCP, and HTTP/3 on the
-// same port over UDP, announced with Alt-Svc.
-func (m *mirror) startHTTPS(c *mirrorConfig) error {
-	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
-	if err != nil {
-		return fmt.Errorf("https: %w", err)
-	}
-	tcfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	m.h3 = &http3.Server{Addr: c.HTTPS, Handler: m.web, TLSConfig: http3.ConfigureTLSConfig(tcfg.Clone()), MaxHeaderBytes: maxHeaderBytes, IdleTimeout: idleTimeout}
-	altSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		m.h3.SetQUICHeaders(w.Header())
-		m.web.ServeHTTP(w, r)
-	})
-	ln, err := net.Listen("tcp", c.HTTPS)
-	if err != nil {
-		return fmt.Errorf("https on %s: %w", c.HTTPS, err)
-	}
-	srv := m.httpServer(altSvc, tcfg)
-	m.goServe("https", func() error { return srv.ServeTLS(netutil.LimitListener(ln, maxHTTPConns), "", "") })
-	m.goServe("http/3", func() error { return m.h3.ListenAndServe() })
-	m.log.Info("mirror: serving HTTPS and HTTP/3", "addr", ln.Addr().String())
 	return nil
 }
 
-func (m *mirror) httpServer(h http.Handler, tcfg *tls.Config) *http.Server {
-	srv := &http.Server{
-		Handler: h, TLSConfig: tcfg,
-		ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
-		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
-		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug),
+// settingFlags names the flags whose names are not their settings' keys
+// with - for _.
+var settingFlags = map[string]string{"peers": "peer", "peer_urls": "peer-url"}
+
+// configError turns a *mirror.ConfigError into one line for the operator:
+// it names the flag when the setting came from a flag (in set) or there
+// is no file, and the file and key otherwise. Exit status 2.
+func configError(err error, set map[string]bool) error {
+	var ce *mirror.ConfigError
+	if !errors.As(err, &ce) {
+		return err
 	}
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetHTTP2(true)
-	p.SetUnencryptedHTTP2(tcfg == nil)
-	srv.Protocols = &p
-	m.servers = append(m.servers, srv)
-	return srv
-}
-
-// goRun runs a long-lived part; its failure (other than by shutdown) is
-// logged at error level.
-func (m *mirror) goRun(what string, f func() error) {
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		if err := f(); err != nil && !errors.Is(err, context.Canceled) {
-			m.log.Error("mirror: "+what+" stopped", "err", err)
-		}
-	}()
-}
-
-func (m *mirror) goServe(what string, f func() error) {
-	m.goRun(what, func() error {
-		if err := f(); !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-			return err
-		}
-		return nil
-	})
-}
-
-// stop shuts everything down within timeout and closes the store. Store
-// writes are transactional, so a shutdown at any moment loses nothing.
-func (m *mirror) stop(timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	for _, s := range m.servers {
-		s.Shutdown(ctx)
+	name, ok := settingFlags[ce.Key]
+	if !ok {
+		name = strings.ReplaceAll(ce.Key, "_", "-")
 	}
-	if m.h3 != nil {
-		m.h3.Shutdown(ctx)
-	}
-	m.cancel()
-	for _, c := range m.closers {
-		c()
-	}
-	done := make(chan struct{})
-	go func() { m.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		m.log.Warn("mirror: shutdown timed out; closing the store anyway")
-	}
-	return m.st.Close()
-}
-
-// parsePeers parses quic://HOST:PORT, tcp://HOST:PORT or HOST:PORT, each
-// optionally pinned with #NODEKEY (hex, as the peer logs at start).
-func parsePeers(list []string) ([]replica.Peer, error) {
-	var peers []replica.Peer
-	for _, s := range list {
-		addr, pin, pinned := strings.Cut(s, "#")
-		p := replica.Peer{Addr: addr}
-		if pinned {
-			k, err := hex.DecodeString(pin)
-			if err != nil || len(k) != ed25519.PublicKeySize {
-				return nil, usagef("peer %q: the pinned node key must be 64 hex digits", s)
-			}
-			p.Key = k
-		}
-		rest := addr
-		if scheme, r, ok := strings.Cut(addr, "://"); ok {
-			if scheme != "quic" && scheme != "tcp" {
-				return nil, usagef("peer %q: want quic://HOST:PORT or tcp://HOST:PORT", s)
-			}
-			rest = r
-		}
-		if _, _, err := net.SplitHostPort(rest); err != nil {
-			return nil, usagef("peer %q: %v", s, err)
-		}
-		peers = append(peers, p)
-	}
-	return peers, nil
-}
-
-// nodeKey reads the node's identity key, making it on first start. It is a
-// transport identity, not a publisher key: it signs nothing readers trust,
-// so it is kept unencrypted (mode 0600) and the mirror starts unattended.
-func nodeKey(path string) (ed25519.PrivateKey, error) {
-	const magic = "samizdat node key v1\n"
-	data, err := readSmall(path, 256)
-	if errors.Is(err, os.ErrNotExist) {
-		seed := make([]byte, ed25519.SeedSize)
-		if _, err := rand.Read(seed); err != nil {
-			return nil, err
-		}
-		// Written whole to a temporary name, then linked into place, so a
-		// start killed at any moment leaves either no key or a whole one.
-		tmp := path + ".tmp"
-		os.Remove(tmp)
-		if err := keys.WriteNewFile(tmp, []byte(magic+base64.StdEncoding.EncodeToString(seed)+"\n"), 0o600); err != nil {
-			return nil, err
-		}
-		defer os.Remove(tmp)
-		if err := os.Link(tmp, path); err != nil {
-			return nil, fmt.Errorf("node key: %w", err)
-		}
-		if err := syncDir(filepath.Dir(path)); err != nil {
-			return nil, err
-		}
-		return ed25519.NewKeyFromSeed(seed), nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	rest, ok := strings.CutPrefix(string(data), magic)
-	seed, err := base64.StdEncoding.Strict().DecodeString(strings.TrimSuffix(rest, "\n"))
-	if !ok || err != nil || len(seed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("%s: not a samizdat node key; move it away to make a new one", path)
-	}
-	return ed25519.NewKeyFromSeed(seed), nil
-}
-
-// nodeCollector exports the sync node's counters on /metrics.
-func nodeCollector(n *replica.Node) prometheus.Collector {
-	return &statsCollector{n: n}
-}
-
-type statsCollector struct{ n *replica.Node }
-
-func statDesc(name, help string) *prometheus.Desc {
-	return prometheus.NewDesc("samizdat_sync_"+name, help, nil, nil)
-}
-
-var (
-	descSessions = statDesc("sessions", "Sync sessions open now.")
-	descSyncs    = statDesc("syncs_total", "Pulls of one publisher from a peer that completed.")
-	descAnnounce = statDesc("announces_total", "New checkpoints announced to peers.")
-	descLeaves   = statDesc("leaves_added_total", "Catalog leaves stored from peers.")
-	descBundles  = statDesc("bundles_added_total", "Bundles stored from peers.")
-	descForks    = statDesc("forks_total", "Checkpoints refused as forks of a publisher's log: an alarm.")
-	descRefused  = statDesc("refused_total", "Updates from peers refused: untrusted publisher or bad data.")
-	descStale    = statDesc("stale_total", "Checkpoints from peers older than ours, ignored.")
-	descRateLim  = statDesc("rate_limited_total", "Peers' requests refused over their rate limit.")
-	descIPRef    = statDesc("ip_refused_total", "Sessions refused: too many from one address.")
-)
-
-func (c *statsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descSessions, descSyncs, descAnnounce, descLeaves, descBundles, descForks, descRefused, descStale, descRateLim, descIPRef} {
-		ch <- d
-	}
-}
-
-func (c *statsCollector) Collect(ch chan<- prometheus.Metric) {
-	s := c.n.Stats()
-	ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(s.Sessions))
-	for _, v := range []struct {
-		d *prometheus.Desc
-		n uint64
-	}{{descSyncs, s.Syncs}, {descAnnounce, s.Announces}, {descLeaves, s.LeavesAdded}, {descBundles, s.BundlesAdded}, {descForks, s.Forks}, {descRefused, s.Refused}, {descStale, s.Stale}, {descRateLim, s.RateLimited}, {descIPRef, s.IPRefused}} {
-		ch <- prometheus.MustNewConstMetric(v.d, prometheus.CounterValue, float64(v.n))
+	switch {
+	case ce.Key != "" && (set[name] || ce.File == ""):
+		return &lineError{"--" + name + ": " + ce.Err.Error()}
+	case ce.File == "":
+		return &lineError{ce.Err.Error()}
+	default:
+		return &lineError{ce.Error()}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
 
@@ -66,17 +66,17 @@ func TestMirrorListAndRefreshEndToEnd(t *testing.T) {
 	runCmd(t, ctx, "publish", "-k", keyDir, "-s", pubStore, article)
 	runCmd(t, ctx, "mirrors", "add", "-k", keyDir, "-s", pubStore, "https://mirror-one.example/", "h3://192.0.2.7:4433")
 
-	c := &mirrorConfig{Store: filepath.Join(dir, "mirror"), Trust: []string{filepath.Join(keyDir, "publisher.pub")},
+	c := &mirror.Config{Store: filepath.Join(dir, "mirror"), Trust: []string{filepath.Join(keyDir, "publisher.pub")},
 		HTTP: "127.0.0.1:0", QUIC: "127.0.0.1:0", PublicURL: "https://this-mirror.example/",
-		PeerURLs: []string{"https://friend.example/"}, ShutdownTimeout: duration{5 * time.Second}, LogLevel: "warn"}
-	m, err := startMirror(ctx, c, slog.New(slog.DiscardHandler))
+		PeerURLs: []string{"https://friend.example/"}}
+	m, err := mirror.Start(ctx, c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.stop(5 * time.Second)
-	base := "http://" + m.HTTPAddr
+	defer stopMirror(m)
+	base := "http://" + m.HTTPAddr()
 
-	runCmd(t, ctx, "push", "-s", pubStore, "quic://"+m.QUICAddr)
+	runCmd(t, ctx, "push", "-s", pubStore, "quic://"+m.QUICAddr())
 	ps, err := store.Open(pubStore, &store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -119,18 +119,18 @@ func TestMirrorListAndRefreshEndToEnd(t *testing.T) {
 
 	// A second mirror syncing from the first gets the list, and each
 	// lists the other's public URL from the sync protocol's hello.
-	cb := &mirrorConfig{Store: filepath.Join(dir, "mirror-b"), Trust: c.Trust, HTTP: "127.0.0.1:0",
-		Peers: []string{"quic://" + m.QUICAddr}, PublicURL: "h3://mirror-b.example:4433", ShutdownTimeout: duration{5 * time.Second}, LogLevel: "warn"}
-	mb, err := startMirror(ctx, cb, slog.New(slog.DiscardHandler))
+	cb := &mirror.Config{Store: filepath.Join(dir, "mirror-b"), Trust: c.Trust, HTTP: "127.0.0.1:0",
+		Peers: []string{"quic://" + m.QUICAddr()}, PublicURL: "h3://mirror-b.example:4433"}
+	mb, err := mirror.Start(ctx, cb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer mb.stop(5 * time.Second)
+	defer stopMirror(mb)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		_, pa := httpGet(t, base+"/api/peers")
-		_, pb := httpGet(t, "http://"+mb.HTTPAddr+"/api/peers")
-		code, ml := httpGet(t, "http://"+mb.HTTPAddr+"/p/"+id+"/mirrors")
+		_, pb := httpGet(t, "http://"+mb.HTTPAddr()+"/api/peers")
+		code, ml := httpGet(t, "http://"+mb.HTTPAddr()+"/p/"+id+"/mirrors")
 		if strings.Contains(string(pa), "h3://mirror-b.example:4433") && strings.Contains(string(pb), "https://this-mirror.example/") && code == http.StatusOK && bytes.Equal(ml, want) {
 			break
 		}
@@ -143,7 +143,7 @@ func TestMirrorListAndRefreshEndToEnd(t *testing.T) {
 	// A refresh a second later, pushed, is a newer checkpoint of the same log.
 	time.Sleep(time.Until(before.Time.Add(time.Second + 50*time.Millisecond)))
 	runCmd(t, ctx, "refresh", "-k", keyDir, "-s", pubStore)
-	runCmd(t, ctx, "push", "-s", pubStore, "quic://"+m.QUICAddr)
+	runCmd(t, ctx, "push", "-s", pubStore, "quic://"+m.QUICAddr())
 	after := checkpoint()
 	if after.Size != before.Size || after.Root != before.Root || !after.Time.After(before.Time) {
 		t.Errorf("after refresh the mirror serves size %d at %s; before size %d at %s", after.Size, after.Time, before.Size, before.Time)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror"
 	"github.com/samizdat-news/samizdat/mirror/replica"
 	"github.com/samizdat-news/samizdat/mirror/session"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -27,9 +28,13 @@ func runPush(e *env, args []string) error {
 	if *storeDir == "" || len(addrs) == 0 {
 		return usagef("want -s STORE and at least one ADDR (quic://HOST:PORT or tcp://HOST:PORT)")
 	}
-	peers, err := parsePeers(addrs)
-	if err != nil {
-		return err
+	var peers []replica.Peer
+	for _, a := range addrs {
+		p, err := mirror.ParsePeer(a)
+		if err != nil {
+			return usagef("%s", strings.TrimPrefix(err.Error(), "mirror: "))
+		}
+		peers = append(peers, p)
 	}
 	st, err := store.Open(*storeDir, nil)
 	if err != nil {

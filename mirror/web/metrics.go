@@ -89,3 +89,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// Metrics returns a handler that serves the same Prometheus text as the
+// /metrics route, for a separate listener that keeps metrics off the
+// public addresses. Requests to it are not counted in the handler's
+// request metrics. It is safe for concurrent use.
+func (h *Handler) Metrics() http.Handler { return h.metrics.handler }
