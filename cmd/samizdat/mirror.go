@@ -22,23 +22,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go/http3"
-	"golang.org/x/net/netutil"
 
-	"github.com/samizdat-news/samizdat/internal/coalesce"
+	"github.com/samizdat-news/samizdat/internal/netlimit"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	msync "github.com/samizdat-news/samizdat/mirror/sync"
 	"github.com/samizdat-news/samizdat/mirror/web"
-)
-
-// Limits of the mirror's HTTP servers.
-const (
-	maxHTTPConns      = 1024
-	maxHeaderBytes    = 16 << 10
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 2 * time.Minute
-	idleTimeout       = 2 * time.Minute
 )
 
 const nodeKeyFile = "node.key"
@@ -91,6 +80,7 @@ type mirror struct {
 	wg      sync.WaitGroup
 	servers []*http.Server
 	h3      *http3.Server
+	conns   *netlimit.Limiter // HTTP and HTTPS connections, with their caps (web.NewServer)
 	closers []func() error
 
 	HTTPAddr string // where plain HTTP listens, once started
@@ -121,7 +111,7 @@ func startMirror(parent context.Context, c *mirrorConfig, log *slog.Logger) (m *
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(parent)
-	m = &mirror{log: log, st: st, cancel: cancel}
+	m = &mirror{log: log, st: st, cancel: cancel, conns: netlimit.New(nil)}
 	defer func() {
 		if err != nil {
 			m.stop(time.Second)
@@ -133,7 +123,7 @@ func startMirror(parent context.Context, c *mirrorConfig, log *slog.Logger) (m *
 	}
 	m.node = msync.New(st, trusted, &msync.Config{Key: key, Peers: peers, Logger: log, PublicURL: c.PublicURL})
 	peerURLs := slices.Clone(c.PeerURLs)
-	m.web = web.New(st, trusted, &web.Config{Logger: log, Alarms: m.node.Alarms, Collectors: []prometheus.Collector{nodeCollector(m.node)},
+	m.web = web.New(st, trusted, &web.Config{Logger: log, Alarms: m.node.Alarms, Collectors: []prometheus.Collector{nodeCollector(m.node), web.ConnMetrics(m.conns)},
 		PublicURL: c.PublicURL, Peers: func() []string { return append(slices.Clone(peerURLs), m.node.PeerURLs()...) }})
 	pages = m.web
 	log.Info("mirror: started", "store", c.Store, "node_key", hex.EncodeToString(m.node.PublicKey()), "publishers", len(trusted), "peers", len(peers))
@@ -165,17 +155,7 @@ func startMirror(parent context.Context, c *mirrorConfig, log *slog.Logger) (m *
 			return m, fmt.Errorf("http on %s: %w", c.HTTP, err)
 		}
 		m.HTTPAddr = ln.Addr().String()
-		if coalesceHTTP != "off" {
-			// One writev instead of two writes for a page over 4 KB
-			// (see package coalesce). Not for HTTPS: crypto/tls sits
-			// between net/http's buffer and the socket and writes each
-			// record itself, so there is no buffer-sized write to hold;
-			// HTTP/3 is not TCP. It wraps the *net.TCPConn directly, as
-			// writev needs, and LimitListener goes around it.
-			ln = coalesce.NewListener(ln, nil)
-		}
-		srv := m.httpServer(m.web, nil)
-		m.goServe("http", func() error { return srv.Serve(netutil.LimitListener(ln, maxHTTPConns)) })
+		m.goServe("http", m.webServer(ln, m.web, nil).Serve)
 		log.Info("mirror: serving HTTP", "addr", m.HTTPAddr)
 	}
 	if c.HTTPS != "" {
@@ -194,7 +174,7 @@ func (m *mirror) startHTTPS(c *mirrorConfig) error {
 		return fmt.Errorf("https: %w", err)
 	}
 	tcfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	m.h3 = &http3.Server{Addr: c.HTTPS, Handler: m.web, TLSConfig: http3.ConfigureTLSConfig(tcfg.Clone()), MaxHeaderBytes: maxHeaderBytes, IdleTimeout: idleTimeout}
+	m.h3 = &http3.Server{Addr: c.HTTPS, Handler: m.web, TLSConfig: http3.ConfigureTLSConfig(tcfg.Clone()), MaxHeaderBytes: web.DefaultMaxHeaderBytes, IdleTimeout: web.DefaultIdleTimeout}
 	altSvc := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.h3.SetQUICHeaders(w.Header())
 		m.web.ServeHTTP(w, r)
@@ -203,26 +183,17 @@ func (m *mirror) startHTTPS(c *mirrorConfig) error {
 	if err != nil {
 		return fmt.Errorf("https on %s: %w", c.HTTPS, err)
 	}
-	srv := m.httpServer(altSvc, tcfg)
-	m.goServe("https", func() error { return srv.ServeTLS(netutil.LimitListener(ln, maxHTTPConns), "", "") })
+	m.goServe("https", m.webServer(ln, altSvc, tcfg).Serve)
 	m.goServe("http/3", func() error { return m.h3.ListenAndServe() })
 	m.log.Info("mirror: serving HTTPS and HTTP/3", "addr", ln.Addr().String())
 	return nil
 }
 
-func (m *mirror) httpServer(h http.Handler, tcfg *tls.Config) *http.Server {
-	srv := &http.Server{
-		Handler: h, TLSConfig: tcfg,
-		ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
-		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
-		ErrorLog: slog.NewLogLogger(m.log.Handler(), slog.LevelDebug),
-	}
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetHTTP2(true)
-	p.SetUnencryptedHTTP2(tcfg == nil)
-	srv.Protocols = &p
-	m.servers = append(m.servers, srv)
+// webServer serves h on ln (HTTPS if tcfg is set) with the connection
+// caps of m.conns, which HTTP and HTTPS share, and web's timeouts.
+func (m *mirror) webServer(ln net.Listener, h http.Handler, tcfg *tls.Config) *web.Server {
+	srv := web.NewServer(ln, h, &web.ServerConfig{Limiter: m.conns, TLSConfig: tcfg, NoCoalesce: coalesceHTTP == "off", Logger: m.log})
+	m.servers = append(m.servers, srv.HTTP)
 	return srv
 }
 
