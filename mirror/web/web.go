@@ -10,6 +10,10 @@
 // before anything of it is shown; verified bundles and rendered article
 // pages are kept in bounded caches keyed by digest, so a popular article
 // costs one verification and one rendering.
+//
+// NewServer serves a Handler over TCP with per-address and total
+// connection caps and header timeouts (package internal/netlimit), so that
+// one client's slow connections cannot hold up other readers.
 package web
 
 import (
