@@ -47,8 +47,10 @@ import (
 const (
 	// DefaultMaxConns is the default cap on the connections open at once,
 	// in total: room for 10,000 concurrent keep-alive readers (which the
-	// mirror's load benchmark runs, BENCHMARKS.md), at about 25 KB of
-	// memory each when idle. It is lowered to leave FDReserve of the
+	// mirror's load benchmark runs, BENCHMARKS.md). A net/http connection
+	// holds about 20 KB when idle or slow (its goroutine's stack and its
+	// buffers), so the default bounds their memory at about 330 MB; lower
+	// it on a smaller machine. It is lowered to leave FDReserve of the
 	// process's file descriptors free.
 	DefaultMaxConns = 16384
 	// DefaultMaxConnsPerAddr is the default cap on the connections one
