@@ -283,9 +283,12 @@ func runReaders(args []string) {
 	took := time.Since(t0)
 	wg.Wait()
 	peak, now := srv.memory()
+	refusedAddr, refusedFull, reclaimed := srv.metric(`samizdat_http_connections_refused_total{reason="per_address"}`),
+		srv.metric(`samizdat_http_connections_refused_total{reason="full"}`), srv.metric("samizdat_http_connections_reclaimed_total")
 	slices.Sort(lat)
 	fmt.Printf("readers=%d addrs=%d mode=%s fd_limit=%d ramp=%.1fs\n", *n, *addrs, *mode, fdLimit(), ramp.Seconds())
-	fmt.Printf("server connections open during the run: %.0f (max %.0f)\n", open, srv.metric("samizdat_http_connections_max"))
+	fmt.Printf("server connections open during the run: %.0f (max %.0f); refused: %.0f per address, %.0f full; %.0f idle ones reclaimed; %.0f accepted in all\n",
+		open, srv.metric("samizdat_http_connections_max"), refusedAddr, refusedFull, reclaimed, srv.metric("samizdat_http_connections_accepted_total"))
 	fmt.Printf("requests=%d in %.1fs: %.0f/s, errors=%d (first: %v)\n", done, took.Seconds(), float64(done)/took.Seconds(), errs.Load(), firstErr.Load())
 	fmt.Printf("latency (sampled, %d): p50=%v p99=%v\n", len(lat), pct(lat, .5), pct(lat, .99))
 	fmt.Printf("server Go memory during the run: stacks %.1f MB, heap in use %.1f MB\n", stack/(1<<20), heap/(1<<20))
