@@ -95,7 +95,8 @@ type Listener struct {
 // NewListener wraps l. For writev to be used, l's connections must be
 // *net.TCPConn (or another type that net.Buffers writes with one system
 // call): wrap the listener net.Listen returns before any other wrapper,
-// such as netutil.LimitListener.
+// such as a netlimit.Listener (package internal/netlimit), which passes
+// every write through to the Conn it wraps.
 func NewListener(l net.Listener, c *Config) *Listener {
 	cfg := c.withDefaults()
 	return &Listener{Listener: l, cfg: cfg, pool: newPool(cfg.Size)}
