@@ -81,10 +81,10 @@ type Config struct {
 	// value means no per-address cap.
 	MaxConnsPerAddr int
 	// LimitLoopback applies the per-address cap to loopback clients too.
-	// False (the default) exempts them, and clients without an IP address
-	// (Unix sockets): a reverse proxy in front of the server connects
-	// from loopback for all its clients. Tests set it to act as many
-	// clients from 127.0.0.2, 127.0.0.3 and so on.
+	// False (the default) exempts them: a reverse proxy in front of the
+	// server connects from loopback for all its clients. Tests set it to
+	// act as many clients from 127.0.0.2, 127.0.0.3 and so on. Clients
+	// without an IP address (Unix sockets) are always exempt.
 	LimitLoopback bool
 }
 
