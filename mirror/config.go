@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/internal/netlimit"
 	"github.com/samizdat-news/samizdat/mirror/web"
 )
 
@@ -67,9 +68,20 @@ type Config struct {
 	TCP string `toml:"tcp"`
 	// Metrics is the TCP address of a separate plain HTTP listener that
 	// serves only /metrics (Prometheus text), for a scraper on a private
-	// address; the HTTP and HTTPS listeners serve /metrics as well.
-	// Empty: none.
+	// address; the HTTP and HTTPS listeners then answer /metrics with 404.
+	// Empty: none, and the HTTP and HTTPS listeners serve /metrics.
 	Metrics string `toml:"metrics"`
+	// HTTPMaxConns caps the HTTP and HTTPS connections open at once; when
+	// it is full, the connection idle longest is closed for a new one.
+	// Zero: netlimit.DefaultMaxConns (16,384), lowered to what the
+	// process's file descriptor limit allows.
+	HTTPMaxConns int `toml:"http_max_conns"`
+	// HTTPMaxConnsPerAddr caps the HTTP and HTTPS connections one client
+	// address (an IPv4 address, an IPv6 /64) has open at once; more are
+	// reset at once, so that one address cannot hold up other readers.
+	// Loopback clients (a reverse proxy) are exempt. Zero:
+	// netlimit.DefaultMaxConnsPerAddr (256); -1: no cap.
+	HTTPMaxConnsPerAddr int `toml:"http_max_conns_per_addr"`
 
 	// Peers are the peers to keep sync sessions to, each quic://HOST:PORT,
 	// tcp://HOST:PORT or HOST:PORT (QUIC), optionally pinned with
@@ -262,6 +274,10 @@ func (c *Config) Check() error {
 		return c.errorf("memory_limit_mb", "must be -1 (none), 0 (default %d) or more, not %d", DefaultMemoryLimitMB, c.MemoryLimitMB)
 	case c.MemoryLimitMB > maxMB:
 		return c.errorf("memory_limit_mb", "at most %d", maxMB)
+	case c.HTTPMaxConns < 0:
+		return c.errorf("http_max_conns", "must not be negative, not %d", c.HTTPMaxConns)
+	case c.HTTPMaxConnsPerAddr < -1:
+		return c.errorf("http_max_conns_per_addr", "must be -1 (no cap), 0 (default %d) or more, not %d", netlimit.DefaultMaxConnsPerAddr, c.HTTPMaxConnsPerAddr)
 	case c.ShutdownTimeout < 0:
 		return c.errorf("shutdown_timeout", "must not be negative, not %v", c.ShutdownTimeout)
 	}

@@ -72,6 +72,8 @@ func ExampleConfig_WriteTOML() {
 	// quic = ":4433"
 	// tcp = ""
 	// metrics = ""
+	// http_max_conns = 0
+	// http_max_conns_per_addr = 0
 	// peers = []
 	// public_url = ""
 	// peer_urls = []

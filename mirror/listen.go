@@ -5,26 +5,18 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"github.com/quic-go/quic-go/http3"
-	"golang.org/x/net/netutil"
 
-	"github.com/samizdat-news/samizdat/internal/coalesce"
+	"github.com/samizdat-news/samizdat/internal/netlimit"
+	"github.com/samizdat-news/samizdat/mirror/web"
 )
 
 // This file is the one place that builds the mirror's HTTP listeners and
-// servers: listenHTTP for TCP (plain and TLS), listenHTTP3 for QUIC.
-
-// Limits of the mirror's HTTP servers.
-const (
-	maxHTTPConns      = 1024
-	maxHeaderBytes    = 16 << 10
-	readHeaderTimeout = 10 * time.Second
-	readTimeout       = 30 * time.Second
-	writeTimeout      = 2 * time.Minute
-	idleTimeout       = 2 * time.Minute
-)
+// servers: listenHTTP for TCP (plain and TLS), listenHTTP3 for QUIC. The
+// limits are package web's (web.NewServer): timeouts, header size, and
+// connection caps in total and per client address, shared by HTTP and
+// HTTPS through one netlimit.Limiter.
 
 // coalesceHTTP is "off" in a binary built with
 // -ldflags=-X=github.com/samizdat-news/samizdat/mirror.coalesceHTTP=off:
@@ -32,37 +24,15 @@ const (
 // without package coalesce.
 var coalesceHTTP = "on"
 
-// listenHTTP binds addr on TCP and returns the listener, bounded to
-// maxHTTPConns connections, and a server for h on it, not yet serving:
-// the caller runs srv.Serve(ln), or srv.ServeTLS(ln, "", "") when tcfg is
-// not nil.
-func listenHTTP(addr string, h http.Handler, tcfg *tls.Config, log *slog.Logger) (*http.Server, net.Listener, error) {
+// listenHTTP binds addr on TCP and returns a server for h on it, not yet
+// serving (the caller runs its Serve): HTTPS when tcfg is set, else plain
+// HTTP. Its connections count against conns.
+func listenHTTP(addr string, h http.Handler, tcfg *tls.Config, conns *netlimit.Limiter, log *slog.Logger) (*web.Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	if tcfg == nil && coalesceHTTP != "off" {
-		// One writev instead of two writes for a page over 4 KB (see
-		// package coalesce). Not for HTTPS: crypto/tls sits between
-		// net/http's buffer and the socket and writes each record
-		// itself, so there is no buffer-sized write to hold. It wraps
-		// the *net.TCPConn directly, as writev needs, and LimitListener
-		// goes around it.
-		ln = coalesce.NewListener(ln, nil)
-	}
-	ln = netutil.LimitListener(ln, maxHTTPConns)
-	srv := &http.Server{
-		Handler: h, TLSConfig: tcfg,
-		ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout, WriteTimeout: writeTimeout,
-		IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	var p http.Protocols
-	p.SetHTTP1(true)
-	p.SetHTTP2(true)
-	p.SetUnencryptedHTTP2(tcfg == nil)
-	srv.Protocols = &p
-	return srv, ln, nil
+	return web.NewServer(ln, h, &web.ServerConfig{Limiter: conns, TLSConfig: tcfg, NoCoalesce: coalesceHTTP == "off", Logger: log}), nil
 }
 
 // listenHTTP3 binds addr on UDP and returns the socket and an HTTP/3
@@ -72,6 +42,6 @@ func listenHTTP3(addr string, h http.Handler, tcfg *tls.Config) (*http3.Server, 
 	if err != nil {
 		return nil, nil, err
 	}
-	srv := &http3.Server{Handler: h, TLSConfig: http3.ConfigureTLSConfig(tcfg.Clone()), MaxHeaderBytes: maxHeaderBytes, IdleTimeout: idleTimeout}
+	srv := &http3.Server{Handler: h, TLSConfig: http3.ConfigureTLSConfig(tcfg.Clone()), MaxHeaderBytes: web.DefaultMaxHeaderBytes, IdleTimeout: web.DefaultIdleTimeout}
 	return srv, conn, nil
 }

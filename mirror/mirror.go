@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go/http3"
 
+	"github.com/samizdat-news/samizdat/internal/netlimit"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/replica"
 	"github.com/samizdat-news/samizdat/mirror/session"
@@ -41,6 +42,7 @@ type Mirror struct {
 	cancel  context.CancelFunc // ends the sync node's work
 	wg      sync.WaitGroup     // the goroutines that serve and sync
 	servers []*http.Server
+	conns   *netlimit.Limiter // HTTP and HTTPS connections, with their caps
 	h3      *http3.Server
 	closers []func() error // the sync listeners
 
@@ -111,7 +113,7 @@ func Start(ctx context.Context, cfg *Config) (m *Mirror, err error) {
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
-	m = &Mirror{cfg: c, log: log, st: st, cancel: cancel}
+	m = &Mirror{cfg: c, log: log, st: st, cancel: cancel, conns: netlimit.New(&netlimit.Config{MaxConns: c.HTTPMaxConns, MaxConnsPerAddr: c.HTTPMaxConnsPerAddr})}
 	defer func() {
 		if err != nil {
 			m.Shutdown(context.Background())
@@ -127,11 +129,12 @@ func Start(ctx context.Context, cfg *Config) (m *Mirror, err error) {
 	}
 	peerURLs := slices.Clone(c.PeerURLs)
 	m.web = web.New(st, trusted, &web.Config{
-		Logger:     log,
-		Alarms:     m.node.Alarms,
-		Collectors: []prometheus.Collector{&syncCollector{m.node}},
-		PublicURL:  c.PublicURL,
-		Peers:      func() []string { return append(slices.Clone(peerURLs), m.node.PeerURLs()...) },
+		Logger:         log,
+		Alarms:         m.node.Alarms,
+		Collectors:     []prometheus.Collector{&syncCollector{m.node}, web.ConnMetrics(m.conns)},
+		NoMetricsRoute: c.Metrics != "",
+		PublicURL:      c.PublicURL,
+		Peers:          func() []string { return append(slices.Clone(peerURLs), m.node.PeerURLs()...) },
 	})
 	pages = m.web
 	if err := ctx.Err(); err != nil {
@@ -305,13 +308,13 @@ func (m *Mirror) goServe(what string, f func() error) {
 // listener, that c asks for.
 func (m *Mirror) startHTTP(c *Config, tcfg *tls.Config) error {
 	if c.HTTP != "" {
-		srv, ln, err := listenHTTP(c.HTTP, m.web, nil, m.log)
+		srv, err := listenHTTP(c.HTTP, m.web, nil, m.conns, m.log)
 		if err != nil {
 			return fmt.Errorf("mirror: http on %s: %w", c.HTTP, err)
 		}
-		m.servers = append(m.servers, srv)
-		m.httpAddr = ln.Addr().String()
-		m.goServe("http", func() error { return srv.Serve(ln) })
+		m.servers = append(m.servers, srv.HTTP)
+		m.httpAddr = srv.Addr().String()
+		m.goServe("http", srv.Serve)
 	}
 	if c.HTTPS != "" {
 		if err := m.startHTTPS(c.HTTPS, tcfg); err != nil {
@@ -319,13 +322,15 @@ func (m *Mirror) startHTTP(c *Config, tcfg *tls.Config) error {
 		}
 	}
 	if c.Metrics != "" {
-		srv, ln, err := listenHTTP(c.Metrics, metricsOnly(m.web.Metrics()), nil, m.log)
+		// The metrics listener has caps of its own: a flood of readers
+		// must not lock the operator out of it.
+		srv, err := listenHTTP(c.Metrics, metricsOnly(m.web.Metrics()), nil, netlimit.New(nil), m.log)
 		if err != nil {
 			return fmt.Errorf("mirror: metrics on %s: %w", c.Metrics, err)
 		}
-		m.servers = append(m.servers, srv)
-		m.metricsAddr = ln.Addr().String()
-		m.goServe("metrics", func() error { return srv.Serve(ln) })
+		m.servers = append(m.servers, srv.HTTP)
+		m.metricsAddr = srv.Addr().String()
+		m.goServe("metrics", srv.Serve)
 	}
 	return nil
 }
@@ -338,21 +343,21 @@ func (m *Mirror) startHTTPS(addr string, tcfg *tls.Config) error {
 		h3.SetQUICHeaders(w.Header())
 		m.web.ServeHTTP(w, r)
 	})
-	srv, ln, err := listenHTTP(addr, altSvc, tcfg, m.log)
+	srv, err := listenHTTP(addr, altSvc, tcfg, m.conns, m.log)
 	if err != nil {
 		return fmt.Errorf("mirror: https on %s: %w", addr, err)
 	}
-	m.servers = append(m.servers, srv)
-	m.httpsAddr = ln.Addr().String()
+	m.servers = append(m.servers, srv.HTTP)
+	m.httpsAddr = srv.Addr().String()
 	// HTTP/3 takes the port TCP got, so that ":0" means one port for both.
 	h3, udp, err := listenHTTP3(m.httpsAddr, m.web, tcfg)
 	if err != nil {
-		ln.Close()
+		srv.Close()
 		return fmt.Errorf("mirror: http/3 on %s: %w", m.httpsAddr, err)
 	}
 	m.h3 = h3
 	m.closers = append(m.closers, udp.Close) // http3.Server leaves it open
-	m.goServe("https", func() error { return srv.ServeTLS(ln, "", "") })
+	m.goServe("https", srv.Serve)
 	m.goServe("http/3", func() error { return h3.Serve(udp) })
 	return nil
 }

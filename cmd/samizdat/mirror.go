@@ -83,6 +83,8 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirror.Config, error) {
 	fs.StringVar(&f.Metrics, "metrics", "", "address of a separate plain HTTP listener serving only /metrics")
 	fs.StringVar(&f.PublicURL, "public-url", "", "this mirror's public HTTP URL, for readers' lists of mirrors (/api/peers)")
 	fs.Var((*listFlag)(&f.PeerURLs), "peer-url", "another mirror's public HTTP URL, listed by /api/peers (repeatable)")
+	fs.IntVar(&f.HTTPMaxConns, "http-max-conns", 0, "most HTTP(S) connections open at once (0: 16384, or what the file descriptor limit allows)")
+	fs.IntVar(&f.HTTPMaxConnsPerAddr, "http-max-conns-per-addr", 0, "most HTTP(S) connections from one client address, IPv6 by /64 (0: 256; -1: no cap)")
 	fs.Int64Var(&f.QuotaMB, "quota-mb", 0, "largest size of one publisher's bundles, in MiB (0: no quota)")
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", 0, "how long requests in flight may take to finish on SIGTERM (0: 10s)")
 	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
@@ -124,6 +126,10 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirror.Config, error) {
 				c.PublicURL = f.PublicURL
 			case "peer-url":
 				c.PeerURLs = f.PeerURLs
+			case "http-max-conns":
+				c.HTTPMaxConns = f.HTTPMaxConns
+			case "http-max-conns-per-addr":
+				c.HTTPMaxConnsPerAddr = f.HTTPMaxConnsPerAddr
 			case "quota-mb":
 				c.QuotaMB = f.QuotaMB
 			case "shutdown-timeout":

@@ -95,7 +95,8 @@ type Listener struct {
 // NewListener wraps l. For writev to be used, l's connections must be
 // *net.TCPConn (or another type that net.Buffers writes with one system
 // call): wrap the listener net.Listen returns before any other wrapper,
-// such as netutil.LimitListener.
+// such as a netlimit.Listener (package internal/netlimit), which passes
+// every write through to the Conn it wraps.
 func NewListener(l net.Listener, c *Config) *Listener {
 	cfg := c.withDefaults()
 	return &Listener{Listener: l, cfg: cfg, pool: newPool(cfg.Size)}
@@ -131,13 +132,18 @@ type Conn struct {
 
 	mu          sync.Mutex // guards what follows; never held during I/O
 	held        *[]byte    // a write of cfg.Size bytes, not yet sent
-	flushing    bool       // held bytes are being sent alone
+	flushing    bool       // held bytes are being sent alone (and Conn closed after, if Close left that to it)
 	timer       *time.Timer
 	wdl         time.Time // the write deadline last set
 	err         error     // why held bytes could not be sent
 	errReported bool
 	closed      bool
 	closing     bool // Close left the closing of Conn to whoever sends the held bytes
+
+	// flushed, if not nil (in tests), is sent to without blocking when
+	// held bytes begin to be sent alone, and again when they have been
+	// sent (or failed) and the Conn closed if Close left that to it.
+	flushed chan struct{}
 }
 
 // NewConn wraps c. See NewListener on the type c should be.
@@ -264,20 +270,37 @@ func (c *Conn) flushLocked() error {
 	c.held = nil
 	c.flushing = true
 	c.mu.Unlock()
+	c.notify()
 	_, err := c.Conn.Write(*hp)
 	c.pool.Put(hp)
 	c.mu.Lock()
-	c.flushing = false
 	if err != nil && c.err == nil {
 		c.err = err
 	}
 	closeNow := c.closing
 	c.closing = false
+	if !closeNow {
+		c.flushing = false
+	}
 	c.mu.Unlock()
 	if closeNow {
 		c.Conn.Close()
+		c.mu.Lock()
+		c.flushing = false
+		c.mu.Unlock()
 	}
+	c.notify()
 	return err
+}
+
+// notify tells a test that a flush began or ended.
+func (c *Conn) notify() {
+	if c.flushed != nil {
+		select {
+		case c.flushed <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Read reads from the connection; held bytes are sent first (by the
@@ -415,6 +438,10 @@ func (c *Conn) Close() error {
 	}
 	return err
 }
+
+// NetConn returns the conn c wraps. Writing to it directly would pass
+// held bytes.
+func (c *Conn) NetConn() net.Conn { return c.Conn }
 
 func (c *Conn) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.Conn.LocalAddr().Network(), Source: c.Conn.LocalAddr(), Addr: c.Conn.RemoteAddr(), Err: err}

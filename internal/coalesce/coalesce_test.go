@@ -340,8 +340,48 @@ func pair(t *testing.T, cfg *Config) (*Conn, *net.TCPConn, *counts) {
 	}
 	n := new(counts)
 	cc := NewConn(countConn{c.(*net.TCPConn), n}, cfg)
+	cc.flushed = make(chan struct{}, 1)
 	t.Cleanup(func() { cc.Close(); peer.Close() })
 	return cc, peer.(*net.TCPConn), n
+}
+
+// waitFlushed waits until c holds no bytes and sends none alone: until
+// the timer (or Close) has sent what a Write held, or failed to.
+func waitFlushed(t testing.TB, c *Conn) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		busy := c.held != nil || c.flushing
+		c.mu.Unlock()
+		if !busy {
+			return
+		}
+		select {
+		case <-c.flushed:
+		case <-timeout:
+			t.Fatal("held bytes were never sent")
+		}
+	}
+}
+
+// waitFlushStart waits until held bytes are being sent alone.
+func waitFlushStart(t testing.TB, c *Conn) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		c.mu.Lock()
+		started := c.flushing
+		c.mu.Unlock()
+		if started {
+			return
+		}
+		select {
+		case <-c.flushed:
+		case <-timeout:
+			t.Fatal("held bytes never began to be sent")
+		}
+	}
 }
 
 func TestTimerSendsHeld(t *testing.T) {
@@ -465,7 +505,7 @@ func TestWriteDeadline(t *testing.T) {
 	if n, err := c.Write(make([]byte, DefaultSize)); n != DefaultSize || err != nil {
 		t.Fatalf("held write: %d, %v", n, err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	waitFlushed(t, c) // the timer's send has failed at the deadline
 	if n, err := c.Write([]byte("x")); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Write after held bytes timed out: %d, %v", n, err)
 	}
@@ -485,7 +525,7 @@ func TestCloseReportsError(t *testing.T) {
 	fill(t, c)
 	c.SetWriteDeadline(time.Now().Add(50 * time.Millisecond))
 	c.Write(make([]byte, DefaultSize))
-	time.Sleep(300 * time.Millisecond)
+	waitFlushed(t, c) // the timer's send has failed at the deadline
 	if err := c.Close(); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Close: %v", err)
 	}
@@ -519,18 +559,19 @@ func TestCloseDoesNotBlock(t *testing.T) {
 	fill(t, c)
 	c.SetWriteDeadline(time.Time{})
 	c.Write(make([]byte, DefaultSize))
-	time.Sleep(20 * time.Millisecond) // the timer's send is blocked now
+	waitFlushStart(t, c) // the timer's send is blocked now
 	start := time.Now()
 	c.Close()
 	if took := time.Since(start); took > 500*time.Millisecond {
 		t.Errorf("Close took %v", took)
 	}
+	waitFlushed(t, c) // the send has failed at Linger, and closed the socket
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("the socket was closed after %v", took)
+	}
 	tcp := c.Conn.(countConn).TCPConn
-	for tcp.SetKeepAlive(true) == nil {
-		if time.Since(start) > 5*time.Second {
-			t.Fatal("the socket is still open")
-		}
-		time.Sleep(10 * time.Millisecond)
+	if tcp.SetKeepAlive(true) == nil {
+		t.Fatal("the socket is still open")
 	}
 	if took := time.Since(start); took < 150*time.Millisecond {
 		t.Errorf("the socket was closed after %v, before Linger", took)
@@ -557,9 +598,17 @@ func TestNoGoroutinePerConn(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(10 * time.Millisecond)
-	if n := runtime.NumGoroutine(); n > base+2 {
-		t.Errorf("%d goroutines for 50 idle connections, %d before", n, base)
+	for _, c := range conns {
+		waitFlushed(t, c)
+	}
+	// The timers' goroutines end right after their sends: a goroutine's
+	// end is no event to wait on, so look until they are gone.
+	deadline := time.Now().Add(5 * time.Second)
+	for n := runtime.NumGoroutine(); n > base+2; n = runtime.NumGoroutine() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines for 50 idle connections, %d before", n, base)
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -628,7 +677,7 @@ func FuzzWrites(f *testing.F) {
 			var n int
 			switch op % 12 {
 			case 0:
-				time.Sleep(2 * time.Millisecond) // the timer sends
+				waitFlushed(t, c) // the timer sends
 			case 1:
 				c.SetWriteDeadline(time.Now().Add(5 * time.Second))
 				continue

@@ -300,6 +300,10 @@ func (s *Store) Close() error { return s.db.Close() }
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.dir }
 
+// Quota returns the bound on one publisher's stored bundles, in bytes
+// (Options.Quota); zero means none.
+func (s *Store) Quota() int64 { return s.quota }
+
 func u64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 func (s *Store) bundlePath(d bundle.Digest) string {

@@ -20,7 +20,7 @@ import (
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		code, b = http.StatusInternalServerError, []byte(`{"error": "internal error encoding JSON"}`)
+		code, b = http.StatusInternalServerError, []byte(`{"error": "internal error encoding JSON", "status": 500}`)
 	}
 	b = append(b, '\n')
 	hd := w.Header()
@@ -37,16 +37,18 @@ type jsonCheckpoint struct {
 	Time time.Time `json:"time"`
 }
 
-// jsonPublisher is one publisher in /api/publishers.
+// jsonPublisher is one publisher in /api/publishers. Every field is
+// always present (PROTOCOL.md): statement_version 0 and checkpoint null
+// when the mirror holds none, alarms [] when there are none.
 type jsonPublisher struct {
 	ID               string          `json:"id"`
 	Name             string          `json:"name"`
 	RootKey          string          `json:"root_key"`
 	Held             bool            `json:"held"`
-	StatementVersion uint64          `json:"statement_version,omitempty"`
-	Checkpoint       *jsonCheckpoint `json:"checkpoint,omitempty"`
+	StatementVersion uint64          `json:"statement_version"`
+	Checkpoint       *jsonCheckpoint `json:"checkpoint"`
 	Articles         int             `json:"articles"`
-	Alarms           []string        `json:"alarms,omitempty"`
+	Alarms           []string        `json:"alarms"`
 }
 
 func (h *Handler) apiPublishers(w http.ResponseWriter, r *http.Request) {
@@ -72,24 +74,31 @@ func (h *Handler) apiPublishers(w http.ResponseWriter, r *http.Request) {
 		if h.cfg.Alarms != nil {
 			jp.Alarms = h.cfg.Alarms(id)
 		}
+		if jp.Alarms == nil {
+			jp.Alarms = []string{}
+		}
 		out = append(out, jp)
 	}
 	w.Header().Set("Cache-Control", "public, max-age=5")
 	writeJSON(w, http.StatusOK, out)
 }
 
-// jsonArticle is one article in /api/p/{pub}/articles.
+// jsonArticle is one article in /api/p/{pub}/articles, and the body of
+// /api/p/{pub}/a/{id}'s 410. Every field is always present
+// (PROTOCOL.md): title and language "" and created and updated null for
+// a withdrawn article or one this mirror cannot verify, retracted_at
+// null unless withdrawn.
 type jsonArticle struct {
 	ID          string     `json:"id"`
 	Revision    uint64     `json:"revision"`
-	Title       string     `json:"title,omitempty"`
-	Language    string     `json:"language,omitempty"`
+	Title       string     `json:"title"`
+	Language    string     `json:"language"`
 	Digest      string     `json:"digest"`
 	Leaf        int64      `json:"leaf"`
-	Created     *time.Time `json:"created,omitempty"`
-	Updated     *time.Time `json:"updated,omitempty"`
-	Retracted   bool       `json:"retracted,omitempty"`
-	RetractedAt *time.Time `json:"retracted_at,omitempty"`
+	Created     *time.Time `json:"created"`
+	Updated     *time.Time `json:"updated"`
+	Retracted   bool       `json:"retracted"`
+	RetractedAt *time.Time `json:"retracted_at"`
 	URL         string     `json:"url"`
 }
 
@@ -172,9 +181,15 @@ func (h *Handler) apiArticle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m := b.Manifest
-	var entries []jsonEntry
+	entries := []jsonEntry{}
 	for _, e := range m.Entries {
 		entries = append(entries, jsonEntry{e.Name, e.Type, e.Compression.String(), e.Size, e.StoredSize, hexOf(e.SHA256[:]), hexOf(e.StoredSHA256[:])})
+	}
+	// Every field is always present (PROTOCOL.md): canonical_url and
+	// dictionary "" when the bundle has none, authors [] when none.
+	authors := m.Authors
+	if authors == nil {
+		authors = []string{}
 	}
 	out := struct {
 		Publisher    string      `json:"publisher"`
@@ -182,18 +197,18 @@ func (h *Handler) apiArticle(w http.ResponseWriter, r *http.Request) {
 		Revision     uint64      `json:"revision"`
 		Title        string      `json:"title"`
 		Language     string      `json:"language"`
-		CanonicalURL string      `json:"canonical_url,omitempty"`
-		Authors      []string    `json:"authors,omitempty"`
+		CanonicalURL string      `json:"canonical_url"`
+		Authors      []string    `json:"authors"`
 		Created      time.Time   `json:"created"`
 		Updated      time.Time   `json:"updated"`
 		Signer       string      `json:"signer"`
 		Digest       string      `json:"digest"`
 		Leaf         int64       `json:"leaf"`
-		Dictionary   string      `json:"dictionary,omitempty"`
+		Dictionary   string      `json:"dictionary"`
 		Entries      []jsonEntry `json:"entries"`
 		URL          string      `json:"url"`
 		Bundle       string      `json:"bundle"`
-	}{s.id, m.ID, m.Revision, m.Title, m.Language, m.CanonicalURL, m.Authors, m.Created, m.Updated,
+	}{s.id, m.ID, m.Revision, m.Title, m.Language, m.CanonicalURL, authors, m.Created, m.Updated,
 		b.Signer.String(), b.Digest.String(), a.Leaf, "", entries, articleURL(s.id, a.ID), "/b/" + b.Digest.String()}
 	if m.HasDictionary() {
 		out.Dictionary = hexOf(m.Dictionary[:])

@@ -6,8 +6,6 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
-
-	"github.com/samizdat-news/samizdat/mirror/web"
 )
 
 // FuzzRequest sends arbitrary request lines through the handler: whatever
@@ -44,7 +42,7 @@ func FuzzRequest(f *testing.F) {
 		if h.Get("X-Content-Type-Options") != "nosniff" {
 			t.Fatalf("%q: no nosniff", raw)
 		}
-		if strings.HasPrefix(h.Get("Content-Type"), "text/html") && h.Get("Content-Security-Policy") != web.PageCSP {
+		if strings.HasPrefix(h.Get("Content-Type"), "text/html") && h.Get("Content-Security-Policy") != pageCSP {
 			t.Fatalf("%q: HTML without the page policy", raw)
 		}
 	})

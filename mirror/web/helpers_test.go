@@ -65,9 +65,15 @@ var start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 func newFixture(t testing.TB, cfg *web.Config) *fixture {
 	t.Helper()
+	return newFixtureStore(t, cfg, &store.Options{Create: true})
+}
+
+// newFixtureStore is newFixture with the store opened with opts.
+func newFixtureStore(t testing.TB, cfg *web.Config, opts *store.Options) *fixture {
+	t.Helper()
 	f := &fixture{t: t, alpha: testkeys.New(t, "alpha"), beta: testkeys.New(t, "beta"), gamma: testkeys.New(t, "gamma"), clock: &clock{start}}
 	var err error
-	if f.st, err = store.Open(filepath.Join(t.TempDir(), "store"), &store.Options{Create: true}); err != nil {
+	if f.st, err = store.Open(filepath.Join(t.TempDir(), "store"), opts); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.st.Close() })

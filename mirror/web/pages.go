@@ -606,6 +606,10 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveCSS(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" {
+		h.fail(w, r, textKind, http.StatusBadRequest, "the style sheet takes no query")
+		return
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", "text/css; charset=utf-8")
 	hd.Set("Cache-Control", "public, max-age=86400")
@@ -614,6 +618,10 @@ func (h *Handler) serveCSS(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serveHealth(w http.ResponseWriter, r *http.Request) {
+	if r.URL.RawQuery != "" {
+		h.fail(w, r, textKind, http.StatusBadRequest, "healthz takes no query")
+		return
+	}
 	hd := w.Header()
 	hd.Set("Content-Type", "text/plain; charset=utf-8")
 	hd.Set("Cache-Control", "no-store")

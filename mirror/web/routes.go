@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -39,11 +40,41 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /api/p/{pub}/a/{id}", h.apiArticle)
 	// Operations.
 	m.HandleFunc("GET /healthz", h.serveHealth)
-	m.Handle("GET /metrics", h.metrics.handler)
+	if !h.cfg.NoMetricsRoute {
+		m.HandleFunc("GET /metrics", h.serveMetrics)
+	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, r, pageKind, "no such page")
 	})
 	h.mux = m
+}
+
+// routeKinds groups the route patterns for the request-duration
+// histogram; any other route is "other", and a request refused before
+// routing "invalid".
+var routeKinds = map[string]string{
+	"GET /{$}":                       "page",
+	"GET /status":                    "page",
+	"GET /p/{pub}/{$}":               "page",
+	"GET /p/{pub}/a/{id}/{$}":        "page",
+	"GET /p/{pub}":                   "redirect",
+	"GET /p/{pub}/a/{id}":            "redirect",
+	"GET /static/style.css":          "static",
+	"GET /p/{pub}/a/{id}/{name...}":  "entry",
+	"GET /p/{pub}/feed.atom":         "feed",
+	"GET /p/{pub}/key-statement":     "log",
+	"GET /p/{pub}/checkpoint":        "log",
+	"GET /p/{pub}/mirrors":           "log",
+	"GET /p/{pub}/leaves":            "log",
+	"GET /p/{pub}/proof/inclusion":   "log",
+	"GET /p/{pub}/proof/consistency": "log",
+	"GET /b/{digest}":                "bundle",
+	"GET /api/publishers":            "api",
+	"GET /api/peers":                 "api",
+	"GET /api/p/{pub}/articles":      "api",
+	"GET /api/p/{pub}/a/{id}":        "api",
+	"GET /healthz":                   "ops",
+	"GET /metrics":                   "ops",
 }
 
 // ServeHTTP serves a request. Only GET and HEAD are allowed; paths and
@@ -55,8 +86,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd["Referrer-Policy"] = noReferrer
 	hd["Content-Security-Policy"] = dataCSPValue
 	route := "invalid"
+	start := time.Now()
 	defer func() {
-		h.metrics.observe(route, sw)
+		h.metrics.observe(route, sw, time.Since(start))
 	}()
 	switch {
 	case !h.clients.allow(r):
@@ -154,8 +186,18 @@ const (
 	jsonKind             // {"error": "..."}
 )
 
-// fail writes an error response of the given kind.
+// jsonError is the body of an error response under /api/.
+type jsonError struct {
+	Error  string `json:"error"`
+	Status int    `json:"status"`
+}
+
+// fail writes an error response of the given kind; under /api/ it is
+// always JSON, whoever refuses the request.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, k kind, code int, msg string) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		k = jsonKind
+	}
 	hd := w.Header()
 	hd.Del("ETag")
 	hd.Del("Content-Encoding")
@@ -164,7 +206,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, k kind, code int,
 	case pageKind:
 		h.writePage(w, code, "errorPage", &errorData{Code: code, Status: http.StatusText(code), Message: msg})
 	case jsonKind:
-		writeJSON(w, code, map[string]string{"error": msg})
+		writeJSON(w, code, &jsonError{Error: msg, Status: code})
 	default:
 		hd.Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(code)

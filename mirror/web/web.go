@@ -10,6 +10,10 @@
 // before anything of it is shown; verified bundles and rendered article
 // pages are kept in bounded caches keyed by digest, so a popular article
 // costs one verification and one rendering.
+//
+// NewServer serves a Handler over TCP with per-address and total
+// connection caps and header timeouts (package internal/netlimit), so that
+// one client's slow connections cannot hold up other readers.
 package web
 
 import (
@@ -117,12 +121,23 @@ type Config struct {
 	// Limits bound bundles read from the store; nil means
 	// bundle.DefaultLimits.
 	Limits *bundle.Limits
-	// Rate is the requests per second one client address may make on
-	// average, beyond its Burst; more get 429. Zero means DefaultRate
-	// and DefaultBurst; a negative Rate means no limit. Loopback clients
-	// (a reverse proxy, local tools) are never limited.
+	// Rate is the requests per second one client (an IPv4 address, an
+	// IPv6 /64) may make on average, beyond its Burst; more get 429.
+	// Zero means DefaultRate and DefaultBurst; a negative Rate means no
+	// limit.
 	Rate  float64
 	Burst int
+	// RateClients bounds the clients whose rate is tracked; zero means
+	// DefaultRateClients.
+	RateClients int
+	// LimitLoopback rate-limits loopback clients too. False (the
+	// default) exempts them: a reverse proxy in front of the mirror
+	// connects from loopback for all its clients, and limits them
+	// itself. Tests set it to act as many clients from 127.0.0.x.
+	LimitLoopback bool
+	// NoMetricsRoute turns off the /metrics route (it is then 404), for
+	// a mirror that exports Handler.Metrics on a listener of its own.
+	NoMetricsRoute bool
 	// PublicURL is this mirror's own public HTTP URL, listed first by
 	// /api/peers. Empty means not listed.
 	PublicURL string
@@ -197,7 +212,10 @@ func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Handler {
 	if c.Burst <= 0 {
 		c.Burst = DefaultBurst
 	}
-	h.clients = newClients(c.Rate, c.Burst)
+	if c.RateClients <= 0 {
+		c.RateClients = DefaultRateClients
+	}
+	h.clients = newClients(c.Rate, c.Burst, c.RateClients, c.LimitLoopback)
 	for _, k := range trusted {
 		if k == nil {
 			continue

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/mirror/web"
 )
 
@@ -30,47 +32,47 @@ func TestRoutes(t *testing.T) {
 		path  string
 		code  int
 		ctype string
-		html  bool
+		csp   string // the Content-Security-Policy expected, written out
 	}{
-		{"/", 200, "text/html; charset=utf-8", true},
-		{"/status", 200, "text/html; charset=utf-8", true},
-		{"/static/style.css", 200, "text/css; charset=utf-8", false},
-		{"/healthz", 200, "text/plain; charset=utf-8", false},
-		{"/metrics", 200, "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", false},
-		{"/p/" + a + "/", 200, "text/html; charset=utf-8", true},
-		{"/p/" + a + "/?page=1", 200, "text/html; charset=utf-8", true},
-		{"/p/" + a, 301, "", false},
-		{"/p/" + a + "/a/hostile/", 200, "text/html; charset=utf-8", true},
-		{"/p/" + a + "/a/hostile", 301, "", false},
-		{"/p/" + a + "/a/markdown/", 200, "text/html; charset=utf-8", true},
-		{"/p/" + a + "/a/plain/", 200, "text/html; charset=utf-8", true},
-		{"/p/" + a + "/a/withdrawn/", 410, "text/html; charset=utf-8", true},
-		{"/p/" + a + "/a/nosuch/", 404, "text/html; charset=utf-8", true},
-		{"/p/" + a + "/a/hostile/img/photo.png", 200, "image/png", false},
-		{"/p/" + a + "/a/hostile/img/logo.svg", 200, "image/svg+xml", false},
-		{"/p/" + a + "/a/hostile/index.html", 200, "text/plain; charset=utf-8", false},
-		{"/p/" + a + "/a/hostile/img/nosuch.png", 404, "text/plain; charset=utf-8", false},
-		{"/p/" + a + "/a/withdrawn/x.png", 410, "text/plain; charset=utf-8", false},
-		{"/p/" + a + "/feed.atom", 200, "application/atom+xml; charset=utf-8", false},
-		{"/p/" + a + "/key-statement", 200, "text/plain; charset=utf-8", false},
-		{"/p/" + a + "/checkpoint", 200, "text/plain; charset=utf-8", false},
-		{"/p/" + a + "/leaves?from=0&to=3", 200, "application/octet-stream", false},
-		{"/p/" + a + "/proof/inclusion?index=1&size=3", 200, "text/plain; charset=utf-8", false},
-		{"/p/" + a + "/proof/consistency?old=2&new=5", 200, "text/plain; charset=utf-8", false},
-		{"/b/" + d.String(), 200, "application/octet-stream", false},
-		{"/api/publishers", 200, "application/json", false},
-		{"/api/p/" + a + "/articles", 200, "application/json", false},
-		{"/api/p/" + a + "/a/hostile", 200, "application/json", false},
-		{"/api/p/" + a + "/a/withdrawn", 410, "application/json", false},
-		{"/api/p/" + a + "/a/nosuch", 404, "application/json", false},
+		{"/", 200, "text/html; charset=utf-8", pageCSP},
+		{"/status", 200, "text/html; charset=utf-8", pageCSP},
+		{"/static/style.css", 200, "text/css; charset=utf-8", dataCSP},
+		{"/healthz", 200, "text/plain; charset=utf-8", dataCSP},
+		{"/metrics", 200, "text/plain; version=0.0.4; charset=utf-8; escaping=underscores", dataCSP},
+		{"/p/" + a + "/", 200, "text/html; charset=utf-8", pageCSP},
+		{"/p/" + a + "/?page=1", 200, "text/html; charset=utf-8", pageCSP},
+		{"/p/" + a, 301, "", dataCSP},
+		{"/p/" + a + "/a/hostile/", 200, "text/html; charset=utf-8", pageCSP},
+		{"/p/" + a + "/a/hostile", 301, "", dataCSP},
+		{"/p/" + a + "/a/markdown/", 200, "text/html; charset=utf-8", pageCSP},
+		{"/p/" + a + "/a/plain/", 200, "text/html; charset=utf-8", pageCSP},
+		{"/p/" + a + "/a/withdrawn/", 410, "text/html; charset=utf-8", pageCSP},
+		{"/p/" + a + "/a/nosuch/", 404, "text/html; charset=utf-8", pageCSP},
+		{"/p/" + a + "/a/hostile/img/photo.png", 200, "image/png", entryCSP},
+		{"/p/" + a + "/a/hostile/img/logo.svg", 200, "image/svg+xml", entryCSP},
+		{"/p/" + a + "/a/hostile/index.html", 200, "text/plain; charset=utf-8", entryCSP},
+		{"/p/" + a + "/a/hostile/img/nosuch.png", 404, "text/plain; charset=utf-8", dataCSP},
+		{"/p/" + a + "/a/withdrawn/x.png", 410, "text/plain; charset=utf-8", dataCSP},
+		{"/p/" + a + "/feed.atom", 200, "application/atom+xml; charset=utf-8", dataCSP},
+		{"/p/" + a + "/key-statement", 200, "text/plain; charset=utf-8", dataCSP},
+		{"/p/" + a + "/checkpoint", 200, "text/plain; charset=utf-8", dataCSP},
+		{"/p/" + a + "/leaves?from=0&to=3", 200, "application/octet-stream", dataCSP},
+		{"/p/" + a + "/proof/inclusion?index=1&size=3", 200, "text/plain; charset=utf-8", dataCSP},
+		{"/p/" + a + "/proof/consistency?old=2&new=5", 200, "text/plain; charset=utf-8", dataCSP},
+		{"/b/" + d.String(), 200, "application/octet-stream", dataCSP},
+		{"/api/publishers", 200, "application/json", dataCSP},
+		{"/api/p/" + a + "/articles", 200, "application/json", dataCSP},
+		{"/api/p/" + a + "/a/hostile", 200, "application/json", dataCSP},
+		{"/api/p/" + a + "/a/withdrawn", 410, "application/json", dataCSP},
+		{"/api/p/" + a + "/a/nosuch", 404, "application/json", dataCSP},
 		// Publishers not carried.
-		{"/p/" + b + "/", 404, "text/html; charset=utf-8", true},
-		{"/p/" + g + "/", 404, "text/html; charset=utf-8", true},
-		{"/p/" + g + "/a/secret/", 404, "text/html; charset=utf-8", true},
-		{"/p/" + g + "/checkpoint", 404, "text/plain; charset=utf-8", false},
-		{"/api/p/" + g + "/articles", 404, "application/json", false},
-		{"/b/" + f.gammaDigest(), 404, "text/plain; charset=utf-8", false},
-		{"/nosuch", 404, "text/html; charset=utf-8", true},
+		{"/p/" + b + "/", 404, "text/html; charset=utf-8", pageCSP},
+		{"/p/" + g + "/", 404, "text/html; charset=utf-8", pageCSP},
+		{"/p/" + g + "/a/secret/", 404, "text/html; charset=utf-8", pageCSP},
+		{"/p/" + g + "/checkpoint", 404, "text/plain; charset=utf-8", dataCSP},
+		{"/api/p/" + g + "/articles", 404, "application/json", dataCSP},
+		{"/b/" + f.gammaDigest(), 404, "text/plain; charset=utf-8", dataCSP},
+		{"/nosuch", 404, "text/html; charset=utf-8", pageCSP},
 	}
 	for _, tc := range tests {
 		r := f.get(tc.path)
@@ -81,11 +83,14 @@ func TestRoutes(t *testing.T) {
 		if tc.ctype != "" && r.Header.Get("Content-Type") != tc.ctype {
 			t.Errorf("GET %s: Content-Type %q, want %q", tc.path, r.Header.Get("Content-Type"), tc.ctype)
 		}
-		checkSecurityHeaders(t, tc.path, r, tc.html)
-		if tc.html && !strings.Contains(r.body, `<link rel="stylesheet" href="/static/style.css">`) {
+		checkSecurityHeaders(t, tc.path, r, tc.csp)
+		if tc.csp == pageCSP && r.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("GET %s: page without X-Frame-Options: DENY", tc.path)
+		}
+		if tc.csp == pageCSP && !strings.Contains(r.body, `<link rel="stylesheet" href="/static/style.css">`) {
 			t.Errorf("GET %s: page does not use the style sheet", tc.path)
 		}
-		if tc.html && strings.Contains(strings.ToLower(r.body), "<script") {
+		if tc.csp == pageCSP && strings.Contains(strings.ToLower(r.body), "<script") {
 			t.Errorf("GET %s: page has a script element", tc.path)
 		}
 	}
@@ -104,7 +109,22 @@ func (f *fixture) gammaDigest() string {
 	return a.Digest.String()
 }
 
-func checkSecurityHeaders(t *testing.T, path string, r *response, html bool) {
+// The content security policies of PROTOCOL.md, written out here rather
+// than taken from package web, so that a policy weakened in the code
+// fails the tests.
+const (
+	// pageCSP is sent with HTML pages: no script at all, images and
+	// style from the mirror only, no framing, no forms, no <base>.
+	pageCSP = "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+	// entryCSP is sent with a bundle's entries (a publisher's bytes,
+	// SVG included): sandboxed, so nothing in them runs on the mirror's
+	// origin.
+	entryCSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+	// dataCSP is sent with everything else.
+	dataCSP = "default-src 'none'; frame-ancestors 'none'; sandbox"
+)
+
+func checkSecurityHeaders(t *testing.T, path string, r *response, wantCSP string) {
 	t.Helper()
 	h := r.Header
 	if h.Get("X-Content-Type-Options") != "nosniff" {
@@ -113,12 +133,15 @@ func checkSecurityHeaders(t *testing.T, path string, r *response, html bool) {
 	if h.Get("Referrer-Policy") != "no-referrer" {
 		t.Errorf("GET %s: no Referrer-Policy: no-referrer", path)
 	}
-	csp := h.Get("Content-Security-Policy")
-	if html && csp != web.PageCSP {
-		t.Errorf("GET %s: CSP %q, want %q", path, csp, web.PageCSP)
+	if csp := h.Values("Content-Security-Policy"); len(csp) != 1 || csp[0] != wantCSP {
+		t.Errorf("GET %s: Content-Security-Policy %q, want %q", path, csp, wantCSP)
 	}
-	if csp == "" || !strings.Contains(csp, "default-src 'none'") {
-		t.Errorf("GET %s: weak or missing CSP %q", path, csp)
+}
+
+// TestCSPConstants: the exported policies are PROTOCOL.md's.
+func TestCSPConstants(t *testing.T) {
+	if web.PageCSP != pageCSP || web.EntryCSP != entryCSP {
+		t.Errorf("PageCSP %q, EntryCSP %q; want %q, %q", web.PageCSP, web.EntryCSP, pageCSP, entryCSP)
 	}
 }
 
@@ -169,8 +192,11 @@ func TestEntryHeaders(t *testing.T) {
 		if r.StatusCode != 200 {
 			t.Fatalf("%s: status %d", name, r.StatusCode)
 		}
-		if csp := r.Header.Get("Content-Security-Policy"); csp != web.EntryCSP {
-			t.Errorf("%s: CSP %q, want %q", name, csp, web.EntryCSP)
+		if csp := r.Header.Get("Content-Security-Policy"); csp != entryCSP {
+			t.Errorf("%s: CSP %q, want %q", name, csp, entryCSP)
+		}
+		if z := f.get(base+name, "Accept-Encoding: zstd"); z.Header.Get("Content-Security-Policy") != entryCSP {
+			t.Errorf("%s (zstd): CSP %q, want %q", name, z.Header.Get("Content-Security-Policy"), entryCSP)
 		}
 		if r.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Errorf("%s: no nosniff", name)
@@ -496,6 +522,17 @@ func TestHostileRequests(t *testing.T) {
 		{"GET", "/api/p/" + a + "/articles?page=abc", 400},
 		{"GET", "/api/p/" + a + "/a/BAD", 404},
 		{"GET", "/static/../store.db", 400},
+		// Routes that take no query refuse one (PROTOCOL.md).
+		{"GET", "/static/style.css?v=2", 400},
+		{"GET", "/static/style.css?", 200},
+		{"GET", "/healthz?x", 400},
+		{"GET", "/metrics?name[]=go_goroutines", 400},
+		{"GET", "/api/publishers?x=1", 400},
+		{"GET", "/api/peers?x=1", 400},
+		{"GET", "/p/" + a + "/feed.atom?x=1", 400},
+		{"GET", "/p/" + a + "/checkpoint?x=1", 400},
+		{"GET", "/b/" + f.digest("hostile").String() + "?x=1", 400},
+		{"GET", "/status?x=1", 400},
 	}
 	for _, tc := range tests {
 		r := f.do(tc.method, tc.path)
@@ -547,6 +584,11 @@ func TestMetricsAndStatus(t *testing.T) {
 		"samizdat_sync_late 0",
 		`samizdat_alarms{publisher="` + f.alpha.ID() + `"} 1`,
 		"go_goroutines",
+		`samizdat_build_info{goversion="` + runtime.Version() + `",version="`,
+		`samizdat_http_request_duration_seconds_count{class="2xx",kind="page"} 1`,
+		`samizdat_http_request_duration_seconds_count{class="4xx",kind="bundle"} 1`,
+		`samizdat_http_request_duration_seconds_bucket{class="2xx",kind="page",le="30"} 1`,
+		`samizdat_store_bytes{publisher="` + f.alpha.ID() + `"} `,
 	} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
@@ -563,6 +605,56 @@ func TestMetricsAndStatus(t *testing.T) {
 	}
 	if r := f.get("/healthz"); r.body != "ok\n" {
 		t.Errorf("healthz: %q", r.body)
+	}
+	if strings.Contains(m, "samizdat_store_quota_bytes{") {
+		t.Error("a quota exported for a store without one")
+	}
+	p, err := f.st.Publisher(f.alpha.ID())
+	if err != nil || p.Bytes == 0 {
+		t.Fatal(p, err)
+	}
+	if want := `samizdat_store_bytes{publisher="` + f.alpha.ID() + `"} ` + strconv.FormatInt(p.Bytes, 10) + "\n"; !strings.Contains(m, want) {
+		t.Errorf("metrics lack %q", want)
+	}
+}
+
+// TestMetricsQuota: the store's quota is exported per publisher.
+func TestMetricsQuota(t *testing.T) {
+	f := newFixtureStore(t, nil, &store.Options{Create: true, Quota: 3 << 30})
+	if m, want := f.get("/metrics").body, `samizdat_store_quota_bytes{publisher="`+f.alpha.ID()+`"} 3.221225472e+09`; !strings.Contains(m, want) {
+		t.Errorf("metrics lack %q", want)
+	}
+}
+
+// TestMetricsListener: with NoMetricsRoute, /metrics is 404 on the main
+// handler and served by Handler.Metrics on a listener of its own.
+func TestMetricsListener(t *testing.T) {
+	f := newFixture(t, &web.Config{NoMetricsRoute: true})
+	if r := f.get("/metrics"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("/metrics on the main handler: %d", r.StatusCode)
+	}
+	f.get("/")
+	srv := httptest.NewServer(f.h.Metrics())
+	defer srv.Close()
+	r := fetch(t, srv.URL+"/metrics")
+	if r.StatusCode != 200 || !strings.Contains(r.body, `samizdat_http_request_duration_seconds_count{class="2xx",kind="page"} 1`) {
+		t.Errorf("metrics listener: %d\n%s", r.StatusCode, r.body)
+	}
+	if r.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Error("metrics without nosniff")
+	}
+	for path, code := range map[string]int{"/metrics?x=1": 400, "/": 404, "/other": 404} {
+		if r := fetch(t, srv.URL+path); r.StatusCode != code {
+			t.Errorf("metrics listener %s: %d, want %d", path, r.StatusCode, code)
+		}
+	}
+	resp, err := http.Post(srv.URL+"/metrics", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", resp.StatusCode)
 	}
 }
 
@@ -622,7 +714,7 @@ func TestHeadAndNilConfig(t *testing.T) {
 	if head.StatusCode != 200 || head.body != "" || head.ContentLength != int64(len(get.body)) {
 		t.Errorf("HEAD: status %d, %d body bytes, Content-Length %d, GET body %d bytes", head.StatusCode, len(head.body), head.ContentLength, len(get.body))
 	}
-	if head.Header.Get("Content-Security-Policy") != web.PageCSP {
+	if head.Header.Get("Content-Security-Policy") != pageCSP {
 		t.Errorf("HEAD without the page policy")
 	}
 	h := web.New(f.st, []*keys.PublicKey{f.alpha.Root.Public(), nil, f.alpha.Root.Public()}, nil)
@@ -669,7 +761,7 @@ func TestArticleGzip(t *testing.T) {
 	if err != nil || string(dec) != plain.body {
 		t.Errorf("gzip page does not decode to the identity page (err %v)", err)
 	}
-	if gz.Header.Get("Content-Security-Policy") != web.PageCSP {
+	if gz.Header.Get("Content-Security-Policy") != pageCSP {
 		t.Errorf("gzip page without the page policy")
 	}
 	if r := f.get(path, "Accept-Encoding: gzip;q=0"); r.Header.Get("Content-Encoding") != "" {

@@ -1,0 +1,4 @@
+package netlimit
+
+// FDLimit is fdLimit, for tests.
+var FDLimit = fdLimit
