@@ -658,20 +658,30 @@ func (s *Store) syncfs() error {
 func verifyAll(raws [][]byte, trust *keys.Trust, lim *bundle.Limits) ([]*bundle.Bundle, error) {
 	out := make([]*bundle.Bundle, len(raws))
 	errs := make([]error, len(raws))
-	next := atomic.Int64{}
-	var wg gosync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(raws)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(raws); i = int(next.Add(1) - 1) {
-				out[i], errs[i] = bundle.Verify(raws[i], trust, &bundle.OpenOptions{Limits: lim})
-			}
-		})
-	}
-	wg.Wait()
+	parallel(len(raws), func(i int) {
+		out[i], errs[i] = bundle.Verify(raws[i], trust, &bundle.OpenOptions{Limits: lim})
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// parallel calls fn(i) for every i in [0, n), on GOMAXPROCS goroutines at
+// most, each taking the next i when it is done with one, and returns when
+// every call has returned. fn writes its result to slot i of something
+// the caller made, so that the results come out in order.
+func parallel(n int, fn func(i int)) {
+	next := atomic.Int64{}
+	var wg gosync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }
