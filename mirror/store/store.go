@@ -350,8 +350,12 @@ func (s *Store) removeUnreferenced() error {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	removed := 0
+	s.db.View(func(tx *bolt.Tx) error {
 		bb := tx.Bucket(bktBundles)
+		if bb == nil {
+			return nil // a damaged store: delete nothing
+		}
 		for _, d := range dirs {
 			files, err := os.ReadDir(filepath.Join(s.dir, bundlesDir, d.Name()))
 			if err != nil {
@@ -363,11 +367,19 @@ func (s *Store) removeUnreferenced() error {
 					continue
 				}
 				s.log.Info("store: removing bundle file no transaction recorded", "digest", f.Name())
-				os.Remove(filepath.Join(s.dir, bundlesDir, d.Name(), f.Name()))
+				if os.Remove(filepath.Join(s.dir, bundlesDir, d.Name(), f.Name())) == nil {
+					removed++
+				}
 			}
 		}
 		return nil
 	})
+	// The removals reach the disk before the intents bucket says that
+	// no file needs looking for.
+	if removed > 0 {
+		return s.syncfs()
+	}
+	return nil
 }
 
 // Close closes the store.
