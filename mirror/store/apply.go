@@ -53,270 +53,438 @@ type Result struct {
 // Apply verifies u against the publisher's pinned root key and the store's
 // state, and stores it in one transaction. Nothing of an update that fails
 // verification is stored. Bundles already held are skipped.
+//
+// It runs three steps, each on the plan the one before returned: verify
+// checks everything and changes nothing; write stores the new bundle
+// files, durably, under names no record holds yet; commit records the
+// whole update in one bbolt transaction.
 func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 	if s.readOnly {
 		return nil, errors.New("store: opened read-only")
 	}
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	id := root.ID()
-	res := &Result{}
-
-	// The stored state, read once; only this goroutine writes.
-	var have *Publisher
-	var trust *keys.Trust
-	switch p, err := s.Publisher(id); {
-	case errors.Is(err, ErrNotFound):
-		if u.Statement == nil {
-			return nil, fmt.Errorf("store: publisher %s: first update needs a key statement", id)
-		}
-	case err != nil:
-		return nil, err
-	default:
-		have = p
-		if !p.Root.Equal(root) {
-			return nil, fmt.Errorf("store: publisher %s is stored under root key %s, not %s", id, p.Root, root)
-		}
-		if trust, err = keys.NewTrust(root, p.Statement); err != nil {
-			return nil, fmt.Errorf("store: publisher %s: stored key statement: %w", id, err)
-		}
-	}
-
-	// The stored checkpoint was verified when it was stored. It is read
-	// as stored, not verified again: the key statement below may revoke
-	// the key that signed it, and that must not stop the log from growing.
-	var oldSize int64
-	var oldCP *catalog.Checkpoint
-	if have != nil {
-		oldSize = have.Size
-		if have.Checkpoint != nil {
-			var err error
-			if oldCP, err = storedCheckpoint(have.Checkpoint); err != nil {
-				return nil, fmt.Errorf("store: publisher %s: stored checkpoint: %w", id, err)
-			}
-		}
-	}
-
-	// 1. Key statement.
-	if u.Statement != nil {
-		var next *keys.Trust
-		var err error
-		if trust == nil {
-			next, err = keys.NewTrust(root, u.Statement)
-		} else {
-			next, err = trust.Update(u.Statement)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if trust == nil || next.Statement().Version > trust.Statement().Version {
-			res.Statement = true
-		}
-		trust = next
-	}
-
-	// 2. Leaves and checkpoint.
-	var newCP *catalog.Checkpoint
-	if u.Checkpoint != nil {
-		var err error
-		if newCP, err = catalog.OpenCheckpoint(u.Checkpoint, trust); err != nil {
-			return nil, err
-		}
-	} else if len(u.Leaves) > 0 {
-		return nil, fmt.Errorf("store: %d leaves without a checkpoint", len(u.Leaves))
-	}
-
-	leaves := make([]*catalog.Leaf, len(u.Leaves))
-	for i, raw := range u.Leaves {
-		l, err := catalog.ParseLeaf(raw)
-		if err != nil {
-			return nil, fmt.Errorf("store: leaf %d: %w", oldSize+int64(i), err)
-		}
-		leaves[i] = l
-	}
-
-	var pendingHashes []tlog.Hash
-	changed := map[string]*catalog.Article{}
-	var garbage []bundle.Digest
-	keyVersion, mirrorVersion := uint64(0), uint64(0)
-	var bundleDigests = map[bundle.Digest]*catalog.Article{}
-	var used, freed, added int64 // bytes of the publisher's bundles
-
-	// The mirror list is verified under the key statement after the
-	// update, then checked against the log in the transaction below.
-	var mirrors *catalog.MirrorList
-	if u.MirrorList != nil {
-		var err error
-		if mirrors, err = catalog.OpenMirrorList(u.MirrorList, trust); err != nil {
-			return nil, fmt.Errorf("store: %w", err)
-		}
-	}
-	var newMirrorLeaf *catalog.Leaf // the newest mirror-list leaf of the update
-	var newMirrorIndex int64        // and its index in the log
-	sameMirrors := false            // the update's list is the one stored
-
-	// Bundles are verified on every core before the transaction that
-	// checks them against the log.
-	verified, err := verifyAll(u.Bundles, trust, s.lim)
+	p, err := s.verify(root, u)
 	if err != nil {
 		return nil, err
 	}
-
-	err = s.db.View(func(tx *bolt.Tx) error {
-		var pb, hb, ab *bolt.Bucket
-		if pb = tx.Bucket(bktPubs).Bucket([]byte(id)); pb != nil {
-			hb, ab = pb.Bucket(bktHashes), pb.Bucket(bktArticles)
-			keyVersion, mirrorVersion = getU64(pb, keyKeyVersion), getU64(pb, keyMirrorVer)
-		}
-		article := func(name string) *catalog.Article {
-			if a, ok := changed[name]; ok {
-				return a
-			}
-			if ab == nil {
-				return nil
-			}
-			return decodeArticle(name, ab.Get([]byte(name)))
-		}
-		if newCP != nil {
-			if err := s.checkTree(id, have, oldCP, newCP, u.Checkpoint, oldSize, len(leaves)); err != nil {
-				return err
-			}
-			base := tlog.StoredHashCount(oldSize)
-			for i, raw := range u.Leaves {
-				hs, err := tlog.StoredHashes(oldSize+int64(i), raw, hashReader(hb, base, pendingHashes))
-				if err != nil {
-					return fmt.Errorf("store: %w", err)
-				}
-				pendingHashes = append(pendingHashes, hs...)
-			}
-			if len(leaves) > 0 || oldSize > 0 {
-				th, err := tlog.TreeHash(newCP.Size, hashReader(hb, base, pendingHashes))
-				if err != nil {
-					return fmt.Errorf("store: %w", err)
-				}
-				if th != newCP.Root {
-					return &ForkError{Publisher: id, Have: have.checkpoint(), Got: u.Checkpoint,
-						Reason: fmt.Sprintf("checkpoint root for size %d does not match the log's leaves", newCP.Size)}
-				}
-			} else if newCP.Root != (tlog.Hash{}) && newCP.Size == 0 {
-				return fmt.Errorf("store: empty log with a non-empty root")
-			}
-		}
-		for i, l := range leaves {
-			n := oldSize + int64(i)
-			switch l.Kind {
-			case catalog.KindBundle, catalog.KindRetraction:
-				prev := article(l.ID)
-				next, err := catalog.Next(prev, l, n)
-				if err != nil {
-					return fmt.Errorf("store: leaf %d: %w", n, err)
-				}
-				if prev != nil && !prev.Retracted {
-					garbage = append(garbage, prev.Digest)
-				}
-				changed[l.ID] = next
-			case catalog.KindKeyStatement:
-				if err := catalog.NextVersion(keyVersion, l); err != nil {
-					return fmt.Errorf("store: leaf %d: %w", n, err)
-				}
-				// The leaf must record a statement the store holds or
-				// an older one: its own, byte for byte, if of the same
-				// version (Check verifies the same).
-				if st := trust.Statement(); l.Version > st.Version {
-					return fmt.Errorf("store: leaf %d records key statement version %d, but the store has version %d", n, l.Version, st.Version)
-				} else if l.Version == st.Version && l.Digest != sha256.Sum256(trust.SignedStatement()) {
-					return fmt.Errorf("store: leaf %d records another key statement than the version %d given", n, l.Version)
-				}
-				keyVersion = l.Version
-			case catalog.KindMirrorList:
-				if err := catalog.NextVersion(mirrorVersion, l); err != nil {
-					return fmt.Errorf("store: leaf %d: %w", n, err)
-				}
-				mirrorVersion = l.Version
-				newMirrorLeaf = l
-				newMirrorIndex = n
-			}
-		}
-		if mirrors != nil {
-			last := newMirrorLeaf
-			if last == nil {
-				var err error
-				if last, err = lastMirrorLeaf(pb); err != nil {
-					return err
-				}
-			}
-			if err := checkMirrorListLeaf(mirrors, u.MirrorList, last); err != nil {
-				return fmt.Errorf("store: publisher %s: %w", id, err)
-			}
-			sameMirrors = pb != nil && bytes.Equal(pb.Get(keyMirrorList), u.MirrorList)
-		}
-		for i, raw := range u.Bundles {
-			b := verified[i]
-			d := b.Digest
-			if _, dup := bundleDigests[d]; dup {
-				continue // given twice: checked or skipped the first time
-			}
-			if tx.Bucket(bktBundles).Get(d[:]) != nil {
-				bundleDigests[d] = nil // already held
-				continue
-			}
-			a := article(b.Manifest.ID)
-			if a == nil || a.Retracted || a.Digest != d || a.Revision != b.Manifest.Revision {
-				return fmt.Errorf("store: bundle %s (%q revision %d) is not the current revision of an article in the log", d, b.Manifest.ID, b.Manifest.Revision)
-			}
-			bundleDigests[d] = a
-			added += int64(len(raw))
-		}
-		// Quota: what the publisher's bundles will take once superseded
-		// ones are collected and the new ones stored.
-		bb := tx.Bucket(bktBundles)
-		for _, d := range garbage {
-			if _, size, ok := bundleRecord(bb.Get(d[:])); ok {
-				freed += size
-			}
-		}
-		if pb != nil {
-			used = int64(getU64(pb, keyBytes))
-		}
-		if s.quota > 0 && added > 0 && used-freed+added > s.quota {
-			return fmt.Errorf("%w: publisher %s would use %d bytes, quota %d", ErrQuota, id, used-freed+added, s.quota)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.write(p); err != nil {
 		return nil, err
-	}
-
-	// 3. Bundle files: written under their final names, then made durable
-	// with one syncfs before the transaction that records them commits.
-	// Until it commits they are files no record names, which Open
-	// removes: a crash at any moment leaves every recorded file whole.
-	var written []bundle.Digest
-	var raws [][]byte
-	for i, raw := range u.Bundles {
-		d := verified[i].Digest
-		if bundleDigests[d] == nil {
-			continue
-		}
-		bundleDigests[d] = nil // written once, however often given
-		written = append(written, d)
-		raws = append(raws, raw)
-	}
-	if err := s.writeBundles(written, raws); err != nil {
-		s.removeFiles(written)
-		return nil, err
-	}
-	sizes := make(map[bundle.Digest]int, len(written))
-	for i, d := range written {
-		sizes[d] = len(raws[i])
 	}
 	if beforeCommit != nil {
 		beforeCommit(s)
 	}
+	res, err := s.commit(p)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.garbage) > 0 {
+		if err := s.collectGarbage(); err != nil {
+			s.log.Warn("store: garbage collection failed; retried at next open", "err", err)
+		}
+	}
+	if s.onChange != nil && (res.LeavesAdded > 0 || res.BundlesAdded > 0 || res.Statement || res.Checkpoint || res.MirrorList) {
+		s.onChange(p.id)
+	}
+	s.log.Debug("store: applied update", "publisher", p.id, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)
+	return res, nil
+}
 
-	// 4. One transaction for everything the database records.
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		pb, err := tx.Bucket(bktPubs).CreateBucketIfNotExists([]byte(id))
+// plan is one update on its way into the store: the stored state it was
+// checked against, what the update brings once verified, and what it
+// changes. verify fills it; write and commit only read it.
+type plan struct {
+	id   string
+	root *keys.PublicKey
+	u    *Update
+
+	// The stored state, read once; only Apply's goroutine writes.
+	have    *Publisher          // nil for a publisher not stored yet
+	oldCP   *catalog.Checkpoint // the stored checkpoint; nil if none
+	oldSize int64               // leaves stored
+
+	// What the update brings, verified on its own.
+	trust        *keys.Trust         // the key statement in force after the update
+	newStatement bool                // u.Statement is newer than the stored one
+	newCP        *catalog.Checkpoint // u.Checkpoint; nil if none
+	leaves       []*catalog.Leaf     // u.Leaves, parsed
+	mirrors      *catalog.MirrorList // u.MirrorList; nil if none
+	bundles      []*bundle.Bundle    // u.Bundles, in order
+
+	// What the update changes, found against the stored log.
+	hashes        []tlog.Hash                 // the tree hashes the leaves add
+	changed       map[string]*catalog.Article // articles the leaves change
+	garbage       []bundle.Digest             // bundles the leaves supersede
+	keyVersion    uint64                      // of the newest key-statement leaf
+	mirrorVersion uint64                      // of the newest mirror-list leaf
+	mirrorLeaf    *catalog.Leaf               // the update's newest mirror-list leaf; nil if none
+	mirrorIndex   int64                       // and its index in the log
+	sameMirrors   bool                        // u.MirrorList is the list stored
+	write         []bundle.Digest             // the bundles to store, once each
+	raws          [][]byte                    // and their bytes
+	bytes         int64                       // the publisher's bundle bytes afterwards
+}
+
+// verify checks u against root and the stored state, and returns the plan
+// that stores it, or the reason it must not be stored. It checks
+// everything and changes nothing: a plan it returns fails later only on a
+// disk or database error. In order: the stored state, the key statement,
+// the checkpoint and leaves, the mirror list and the bundles, each on its
+// own (the bundles on every core), then all of them against the stored
+// log in one read transaction.
+func (s *Store) verify(root *keys.PublicKey, u *Update) (*plan, error) {
+	p, err := s.stored(root, u)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.verifyStatement(); err != nil {
+		return nil, err
+	}
+	if err := p.verifyCheckpoint(); err != nil {
+		return nil, err
+	}
+	if u.MirrorList != nil {
+		// Verified under the key statement after the update, then
+		// checked against the log below.
+		if p.mirrors, err = catalog.OpenMirrorList(u.MirrorList, p.trust); err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+	}
+	if p.bundles, err = verifyAll(u.Bundles, p.trust, s.lim); err != nil {
+		return nil, err
+	}
+	err = s.db.View(func(tx *bolt.Tx) error {
+		var pb, hb, ab *bolt.Bucket
+		if pb = tx.Bucket(bktPubs).Bucket([]byte(p.id)); pb != nil {
+			hb, ab = pb.Bucket(bktHashes), pb.Bucket(bktArticles)
+			p.keyVersion, p.mirrorVersion = getU64(pb, keyKeyVersion), getU64(pb, keyMirrorVer)
+		}
+		if p.newCP != nil {
+			if err := p.checkTree(hb); err != nil {
+				return err
+			}
+		}
+		if err := p.replayLeaves(ab); err != nil {
+			return err
+		}
+		if err := p.checkMirrorList(pb); err != nil {
+			return err
+		}
+		if err := p.checkBundles(tx.Bucket(bktBundles), ab); err != nil {
+			return err
+		}
+		return p.checkQuota(tx.Bucket(bktBundles), pb, s.quota)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// stored returns a plan holding the publisher's stored state: its record,
+// the trust its stored key statement gives (nil for a new publisher) and
+// its stored checkpoint.
+func (s *Store) stored(root *keys.PublicKey, u *Update) (*plan, error) {
+	p := &plan{id: root.ID(), root: root, u: u, changed: map[string]*catalog.Article{}}
+	switch have, err := s.Publisher(p.id); {
+	case errors.Is(err, ErrNotFound):
+		if u.Statement == nil {
+			return nil, fmt.Errorf("store: publisher %s: first update needs a key statement", p.id)
+		}
+		return p, nil
+	case err != nil:
+		return nil, err
+	default:
+		p.have, p.oldSize = have, have.Size
+	}
+	if !p.have.Root.Equal(root) {
+		return nil, fmt.Errorf("store: publisher %s is stored under root key %s, not %s", p.id, p.have.Root, root)
+	}
+	var err error
+	if p.trust, err = keys.NewTrust(root, p.have.Statement); err != nil {
+		return nil, fmt.Errorf("store: publisher %s: stored key statement: %w", p.id, err)
+	}
+	// The stored checkpoint was verified when it was stored. It is read
+	// as stored, not verified again: the key statement of the update may
+	// revoke the key that signed it, and that must not stop the log from
+	// growing.
+	if p.have.Checkpoint != nil {
+		if p.oldCP, err = catalog.ParseUnverified(p.have.Checkpoint); err != nil {
+			return nil, fmt.Errorf("store: publisher %s: stored checkpoint: %w", p.id, err)
+		}
+	}
+	return p, nil
+}
+
+// verifyStatement verifies the update's key statement, if any, against
+// the stored one (or the root key, for a new publisher), and sets the
+// trust the rest of the update is verified under.
+func (p *plan) verifyStatement() error {
+	if p.u.Statement == nil {
+		return nil
+	}
+	var next *keys.Trust
+	var err error
+	if p.trust == nil {
+		next, err = keys.NewTrust(p.root, p.u.Statement)
+	} else {
+		next, err = p.trust.Update(p.u.Statement)
+	}
+	if err != nil {
+		return err
+	}
+	p.newStatement = p.trust == nil || next.Statement().Version > p.trust.Statement().Version
+	p.trust = next
+	return nil
+}
+
+// verifyCheckpoint verifies the update's checkpoint under the trust in
+// force and parses its leaves.
+func (p *plan) verifyCheckpoint() error {
+	if p.u.Checkpoint != nil {
+		var err error
+		if p.newCP, err = catalog.OpenCheckpoint(p.u.Checkpoint, p.trust); err != nil {
+			return err
+		}
+	} else if len(p.u.Leaves) > 0 {
+		return fmt.Errorf("store: %d leaves without a checkpoint", len(p.u.Leaves))
+	}
+	p.leaves = make([]*catalog.Leaf, len(p.u.Leaves))
+	for i, raw := range p.u.Leaves {
+		l, err := catalog.ParseLeaf(raw)
+		if err != nil {
+			return fmt.Errorf("store: leaf %d: %w", p.oldSize+int64(i), err)
+		}
+		p.leaves[i] = l
+	}
+	return nil
+}
+
+// checkTree judges the new checkpoint against the stored one (catalog.Judge)
+// and checks that it signs the stored leaves with the update's appended:
+// it computes the tree hashes the leaves add and the tree's root. It
+// returns an error wrapping ErrStale and catalog.ErrRollback for an older
+// checkpoint, one wrapping a *catalog.ForkError for a contradicting one.
+func (p *plan) checkTree(hb *bolt.Bucket) error {
+	if err := catalog.Judge(p.oldCP, p.newCP); err != nil {
+		if fe := (*catalog.ForkError)(nil); errors.As(err, &fe) {
+			return p.fork(fmt.Sprintf("two checkpoints of size %d with different roots", p.newCP.Size))
+		}
+		return &staleError{id: p.id, err: err}
+	}
+	added := int64(len(p.leaves))
+	if p.newCP.Size != p.oldSize+added {
+		if p.newCP.Size < p.oldSize {
+			// Only without a stored checkpoint, which Judge would see.
+			return &staleError{id: p.id, err: fmt.Errorf("%w: checkpoint of size %d, store has %d leaves", catalog.ErrRollback, p.newCP.Size, p.oldSize)}
+		}
+		return fmt.Errorf("store: publisher %s: checkpoint of size %d does not cover the %d stored and %d new leaves", p.id, p.newCP.Size, p.oldSize, added)
+	}
+	base := tlog.StoredHashCount(p.oldSize)
+	for i, raw := range p.u.Leaves {
+		hs, err := tlog.StoredHashes(p.oldSize+int64(i), raw, hashReader(hb, base, p.hashes))
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		p.hashes = append(p.hashes, hs...)
+	}
+	switch {
+	case p.newCP.Size > 0:
+		th, err := tlog.TreeHash(p.newCP.Size, hashReader(hb, base, p.hashes))
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+		if th != p.newCP.Root {
+			return p.fork(fmt.Sprintf("checkpoint root for size %d does not match the log's leaves", p.newCP.Size))
+		}
+	case p.newCP.Root != (tlog.Hash{}):
+		return fmt.Errorf("store: empty log with a non-empty root")
+	}
+	return nil
+}
+
+// fork returns the error for a checkpoint that contradicts the stored
+// log: a *catalog.ForkError holding both checkpoints, wrapped with the
+// publisher's ID.
+func (p *plan) fork(reason string) error {
+	fe := &catalog.ForkError{Size: p.newCP.Size, Got: p.u.Checkpoint, Reason: reason}
+	if p.have != nil {
+		fe.Have = p.have.Checkpoint
+	}
+	return fmt.Errorf("store: publisher %s: %w", p.id, fe)
+}
+
+// staleError is Apply's error for a checkpoint older than the stored one:
+// it is ErrStale, and wraps Judge's error (catalog.ErrRollback).
+type staleError struct {
+	id  string
+	err error
+}
+
+func (e *staleError) Error() string   { return fmt.Sprintf("store: publisher %s: %v", e.id, e.err) }
+func (e *staleError) Unwrap() []error { return []error{ErrStale, e.err} }
+
+// article returns an article's state with the leaves replayed so far: the
+// plan's change, else the stored index's (ab, nil for a new publisher).
+func (p *plan) article(ab *bolt.Bucket, name string) *catalog.Article {
+	if a, ok := p.changed[name]; ok {
+		return a
+	}
+	if ab == nil {
+		return nil
+	}
+	return decodeArticle(name, ab.Get([]byte(name)))
+}
+
+// replayLeaves applies the log's rules to the update's leaves, in order,
+// against the stored article index and versions. It sets the articles the
+// leaves change, the bundles they supersede, and the newest key-statement
+// and mirror-list versions.
+func (p *plan) replayLeaves(ab *bolt.Bucket) error {
+	for i, l := range p.leaves {
+		n := p.oldSize + int64(i)
+		switch l.Kind {
+		case catalog.KindBundle, catalog.KindRetraction:
+			prev := p.article(ab, l.ID)
+			next, err := catalog.Next(prev, l, n)
+			if err != nil {
+				return fmt.Errorf("store: leaf %d: %w", n, err)
+			}
+			if prev != nil && !prev.Retracted {
+				p.garbage = append(p.garbage, prev.Digest)
+			}
+			p.changed[l.ID] = next
+		case catalog.KindKeyStatement:
+			if err := catalog.NextVersion(p.keyVersion, l); err != nil {
+				return fmt.Errorf("store: leaf %d: %w", n, err)
+			}
+			// The leaf must record a statement the store holds or an
+			// older one: its own, byte for byte, if of the same version
+			// (Check verifies the same).
+			if st := p.trust.Statement(); l.Version > st.Version {
+				return fmt.Errorf("store: leaf %d records key statement version %d, but the store has version %d", n, l.Version, st.Version)
+			} else if l.Version == st.Version && l.Digest != sha256.Sum256(p.trust.SignedStatement()) {
+				return fmt.Errorf("store: leaf %d records another key statement than the version %d given", n, l.Version)
+			}
+			p.keyVersion = l.Version
+		case catalog.KindMirrorList:
+			if err := catalog.NextVersion(p.mirrorVersion, l); err != nil {
+				return fmt.Errorf("store: leaf %d: %w", n, err)
+			}
+			p.mirrorVersion = l.Version
+			p.mirrorLeaf, p.mirrorIndex = l, n
+		}
+	}
+	return nil
+}
+
+// checkMirrorList checks the update's mirror list, if any, against the
+// log's newest mirror-list leaf (the update's, else the stored one), and
+// notes whether it is the list stored.
+func (p *plan) checkMirrorList(pb *bolt.Bucket) error {
+	if p.mirrors == nil {
+		return nil
+	}
+	last := p.mirrorLeaf
+	if last == nil {
+		var err error
+		if last, err = lastMirrorLeaf(pb); err != nil {
+			return err
+		}
+	}
+	if err := checkMirrorListLeaf(p.mirrors, p.u.MirrorList, last); err != nil {
+		return fmt.Errorf("store: publisher %s: %w", p.id, err)
+	}
+	p.sameMirrors = pb != nil && bytes.Equal(pb.Get(keyMirrorList), p.u.MirrorList)
+	return nil
+}
+
+// checkBundles checks that every bundle given is the current revision of
+// an article of the log with the update's leaves, its digest the one the
+// article's leaf records, and lists the bundles to write: those not held,
+// once each, in the order given.
+func (p *plan) checkBundles(bb, ab *bolt.Bucket) error {
+	seen := make(map[bundle.Digest]bool, len(p.bundles))
+	for i, b := range p.bundles {
+		d := b.Digest
+		if seen[d] {
+			continue // given twice: checked or skipped the first time
+		}
+		seen[d] = true
+		if bb.Get(d[:]) != nil {
+			continue // already held
+		}
+		a := p.article(ab, b.Manifest.ID)
+		if a == nil || a.Retracted || a.Digest != d || a.Revision != b.Manifest.Revision {
+			return fmt.Errorf("store: bundle %s (%q revision %d) is not the current revision of an article in the log", d, b.Manifest.ID, b.Manifest.Revision)
+		}
+		p.write = append(p.write, d)
+		p.raws = append(p.raws, p.u.Bundles[i])
+	}
+	return nil
+}
+
+// checkQuota works out what the publisher's bundles will take once the
+// superseded ones are collected and the new ones stored, and checks it
+// against quota (0: none).
+func (p *plan) checkQuota(bb, pb *bolt.Bucket, quota int64) error {
+	var used, freed, added int64
+	if pb != nil {
+		used = int64(getU64(pb, keyBytes))
+	}
+	for _, d := range p.garbage {
+		if _, size, ok := bundleRecord(bb.Get(d[:])); ok {
+			freed += size
+		}
+	}
+	for _, raw := range p.raws {
+		added += int64(len(raw))
+	}
+	p.bytes = used - freed + added
+	if quota > 0 && added > 0 && p.bytes > quota {
+		return fmt.Errorf("%w: publisher %s would use %d bytes, quota %d", ErrQuota, p.id, p.bytes, quota)
+	}
+	return nil
+}
+
+// write stores the plan's new bundle files and returns once they are
+// durable. It first records their digests as intents, in a transaction of
+// their own, and only then writes the files under their final names, a
+// few at once, and makes them durable with one syncfs. Until commit
+// records them they are files no record names, which nothing reads; if
+// Apply stops before commit, the next Open removes the files the intents
+// name and no record holds. So a crash at any moment leaves every recorded
+// file whole, and cleaning up after it costs one batch, not the store. On
+// an error, write removes what it wrote.
+func (s *Store) write(p *plan) error {
+	if len(p.write) == 0 {
+		return nil
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		ib := tx.Bucket(bktIntents)
+		for _, d := range p.write {
+			if err := ib.Put(d[:], nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("store: recording the bundles to write: %w", err)
+	}
+	if err := s.writeBundles(p.write, p.raws); err != nil {
+		s.abandon(p.write)
+		return err
+	}
+	return nil
+}
+
+// commit records the plan in one bbolt transaction, which also drops the
+// intents of the files write stored, and returns what changed.
+func (s *Store) commit(p *plan) (*Result, error) {
+	u := p.u
+	res := &Result{Size: p.oldSize + int64(len(u.Leaves)), LeavesAdded: len(u.Leaves), BundlesAdded: len(p.write), Statement: p.newStatement}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		pb, err := tx.Bucket(bktPubs).CreateBucketIfNotExists([]byte(p.id))
 		if err != nil {
 			return err
 		}
@@ -331,105 +499,68 @@ func (s *Store) Apply(root *keys.PublicKey, u *Update) (*Result, error) {
 				err = b.Put(k, v)
 			}
 		}
-		put(pb, keyRoot, []byte(root.String()))
-		if res.Statement || have == nil {
-			put(pb, keyStatement, trust.SignedStatement())
+		del := func(b *bolt.Bucket, k []byte) {
+			if err == nil {
+				err = b.Delete(k)
+			}
 		}
-		if newCP != nil && (oldCP == nil || newCP.Size > oldCP.Size || newCP.Time.After(oldCP.Time)) {
+		put(pb, keyRoot, []byte(p.root.String()))
+		if p.newStatement || p.have == nil {
+			put(pb, keyStatement, p.trust.SignedStatement())
+		}
+		if p.newCP != nil && (p.oldCP == nil || p.newCP.Size > p.oldCP.Size || p.newCP.Time.After(p.oldCP.Time)) {
 			put(pb, keyCheckpoint, u.Checkpoint)
 			res.Checkpoint = true
 		}
 		for i, raw := range u.Leaves {
-			put(lb, u64(uint64(oldSize+int64(i))), raw)
+			put(lb, u64(uint64(p.oldSize+int64(i))), raw)
 		}
-		base := tlog.StoredHashCount(oldSize)
-		for i, h := range pendingHashes {
+		base := tlog.StoredHashCount(p.oldSize)
+		for i, h := range p.hashes {
 			put(hb, u64(uint64(base+int64(i))), h[:])
 		}
-		put(pb, keySize, u64(uint64(oldSize+int64(len(u.Leaves)))))
-		put(pb, keyKeyVersion, u64(keyVersion))
-		put(pb, keyMirrorVer, u64(mirrorVersion))
-		if newMirrorLeaf != nil {
-			put(pb, keyMirrorLeaf, u64(uint64(newMirrorIndex)))
+		put(pb, keySize, u64(uint64(res.Size)))
+		put(pb, keyKeyVersion, u64(p.keyVersion))
+		put(pb, keyMirrorVer, u64(p.mirrorVersion))
+		if p.mirrorLeaf != nil {
+			put(pb, keyMirrorLeaf, u64(uint64(p.mirrorIndex)))
 		}
 		switch {
-		case mirrors != nil && !sameMirrors:
+		case p.mirrors != nil && !p.sameMirrors:
 			put(pb, keyMirrorList, u.MirrorList)
 			res.MirrorList = true
-		case mirrors == nil && newMirrorLeaf != nil && err == nil:
-			err = pb.Delete(keyMirrorList) // superseded, its list not given
+		case p.mirrors == nil && p.mirrorLeaf != nil:
+			del(pb, keyMirrorList) // superseded, its list not given
 		}
-		for name, a := range changed {
+		for name, a := range p.changed {
 			put(ab, []byte(name), encodeArticle(a))
 		}
-		bb, gb := tx.Bucket(bktBundles), tx.Bucket(bktGarbage)
-		for _, d := range written {
-			put(bb, d[:], binary.BigEndian.AppendUint64([]byte(id), uint64(sizes[d])))
-			if err == nil && gb.Get(d[:]) != nil {
+		bb, gb, ib := tx.Bucket(bktBundles), tx.Bucket(bktGarbage), tx.Bucket(bktIntents)
+		for i, d := range p.write {
+			put(bb, d[:], binary.BigEndian.AppendUint64([]byte(p.id), uint64(len(p.raws[i]))))
+			del(ib, d[:])
+			if gb.Get(d[:]) != nil {
 				// Its old file, written again: not to be collected.
-				err = gb.Delete(d[:])
+				del(gb, d[:])
 			}
 		}
-		put(pb, keyBytes, u64(uint64(used-freed+added)))
-		for _, d := range garbage {
+		put(pb, keyBytes, u64(uint64(p.bytes)))
+		for _, d := range p.garbage {
 			if bb.Get(d[:]) != nil {
 				put(gb, d[:], nil)
-				if err == nil {
-					err = bb.Delete(d[:])
-				}
+				del(bb, d[:])
 			}
 		}
 		return err
 	})
 	if err != nil {
-		// The files are unreferenced; removing them keeps the store tidy.
-		s.removeFiles(written)
+		// The files stay, and their intents: a commit that failed may
+		// still have reached the disk (bbolt writes its meta page before
+		// the sync that failed), and the next Open keeps what it records
+		// and removes the rest.
 		return nil, fmt.Errorf("store: committing: %w", err)
 	}
-	res.Size = oldSize + int64(len(u.Leaves))
-	res.LeavesAdded = len(u.Leaves)
-	res.BundlesAdded = len(written)
-	if len(garbage) > 0 {
-		if err := s.collectGarbage(); err != nil {
-			s.log.Warn("store: garbage collection failed; retried at next open", "err", err)
-		}
-	}
-	if s.onChange != nil && (res.LeavesAdded > 0 || res.BundlesAdded > 0 || res.Statement || res.Checkpoint || res.MirrorList) {
-		s.onChange(id)
-	}
-	s.log.Debug("store: applied update", "publisher", id, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)
 	return res, nil
-}
-
-// storedCheckpoint parses the text of a signed checkpoint that the store
-// verified when it stored it, without verifying its signature again.
-func storedCheckpoint(signed []byte) (*catalog.Checkpoint, error) {
-	return catalog.ParseUnverified(signed)
-}
-
-func (p *Publisher) checkpoint() []byte {
-	if p == nil {
-		return nil
-	}
-	return p.Checkpoint
-}
-
-// checkTree checks the new checkpoint's size and time against the store's.
-func (s *Store) checkTree(id string, have *Publisher, oldCP, newCP *catalog.Checkpoint, raw []byte, oldSize int64, added int) error {
-	want := oldSize + int64(added)
-	if newCP.Size != want {
-		if newCP.Size < oldSize {
-			return fmt.Errorf("%w: publisher %s: checkpoint of size %d, store has %d leaves", ErrStale, id, newCP.Size, oldSize)
-		}
-		return fmt.Errorf("store: publisher %s: checkpoint of size %d does not cover the %d stored and %d new leaves", id, newCP.Size, oldSize, added)
-	}
-	if oldCP != nil && newCP.Time.Before(oldCP.Time) {
-		if added == 0 && newCP.Root != oldCP.Root {
-			return &ForkError{Publisher: id, Have: have.checkpoint(), Got: raw, Reason: fmt.Sprintf("two checkpoints of size %d with different roots", newCP.Size)}
-		}
-		return fmt.Errorf("%w: publisher %s: checkpoint time %s is before the stored %s", ErrStale, id, newCP.Time, oldCP.Time)
-	}
-	return nil
 }
 
 // beforeCommit, when set (by tests), runs between the durable write of an
@@ -482,10 +613,29 @@ func (s *Store) writeBundle(d bundle.Digest, raw []byte) error {
 	return nil
 }
 
-// removeFiles removes bundle files that no record names.
-func (s *Store) removeFiles(ds []bundle.Digest) {
+// abandon removes the files of a write that will not be committed, and
+// then their intents. Both are best effort: what is left, the next Open
+// removes.
+func (s *Store) abandon(ds []bundle.Digest) {
 	for _, d := range ds {
-		os.Remove(s.bundlePath(d))
+		if err := os.Remove(s.bundlePath(d)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return // the intents stay, for Open
+		}
+	}
+	if s.syncfs() != nil {
+		return // the removals may not be durable: the intents stay
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		ib := tx.Bucket(bktIntents)
+		for _, d := range ds {
+			if err := ib.Delete(d[:]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("store: dropping the record of abandoned bundle files failed; retried at next open", "err", err)
 	}
 }
 
@@ -508,20 +658,30 @@ func (s *Store) syncfs() error {
 func verifyAll(raws [][]byte, trust *keys.Trust, lim *bundle.Limits) ([]*bundle.Bundle, error) {
 	out := make([]*bundle.Bundle, len(raws))
 	errs := make([]error, len(raws))
-	next := atomic.Int64{}
-	var wg gosync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), len(raws)) {
-		wg.Go(func() {
-			for i := int(next.Add(1) - 1); i < len(raws); i = int(next.Add(1) - 1) {
-				out[i], errs[i] = bundle.Verify(raws[i], trust, &bundle.OpenOptions{Limits: lim})
-			}
-		})
-	}
-	wg.Wait()
+	parallel(len(raws), func(i int) {
+		out[i], errs[i] = bundle.Verify(raws[i], trust, &bundle.OpenOptions{Limits: lim})
+	})
 	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// parallel calls fn(i) for every i in [0, n), on GOMAXPROCS goroutines at
+// most, each taking the next i when it is done with one, and returns when
+// every call has returned. fn writes its result to slot i of something
+// the caller made, so that the results come out in order.
+func parallel(n int, fn func(i int)) {
+	next := atomic.Int64{}
+	var wg gosync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				fn(i)
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -122,39 +122,96 @@ func (s *Store) Check(root *keys.PublicKey, opts *bundle.OpenOptions) ([]Problem
 
 // Audit verifies the store as Check does, and reports the bundles not
 // fetched yet apart from damage: a mirror in the middle of a sync has
-// pending bundles but no problems.
+// pending bundles but no problems. The bundles are verified on every core
+// (GOMAXPROCS at once); the report is the same, in the same order, however
+// many there are. It is safe for concurrent use, but reads a store that
+// Apply changes meanwhile as it finds it, one transaction at a time.
 func (s *Store) Audit(root *keys.PublicKey, opts *bundle.OpenOptions) (*Report, error) {
-	id := root.ID()
-	p, err := s.Publisher(id)
+	p, err := s.Publisher(root.ID())
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{}
-	add := func(what string, err error) { r.Problems = append(r.Problems, Problem{What: what, Err: err}) }
+	a := &audit{s: s, id: root.ID(), p: p, r: &Report{}}
+	// Each step reports what it finds; one that finds the rest cannot be
+	// checked says so and Audit stops there.
+	if !a.checkKeys(root) || !a.checkTree() {
+		return a.r, nil
+	}
+	a.replayLeaves()
+	a.checkVersions()
+	if !a.checkArticles(opts) {
+		return a.r, nil
+	}
+	a.checkBytes()
+	a.checkUnindexed()
+	return a.r, nil
+}
+
+// audit is one run of Audit: the report so far, and what each step found
+// that later steps read.
+type audit struct {
+	s  *Store
+	id string
+	p  *Publisher
+	r  *Report
+
+	trust  *keys.Trust         // from the stored key statement
+	cp     *catalog.Checkpoint // the stored checkpoint, if it verifies
+	leaves [][]byte            // the stored leaves
+	bad    map[int64]bool      // leaves that are not what the log stored
+
+	articles   map[string]*catalog.Article // the articles, by replaying the leaves
+	tainted    map[string]bool             // articles with a bad leaf, reported once
+	keyLeaf    *catalog.Leaf               // the newest key-statement leaf
+	mirrorLeaf *catalog.Leaf               // the newest mirror-list leaf
+	indexed    map[string]bool             // the articles in the stored index
+}
+
+func (a *audit) add(what string, err error) {
+	a.r.Problems = append(a.r.Problems, Problem{What: what, Err: err})
+}
+
+// checkKeys checks the stored root key, key statement and checkpoint, and
+// sets the trust and the checkpoint (if it verifies). It returns false if
+// nothing else can be checked: the root key or key statement is wrong.
+func (a *audit) checkKeys(root *keys.PublicKey) bool {
+	p := a.p
 	if !p.Root.Equal(root) {
-		add("root key", fmt.Errorf("store holds publisher %s under key %s", id, p.Root))
-		return r, nil
+		a.add("root key", fmt.Errorf("store holds publisher %s under key %s", a.id, p.Root))
+		return false
 	}
-	trust, err := keys.NewTrust(root, p.Statement)
-	if err != nil {
-		add("key statement", err)
-		return r, nil
+	var err error
+	if a.trust, err = keys.NewTrust(root, p.Statement); err != nil {
+		a.add("key statement", err)
+		return false
 	}
-	var cp *catalog.Checkpoint
 	if p.Checkpoint == nil {
 		if p.Size > 0 {
-			add("checkpoint", errors.New("missing for a non-empty log"))
+			a.add("checkpoint", errors.New("missing for a non-empty log"))
 		}
-	} else if cp, err = catalog.OpenCheckpoint(p.Checkpoint, trust); err != nil {
-		add("checkpoint", err)
-	} else if cp.Size != p.Size {
-		add("checkpoint", fmt.Errorf("signs %d leaves, store has %d", cp.Size, p.Size))
+		return true
 	}
+	if a.cp, err = catalog.OpenCheckpoint(p.Checkpoint, a.trust); err != nil {
+		a.cp = nil
+		a.add("checkpoint", err)
+	} else if a.cp.Size != p.Size {
+		a.add("checkpoint", fmt.Errorf("signs %d leaves, store has %d", a.cp.Size, p.Size))
+	}
+	return true
+}
 
-	leaves, err := s.Leaves(id, 0, p.Size)
-	if err != nil {
-		add("leaves", err)
-		return r, nil
+// checkTree recomputes the tree hashes from the stored leaves and compares
+// them with the stored hashes and the checkpoint's root. When they
+// disagree, the signed checkpoint says which is wrong, and each damage is
+// reported once, not again through everything that depends on it: it sets
+// the leaves and which of them are bad. It returns false if the leaves or
+// hashes cannot be read.
+func (a *audit) checkTree() bool {
+	p := a.p
+	var err error
+	if a.leaves, err = a.s.Leaves(a.id, 0, p.Size); err != nil {
+		a.add("leaves", err)
+		return false
 	}
 	var recomputed []tlog.Hash
 	read := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
@@ -167,172 +224,213 @@ func (s *Store) Audit(root *keys.PublicKey, opts *bundle.OpenOptions) (*Report, 
 		}
 		return out, nil
 	})
-	for i, raw := range leaves {
+	for i, raw := range a.leaves {
 		hs, err := tlog.StoredHashes(int64(i), raw, read)
 		if err != nil {
-			add(fmt.Sprintf("leaf %d", i), err)
-			return r, nil
+			a.add(fmt.Sprintf("leaf %d", i), err)
+			return false
 		}
 		recomputed = append(recomputed, hs...)
 	}
-	stored, err := s.storedHashes(id, int64(len(recomputed)))
+	stored, err := a.s.storedHashes(a.id, int64(len(recomputed)))
 	if err != nil {
-		add("tree hashes", err)
-		return r, nil
+		a.add("tree hashes", err)
+		return false
 	}
-
-	// When the leaves, the stored hashes and the checkpoint disagree, the
-	// signed checkpoint says which is wrong; each damage is reported once,
-	// not again through everything that depends on it.
+	cp := a.cp
 	rootKnown, rootOK := cp != nil && cp.Size == p.Size && p.Size > 0, false
 	if rootKnown {
 		th, err := tlog.TreeHash(p.Size, read)
 		rootOK = err == nil && th == cp.Root
 	}
 	var leafBad []int64 // leaves that differ from the hash stored for them
-	for n := range int64(len(leaves)) {
+	for n := range int64(len(a.leaves)) {
 		if h := stored[tlog.StoredHashIndex(0, n)]; h == nil || *h != recomputed[tlog.StoredHashIndex(0, n)] {
 			leafBad = append(leafBad, n)
 		}
 	}
-	bad := map[int64]bool{} // leaves that are not what the log stored
+	a.bad = map[int64]bool{}
 	switch {
 	case rootOK || !rootKnown && len(leafBad) == 0:
 		// The leaves are right (or nothing says otherwise): every stored
 		// hash that differs from them is damaged.
 		for i := range recomputed {
 			if stored[i] == nil || *stored[i] != recomputed[i] {
-				add("tree hashes", fmt.Errorf("stored hash %d is missing or does not match the leaves", i))
+				a.add("tree hashes", fmt.Errorf("stored hash %d is missing or does not match the leaves", i))
 			}
 		}
 	case len(leafBad) > 0:
 		for _, n := range leafBad {
-			add(fmt.Sprintf("leaf %d", n), errors.New("does not match the hash the log stored for it (edited or damaged)"))
-			bad[n] = true
+			a.add(fmt.Sprintf("leaf %d", n), errors.New("does not match the hash the log stored for it (edited or damaged)"))
+			a.bad[n] = true
 		}
 	default:
-		add("checkpoint", errors.New("root hash does not match the stored leaves"))
+		a.add("checkpoint", errors.New("root hash does not match the stored leaves"))
 	}
+	return true
+}
 
-	articles := map[string]*catalog.Article{}
-	tainted := map[string]bool{} // articles with a bad leaf, reported above
-	var keyLeaf *catalog.Leaf
+// replayLeaves applies the log's rules to the stored leaves, skipping the
+// bad ones, and sets the articles they make, the articles a bad leaf
+// taints, and the newest key-statement and mirror-list leaves.
+func (a *audit) replayLeaves() {
+	a.articles, a.tainted = map[string]*catalog.Article{}, map[string]bool{}
 	var kv, mv uint64
-	var mirrorLeaf *catalog.Leaf
-	for i, raw := range leaves {
+	for i, raw := range a.leaves {
 		n := int64(i)
 		l, err := catalog.ParseLeaf(raw)
 		if err != nil {
-			if !bad[n] {
-				add(fmt.Sprintf("leaf %d", n), err)
+			if !a.bad[n] {
+				a.add(fmt.Sprintf("leaf %d", n), err)
 			}
 			continue
 		}
 		switch l.Kind {
 		case catalog.KindBundle, catalog.KindRetraction:
-			if bad[n] {
-				tainted[l.ID] = true
+			if a.bad[n] {
+				a.tainted[l.ID] = true
 			}
-			a, err := catalog.Next(articles[l.ID], l, n)
+			next, err := catalog.Next(a.articles[l.ID], l, n)
 			if err != nil {
-				if !tainted[l.ID] {
-					add(fmt.Sprintf("leaf %d", n), err)
+				if !a.tainted[l.ID] {
+					a.add(fmt.Sprintf("leaf %d", n), err)
 				}
 				continue
 			}
-			articles[l.ID] = a
+			a.articles[l.ID] = next
 		case catalog.KindKeyStatement:
-			if bad[n] {
+			if a.bad[n] {
 				continue
 			}
 			if err := catalog.NextVersion(kv, l); err != nil {
-				add(fmt.Sprintf("leaf %d", n), err)
+				a.add(fmt.Sprintf("leaf %d", n), err)
 			}
-			kv, keyLeaf = l.Version, l
+			kv, a.keyLeaf = l.Version, l
 		case catalog.KindMirrorList:
-			if bad[n] {
+			if a.bad[n] {
 				continue
 			}
 			if err := catalog.NextVersion(mv, l); err != nil {
-				add(fmt.Sprintf("leaf %d", n), err)
+				a.add(fmt.Sprintf("leaf %d", n), err)
 			}
-			mv, mirrorLeaf = l.Version, l
+			mv, a.mirrorLeaf = l.Version, l
 		}
 	}
-	if err := s.auditMirrorList(id, trust, mirrorLeaf); err != nil {
-		add("mirror list", err)
-	}
-	if keyLeaf != nil {
-		switch v := trust.Statement().Version; {
-		case keyLeaf.Version > v:
-			add("key statement", fmt.Errorf("the log records version %d, the store holds version %d", keyLeaf.Version, v))
-		case keyLeaf.Version == v && keyLeaf.Digest != sha256.Sum256(p.Statement):
-			add("key statement", fmt.Errorf("differs from the one the log records for version %d", keyLeaf.Version))
-		}
-	}
+}
 
-	index, err := s.Articles(id)
+// checkVersions checks the stored mirror list and key statement against
+// the newest leaves that record them.
+func (a *audit) checkVersions() {
+	if err := a.s.auditMirrorList(a.id, a.trust, a.mirrorLeaf); err != nil {
+		a.add("mirror list", err)
+	}
+	if a.keyLeaf != nil {
+		switch v := a.trust.Statement().Version; {
+		case a.keyLeaf.Version > v:
+			a.add("key statement", fmt.Errorf("the log records version %d, the store holds version %d", a.keyLeaf.Version, v))
+		case a.keyLeaf.Version == v && a.keyLeaf.Digest != sha256.Sum256(a.p.Statement):
+			a.add("key statement", fmt.Errorf("differs from the one the log records for version %d", a.keyLeaf.Version))
+		}
+	}
+}
+
+// checkArticles compares the stored article index with the replayed
+// leaves and verifies every current article's bundle, on every core,
+// reporting in the index's order. It sets the articles indexed, and
+// returns false if the index cannot be read.
+func (a *audit) checkArticles(opts *bundle.OpenOptions) bool {
+	index, err := a.s.Articles(a.id)
 	if err != nil {
-		add("article index", err)
-		return r, nil
+		a.add("article index", err)
+		return false
 	}
-	indexed := map[string]bool{}
-	for _, a := range index {
-		indexed[a.ID] = true
-		if tainted[a.ID] || bad[a.Leaf] {
-			continue
-		}
-		want := articles[a.ID]
-		if want == nil || *want != a {
-			add(fmt.Sprintf("article %q", a.ID), errors.New("index does not match the leaves"))
-			continue
-		}
-		if a.Retracted {
-			if s.HasBundle(a.Digest) {
-				add(fmt.Sprintf("article %q", a.ID), errors.New("retracted, but its bundle is still stored"))
-			}
-			continue
-		}
-		data, err := s.Bundle(a.Digest)
-		if errors.Is(err, ErrNotFound) {
-			// No record of the bundle: not fetched yet. A record whose
-			// file is gone is damage, reported below.
-			r.Pending = append(r.Pending, a)
-			continue
-		}
-		if err != nil {
-			add(fmt.Sprintf("article %q", a.ID), err)
-			continue
-		}
-		if sha256.Sum256(data) != a.Digest {
-			add(fmt.Sprintf("article %q", a.ID), fmt.Errorf("bundle file %s is damaged (digest mismatch)", a.Digest))
-			continue
-		}
-		b, err := bundle.Verify(data, trust, opts)
-		if err != nil {
-			add(fmt.Sprintf("article %q", a.ID), err)
-			continue
-		}
-		if b.Manifest.ID != a.ID || b.Manifest.Revision != a.Revision {
-			add(fmt.Sprintf("article %q", a.ID), fmt.Errorf("bundle is %q revision %d, log says revision %d", b.Manifest.ID, b.Manifest.Revision, a.Revision))
+	a.indexed = make(map[string]bool, len(index))
+	for _, art := range index {
+		a.indexed[art.ID] = true
+	}
+	type result struct {
+		err     error // a problem with the article
+		pending bool  // its bundle is not fetched yet
+	}
+	results := make([]result, len(index))
+	parallel(len(index), func(i int) {
+		results[i].pending, results[i].err = a.checkArticle(&index[i], opts)
+	})
+	for i, res := range results {
+		switch {
+		case res.pending:
+			a.r.Pending = append(a.r.Pending, index[i])
+		case res.err != nil:
+			a.add(fmt.Sprintf("article %q", index[i].ID), res.err)
 		}
 	}
-	if held, err := s.heldBytes(id); err != nil {
-		add("bundle byte count", err)
-	} else if held != p.Bytes {
-		add("bundle byte count", fmt.Errorf("records %d bytes, the publisher's bundles take %d", p.Bytes, held))
+	return true
+}
+
+// checkArticle checks one article of the index against the replayed
+// leaves and, if it is current, verifies its bundle. It returns whether
+// the bundle is not fetched yet, or what is wrong. It only reads the
+// audit, so calls may run at once.
+func (a *audit) checkArticle(art *catalog.Article, opts *bundle.OpenOptions) (pending bool, err error) {
+	if a.tainted[art.ID] || a.bad[art.Leaf] {
+		return false, nil // reported with the leaf
 	}
+	if want := a.articles[art.ID]; want == nil || *want != *art {
+		return false, errors.New("index does not match the leaves")
+	}
+	if art.Retracted {
+		if a.s.HasBundle(art.Digest) {
+			return false, errors.New("retracted, but its bundle is still stored")
+		}
+		return false, nil
+	}
+	data, err := a.s.Bundle(art.Digest)
+	if errors.Is(err, ErrNotFound) {
+		// No record of the bundle: not fetched yet. A record whose file
+		// is gone is damage, reported as an error.
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	// Verify hashes the whole bundle too: a file that fails is hashed
+	// again only to say whether it is damaged or was stored bad.
+	b, err := bundle.Verify(data, a.trust, opts)
+	if err == nil && b.Digest != art.Digest || err != nil && sha256.Sum256(data) != art.Digest {
+		return false, fmt.Errorf("bundle file %s is damaged (digest mismatch)", art.Digest)
+	}
+	if err != nil {
+		return false, err
+	}
+	if b.Manifest.ID != art.ID || b.Manifest.Revision != art.Revision {
+		return false, fmt.Errorf("bundle is %q revision %d, log says revision %d", b.Manifest.ID, b.Manifest.Revision, art.Revision)
+	}
+	return false, nil
+}
+
+// checkBytes checks the recorded size of the publisher's bundles (for the
+// quota) against the sizes of its bundle records.
+func (a *audit) checkBytes() {
+	if held, err := a.s.heldBytes(a.id); err != nil {
+		a.add("bundle byte count", err)
+	} else if held != a.p.Bytes {
+		a.add("bundle byte count", fmt.Errorf("records %d bytes, the publisher's bundles take %d", a.p.Bytes, held))
+	}
+}
+
+// checkUnindexed reports the articles the leaves make that the index
+// lacks, sorted by ID.
+func (a *audit) checkUnindexed() {
 	var missing []string
-	for name := range articles {
-		if !indexed[name] && !tainted[name] {
+	for name := range a.articles {
+		if !a.indexed[name] && !a.tainted[name] {
 			missing = append(missing, name)
 		}
 	}
 	sort.Strings(missing)
 	for _, name := range missing {
-		add(fmt.Sprintf("article %q", name), errors.New("missing from the article index"))
+		a.add(fmt.Sprintf("article %q", name), errors.New("missing from the article index"))
 	}
-	return r, nil
 }
 
 // storedHashes reads the publisher's first n stored tree hashes in one

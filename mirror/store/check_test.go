@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -281,5 +283,76 @@ func TestAuditPending(t *testing.T) {
 	f.apply(&store.Update{Bundles: [][]byte{h}})
 	if r, err := f.st.Audit(root, nil); err != nil || len(r.Pending) != 0 {
 		t.Errorf("Audit of a complete store: %v, pending %v", err, r.Pending)
+	}
+}
+
+// TestAuditOrder: Audit verifies bundles on several goroutines, and
+// reports damage and pending bundles in the order of the article index
+// (most recently changed first), the same on one core as on many.
+func TestAuditOrder(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	const n = 48
+	var leaves, bundles [][]byte
+	raws := map[string][]byte{}
+	for i := range n {
+		id := fmt.Sprintf("x%02d", i)
+		raw, l := f.bundle(id, 1, "<p>"+id+"</p>")
+		leaves = append(leaves, l)
+		raws[id] = raw
+		if i%4 != 3 {
+			bundles = append(bundles, raw) // every fourth is not fetched
+		}
+	}
+	u := f.next(leaves...)
+	u.Bundles = bundles
+	f.apply(u)
+	var wantDamaged, wantPending []string
+	index, err := f.st.Articles(f.id())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range index {
+		var i int
+		if _, err := fmt.Sscanf(a.ID, "x%d", &i); err != nil {
+			continue
+		}
+		switch {
+		case i%4 == 3:
+			wantPending = append(wantPending, a.ID)
+		case i%3 == 0:
+			p := f.bundlePath(raws[a.ID])
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b[len(b)-1] ^= 1
+			if err := os.WriteFile(p, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			wantDamaged = append(wantDamaged, fmt.Sprintf("article %q", a.ID))
+		}
+	}
+	for _, procs := range []int{1, 8} {
+		t.Run(fmt.Sprintf("GOMAXPROCS=%d", procs), func(t *testing.T) {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+			r, err := f.st.Audit(f.pub.Root.Public(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var damaged, pending []string
+			for _, p := range r.Problems {
+				damaged = append(damaged, p.What)
+			}
+			for _, a := range r.Pending {
+				pending = append(pending, a.ID)
+			}
+			if !slices.Equal(damaged, wantDamaged) {
+				t.Errorf("problems %q, want %q", damaged, wantDamaged)
+			}
+			if !slices.Equal(pending, wantPending) {
+				t.Errorf("pending %q, want %q", pending, wantPending)
+			}
+		})
 	}
 }

@@ -3,11 +3,14 @@
 //
 // Catalog state (key statements, leaves, tree hashes, article index,
 // checkpoints) lives in one bbolt database, changed only in transactions.
-// Bundles are content-addressed files, written under their final names and
-// flushed to disk (one syncfs for a whole update) before the transaction
-// that records them commits; a file no committed transaction records is a
-// leftover that Open removes and nothing reads. So after a crash at any
-// moment the store opens, and everything it records is present and whole.
+// Bundles are content-addressed files. An update's bundle files are named
+// in the database as intents first, then written under their final names
+// and flushed to disk (one syncfs for a whole update) before the
+// transaction that records them commits; a file no committed transaction
+// records is a leftover that nothing reads, and that Open removes, found
+// through the intents in time proportional to the one interrupted update.
+// So after a crash at any moment the store opens, quickly, and everything
+// it records is present and whole.
 //
 // Apply verifies everything before it is stored: the key statement against
 // the pinned root key, every leaf against the log's rules, the checkpoint's
@@ -46,25 +49,22 @@ var ErrNotFound = errors.New("store: not found")
 // ErrNotStore is returned by Open for a directory that is not a store.
 var ErrNotStore = errors.New("store: not a samizdat store (no store.db)")
 
-// ForkError reports a checkpoint that contradicts the store's log: the same
-// publisher signed two different histories. The store keeps its own state.
-type ForkError struct {
-	Publisher string
-	Have      []byte // the store's signed checkpoint
-	Got       []byte // the contradicting signed checkpoint
-	Reason    string
-}
-
-func (e *ForkError) Error() string {
-	return fmt.Sprintf("store: publisher %s: fork: %s", e.Publisher, e.Reason)
-}
+// ForkError is catalog.ForkError, the one fork error: Apply returns one,
+// wrapped with the publisher's ID, for a checkpoint that contradicts the
+// store's log (the same publisher signed two different histories). The
+// store keeps its own state.
+//
+// Deprecated: use catalog.ForkError; this alias is kept until every
+// caller has moved.
+type ForkError = catalog.ForkError
 
 // ErrQuota is wrapped when an update would take a publisher's bundles past
 // the store's quota. Nothing of the update is stored.
 var ErrQuota = errors.New("store: over quota")
 
 // ErrStale is wrapped when an update's checkpoint is older than the
-// store's (rollback) or adds nothing.
+// store's: fewer leaves or an earlier time, as catalog.Judge decides. The
+// error wraps catalog.ErrRollback too.
 var ErrStale = errors.New("store: checkpoint is older than the one stored")
 
 const (
@@ -77,6 +77,7 @@ var (
 	bktPubs    = []byte("publishers")
 	bktBundles = []byte("bundles")
 	bktGarbage = []byte("garbage")
+	bktIntents = []byte("intents") // bundle files being written: see Store.write
 
 	keyRoot       = []byte("root")
 	keyStatement  = []byte("statement")
@@ -180,52 +181,126 @@ func Open(dir string, opts *Options) (*Store, error) {
 		}
 		return s, nil
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bktPubs, bktBundles, bktGarbage} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+	if err := s.prepare(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// prepare readies a store opened for writing and cleans up after an
+// interrupted one, in time that does not grow with the store: it makes
+// what is missing (buckets, folders), empties tmp/, removes the files that
+// an interrupted Apply left (named by its intents) and the superseded
+// bundles not yet deleted (named by the garbage bucket). A store made by
+// an earlier version, which kept no intents, has its bundle files listed
+// once instead, the first time it is opened.
+func (s *Store) prepare() error {
+	all := [][]byte{bktPubs, bktBundles, bktGarbage, bktIntents}
+	var missing [][]byte
+	s.db.View(func(tx *bolt.Tx) error {
+		for _, b := range all {
+			if tx.Bucket(b) == nil {
+				missing = append(missing, b)
+			}
+		}
+		return nil
+	})
+	// The 256 fan-out folders are made once here, not per bundle, and
+	// spread over the disk (see spreadSubdirs) when bundles/ is new.
+	if err := makeBundlesDir(filepath.Join(s.dir, bundlesDir)); err != nil {
+		return err
+	}
+	dirs := []string{filepath.Join(s.dir, tmpDir)}
+	for i := 0; i < 256; i++ {
+		dirs = append(dirs, filepath.Join(s.dir, bundlesDir, fmt.Sprintf("%02x", i)))
+	}
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	// Temporary files of earlier versions, which wrote bundles to tmp/
+	// first: nothing reads them.
+	if tmps, err := os.ReadDir(filepath.Join(s.dir, tmpDir)); err == nil {
+		for _, t := range tmps {
+			os.Remove(filepath.Join(s.dir, tmpDir, t.Name()))
+		}
+	}
+	switch {
+	case len(missing) == 0:
+		if err := s.cleanIntents(); err != nil {
+			return err
+		}
+	case slices.ContainsFunc(missing, func(b []byte) bool { return bytes.Equal(b, bktPubs) }):
+		// A new store: nothing to clean.
+	case slices.ContainsFunc(missing, func(b []byte) bool { return bytes.Equal(b, bktIntents) }):
+		// Made by an earlier version: its leftovers are found by listing
+		// the files, once, before the intents bucket says they need not be.
+		if err := s.removeUnreferenced(); err != nil {
+			return err
+		}
+	}
+	if len(missing) > 0 {
+		err := s.db.Update(func(tx *bolt.Tx) error {
+			for _, b := range missing {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("store: %w", err)
+		}
+	}
+	return s.collectGarbage()
+}
+
+// cleanIntents removes the bundle files that an interrupted Apply (see
+// Store.write) was writing and that no record holds, and then forgets the
+// intents: work in proportion to that one batch. Files it records stay:
+// its commit happened.
+func (s *Store) cleanIntents() error {
+	var intents, left []bundle.Digest
+	s.db.View(func(tx *bolt.Tx) error {
+		bb := tx.Bucket(bktBundles)
+		return tx.Bucket(bktIntents).ForEach(func(k, _ []byte) error {
+			var d bundle.Digest
+			if copy(d[:], k) == len(d) {
+				intents = append(intents, d)
+				if bb.Get(k) == nil {
+					left = append(left, d)
+				}
+			}
+			return nil
+		})
+	})
+	if len(intents) == 0 {
+		return nil
+	}
+	s.log.Info("store: removing the bundle files an interrupted update left", "files", len(left), "of", len(intents))
+	for _, d := range left {
+		if err := os.Remove(s.bundlePath(d)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("store: removing an unrecorded bundle file: %w", err)
+		}
+	}
+	// The removals reach the disk before the intents that name them are
+	// forgotten, or a power cut could bring back files nothing names.
+	if len(left) > 0 {
+		if err := s.syncfs(); err != nil {
+			return err
+		}
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		ib := tx.Bucket(bktIntents)
+		for _, d := range intents {
+			if err := ib.Delete(d[:]); err != nil {
 				return err
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("store: %w", err)
-	}
-	// The 256 fan-out folders are made once here, not per bundle, and
-	// spread over the disk (see spreadSubdirs) when bundles/ is new.
-	if err := makeBundlesDir(filepath.Join(dir, bundlesDir)); err != nil {
-		db.Close()
-		return nil, err
-	}
-	dirs := []string{filepath.Join(dir, tmpDir)}
-	for i := 0; i < 256; i++ {
-		dirs = append(dirs, filepath.Join(dir, bundlesDir, fmt.Sprintf("%02x", i)))
-	}
-	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			db.Close()
-			return nil, fmt.Errorf("store: %w", err)
-		}
-	}
-	// Leftovers of an interrupted write: temporary files (of earlier
-	// versions, which wrote bundles to tmp/ first), bundle files whose
-	// transaction never committed, and bundles superseded by a committed
-	// transaction but not yet deleted.
-	if tmps, err := os.ReadDir(filepath.Join(dir, tmpDir)); err == nil {
-		for _, t := range tmps {
-			os.Remove(filepath.Join(dir, tmpDir, t.Name()))
-		}
-	}
-	if err := s.removeUnreferenced(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if err := s.collectGarbage(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return s, nil
 }
 
 // makeBundlesDir makes the bundles folder if it is missing, asking the file
@@ -266,16 +341,21 @@ func spreadSubdirs(dir string) {
 // fsTopdirFlag is FS_TOPDIR_FL of linux/fs.h.
 const fsTopdirFlag = 0x00020000
 
-// removeUnreferenced deletes bundle files that no committed transaction
-// records: what a crash between their write and the commit left behind,
-// whole or not.
+// removeUnreferenced deletes every bundle file that no committed
+// transaction records: what a crash between its write and the commit left
+// behind, whole or not, in a store of an earlier version, which recorded
+// no intents. It lists every bundle file, so it runs once a store.
 func (s *Store) removeUnreferenced() error {
 	dirs, err := os.ReadDir(filepath.Join(s.dir, bundlesDir))
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	return s.db.View(func(tx *bolt.Tx) error {
+	removed := 0
+	s.db.View(func(tx *bolt.Tx) error {
 		bb := tx.Bucket(bktBundles)
+		if bb == nil {
+			return nil // a damaged store: delete nothing
+		}
 		for _, d := range dirs {
 			files, err := os.ReadDir(filepath.Join(s.dir, bundlesDir, d.Name()))
 			if err != nil {
@@ -287,11 +367,19 @@ func (s *Store) removeUnreferenced() error {
 					continue
 				}
 				s.log.Info("store: removing bundle file no transaction recorded", "digest", f.Name())
-				os.Remove(filepath.Join(s.dir, bundlesDir, d.Name(), f.Name()))
+				if os.Remove(filepath.Join(s.dir, bundlesDir, d.Name(), f.Name())) == nil {
+					removed++
+				}
 			}
 		}
 		return nil
 	})
+	// The removals reach the disk before the intents bucket says that
+	// no file needs looking for.
+	if removed > 0 {
+		return s.syncfs()
+	}
+	return nil
 }
 
 // Close closes the store.
@@ -714,6 +802,11 @@ func (s *Store) collectGarbage() error {
 		if err := os.Remove(s.bundlePath(d)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("store: removing bundle: %w", err)
 		}
+	}
+	// The removals reach the disk before the entries that name them are
+	// dropped, or a power cut could bring back files nothing names.
+	if err := s.syncfs(); err != nil {
+		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		g := tx.Bucket(bktGarbage)

@@ -204,6 +204,11 @@ func TestApplyRefusesAndStoresNothing(t *testing.T) {
 	otherBundle, _ := buildBundle(t, other, "a", 3, f.now, "<p>other</p>")
 	ghost, ghostLeaf := f.bundle("ghost", 1, "<p>not in the log</p>")
 	c3, lc3 := f.bundle("c", 1, "<p>c</p>")
+	// Bundles the publisher's keys signed for the current revision of an
+	// article, but not the ones its leaf records: only the check that a
+	// bundle's digest is its leaf's refuses them.
+	a2other, _ := f.bundle("a", 2, "<p>article a, revision 2, another text</p>")
+	c3other, _ := f.bundle("c", 1, "<p>c, another text</p>")
 	tampered := bytes.Clone(c3)
 	tampered[len(tampered)-3] ^= 1
 	stmt2 := f.pub.Sign(t, 2, []keys.Delegation{testkeys.Delegate(f.pub.Signer)})
@@ -257,6 +262,8 @@ func TestApplyRefusesAndStoresNothing(t *testing.T) {
 		{name: "bundle of another publisher", u: &store.Update{Bundles: [][]byte{otherBundle}}},
 		{name: "bundle not in the log", u: &store.Update{Bundles: [][]byte{ghost}}},
 		{name: "good leaf with a bundle not in the log", u: with(withTree(lc3), func(u *store.Update) { u.Bundles = [][]byte{c3, ghost} })},
+		{name: "bundle of the current revision, not the one its leaf records", u: &store.Update{Bundles: [][]byte{a2other}}},
+		{name: "bundle of a new leaf's revision, not the one the leaf records", u: with(withTree(lc3), func(u *store.Update) { u.Bundles = [][]byte{c3other} })},
 		{name: "bundle of a superseded revision", u: &store.Update{Bundles: [][]byte{a1}}},
 		{name: "bundle of a retracted article", u: &store.Update{Bundles: [][]byte{b1}}},
 		{name: "bundle of a retracted article with a new leaf", u: with(withTree(lc3), func(u *store.Update) { u.Bundles = [][]byte{c3, b1} })},
@@ -305,11 +312,14 @@ func TestApplyRefusesAndStoresNothing(t *testing.T) {
 			if got := errors.Is(err, store.ErrStale); got != tt.stale {
 				t.Errorf("errors.Is(err, ErrStale) = %v, want %v", got, tt.stale)
 			}
-			var fe *store.ForkError
+			if got := errors.Is(err, catalog.ErrRollback); got != tt.stale {
+				t.Errorf("errors.Is(err, catalog.ErrRollback) = %v, want %v", got, tt.stale)
+			}
+			var fe *catalog.ForkError
 			if got := errors.As(err, &fe); got != tt.fork {
-				t.Errorf("error is a *ForkError: %v, want %v", got, tt.fork)
-			} else if got && (fe.Publisher != f.id() || fe.Got == nil || fe.Have == nil) {
-				t.Errorf("ForkError lacks data: %+v", fe)
+				t.Errorf("error is a *catalog.ForkError: %v, want %v", got, tt.fork)
+			} else if got && (!strings.Contains(err.Error(), f.id()) || fe.Got == nil || fe.Have == nil || fe.Size < size) {
+				t.Errorf("ForkError lacks data: %v %+v", err, fe)
 			}
 			if got := errors.Is(err, catalog.ErrRule); got != tt.rule {
 				t.Errorf("errors.Is(err, catalog.ErrRule) = %v, want %v", got, tt.rule)
@@ -770,31 +780,122 @@ func TestOpenReadOnly(t *testing.T) {
 	}
 }
 
-func TestOpenRemovesUnrecordedBundleFiles(t *testing.T) {
+// TestOpenRemovesIntendedFiles: Open removes the files that the intents
+// of an interrupted Apply name and no record holds, keeps those a record
+// holds, and forgets the intents. It lists no folder of bundles: a file
+// no intent names stays (a store of this version never leaves one), so
+// Open's time does not grow with the store.
+func TestOpenRemovesIntendedFiles(t *testing.T) {
 	f := newFixture(t)
 	a, _ := f.init()
-	// A crash after a bundle file was renamed into place but before the
-	// transaction recording it committed leaves a file nothing refers to.
 	orphan, _ := f.bundle("c", 1, "<p>never committed</p>")
-	p := f.bundlePath(orphan)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	unwritten, _ := f.bundle("d", 1, "<p>never written</p>")
+	stray, _ := f.bundle("e", 1, "<p>named by no intent</p>")
+	for _, raw := range [][]byte{orphan, stray} {
+		if err := os.WriteFile(f.bundlePath(raw), raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// withDB records the intents of an Apply that wrote orphan and
+	// stopped before writing unwritten, as a crash leaves them, and
+	// opens the store again: that Open must clean up.
+	f.withDB(func(db *bolt.DB) {
+		err := db.Update(func(tx *bolt.Tx) error {
+			for _, raw := range [][]byte{a, orphan, unwritten} {
+				d := sha256.Sum256(raw)
+				if err := tx.Bucket([]byte("intents")).Put(d[:], nil); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	if _, err := os.Stat(f.bundlePath(orphan)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the unrecorded file an intent names is still there after Open: %v", err)
+	}
+	if _, err := os.Stat(f.bundlePath(a)); err != nil {
+		t.Errorf("a recorded bundle an intent names was removed: %v", err)
+	}
+	if _, err := os.Stat(f.bundlePath(stray)); err != nil {
+		t.Errorf("Open removed a file no intent names, so it lists the bundles: %v", err)
+	}
+	f.withDB(func(db *bolt.DB) {
+		db.View(func(tx *bolt.Tx) error {
+			if n := tx.Bucket([]byte("intents")).Stats().KeyN; n != 0 {
+				t.Errorf("%d intents left after Open", n)
+			}
+			return nil
+		})
+	})
+	f.checkClean()
+}
+
+// TestOpenSweepsEarlierVersion: a store of an earlier version has no
+// intents bucket, and its interrupted writes left files that no intent
+// names: the first Open lists the bundle files once and removes those no
+// record holds; later ones do not list them.
+func TestOpenSweepsEarlierVersion(t *testing.T) {
+	f := newFixture(t)
+	a, _ := f.init()
+	orphan, _ := f.bundle("c", 1, "<p>never committed</p>")
+	if err := os.WriteFile(f.bundlePath(orphan), orphan, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(p, orphan, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f.st.Close()
-	st, err := store.Open(f.dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.st = st
-	if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("unrecorded bundle file still there after Open: %v", err)
+	f.withDB(func(db *bolt.DB) {
+		if err := db.Update(func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("intents")) }); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if _, err := os.Stat(f.bundlePath(orphan)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("unrecorded bundle file of an earlier version still there after Open: %v", err)
 	}
 	if _, err := os.Stat(f.bundlePath(a)); err != nil {
 		t.Errorf("a recorded bundle was removed: %v", err)
 	}
+	f.checkClean()
+	// Swept once: the next Open lists nothing.
+	if err := os.WriteFile(f.bundlePath(orphan), orphan, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.withDB(func(*bolt.DB) {})
+	if _, err := os.Stat(f.bundlePath(orphan)); err != nil {
+		t.Errorf("a second Open listed the bundle files again: %v", err)
+	}
+}
+
+// TestApplyWriteFails: when a bundle file cannot be written, Apply fails,
+// removes the files it wrote and forgets their intents: the store is as
+// before, and takes the update once the disk is fixed.
+func TestApplyWriteFails(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	var raws, leaves [][]byte
+	prefixes := map[string]bool{}
+	for i := 0; len(raws) < 3; i++ {
+		raw, l := f.bundle(fmt.Sprintf("c%d", i), 1, fmt.Sprintf("<p>article c%d</p>", i))
+		if p := filepath.Base(filepath.Dir(f.bundlePath(raw))); !prefixes[p] {
+			prefixes[p] = true
+			raws, leaves = append(raws, raw), append(leaves, l)
+		}
+	}
+	// A folder where the last bundle's file goes: its write fails.
+	if err := os.Mkdir(f.bundlePath(raws[2]), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before := f.snapshot()
+	u := f.next(leaves...)
+	u.Bundles = raws
+	if _, err := f.st.Apply(f.pub.Root.Public(), u); err == nil {
+		t.Fatal("Apply succeeded with a bundle it could not write")
+	}
+	if after := f.snapshot(); after != before {
+		t.Errorf("the failed Apply left:\n%s\nwant the store from before:\n%s", after, before)
+	}
+	os.Remove(f.bundlePath(raws[2]))
+	f.apply(u)
 	f.checkClean()
 }
 
