@@ -17,13 +17,14 @@ import (
 // does with requests. Package replica tests the real model over loopback.
 type testModel struct {
 	bundles map[bundle.Digest][]byte
+	closed  chan Conn // every session the host is done with
 }
 
 // testPub is the publisher a testModel lists.
 const testPub = "0123456789abcdef0123456789abcdef"
 
 func newTestModel(bundles ...[]byte) *testModel {
-	m := &testModel{bundles: map[bundle.Digest][]byte{}}
+	m := &testModel{bundles: map[bundle.Digest][]byte{}, closed: make(chan Conn, 1024)}
 	for _, b := range bundles {
 		m.bundles[sha256.Sum256(b)] = b
 	}
@@ -64,13 +65,25 @@ func (m *testModel) Announce(ctx context.Context, c Conn, x *Entry) error {
 }
 
 func (m *testModel) Connected(ctx context.Context, c Conn) { <-ctx.Done() }
-func (m *testModel) Closed(c Conn)                         {}
+func (m *testModel) Closed(c Conn) {
+	select {
+	case m.closed <- c:
+	default:
+	}
+}
 
 // newHost returns a host over a new testModel, with its own node key.
 func newHost(t testing.TB, cfg *Config) (*Host, ed25519.PrivateKey) {
+	h, _, key := newHostModel(t, cfg)
+	return h, key
+}
+
+// newHostModel is newHost that also returns the model.
+func newHostModel(t testing.TB, cfg *Config) (*Host, *testModel, ed25519.PrivateKey) {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
-	return New(newTestModel(), cfg), key
+	m := newTestModel()
+	return New(m, cfg), m, key
 }
 
 // serve runs h.Serve on a new loopback QUIC listener with key until the
@@ -140,7 +153,7 @@ func fakePeer(t *testing.T, h func(c Conn, typ byte, p []byte) (byte, []byte)) s
 						return
 					}
 					wg.Go(func() {
-						typ, p, err := readFrame(s, MaxFrameSize)
+						typ, p, err := readFrame(s, requestLimit)
 						if err != nil {
 							s.Reset()
 							return
@@ -159,18 +172,6 @@ func fakePeer(t *testing.T, h func(c Conn, typ byte, p []byte) (byte, []byte)) s
 		wg.Wait()
 	})
 	return l.Addr().String()
-}
-
-// waitFor polls cond every 5 ms until it holds or d passes.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return cond()
 }
 
 func testContext(t *testing.T) context.Context {

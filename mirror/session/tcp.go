@@ -14,14 +14,42 @@ import (
 	"github.com/hashicorp/yamux"
 )
 
-// maxHandshakes bounds the TLS handshakes a TCPListener runs at once.
-const maxHandshakes = 64
+// Limits of a TCPListener's handshakes and of yamux sessions.
+const (
+	// maxHandshakes bounds the TLS handshakes a TCPListener runs at once.
+	maxHandshakes = 64
+	// maxHandshakesPerIP bounds those from one remote address (an IPv6
+	// /64 counting as one): a further connection from it is closed at
+	// once, so that idle handshakes from one address cannot hold up
+	// others'.
+	maxHandshakesPerIP = 4
+	// tcpHandshakeTimeout bounds one TLS handshake.
+	tcpHandshakeTimeout = 5 * time.Second
+	// tcpStreams bounds the requests of one session over TCP answered at
+	// once, and tcpBacklog the streams yamux keeps waiting beyond them
+	// (it resets further ones). yamux gives every stream a receive window
+	// of 256 KiB that cannot be made smaller, so these bound what a peer
+	// can make a node buffer in one session: (16+16) × 256 KiB = 8 MiB.
+	tcpStreams = 16
+	tcpBacklog = 16
+	// tcpStreamCloseTimeout bounds how long yamux keeps a stream this
+	// node closed whose peer has not: longer than any request.
+	tcpStreamCloseTimeout = 2 * time.Minute
+	// tcpDrainMax and tcpDrainTime bound what CloseRead reads and throws
+	// away of what a peer still sends on a stream; a peer that sends more
+	// or longer breaks the protocol, and its session is closed (yamux
+	// cannot reset one stream).
+	tcpDrainMax  = 64 << 10
+	tcpDrainTime = time.Second
+)
 
 func yamuxConfig() *yamux.Config {
 	c := yamux.DefaultConfig()
 	c.LogOutput = io.Discard
 	c.KeepAliveInterval = 15 * time.Second
 	c.StreamOpenTimeout = 30 * time.Second
+	c.AcceptBacklog = tcpBacklog
+	c.StreamCloseTimeout = tcpStreamCloseTimeout
 	return c
 }
 
@@ -34,10 +62,14 @@ type TCPListener struct {
 	done  chan struct{}
 	once  sync.Once
 	wg    sync.WaitGroup
+
+	mu         sync.Mutex
+	handshakes map[string]int // handshakes running, by remote address
 }
 
 // ListenTCP listens for sync sessions on the TCP address addr with the
-// node key key. Handshakes run concurrently, each bounded in time.
+// node key key. Handshakes run concurrently, each bounded in time
+// (5 s), at most 64 at once and 4 from one remote address.
 func ListenTCP(addr string, key ed25519.PrivateKey) (*TCPListener, error) {
 	tc, err := tlsConfig(key, nil, true)
 	if err != nil {
@@ -47,9 +79,30 @@ func ListenTCP(addr string, key ed25519.PrivateKey) (*TCPListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	l := &TCPListener{ln: ln, tc: tc, conns: make(chan Conn), done: make(chan struct{})}
+	l := &TCPListener{ln: ln, tc: tc, conns: make(chan Conn), done: make(chan struct{}), handshakes: map[string]int{}}
 	l.wg.Go(l.loop)
 	return l, nil
+}
+
+// admit counts a handshake from nc's address, or reports that its
+// address has too many running.
+func (l *TCPListener) admit(nc net.Conn) (string, bool) {
+	ip := addrKey(nc.RemoteAddr())
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.handshakes[ip] >= maxHandshakesPerIP {
+		return ip, false
+	}
+	l.handshakes[ip]++
+	return ip, true
+}
+
+func (l *TCPListener) done1(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.handshakes[ip]--; l.handshakes[ip] <= 0 {
+		delete(l.handshakes, ip)
+	}
 }
 
 func (l *TCPListener) loop() {
@@ -63,6 +116,11 @@ func (l *TCPListener) loop() {
 			}
 			return
 		}
+		ip, ok := l.admit(nc)
+		if !ok {
+			nc.Close()
+			continue
+		}
 		select {
 		case sem <- struct{}{}:
 		case <-l.done:
@@ -70,11 +128,13 @@ func (l *TCPListener) loop() {
 			return
 		}
 		l.wg.Go(func() {
-			defer func() { <-sem }()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), tcpHandshakeTimeout)
 			defer cancel()
 			tc := tls.Server(nc, l.tc)
-			if err := tc.HandshakeContext(ctx); err != nil {
+			err := tc.HandshakeContext(ctx)
+			<-sem
+			l.done1(ip)
+			if err != nil {
 				nc.Close()
 				return
 			}
@@ -121,13 +181,21 @@ func (l *TCPListener) Close() error {
 // node key key. A non-nil pin is the peer's expected node key; another key
 // fails the handshake with a *KeyMismatchError. No SNI is sent.
 func DialTCP(ctx context.Context, addr string, key ed25519.PrivateKey, pin ed25519.PublicKey) (Conn, error) {
+	return (&Dialer{}).DialTCP(ctx, addr, key, pin)
+}
+
+// DialTCP is DialTCP from d.LocalIP.
+func (d *Dialer) DialTCP(ctx context.Context, addr string, key ed25519.PrivateKey, pin ed25519.PublicKey) (Conn, error) {
 	tc, err := tlsConfig(key, pin, false)
 	if err != nil {
 		return nil, err
 	}
 	// Not tls.Dialer: it would send the host name as SNI.
-	var d net.Dialer
-	nc, err := d.DialContext(ctx, "tcp", addr)
+	var nd net.Dialer
+	if d.LocalIP != nil {
+		nd.LocalAddr = &net.TCPAddr{IP: d.LocalIP}
+	}
+	nc, err := nd.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("session: dialing %s: %w", addr, err)
 	}
@@ -176,7 +244,7 @@ func (c *tcpConn) OpenStream(ctx context.Context) (Stream, error) {
 	}
 	s, err := c.s.OpenStream()
 	if err != nil {
-		return nil, fmt.Errorf("session: opening stream: %w", err)
+		return nil, fmt.Errorf("session: opening stream: %w", remoteClose(err))
 	}
 	return tcpStream{s}, nil
 }
@@ -193,6 +261,16 @@ func (c *tcpConn) PeerKey() ed25519.PublicKey { return c.key }
 func (c *tcpConn) RemoteAddr() net.Addr       { return c.s.RemoteAddr() }
 func (c *tcpConn) Close() error               { return c.s.Close() }
 
+// closeWithCode closes the session; TLS on TCP carries no code, but a
+// refusal (code 6) is told with a yamux go-away first, which the peer's
+// next OpenStream reports.
+func (c *tcpConn) closeWithCode(code byte) error {
+	if code == CodeBusy {
+		c.s.GoAway()
+	}
+	return c.s.Close()
+}
+
 type tcpStream struct{ s *yamux.Stream }
 
 func (s tcpStream) Read(p []byte) (int, error)    { return s.s.Read(p) }
@@ -200,10 +278,21 @@ func (s tcpStream) Write(p []byte) (int, error)   { return s.s.Write(p) }
 func (s tcpStream) CloseWrite() error             { return s.s.Close() }
 func (s tcpStream) SetDeadline(t time.Time) error { return s.s.SetDeadline(t) }
 
-// CloseRead is a no-op: yamux bounds what the peer may still send by the
-// stream's window, and drops it once both sides have closed.
-func (s tcpStream) CloseRead() {}
+// CloseRead reads and throws away what the peer still sends, until it
+// closes its side, within tcpDrainMax bytes and tcpDrainTime: yamux cannot
+// reset one stream, and would keep what the peer sends buffered until
+// tcpStreamCloseTimeout. A peer that sends more or longer breaks the
+// protocol, and its session is closed.
+func (s tcpStream) CloseRead() {
+	s.s.SetReadDeadline(time.Now().Add(tcpDrainTime))
+	n, err := io.Copy(io.Discard, io.LimitReader(s.s, tcpDrainMax+1))
+	if err != nil || n > tcpDrainMax {
+		s.s.Session().Close()
+	}
+}
 
+// Reset abandons the stream: yamux cannot reset one stream, so it is
+// closed, and a read or write blocked on it fails at once.
 func (s tcpStream) Reset() {
 	s.s.SetDeadline(time.Unix(1, 0))
 	s.s.Close()
