@@ -94,24 +94,28 @@ func newRecvBudget(max int64) *recvBudget {
 // recvBudget, grown as they arrive, never allocated by the length the
 // peer claims.
 type chunks struct {
-	b                    *recvBudget
-	bufs                 [][]byte
-	small, large, uncapd int64 // bytes charged to each part; uncharged
+	b            *recvBudget
+	bufs         [][]byte
+	small, large int64 // bytes of room taken in each part
 }
 
-// readChunks reads n bytes from r into chunks charged to b. A chunk is
-// allocated only once the previous one is full, so a peer that claims a
-// large answer and sends little costs little. An answer that would take
-// more than the whole large part grows beyond it uncharged once it holds
-// all of it: it is then received alone. h sees every byte read. On error
-// the chunks are released.
+// readChunks reads n bytes from r into chunks charged to b, and writes
+// every byte read to h. The first chunk (firstChunk bytes at most) takes
+// room in the small part. Once it is full, the rest of the answer takes
+// room in the large part for all of its claimed length at once (all of the
+// part for an answer larger than it, which is then received alone): room
+// taken piece by piece would let answers growing together each hold part
+// of it and wait for the rest. The memory itself is allocated as bytes
+// arrive, in chunks that double up to maxChunk, so a peer that claims a
+// large answer and sends little costs little. On error the room is given
+// back.
 func (b *recvBudget) readChunks(ctx context.Context, r io.Reader, n int64, h io.Writer) (*chunks, error) {
 	c := &chunks{b: b}
 	var got int64
-	next := min(n, firstChunk)
+	size := min(n, firstChunk)
 	for got < n {
-		size := min(next, n-got)
-		if err := c.charge(ctx, size); err != nil {
+		size = min(size, n-got)
+		if err := c.charge(ctx, n, got); err != nil {
 			c.release()
 			return nil, err
 		}
@@ -127,30 +131,29 @@ func (b *recvBudget) readChunks(ctx context.Context, r io.Reader, n int64, h io.
 			}
 			return nil, fmt.Errorf("session: reading frame: %w", err)
 		}
-		next = min(2*size, maxChunk)
+		size = min(2*size, maxChunk)
 	}
 	return c, nil
 }
 
-// charge takes room for size more bytes.
-func (c *chunks) charge(ctx context.Context, size int64) error {
-	if c.small == 0 && c.large == 0 && c.uncapd == 0 {
-		if !c.b.small.take(ctx, size) {
+// charge takes the room an answer of n bytes needs before the chunk that
+// starts at got is read: the first chunk's in the small part, then the
+// rest's in the large part.
+func (c *chunks) charge(ctx context.Context, n, got int64) error {
+	switch got {
+	case 0:
+		want := min(n, firstChunk)
+		if !c.b.small.take(ctx, want) {
 			return fmt.Errorf("%w: too many answers being received", ErrBusy)
 		}
-		c.small = size
-		return nil
+		c.small = want
+	case firstChunk:
+		want := min(n-got, c.b.large.max)
+		if !c.b.large.take(ctx, want) {
+			return fmt.Errorf("%w: too many answer bytes being received", ErrBusy)
+		}
+		c.large = want
 	}
-	if c.large == c.b.large.max {
-		c.uncapd += size
-		return nil
-	}
-	want := min(c.large+size, c.b.large.max) - c.large
-	if !c.b.large.take(ctx, want) {
-		return fmt.Errorf("%w: too many answer bytes being received", ErrBusy)
-	}
-	c.large += want
-	c.uncapd += size - want
 	return nil
 }
 
@@ -175,7 +178,7 @@ func (c *chunks) bytes() []byte {
 func (c *chunks) release() {
 	c.b.small.give(c.small)
 	c.b.large.give(c.large)
-	c.small, c.large, c.uncapd, c.bufs = 0, 0, 0, nil
+	c.small, c.large, c.bufs = 0, 0, nil
 }
 
 // readBundle reads a bundle answer of n bytes from r, hashing it as it

@@ -92,9 +92,9 @@ func remoteClose(err error) error {
 		if len(msg) > maxErrorText {
 			msg = msg[:maxErrorText]
 		}
-		return fmt.Errorf("session: peer closed the session: %w", decodeError(append([]byte{byte(ae.ErrorCode)}, msg...)))
+		return decodeError(append([]byte{byte(ae.ErrorCode)}, msg...))
 	case errors.Is(err, yamux.ErrRemoteGoAway):
-		return fmt.Errorf("session: peer closed the session: %w", &RemoteError{Code: CodeBusy, Message: CodeText(CodeBusy)})
+		return &RemoteError{Code: CodeBusy, Message: CodeText(CodeBusy)}
 	}
 	return err
 }

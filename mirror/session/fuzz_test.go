@@ -2,9 +2,13 @@ package session
 
 import (
 	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"testing"
+
+	"github.com/samizdat-news/samizdat/bundle"
 )
 
 // FuzzReadFrame feeds arbitrary bytes to the frame reader and every payload
@@ -90,4 +94,29 @@ func TestHelloEncoding(t *testing.T) {
 			t.Errorf("hello %x: %v", p, err)
 		}
 	}
+}
+
+// FuzzAnswer feeds arbitrary bytes to the readers of answers, as a bundle
+// of each length and as a small answer: none may panic, take more than
+// the bytes given, or return a bundle that does not match its digest.
+func FuzzAnswer(f *testing.F) {
+	f.Add([]byte("a bundle"), uint16(8))
+	f.Add(make([]byte, 1000), uint16(999))
+	f.Fuzz(func(t *testing.T, data []byte, n uint16) {
+		b := newRecvBudget(smallShare * firstChunk)
+		d := bundle.Digest(sha256.Sum256(data[:min(int(n), len(data))]))
+		if got, err := b.readBundle(context.Background(), bytes.NewReader(data), int64(n), d); err == nil {
+			if sha256.Sum256(got) != d || len(got) != int(n) {
+				t.Errorf("readBundle returned %d bytes that do not match", len(got))
+			}
+		}
+		if got, err := b.readSmall(context.Background(), bytes.NewReader(data), int64(n)); err == nil && !bytes.Equal(got, data) {
+			t.Errorf("readSmall returned %d bytes of %d", len(got), len(data))
+		}
+		if b.small.sem.TryAcquire(b.small.max) {
+			b.small.sem.Release(b.small.max)
+		} else {
+			t.Error("room not given back")
+		}
+	})
 }

@@ -16,8 +16,12 @@ import (
 // empty log, and carries no other: enough to test what the session layer
 // does with requests. Package replica tests the real model over loopback.
 type testModel struct {
-	bundles map[bundle.Digest][]byte
-	closed  chan Conn // every session the host is done with
+	bundles   map[bundle.Digest][]byte
+	closed    chan Conn     // every session the host is done with
+	host      *Host         // if set, an announce of testPub promotes its session
+	statement error         // if set, what Statement fails with
+	acting    chan struct{} // if set, an announce of testPub waits for it to close
+	started   chan struct{} // if set with acting, told when such an announce starts
 }
 
 // testPub is the publisher a testModel lists.
@@ -34,6 +38,9 @@ func newTestModel(bundles ...[]byte) *testModel {
 func (m *testModel) List() ([]Entry, error) { return []Entry{{Pub: testPub, Version: 1}}, nil }
 
 func (m *testModel) Statement(pub string) ([]byte, error) {
+	if m.statement != nil {
+		return nil, m.statement
+	}
 	return nil, NotFound(fmt.Errorf("test: publisher %s not found", pub))
 }
 
@@ -60,7 +67,18 @@ func (m *testModel) MirrorList(pub string) ([]byte, error) {
 
 func (m *testModel) Hello(c Conn, url string) string { return "" }
 
+// Announce takes an announce of testPub as a push of news would be taken:
+// it promotes the session. It refuses other publishers.
 func (m *testModel) Announce(ctx context.Context, c Conn, x *Entry) error {
+	if x.Pub == testPub && m.acting != nil {
+		m.started <- struct{}{}
+		<-m.acting
+		return nil
+	}
+	if x.Pub == testPub && m.host != nil {
+		m.host.Promote(c)
+		return nil
+	}
 	return Refused(fmt.Errorf("test: publisher %s is not carried here", x.Pub))
 }
 
@@ -94,6 +112,20 @@ func serve(t testing.TB, h *Host, key ed25519.PrivateKey) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, h, l)
+}
+
+// serveTCP is serve over TLS on TCP.
+func serveTCP(t testing.TB, h *Host, key ed25519.PrivateKey) string {
+	t.Helper()
+	l, err := ListenTCP("127.0.0.1:0", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveOn(t, h, l)
+}
+
+func serveOn(t testing.TB, h *Host, l Listener) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

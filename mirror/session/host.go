@@ -400,8 +400,9 @@ func (h *Host) run(ctx context.Context, s *sess) {
 }
 
 // watch returns, with the code to close the session with, once a session
-// on probation has outlived its probation without being promoted and is
-// not waiting for the answer to an announce, or once a session of the
+// on probation has outlived its probation without being promoted, is not
+// waiting for the answer to an announce, and got the last such answer at
+// least closeGrace ago, or once a session of the
 // general pool or on probation has been idle for Config.IdleTimeout. It
 // returns 0 when ctx ends first.
 func (h *Host) watch(ctx context.Context, s *sess) byte {
@@ -415,6 +416,9 @@ func (h *Host) watch(ctx context.Context, s *sess) byte {
 		var wake time.Time
 		if pool == poolProbation {
 			end := s.since.Add(h.cfg.ProbationTime)
+			if a := time.Unix(0, s.announced.Load()).Add(closeGrace); a.After(end) {
+				end = a
+			}
 			if !now.Before(end) && s.announcing.Load() == 0 {
 				return CodeBusy
 			}
@@ -521,6 +525,7 @@ func (h *Host) serveStream(ctx context.Context, c Conn, st Stream, s *sess) {
 	if t == typeAnnounce && s != nil {
 		s.announcing.Add(1)
 		defer func() {
+			s.announced.Store(time.Now().UnixNano())
 			s.announcing.Add(-1)
 			s.kick()
 		}()

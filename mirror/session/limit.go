@@ -98,6 +98,11 @@ const probationPerIP = 1
 // with error frames (see refuse); others are closed at once.
 const maxRefusing = 32
 
+// closeGrace is how long a session on probation is kept after the answer
+// to its announce, so that the answer reaches the peer before the session
+// is closed (closing a QUIC session drops what its streams have not sent).
+const closeGrace = 500 * time.Millisecond
+
 // refuseLinger bounds the time a refused session's requests are answered
 // with error frames before it is closed.
 const refuseLinger = time.Second
@@ -114,6 +119,7 @@ type sess struct {
 	last       atomic.Int64 // when a request either way last began or ended, Unix ns
 	active     atomic.Int32 // requests either way being made now
 	announcing atomic.Int32 // the peer's announces being acted on now
+	announced  atomic.Int64 // when the peer's last announce was answered, Unix ns
 }
 
 func (s *sess) limiter() *limiter {

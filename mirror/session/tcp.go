@@ -29,9 +29,11 @@ const (
 	// once, and tcpBacklog the streams yamux keeps waiting beyond them
 	// (it resets further ones). yamux gives every stream a receive window
 	// of 256 KiB that cannot be made smaller, so these bound what a peer
-	// can make a node buffer in one session: (16+16) × 256 KiB = 8 MiB.
-	tcpStreams = 16
-	tcpBacklog = 16
+	// can make a node buffer in one session: (8+8) × 256 KiB = 4 MiB.
+	// An honest node asks for at most 8 bundles at once and a few other
+	// things.
+	tcpStreams = 8
+	tcpBacklog = 8
 	// tcpStreamCloseTimeout bounds how long yamux keeps a stream this
 	// node closed whose peer has not: longer than any request.
 	tcpStreamCloseTimeout = 2 * time.Minute
