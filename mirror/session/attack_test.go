@@ -108,28 +108,37 @@ func header(typ byte, n int) []byte {
 
 const mib = 1 << 20
 
-// TestOversizedFrames: one address opens 16 sessions of 64 streams, each
-// a request whose header claims 1 MiB, with 256 KiB of it sent and the
-// stream left open. Before the fix a node read every request up to 1 MiB
-// and held it until the stream's 30 s deadline (1.05 GB of RSS over QUIC,
-// 3.5 GB over TCP in the review). Now each type's limit is checked from
-// the header: the request budget is set far above the attack so that the
-// limits alone bound the heap.
+// TestOversizedFrames: one address (four over TCP, see TestTCPConnsPerIP)
+// opens 16 sessions of 64 streams, each a request whose header claims
+// 1 MiB, with 256 KiB of it sent and the stream left open, and opens
+// another as each is answered, 4 times. Before the fix a node read every
+// request up to 1 MiB and held it until the stream's 30 s deadline
+// (1.05 GB of RSS over QUIC, 3.5 GB over TCP in the review). Now each
+// type's limit is checked from the header: the request budget is set far
+// above the attack so that the limits alone bound the heap; over TCP, a
+// stream whose peer keeps sending after its answer ends the session.
 func TestOversizedFrames(t *testing.T) {
-	const sessions, streams, sent = 16, 64, 256 << 10
+	const sessions, streams, rounds, sent = 16, 64, 4, 256 << 10
 	// Without the frame limits: over 1 GiB over QUIC, over 500 MiB over
 	// TCP. With them, what the transports buffer: over QUIC the stream
-	// windows of 64 KiB; over TCP yamux's windows of 256 KiB, of 16
-	// streams a session (tcpStreams, tcpBacklog): 64 MiB.
-	bounds := map[string]uint64{"QUIC": 32 * mib, "TCP": 128 * mib}
+	// windows of 64 KiB; over TCP yamux's windows of 256 KiB (buffers of
+	// up to 512 KiB) of 12 streams a session (tcpStreams, tcpBacklog):
+	// 16 × 12 × 512 KiB = 96 MiB at most.
+	bounds := map[string]uint64{"QUIC": 48 * mib, "TCP": 128 * mib}
 	for _, tr := range transports {
 		bound := bounds[tr.name]
 		t.Run(tr.name, func(t *testing.T) {
 			h, key := newHost(t, &Config{MaxRequestBytes: 1 << 30, RateLimit: -1})
 			addr := serveOver(t, tr, h, key)
+			// Over TCP one address holds tcpConnsPerIP sessions: the
+			// sessions come from as many addresses as needed.
+			perIP := sessions
+			if tr.name == "TCP" {
+				perIP = tcpConnsPerIP
+			}
 			var cs []Conn
-			for range sessions {
-				cs = append(cs, dialFrom(t, tr, "127.0.0.2", addr))
+			for i := range sessions {
+				cs = append(cs, dialFrom(t, tr, fmt.Sprintf("127.0.0.%d", 2+i/perIP), addr))
 			}
 			payload := make([]byte, sent)
 			stop := heapWatch()
@@ -140,25 +149,29 @@ func TestOversizedFrames(t *testing.T) {
 			for _, c := range cs {
 				for range streams {
 					wg.Go(func() {
-						s, err := c.OpenStream(ctx)
-						if err != nil {
-							return
-						}
-						defer s.Reset()
-						s.SetDeadline(time.Now().Add(10 * time.Second))
-						if _, err := s.Write(header(typeAnnounce, MaxFrameSize)); err != nil {
-							return
-						}
-						// The payload is sent while the answer is read:
-						// the node may stop reading before its end.
-						var w sync.WaitGroup
-						defer w.Wait()
-						w.Go(func() { s.Write(payload) })
-						typ, p, err := readFrame(s, anyLimit)
-						s.Reset()
-						var re *RemoteError
-						if err == nil && typ == respError && errors.As(decodeError(p), &re) && re.Code == CodeBadRequest {
-							refused.Add(1)
+						// A few requests in turn, each left open: the
+						// attacker never closes its side.
+						for range rounds {
+							s, err := c.OpenStream(ctx)
+							if err != nil {
+								return
+							}
+							s.SetDeadline(time.Now().Add(10 * time.Second))
+							if _, err := s.Write(header(typeAnnounce, MaxFrameSize)); err != nil {
+								return
+							}
+							// The payload is sent while the answer is
+							// read: the node may stop reading before its
+							// end. The writer ends with the session.
+							go s.Write(payload)
+							typ, p, err := readFrame(s, anyLimit)
+							var re *RemoteError
+							if err != nil || typ != respError || !errors.As(decodeError(p), &re) {
+								return
+							}
+							if re.Code == CodeBadRequest {
+								refused.Add(1)
+							}
 						}
 					})
 				}
@@ -425,6 +438,66 @@ func TestHandshakeFlood(t *testing.T) {
 	if err != nil || el > time.Second {
 		t.Errorf("push: %v after %v, want done within 1 s", err, el)
 	}
+}
+
+// TestHandshakeRate: one address may start TLS handshakes at 8 a second,
+// in bursts of 16; a connection over the rate is closed at once, before
+// yamux buffers anything of it.
+func TestHandshakeRate(t *testing.T) {
+	const dials = 48
+	h, key := newHost(t, nil)
+	addr := serveOver(t, transports[1], h, key)
+	_, ck, _ := ed25519.GenerateKey(nil)
+	d := &Dialer{LocalIP: net.ParseIP("127.0.0.5")}
+	ctx := testContext(t)
+	start := time.Now()
+	ok := 0
+	for range dials {
+		c, err := d.DialTCP(ctx, addr, ck, nil)
+		if err == nil {
+			ok++
+			c.Close()
+		}
+	}
+	most := tcpHandshakeBurst + int(tcpHandshakeRate*time.Since(start).Seconds()) + 1
+	t.Logf("%d of %d handshakes from one address in %v", ok, dials, time.Since(start).Round(time.Millisecond))
+	if ok > most || ok < tcpHandshakeBurst {
+		t.Errorf("%d of %d handshakes done; want %d to %d", ok, dials, tcpHandshakeBurst, most)
+	}
+}
+
+// TestTCPConnsPerIP: one address holds at most tcpConnsPerIP connections
+// over TCP, in handshake or established; a further one is closed at once,
+// and taken again once one ends.
+func TestTCPConnsPerIP(t *testing.T) {
+	h, m, key := newHostModel(t, nil)
+	addr := serveOver(t, transports[1], h, key)
+	ctx := testContext(t)
+	var cs []Conn
+	for range tcpConnsPerIP {
+		c := dialFrom(t, transports[1], "127.0.0.6", addr)
+		if _, err := h.List(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	_, ck, _ := ed25519.GenerateKey(nil)
+	d := &Dialer{LocalIP: net.ParseIP("127.0.0.6")}
+	if c, err := d.DialTCP(ctx, addr, ck, nil); err == nil {
+		c.Close()
+		t.Fatalf("connection %d from one address was taken", tcpConnsPerIP+1)
+	}
+	cs[0].Close()
+	select {
+	case <-m.closed: // the session and its connection ended
+	case <-ctx.Done():
+		t.Fatal("the closed session did not end")
+	}
+	c, err := d.DialTCP(ctx, addr, ck, nil)
+	if err != nil {
+		t.Fatalf("no connection taken once one ended: %v", err)
+	}
+	c.Close()
 }
 
 // TestRefusedSession: a session that finds no slot is told code 6, over

@@ -96,16 +96,21 @@ const probationPerIP = 1
 
 // maxRefusing bounds the sessions over TLS on TCP being refused at once
 // with error frames (see refuse); others are closed at once.
-const maxRefusing = 32
+const maxRefusing = 8
+
+// maxRefusedStreams bounds the streams of a refused session answered with
+// an error frame: what a peer sends on the others waits in yamux's
+// buffers until the session is closed.
+const maxRefusedStreams = 4
+
+// refuseLinger bounds the time a refused session's requests are answered
+// with error frames before it is closed.
+const refuseLinger = time.Second
 
 // closeGrace is how long a session on probation is kept after the answer
 // to its announce, so that the answer reaches the peer before the session
 // is closed (closing a QUIC session drops what its streams have not sent).
 const closeGrace = 500 * time.Millisecond
-
-// refuseLinger bounds the time a refused session's requests are answered
-// with error frames before it is closed.
-const refuseLinger = time.Second
 
 // sess is what a Host keeps about one session.
 type sess struct {
@@ -289,10 +294,11 @@ func (h *Host) sweepIPs() {
 
 // refuse ends a session that found no slot, so that the peer learns why:
 // a QUIC session is closed with code (the peer's requests fail with a
-// *RemoteError of that code); over TLS on TCP, which carries no code, the
-// requests the peer opens within refuseLinger are answered with error
-// frames of that code first, by at most maxRefusing sessions at once.
-// Its goroutine is counted in wg.
+// *RemoteError of that code). TLS on TCP carries no code: the first
+// streams the peer opens within refuseLinger are answered with error
+// frames of that code, by at most maxRefusing sessions at once; then the
+// session is sent a yamux go-away, which the peer's next OpenStream
+// reports as code 6, and closed. Its goroutine is counted in wg.
 func (h *Host) refuse(ctx context.Context, wg *sync.WaitGroup, c Conn, code byte) {
 	if _, ok := c.(*tcpConn); !ok {
 		closeWith(c, code)
@@ -309,7 +315,7 @@ func (h *Host) refuse(ctx context.Context, wg *sync.WaitGroup, c Conn, code byte
 		defer closeWith(c, code)
 		ctx, cancel := context.WithTimeout(ctx, refuseLinger)
 		defer cancel()
-		for range maxStreams {
+		for range maxRefusedStreams {
 			st, err := c.AcceptStream(ctx)
 			if err != nil {
 				return
@@ -317,7 +323,6 @@ func (h *Host) refuse(ctx context.Context, wg *sync.WaitGroup, c Conn, code byte
 			st.SetDeadline(time.Now().Add(refuseLinger))
 			writeFrame(st, respError, encodeError(code))
 			st.CloseWrite()
-			st.Reset()
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+	"golang.org/x/time/rate"
 )
 
 // Limits of a TCPListener's handshakes and of yamux sessions.
@@ -25,15 +26,29 @@ const (
 	maxHandshakesPerIP = 4
 	// tcpHandshakeTimeout bounds one TLS handshake.
 	tcpHandshakeTimeout = 5 * time.Second
+	// tcpConnsPerIP bounds the connections from one remote address, in
+	// handshake or established: a session over TCP costs the node what
+	// yamux buffers of it before a bad frame ends it, up to
+	// (tcpStreams+tcpBacklog) windows of 256 KiB (twice that allocated,
+	// as yamux's buffers grow), all at once when the peer sends on every
+	// stream together.
+	tcpConnsPerIP = 4
+	// tcpHandshakeRate and tcpHandshakeBurst bound the rate of the
+	// handshakes one remote address may start: a new session costs the
+	// node the handshake and what yamux buffers of it before it is
+	// judged (up to tcpStreams+tcpBacklog windows), so a peer that
+	// opens sessions only to have them closed must not do so at will.
+	tcpHandshakeRate  = 4
+	tcpHandshakeBurst = 8
 	// tcpStreams bounds the requests of one session over TCP answered at
 	// once, and tcpBacklog the streams yamux keeps waiting beyond them
 	// (it resets further ones). yamux gives every stream a receive window
 	// of 256 KiB that cannot be made smaller, so these bound what a peer
-	// can make a node buffer in one session: (8+8) × 256 KiB = 4 MiB.
-	// An honest node asks for at most 8 bundles at once and a few other
-	// things.
+	// can make a node buffer in one session: (8+4) × 256 KiB = 3 MiB
+	// (twice that allocated as yamux's buffers grow). An honest node asks
+	// one peer for 8 bundles at once and a few other things.
 	tcpStreams = 8
-	tcpBacklog = 8
+	tcpBacklog = 4
 	// tcpStreamCloseTimeout bounds how long yamux keeps a stream this
 	// node closed whose peer has not: longer than any request.
 	tcpStreamCloseTimeout = 2 * time.Minute
@@ -66,12 +81,34 @@ type TCPListener struct {
 	wg    sync.WaitGroup
 
 	mu         sync.Mutex
-	handshakes map[string]int // handshakes running, by remote address
+	handshakes map[string]*handshakes // by remote address
+}
+
+// handshakes is what a TCPListener keeps about one remote address.
+type handshakes struct {
+	running int // handshakes
+	conns   int // connections, in handshake or established
+	rate    *rate.Limiter
+}
+
+// countedConn calls done once when it is first closed.
+type countedConn struct {
+	net.Conn
+	once sync.Once
+	done func()
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(c.done)
+	return c.Conn.Close()
 }
 
 // ListenTCP listens for sync sessions on the TCP address addr with the
 // node key key. Handshakes run concurrently, each bounded in time
-// (5 s), at most 64 at once and 4 from one remote address.
+// (5 s), at most 64 at once. One remote address (an IPv6 /64 counting as
+// one) may hold 4 connections at once, in handshake or established, and
+// start 4 handshakes a second (bursts of 8); a connection over these is
+// closed at once.
 func ListenTCP(addr string, key ed25519.PrivateKey) (*TCPListener, error) {
 	tc, err := tlsConfig(key, nil, true)
 	if err != nil {
@@ -81,29 +118,55 @@ func ListenTCP(addr string, key ed25519.PrivateKey) (*TCPListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	l := &TCPListener{ln: ln, tc: tc, conns: make(chan Conn), done: make(chan struct{}), handshakes: map[string]int{}}
+	l := &TCPListener{ln: ln, tc: tc, conns: make(chan Conn), done: make(chan struct{}), handshakes: map[string]*handshakes{}}
 	l.wg.Go(l.loop)
 	return l, nil
 }
 
 // admit counts a handshake from nc's address, or reports that its
-// address has too many running.
+// address has too many running or starts them too fast.
 func (l *TCPListener) admit(nc net.Conn) (string, bool) {
 	ip := addrKey(nc.RemoteAddr())
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.handshakes[ip] >= maxHandshakesPerIP {
+	h := l.handshakes[ip]
+	if h == nil {
+		l.sweep()
+		h = &handshakes{rate: rate.NewLimiter(tcpHandshakeRate, tcpHandshakeBurst)}
+		l.handshakes[ip] = h
+	}
+	if h.conns >= tcpConnsPerIP || h.running >= maxHandshakesPerIP || !h.rate.Allow() {
 		return ip, false
 	}
-	l.handshakes[ip]++
+	h.running++
+	h.conns++
 	return ip, true
+}
+
+func (l *TCPListener) closed1(ip string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h := l.handshakes[ip]; h != nil {
+		h.conns--
+	}
 }
 
 func (l *TCPListener) done1(ip string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.handshakes[ip]--; l.handshakes[ip] <= 0 {
-		delete(l.handshakes, ip)
+	if h := l.handshakes[ip]; h != nil {
+		h.running--
+	}
+}
+
+// sweep forgets the addresses without handshakes whose bucket is full
+// again. l.mu is held.
+func (l *TCPListener) sweep() {
+	now := time.Now()
+	for ip, h := range l.handshakes {
+		if h.running <= 0 && h.conns <= 0 && h.rate.TokensAt(now) >= tcpHandshakeBurst {
+			delete(l.handshakes, ip)
+		}
 	}
 }
 
@@ -123,6 +186,7 @@ func (l *TCPListener) loop() {
 			nc.Close()
 			continue
 		}
+		nc = &countedConn{Conn: nc, done: func() { l.closed1(ip) }}
 		select {
 		case sem <- struct{}{}:
 		case <-l.done:
