@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/samizdat-news/samizdat/bundle"
@@ -119,4 +120,56 @@ func FuzzAnswer(f *testing.F) {
 			t.Error("room not given back")
 		}
 	})
+}
+
+// TestFrameLimits: each request type's limit is the size of its largest
+// valid payload, which decodes, and the numbers are PROTOCOL.md's.
+func TestFrameLimits(t *testing.T) {
+	id := "0123456789abcdef0123456789abcdef"
+	leaf := bytes.Repeat([]byte{1}, MaxLeafSize)
+	var leaves [][]byte
+	for range MaxAnnounceLeaves {
+		leaves = append(leaves, leaf)
+	}
+	announce := encodeAnnounce(&Entry{Pub: id, Version: 1, Checkpoint: bytes.Repeat([]byte{'c'}, 4096), First: 1, Leaves: leaves})
+	url := "https://" + strings.Repeat("a", 256-len("https://.example/")) + ".example/"
+	var maxLeaves [][]byte
+	for range MaxLeavesPerResponse {
+		maxLeaves = append(maxLeaves, leaf)
+	}
+	for _, tc := range []struct {
+		typ     byte
+		payload []byte
+		decode  func([]byte) error
+		doc     int64 // the number in PROTOCOL.md
+	}{
+		{typeList, nil, nil, 0},
+		{typeStatement, encodeID(id), func(p []byte) error { _, err := decodeID(p); return err }, 33},
+		{typeLeaves, encodeLeavesReq(id, 0, 1), func(p []byte) error { _, _, _, err := decodeLeavesReq(p); return err }, 49},
+		{typeBundle, make([]byte, 32), func(p []byte) error { _, err := decodeDigest(p); return err }, 32},
+		{typeAnnounce, announce, func(p []byte) error { _, err := decodeAnnounce(p); return err }, 8277},
+		{typeMirrorList, encodeID(id), func(p []byte) error { _, err := decodeID(p); return err }, 33},
+		{typeHello, encodeHello(url), func(p []byte) error { _, err := decodeHello(p); return err }, 258},
+	} {
+		lim := requestLimit(tc.typ)
+		if int64(len(tc.payload)) != lim || lim != tc.doc {
+			t.Errorf("type 0x%02x: largest valid payload %d bytes, limit %d, PROTOCOL.md %d", tc.typ, len(tc.payload), lim, tc.doc)
+		}
+		if tc.decode != nil {
+			if err := tc.decode(tc.payload); err != nil {
+				t.Errorf("type 0x%02x: the largest payload does not decode: %v", tc.typ, err)
+			}
+		}
+	}
+	if n := int64(len(encodeLeaves(maxLeaves))); n != answerLimit(respLeaves, 0) || n != 264194 {
+		t.Errorf("leaves answer: largest %d bytes, limit %d", n, answerLimit(respLeaves, 0))
+	}
+	for code := range byte(len(codeTexts)) {
+		if code != 0 && (CodeText(code) == "" || len(encodeError(code)) > maxErrorPayload) {
+			t.Errorf("code %d: text %q", code, CodeText(code))
+		}
+	}
+	if answerLimit(respError, 0) != 257 || answerLimit(respHello, 0) != 258 {
+		t.Error("error or hello answer limit differs from PROTOCOL.md")
+	}
 }

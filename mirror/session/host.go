@@ -11,10 +11,27 @@
 // itself: it answers a peer's requests by calling its Model (package
 // mirror/replica implements one), and it asks peers for things on the
 // model's behalf (List, Statement, Leaves, Bundle, Announce, MirrorList,
-// Hello). It bounds what one peer may ask: sessions in all and per remote
-// address, requests with token buckets per session and per address
-// (Config.RateLimit), and the bytes of bundles being sent at once
-// (Config.MaxSendBytes).
+// Hello). It bounds what peers may make it hold, each bound a Config field
+// or a named constant:
+//
+//   - every frame type has its own limit, checked from the header before
+//     the payload is read, and a request must arrive within
+//     Config.ReadTimeout;
+//   - node-wide budgets bound the bytes of requests held
+//     (Config.MaxRequestBytes), of answers being received
+//     (Config.MaxReceiveBytes) and of bundles being sent
+//     (Config.MaxSendBytes); a bundle answer is hashed as it streams and
+//     refused unless it matches its digest;
+//   - sessions take slots from pools: reserved for configured peers and
+//     promoted pushes, a general pool capped in all and per remote
+//     address, and a small probation pool that lets a publisher's push
+//     through a flood; idle sessions are closed;
+//   - requests are metered by token buckets per session and per address;
+//   - the transports' windows, stream counts and handshakes are bounded,
+//     per address too over TCP.
+//
+// An error sent to a peer is a code and that code's fixed text (CodeText);
+// the detail stays in the node's log.
 package session
 
 import (
