@@ -68,6 +68,8 @@ func main() {
 	dur := flag.Duration("for", 10*time.Second, "length of each attack")
 	work := flag.String("work", "", "work directory (default: a new temporary one, removed at the end)")
 	rssCap := flag.Int64("rss-cap", 3<<30, "kill a mirror whose RSS passes this many bytes")
+	logLevel := flag.String("log-level", "warn", "the mirrors' log level")
+	logDir := flag.String("logs", "", "a directory to keep the mirrors' logs in")
 	flag.Parse()
 	if *bin == "" {
 		fmt.Fprintln(os.Stderr, "usage: attackbench -bin SAMIZDAT [-old SAMIZDAT] [-attacks LIST] [-for D]")
@@ -81,7 +83,7 @@ func main() {
 		}
 		defer os.RemoveAll(dir)
 	}
-	b := &bench{dir: dir, dur: *dur, rssCap: *rssCap}
+	b := &bench{dir: dir, dur: *dur, rssCap: *rssCap, logLevel: *logLevel, logDir: *logDir}
 	b.pub = newPublisher()
 	b.setup()
 	bins := []string{*bin}
@@ -111,8 +113,10 @@ type bench struct {
 	dur    time.Duration
 	rssCap int64
 	pub    *publisher
-	mu     sync.Mutex // the publisher's store is used by one at a time
-	n      int        // articles published so far
+
+	logLevel, logDir string
+	mu               sync.Mutex // the publisher's store is used by one at a time
+	n                int        // articles published so far
 
 	pubFile string // the publisher's public key file, for --trust
 	early   string // a copy of the publisher's store before its last 16 articles
@@ -236,7 +240,7 @@ type lockedBuffer struct {
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 {
+	if l.b.Len() > 16<<20 {
 		return len(p), nil // enough to diagnose
 	}
 	return l.b.Write(p)
@@ -248,11 +252,11 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func startMirror(bin, dir, pubFile string) (*mirror, *lockedBuffer) {
+func startMirror(bin, dir, pubFile, level string) (*mirror, *lockedBuffer) {
 	q, t := freePort(), freePort()
 	m := &mirror{quic: fmt.Sprintf("127.0.0.1:%d", q), tcp: fmt.Sprintf("127.0.0.1:%d", t)}
 	log := &lockedBuffer{}
-	m.cmd = exec.Command(bin, "mirror", "--store", dir, "--trust", pubFile, "--quic", m.quic, "--tcp", m.tcp, "--log-level", "warn")
+	m.cmd = exec.Command(bin, "mirror", "--store", dir, "--trust", pubFile, "--quic", m.quic, "--tcp", m.tcp, "--log-level", level)
 	m.cmd.Stdout, m.cmd.Stderr = log, log
 	if err := m.cmd.Start(); err != nil {
 		fatal(err)
@@ -352,8 +356,13 @@ func (b *bench) run(bin, name string, a attack) result {
 		fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	m, log := startMirror(bin, dir, b.pubFile)
+	m, log := startMirror(bin, dir, b.pubFile, b.logLevel)
 	defer m.stop()
+	if b.logDir != "" {
+		defer func() {
+			os.WriteFile(filepath.Join(b.logDir, fmt.Sprintf("%s-%s.log", name, filepath.Base(bin))), []byte(log.String()), 0o644)
+		}()
+	}
 	pid := m.cmd.Process.Pid
 	src := b.pub.store
 	if a.early {
