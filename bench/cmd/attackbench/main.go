@@ -429,8 +429,8 @@ func (b *bench) run(bin, name string, a attack) result {
 
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 120 {
-		s = s[:120] + "…"
+	if len(s) > 240 {
+		s = s[:240] + "…"
 	}
 	return s
 }
