@@ -201,6 +201,12 @@ func New(st Store, trusted []*keys.PublicKey, cfg *Config) (*Node, error) {
 	if c.Session.Logger == nil {
 		c.Session.Logger = c.Logger
 	}
+	// Configured peers' sessions take reserved slots.
+	for _, p := range c.Peers {
+		if p.Key != nil {
+			c.Session.PeerKeys = append(c.Session.PeerKeys, p.Key)
+		}
+	}
 	n.host = session.New(&model{n}, &c.Session)
 	c.Session = n.host.Config()
 	return n, nil

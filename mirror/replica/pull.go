@@ -3,7 +3,6 @@ package replica
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -308,6 +307,11 @@ func (n *Node) pull(ctx context.Context, c session.Conn, root *keys.PublicKey, x
 		n.leaves.Add(uint64(res.LeavesAdded))
 		n.bundles.Add(uint64(res.BundlesAdded))
 		changed = res.Checkpoint || res.Statement || res.BundlesAdded > 0 || res.MirrorList
+		if res.Checkpoint {
+			// The peer brought a newer checkpoint of a trusted
+			// publisher: a session on probation (a push) stays.
+			n.host.Promote(c)
+		}
 		if res.Checkpoint || res.Statement {
 			n.log.Info("replica: updated publisher", "peer", c.RemoteAddr(), "publisher", pub, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)
 		}
@@ -546,7 +550,16 @@ func (n *Node) fetch(ctx context.Context, c session.Conn, want []bundle.Digest, 
 	for range min(n.cfg.Parallel, len(want)) {
 		wg.Go(func() {
 			for d := range jobs {
+				// The session layer hashes the answer as it streams
+				// and returns only a bundle that matches d.
 				p, err := n.host.Bundle(ctx, c, d)
+				if errors.Is(err, session.ErrDigestMismatch) {
+					n.refused.Add(1)
+					n.log.Warn("replica: refusing bundle: it does not match its digest; asking this peer no more", "peer", c.RemoteAddr(), "digest", d)
+					bad.Store(&d)
+					cancel()
+					continue
+				}
 				if err != nil {
 					var re *session.RemoteError
 					if !errors.As(err, &re) || re.Code != session.CodeNotFound {
@@ -554,13 +567,6 @@ func (n *Node) fetch(ctx context.Context, c session.Conn, want []bundle.Digest, 
 							n.log.Debug("replica: bundle fetch failed", "peer", c.RemoteAddr(), "digest", d, "err", err)
 						}
 					}
-					continue
-				}
-				if sha256.Sum256(p) != d {
-					n.refused.Add(1)
-					n.log.Warn("replica: refusing bundle: it does not match its digest; asking this peer no more", "peer", c.RemoteAddr(), "digest", d)
-					bad.Store(&d)
-					cancel()
 					continue
 				}
 				select {

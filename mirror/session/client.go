@@ -8,18 +8,22 @@ import (
 	"github.com/samizdat-news/samizdat/bundle"
 )
 
-// request sends one request on a new stream and reads the answer, which
-// must be of type want.
-func (h *Host) request(ctx context.Context, c Conn, t byte, payload []byte, want byte) ([]byte, error) {
+// exchange sends one request on a new stream of c and reads the answer
+// with read, which gets the stream positioned after the answer's header,
+// the answer's type and its length, checked against answerLimit. An
+// error frame is returned as a *RemoteError; the peer closing a QUIC
+// session with a code as one too.
+func (h *Host) exchange(ctx context.Context, c Conn, t byte, payload []byte, want byte, read func(ctx context.Context, s Stream, n int64) ([]byte, error)) ([]byte, error) {
 	timeout := h.cfg.RequestTimeout
 	if t == typeAnnounce {
 		timeout = h.cfg.AnnounceTimeout
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	defer h.activity(c)()
 	s, err := c.OpenStream(ctx)
 	if err != nil {
-		return nil, err
+		return nil, remoteClose(err)
 	}
 	stop := context.AfterFunc(ctx, s.Reset)
 	defer stop()
@@ -31,23 +35,43 @@ func (h *Host) request(ctx context.Context, c Conn, t byte, payload []byte, want
 		}
 	}()
 	if err := writeFrame(s, t, payload); err != nil {
-		return nil, err
+		return nil, remoteClose(err)
 	}
 	if err := s.CloseWrite(); err != nil {
-		return nil, fmt.Errorf("session: %w", err)
+		return nil, fmt.Errorf("session: %w", remoteClose(err))
 	}
-	rt, p, err := readFrame(s, h.cfg.MaxBundleSize)
+	rt, n, err := readHeader(s)
 	if err != nil {
+		return nil, remoteClose(err)
+	}
+	if rt != want && rt != respError {
+		return nil, fmt.Errorf("%w: answer of type 0x%02x to request 0x%02x", ErrFrame, rt, t)
+	}
+	if err := checkLength(rt, n, answerLimit(rt, h.cfg.MaxBundleSize), "an answer"); err != nil {
 		return nil, err
 	}
-	ok = true
-	switch rt {
-	case want:
-		return p, nil
-	case respError:
+	if rt == respError {
+		p, err := h.recv.readSmall(ctx, s, n)
+		if err != nil {
+			return nil, remoteClose(err)
+		}
+		ok = true
 		return nil, decodeError(p)
 	}
-	return nil, fmt.Errorf("%w: answer of type 0x%02x to request 0x%02x", ErrFrame, rt, t)
+	p, err := read(ctx, s, n)
+	if err != nil {
+		return nil, remoteClose(err)
+	}
+	ok = true
+	return p, nil
+}
+
+// request sends one request on a new stream of c and reads the answer,
+// which must be of type want, within the receive budget.
+func (h *Host) request(ctx context.Context, c Conn, t byte, payload []byte, want byte) ([]byte, error) {
+	return h.exchange(ctx, c, t, payload, want, func(ctx context.Context, s Stream, n int64) ([]byte, error) {
+		return h.recv.readSmall(ctx, s, n)
+	})
 }
 
 // List asks the peer on c for the publishers it holds.
@@ -87,10 +111,16 @@ func (h *Host) Leaves(ctx context.Context, c Conn, pub string, from, to int64) (
 	return ls, nil
 }
 
-// Bundle asks the peer on c for a bundle, at most Config.MaxBundleSize
-// bytes; the caller checks that it hashes to d.
+// Bundle asks the peer on c for the bundle with digest d, and returns it
+// once its bytes hash to d. The answer is hashed as it streams, and held
+// in chunks that grow as its bytes arrive, within Config.MaxBundleSize and
+// the node's receive budget (Config.MaxReceiveBytes); an answer that does
+// not hash to d fails with an error wrapping ErrDigestMismatch, one that
+// finds the budget full with one wrapping ErrBusy.
 func (h *Host) Bundle(ctx context.Context, c Conn, d bundle.Digest) ([]byte, error) {
-	return h.request(ctx, c, typeBundle, d[:], respBundle)
+	return h.exchange(ctx, c, typeBundle, d[:], respBundle, func(ctx context.Context, s Stream, n int64) ([]byte, error) {
+		return h.recv.readBundle(ctx, s, n, d)
+	})
 }
 
 // Announce tells the peer on c of a publisher's checkpoint, with the last

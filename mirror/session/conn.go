@@ -14,6 +14,9 @@ import (
 	"math/big"
 	"net"
 	"time"
+
+	"github.com/hashicorp/yamux"
+	"github.com/quic-go/quic-go"
 )
 
 // ALPN is the TLS application protocol of a sync session, over QUIC and
@@ -43,7 +46,9 @@ type Stream interface {
 	io.Writer
 	// CloseWrite ends the sending side: the peer then reads io.EOF.
 	CloseWrite() error
-	// CloseRead stops reading: what the peer still sends is discarded.
+	// CloseRead stops reading: what the peer still sends is discarded
+	// (over TLS on TCP, read and thrown away within bounds, see
+	// tcpStream.CloseRead).
 	CloseRead()
 	// Reset abandons the stream in both directions.
 	Reset()
@@ -61,6 +66,37 @@ type Listener interface {
 	// Close stops listening. Sessions already accepted may end with it
 	// (QUIC's share the listener's socket).
 	Close() error
+}
+
+// closeWith ends the session on c telling the peer code, which QUIC
+// carries and TLS on TCP does not.
+func closeWith(c Conn, code byte) {
+	if cc, ok := c.(interface{ closeWithCode(byte) error }); ok {
+		cc.closeWithCode(code)
+		return
+	}
+	c.Close()
+}
+
+// remoteClose returns err, or, when err says that the peer closed the
+// session with a code (QUIC) or refused new streams (a yamux go-away,
+// which a node sends a session it refuses), an error wrapping a
+// *RemoteError with that code.
+func remoteClose(err error) error {
+	var ae *quic.ApplicationError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ae) && ae.Remote && ae.ErrorCode != 0 && ae.ErrorCode <= 0xff:
+		msg := ae.ErrorMessage
+		if len(msg) > maxErrorText {
+			msg = msg[:maxErrorText]
+		}
+		return decodeError(append([]byte{byte(ae.ErrorCode)}, msg...))
+	case errors.Is(err, yamux.ErrRemoteGoAway):
+		return &RemoteError{Code: CodeBusy, Message: CodeText(CodeBusy)}
+	}
+	return err
 }
 
 // KeyMismatchError reports a peer whose node key is not the pinned one.

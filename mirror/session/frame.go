@@ -32,7 +32,7 @@ const (
 
 // Limits of the protocol, see PROTOCOL.md.
 const (
-	// MaxFrameSize bounds every frame but a bundle.
+	// MaxFrameSize bounds a list answer, the largest frame but a bundle.
 	MaxFrameSize = 1 << 20
 	// MaxLeavesPerResponse bounds the leaves in one answer.
 	MaxLeavesPerResponse = 1024
@@ -45,23 +45,113 @@ const (
 	MaxLeafSize = 256
 	// maxStatementSize bounds a key statement (FORMAT.md).
 	maxStatementSize = 16 << 10
-	frameHeader      = 5
+	// maxErrorText bounds the text of an error frame.
+	maxErrorText = 256
+	frameHeader  = 5
 )
 
-// Codes of a RemoteError, see PROTOCOL.md.
+// The exact largest payload of a valid frame of each type but a list
+// answer (MaxFrameSize) and a bundle (the node's bundle size limit). A
+// frame whose header states more is refused before its payload is read.
 const (
-	CodeNotFound   byte = 1
-	CodeBadRequest byte = 2
-	CodeRefused    byte = 3
-	CodeInternal   byte = 4
+	maxIDPayload       = 1 + 32 // an id: str8 of 32 hex digits
+	maxLeavesRequest   = maxIDPayload + 8 + 8
+	maxBundleRequest   = 32
+	maxHelloPayload    = 2 + catalog.MaxMirrorURLLen
+	maxAnnouncePayload = maxIDPayload + 8 + 2 + catalog.MaxCheckpointSize + 8 + 2 + MaxAnnounceLeaves*(2+MaxLeafSize)
+	maxLeavesAnswer    = 2 + MaxLeavesPerResponse*(2+MaxLeafSize)
+	maxErrorPayload    = 1 + maxErrorText
+	// MaxRequestSize is the largest payload of any request: an announce
+	// with a checkpoint of catalog.MaxCheckpointSize bytes and
+	// MaxAnnounceLeaves leaves of MaxLeafSize bytes.
+	MaxRequestSize = maxAnnouncePayload
 )
+
+// requestLimit returns the largest payload of a request of type t, or -1
+// when t is not a request type.
+func requestLimit(t byte) int64 {
+	switch t {
+	case typeList:
+		return 0
+	case typeStatement, typeMirrorList:
+		return maxIDPayload
+	case typeLeaves:
+		return maxLeavesRequest
+	case typeBundle:
+		return maxBundleRequest
+	case typeAnnounce:
+		return maxAnnouncePayload
+	case typeHello:
+		return maxHelloPayload
+	}
+	return -1
+}
+
+// answerLimit returns the largest payload of an answer of type t, or -1
+// when t is not an answer type. bundleMax bounds a bundle.
+func answerLimit(t byte, bundleMax int64) int64 {
+	switch t {
+	case respPublishers:
+		return MaxFrameSize
+	case respStatement:
+		return maxStatementSize
+	case respLeaves:
+		return maxLeavesAnswer
+	case respBundle:
+		return bundleMax
+	case respOK:
+		return 0
+	case respMirrorList:
+		return catalog.MaxMirrorListSize
+	case respHello:
+		return maxHelloPayload
+	case respError:
+		return maxErrorPayload
+	}
+	return -1
+}
+
+// Codes of an error frame, and of a QUIC connection a node closes, see
+// PROTOCOL.md. Each code goes with one fixed text (CodeText): a node tells
+// a peer what kind of failure it met, never its details.
+const (
+	CodeNotFound   byte = 1 // the node does not hold what was asked
+	CodeBadRequest byte = 2 // the request is malformed, unknown or too large
+	CodeRefused    byte = 3 // the node refuses what was offered or asked
+	CodeInternal   byte = 4 // the node failed; its log says why
+	CodeRateLimit  byte = 5 // the peer asks faster than its rate limit
+	CodeBusy       byte = 6 // no room: sessions, or bytes in flight, at their cap
+	CodeIdle       byte = 7 // the session was closed after doing nothing for long
+)
+
+// codeTexts are the fixed texts of the codes.
+var codeTexts = [...]string{
+	CodeNotFound:   "not found",
+	CodeBadRequest: "bad request",
+	CodeRefused:    "refused: not carried here, or not accepted",
+	CodeInternal:   "internal error",
+	CodeRateLimit:  "rate limit: ask again later",
+	CodeBusy:       "busy: too many sessions or requests; try again later",
+	CodeIdle:       "session closed: idle",
+}
+
+// CodeText returns the fixed text of a code, or "" for a code this
+// version does not know.
+func CodeText(code byte) string {
+	if int(code) < len(codeTexts) {
+		return codeTexts[code]
+	}
+	return ""
+}
 
 // ErrFrame is wrapped by every error about a malformed, unknown or oversize
 // frame.
 var ErrFrame = errors.New("session: bad frame")
 
-// RemoteError is an error frame a peer sent; Code is one of the Code
-// constants, or another value from a newer or hostile peer.
+// RemoteError is an error frame a peer sent, or the code with which it
+// closed a QUIC session; Code is one of the Code constants, or another
+// value from a newer or hostile peer. Message is the peer's text, with
+// control characters replaced.
 type RemoteError struct {
 	Code    byte
 	Message string
@@ -69,19 +159,6 @@ type RemoteError struct {
 
 func (e *RemoteError) Error() string {
 	return fmt.Sprintf("session: peer answered error %d: %s", e.Code, e.Message)
-}
-
-// frameLimit returns the largest payload a frame of type t may carry, or
-// -1 for an unknown type.
-func frameLimit(t byte, bundleMax int64) int64 {
-	switch t {
-	case typeList, typeStatement, typeLeaves, typeBundle, typeAnnounce, typeMirrorList, typeHello,
-		respPublishers, respStatement, respLeaves, respOK, respError, respMirrorList, respHello:
-		return MaxFrameSize
-	case respBundle:
-		return bundleMax
-	}
-	return -1
 }
 
 // writeFrame writes one frame.
@@ -97,38 +174,79 @@ func writeFrame(w io.Writer, t byte, payload []byte) error {
 	return nil
 }
 
-// readFrame reads exactly one frame and checks that nothing follows it.
-// bundleMax bounds a bundle frame's payload.
-func readFrame(r io.Reader, bundleMax int64) (byte, []byte, error) {
+// readHeader reads a frame's header: its type and its payload's length.
+func readHeader(r io.Reader) (byte, int64, error) {
 	var hdr [frameHeader]byte
 	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return 0, nil, fmt.Errorf("%w: truncated header", ErrFrame)
+			return 0, 0, fmt.Errorf("%w: truncated header", ErrFrame)
 		}
-		return 0, nil, fmt.Errorf("session: reading frame: %w", err)
+		return 0, 0, fmt.Errorf("session: reading frame: %w", err)
 	}
-	t, n := hdr[0], int64(binary.BigEndian.Uint32(hdr[1:]))
-	lim := frameLimit(t, bundleMax)
+	return hdr[0], int64(binary.BigEndian.Uint32(hdr[1:])), nil
+}
+
+// checkLength checks a frame's length against its type's limit lim (-1
+// for a type not allowed here).
+func checkLength(t byte, n, lim int64, dir string) error {
 	if lim < 0 {
-		return 0, nil, fmt.Errorf("%w: unknown type 0x%02x", ErrFrame, t)
+		return fmt.Errorf("%w: type 0x%02x is not %s", ErrFrame, t, dir)
 	}
 	if n > lim {
-		return 0, nil, fmt.Errorf("%w: type 0x%02x of %d bytes exceeds the limit of %d", ErrFrame, t, n, lim)
+		return fmt.Errorf("%w: type 0x%02x of %d bytes exceeds the limit of %d", ErrFrame, t, n, lim)
 	}
-	// Grow the buffer as bytes arrive, so a peer that announces a large
-	// frame and sends little costs little memory.
-	buf, err := io.ReadAll(io.LimitReader(r, n))
-	if err != nil {
-		return 0, nil, fmt.Errorf("session: reading frame: %w", err)
+	return nil
+}
+
+// readPayload reads a payload of n bytes, small enough to be allocated
+// at once, and checks that nothing follows it.
+func readPayload(r io.Reader, t byte, n int64) ([]byte, error) {
+	buf := make([]byte, n)
+	if m, err := io.ReadFull(r, buf); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("%w: type 0x%02x truncated at %d of %d bytes", ErrFrame, t, m, n)
+		}
+		return nil, fmt.Errorf("session: reading frame: %w", err)
 	}
-	if int64(len(buf)) != n {
-		return 0, nil, fmt.Errorf("%w: type 0x%02x truncated at %d of %d bytes", ErrFrame, t, len(buf), n)
-	}
+	return buf, expectEnd(r)
+}
+
+// expectEnd checks that the frame just read is the last thing on r.
+func expectEnd(r io.Reader) error {
 	var one [1]byte
-	if m, _ := io.ReadFull(r, one[:]); m != 0 {
-		return 0, nil, fmt.Errorf("%w: bytes after the frame", ErrFrame)
+	m, err := io.ReadFull(r, one[:])
+	if m != 0 {
+		return fmt.Errorf("%w: bytes after the frame", ErrFrame)
 	}
-	return t, buf, nil
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("session: reading frame: %w", err)
+	}
+	return nil
+}
+
+// readFrame reads exactly one frame of a type that limit allows (see
+// requestLimit and answerLimit), and checks that nothing follows it. Tests
+// and fake peers use it; a Host reads requests and answers within its
+// budgets.
+func readFrame(r io.Reader, limit func(byte) int64) (byte, []byte, error) {
+	t, n, err := readHeader(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := checkLength(t, n, limit(t), "allowed here"); err != nil {
+		return 0, nil, err
+	}
+	p, err := readPayload(r, t, n)
+	return t, p, err
+}
+
+// anyLimit allows every frame type, within its limit as a request or an
+// answer; bundles up to bundle.DefaultLimits.BundleSize.
+func anyLimit(t byte) int64 {
+	if l := requestLimit(t); l >= 0 {
+		return l
+	}
+	return answerLimit(t, bundle.DefaultLimits.BundleSize)
 }
 
 // enc builds a payload.
@@ -386,11 +504,10 @@ func decodeDigest(p []byte) (bundle.Digest, error) {
 	return dg, nil
 }
 
-func encodeError(code byte, msg string) []byte {
-	if len(msg) > 1024 {
-		msg = msg[:1024]
-	}
-	return append([]byte{code}, msg...)
+// encodeError returns the payload of an error frame with code and its
+// fixed text.
+func encodeError(code byte) []byte {
+	return append([]byte{code}, CodeText(code)...)
 }
 
 func decodeError(p []byte) error {

@@ -16,14 +16,19 @@ import (
 // empty log, and carries no other: enough to test what the session layer
 // does with requests. Package replica tests the real model over loopback.
 type testModel struct {
-	bundles map[bundle.Digest][]byte
+	bundles   map[bundle.Digest][]byte
+	closed    chan Conn     // every session the host is done with
+	host      *Host         // if set, an announce of testPub promotes its session
+	statement error         // if set, what Statement fails with
+	acting    chan struct{} // if set, an announce of testPub waits for it to close
+	started   chan struct{} // if set with acting, told when such an announce starts
 }
 
 // testPub is the publisher a testModel lists.
 const testPub = "0123456789abcdef0123456789abcdef"
 
 func newTestModel(bundles ...[]byte) *testModel {
-	m := &testModel{bundles: map[bundle.Digest][]byte{}}
+	m := &testModel{bundles: map[bundle.Digest][]byte{}, closed: make(chan Conn, 1024)}
 	for _, b := range bundles {
 		m.bundles[sha256.Sum256(b)] = b
 	}
@@ -33,6 +38,9 @@ func newTestModel(bundles ...[]byte) *testModel {
 func (m *testModel) List() ([]Entry, error) { return []Entry{{Pub: testPub, Version: 1}}, nil }
 
 func (m *testModel) Statement(pub string) ([]byte, error) {
+	if m.statement != nil {
+		return nil, m.statement
+	}
 	return nil, NotFound(fmt.Errorf("test: publisher %s not found", pub))
 }
 
@@ -59,18 +67,41 @@ func (m *testModel) MirrorList(pub string) ([]byte, error) {
 
 func (m *testModel) Hello(c Conn, url string) string { return "" }
 
+// Announce takes an announce of testPub as a push of news would be taken:
+// it promotes the session. It refuses other publishers.
 func (m *testModel) Announce(ctx context.Context, c Conn, x *Entry) error {
+	if x.Pub == testPub && m.acting != nil {
+		m.started <- struct{}{}
+		<-m.acting
+		return nil
+	}
+	if x.Pub == testPub && m.host != nil {
+		m.host.Promote(c)
+		return nil
+	}
 	return Refused(fmt.Errorf("test: publisher %s is not carried here", x.Pub))
 }
 
 func (m *testModel) Connected(ctx context.Context, c Conn) { <-ctx.Done() }
-func (m *testModel) Closed(c Conn)                         {}
+func (m *testModel) Closed(c Conn) {
+	select {
+	case m.closed <- c:
+	default:
+	}
+}
 
 // newHost returns a host over a new testModel, with its own node key.
 func newHost(t testing.TB, cfg *Config) (*Host, ed25519.PrivateKey) {
+	h, _, key := newHostModel(t, cfg)
+	return h, key
+}
+
+// newHostModel is newHost that also returns the model.
+func newHostModel(t testing.TB, cfg *Config) (*Host, *testModel, ed25519.PrivateKey) {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(nil)
-	return New(newTestModel(), cfg), key
+	m := newTestModel()
+	return New(m, cfg), m, key
 }
 
 // serve runs h.Serve on a new loopback QUIC listener with key until the
@@ -81,6 +112,20 @@ func serve(t testing.TB, h *Host, key ed25519.PrivateKey) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, h, l)
+}
+
+// serveTCP is serve over TLS on TCP.
+func serveTCP(t testing.TB, h *Host, key ed25519.PrivateKey) string {
+	t.Helper()
+	l, err := ListenTCP("127.0.0.1:0", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveOn(t, h, l)
+}
+
+func serveOn(t testing.TB, h *Host, l Listener) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -140,7 +185,7 @@ func fakePeer(t *testing.T, h func(c Conn, typ byte, p []byte) (byte, []byte)) s
 						return
 					}
 					wg.Go(func() {
-						typ, p, err := readFrame(s, MaxFrameSize)
+						typ, p, err := readFrame(s, requestLimit)
 						if err != nil {
 							s.Reset()
 							return
@@ -159,18 +204,6 @@ func fakePeer(t *testing.T, h func(c Conn, typ byte, p []byte) (byte, []byte)) s
 		wg.Wait()
 	})
 	return l.Addr().String()
-}
-
-// waitFor polls cond every 5 ms until it holds or d passes.
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return cond()
 }
 
 func testContext(t *testing.T) context.Context {

@@ -1,9 +1,13 @@
 package session
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"net"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -71,15 +75,103 @@ func (l *limiter) wait(ctx context.Context) error {
 
 // ipState is what the node keeps about one remote address.
 type ipState struct {
-	sessions int
-	lim      *rate.Limiter // nil when rate limits are off
+	sessions  int           // in the general pool
+	probation int           // on probation
+	lim       *rate.Limiter // nil when rate limits are off
+}
+
+// The pools a session takes its slot from.
+type pool int
+
+const (
+	poolDialed    pool = iota // dialed by this node: no slot, never refused
+	poolReserved              // a configured peer's key, or promoted
+	poolGeneral               // any other peer
+	poolProbation             // beyond the general pool, for a while
+	numPools
+)
+
+// probationPerIP bounds the sessions on probation from one address.
+const probationPerIP = 1
+
+// maxRefusing bounds the sessions over TLS on TCP being refused at once
+// with error frames (see refuse); others are closed at once.
+const maxRefusing = 8
+
+// maxRefusedStreams bounds the streams of a refused session answered with
+// an error frame: what a peer sends on the others waits in yamux's
+// buffers until the session is closed.
+const maxRefusedStreams = 4
+
+// refuseLinger bounds the time a refused session's requests are answered
+// with error frames before it is closed.
+const refuseLinger = time.Second
+
+// closeGrace is how long a session on probation is kept after the answer
+// to its announce, so that the answer reaches the peer before the session
+// is closed (closing a QUIC session drops what its streams have not sent).
+const closeGrace = 500 * time.Millisecond
+
+// sess is what a Host keeps about one session.
+type sess struct {
+	c     Conn
+	ip    string
+	pool  pool // guarded by Host.mu
+	lim   *limiter
+	since time.Time
+	kicks chan struct{} // wakes the session's watch
+
+	last       atomic.Int64 // when a request either way last began or ended, Unix ns
+	active     atomic.Int32 // requests either way being made now
+	announcing atomic.Int32 // the peer's announces being acted on now
+	announced  atomic.Int64 // when the peer's last announce was answered, Unix ns
+}
+
+func (s *sess) limiter() *limiter {
+	if s == nil {
+		return nil
+	}
+	return s.lim
+}
+
+func (s *sess) kick() {
+	select {
+	case s.kicks <- struct{}{}:
+	default:
+	}
+}
+
+// begin counts a request either way as activity, until the returned
+// function is called. s may be nil.
+func (s *sess) begin() func() {
+	if s == nil {
+		return func() {}
+	}
+	s.active.Add(1)
+	s.last.Store(time.Now().UnixNano())
+	return func() {
+		s.last.Store(time.Now().UnixNano())
+		s.active.Add(-1)
+	}
+}
+
+// activity counts a request this node makes on c as activity of its
+// session, until the returned function is called.
+func (h *Host) activity(c Conn) func() {
+	h.mu.Lock()
+	s := h.conns[c]
+	h.mu.Unlock()
+	return s.begin()
 }
 
 // RemoteIP returns the address a peer's sessions and requests are
 // counted under: its IPv4 address, or the /64 network of its IPv6
 // address, since one IPv6 host commonly holds a whole /64.
 func RemoteIP(c Conn) string {
-	a := c.RemoteAddr()
+	return addrKey(c.RemoteAddr())
+}
+
+func addrKey(a net.Addr) string {
 	if a == nil {
 		return ""
 	}
@@ -94,11 +186,9 @@ func RemoteIP(c Conn) string {
 	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }
 
-// admit counts a new session from c's remote address and returns its
-// limiter, or false when the address already has MaxSessionsPerIP
-// sessions (only checked when check is set: sessions the node dialed are
-// counted, never refused).
-func (h *Host) admit(c Conn, check bool) (*limiter, bool) {
+// admit gives a new session a slot and returns it, or nil and why it
+// was refused. A session this node dialed takes no slot.
+func (h *Host) admit(c Conn, dialed bool) (*sess, string) {
 	ip := RemoteIP(c)
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -111,27 +201,83 @@ func (h *Host) admit(c Conn, check bool) (*limiter, bool) {
 		}
 		h.ips[ip] = st
 	}
-	if check && h.cfg.MaxSessionsPerIP > 0 && st.sessions >= h.cfg.MaxSessionsPerIP {
-		return nil, false
+	var p pool
+	why := ""
+	switch {
+	case dialed:
+		p = poolDialed
+	case h.peerKey(c.PeerKey()) && h.pools[poolReserved] < h.cfg.MaxReservedSessions:
+		p = poolReserved
+	case h.pools[poolGeneral] < h.cfg.MaxSessions && (h.cfg.MaxSessionsPerIP < 0 || st.sessions < h.cfg.MaxSessionsPerIP):
+		p = poolGeneral
+	default:
+		why = "too many sessions"
+		perIP := h.pools[poolGeneral] < h.cfg.MaxSessions
+		if perIP {
+			why = "too many sessions from its address"
+		}
+		if h.cfg.ProbationSessions > 0 && h.pools[poolProbation] < h.cfg.ProbationSessions && st.probation < probationPerIP {
+			p = poolProbation
+			break
+		}
+		if perIP {
+			h.ipRefused.Add(1)
+		}
+		h.refused.Add(1)
+		return nil, why
 	}
-	st.sessions++
-	h.admitted++
-	if st.lim == nil {
-		return nil, true
+	now := time.Now()
+	s := &sess{c: c, ip: ip, since: now, kicks: make(chan struct{}, 1)}
+	s.last.Store(now.UnixNano())
+	h.conns[c] = s
+	h.count(s, p, 1)
+	if st.lim != nil {
+		s.lim = &limiter{session: rate.NewLimiter(rate.Limit(h.cfg.RateLimit), h.cfg.RateBurst), ip: st.lim}
 	}
-	return &limiter{session: rate.NewLimiter(rate.Limit(h.cfg.RateLimit), h.cfg.RateBurst), ip: st.lim}, true
+	return s, why
+}
+
+// peerKey reports whether key is a configured peer's.
+func (h *Host) peerKey(key ed25519.PublicKey) bool {
+	for _, k := range h.cfg.PeerKeys {
+		if bytes.Equal(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// count adds d sessions to pool p, for s's address too. h.mu is held.
+func (h *Host) count(s *sess, p pool, d int) {
+	if d > 0 {
+		s.pool = p
+	}
+	h.pools[p] += d
+	st := h.ips[s.ip]
+	if st == nil {
+		return
+	}
+	switch p {
+	case poolGeneral:
+		st.sessions += d
+	case poolProbation:
+		st.probation += d
+	}
+}
+
+// move moves s to pool p. h.mu is held.
+func (h *Host) move(s *sess, p pool) {
+	h.count(s, s.pool, -1)
+	h.count(s, p, 1)
 }
 
 // release ends a session counted by admit.
-func (h *Host) release(c Conn) {
-	ip := RemoteIP(c)
+func (h *Host) release(s *sess) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.admitted--
-	if st := h.ips[ip]; st != nil {
-		st.sessions--
-		h.sweepIPs()
-	}
+	h.count(s, s.pool, -1)
+	delete(h.conns, s.c)
+	h.sweepIPs()
 }
 
 // sweepIPs forgets the addresses without sessions whose bucket is full
@@ -140,8 +286,43 @@ func (h *Host) release(c Conn) {
 func (h *Host) sweepIPs() {
 	now := time.Now()
 	for ip, st := range h.ips {
-		if st.sessions <= 0 && (st.lim == nil || st.lim.TokensAt(now) >= float64(st.lim.Burst())) {
+		if st.sessions <= 0 && st.probation <= 0 && (st.lim == nil || st.lim.TokensAt(now) >= float64(st.lim.Burst())) {
 			delete(h.ips, ip)
 		}
 	}
+}
+
+// refuse ends a session that found no slot, so that the peer learns why:
+// a QUIC session is closed with code (the peer's requests fail with a
+// *RemoteError of that code). TLS on TCP carries no code: the first
+// streams the peer opens within refuseLinger are answered with error
+// frames of that code, by at most maxRefusing sessions at once; then the
+// session is sent a yamux go-away, which the peer's next OpenStream
+// reports as code 6, and closed. Its goroutine is counted in wg.
+func (h *Host) refuse(ctx context.Context, wg *sync.WaitGroup, c Conn, code byte) {
+	if _, ok := c.(*tcpConn); !ok {
+		closeWith(c, code)
+		return
+	}
+	select {
+	case h.refusing <- struct{}{}:
+	default:
+		closeWith(c, code)
+		return
+	}
+	wg.Go(func() {
+		defer func() { <-h.refusing }()
+		defer closeWith(c, code)
+		ctx, cancel := context.WithTimeout(ctx, refuseLinger)
+		defer cancel()
+		for range maxRefusedStreams {
+			st, err := c.AcceptStream(ctx)
+			if err != nil {
+				return
+			}
+			st.SetDeadline(time.Now().Add(refuseLinger))
+			writeFrame(st, respError, encodeError(code))
+			st.CloseWrite()
+		}
+	})
 }

@@ -3,7 +3,6 @@ package session
 import (
 	"context"
 	"errors"
-	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -23,7 +22,7 @@ func rawRequest(ctx context.Context, c Conn, typ byte, payload []byte) (byte, []
 		return 0, nil, err
 	}
 	s.CloseWrite()
-	return readFrame(s, MaxFrameSize)
+	return readFrame(s, anyLimit)
 }
 
 // hammer sends k list requests on c from 16 goroutines at once and counts
@@ -46,7 +45,7 @@ func hammer(t *testing.T, c Conn, k int) (ok, limited int) {
 				switch {
 				case typ == respPublishers:
 					nok.Add(1)
-				case typ == respError && errors.As(decodeError(p), &re) && re.Code == CodeRefused && strings.Contains(re.Message, "rate limit"):
+				case typ == respError && errors.As(decodeError(p), &re) && re.Code == CodeRateLimit && re.Message == CodeText(CodeRateLimit):
 					nlim.Add(1)
 				default:
 					t.Errorf("answer 0x%02x %q", typ, p)
@@ -65,7 +64,7 @@ func hammer(t *testing.T, c Conn, k int) (ok, limited int) {
 // TestRateLimit has a hostile peer hammer a node over loopback QUIC with
 // requests, on one session and on many from the same address, and checks
 // that the node answers no more than its limits allow and refuses the rest
-// with error 3.
+// with error 5.
 func TestRateLimit(t *testing.T) {
 	cfg := &Config{RateLimit: 2, RateBurst: 5}
 
@@ -95,17 +94,25 @@ func TestRateLimit(t *testing.T) {
 		addr := serve(t, n, key)
 		// Each session stays within its own burst; together they exceed
 		// the address's (twice a session's).
-		start := time.Now()
-		var ok, limited int
+		var cs []Conn
 		for range 6 {
-			o, l := hammer(t, dial(t, addr, nil), 5)
-			ok += o
-			limited += l
+			cs = append(cs, dial(t, addr, nil))
 		}
+		start := time.Now()
+		var ok, limited atomic.Int64
+		var wg gosync.WaitGroup
+		for _, c := range cs {
+			wg.Go(func() {
+				o, l := hammer(t, c, 5)
+				ok.Add(int64(o))
+				limited.Add(int64(l))
+			})
+		}
+		wg.Wait()
 		most := 2*5 + int(2*2*(time.Since(start).Seconds()+maxRateDelay.Seconds())) + 1
-		t.Logf("%d answered, %d refused in %v", ok, limited, time.Since(start))
-		if ok > most || limited == 0 {
-			t.Errorf("%d answered and %d refused of 30 over 6 sessions; want at most %d answered", ok, limited, most)
+		t.Logf("%d answered, %d refused in %v", ok.Load(), limited.Load(), time.Since(start))
+		if ok.Load() > int64(most) || limited.Load() == 0 {
+			t.Errorf("%d answered and %d refused of 30 over 6 sessions; want at most %d answered", ok.Load(), limited.Load(), most)
 		}
 	})
 
@@ -118,9 +125,10 @@ func TestRateLimit(t *testing.T) {
 }
 
 // TestSessionsPerIP checks that a node keeps at most MaxSessionsPerIP
-// sessions with one address, and takes new ones once old ones end.
+// sessions with one address, refuses a further one with code 6 (without
+// probation), and takes new ones once old ones end.
 func TestSessionsPerIP(t *testing.T) {
-	n, key := newHost(t, &Config{MaxSessionsPerIP: 2})
+	n, m, key := newHostModel(t, &Config{MaxSessionsPerIP: 2, ProbationSessions: -1})
 	addr := serve(t, n, key)
 	ctx := testContext(t)
 	var cs []Conn
@@ -132,14 +140,19 @@ func TestSessionsPerIP(t *testing.T) {
 		cs = append(cs, c)
 	}
 	extra := dial(t, addr, nil)
-	if typ, _, err := rawRequest(ctx, extra, typeList, nil); err == nil {
-		t.Fatalf("third session from one address answered (0x%02x)", typ)
+	_, err := n.List(ctx, extra)
+	var re *RemoteError
+	if !errors.As(err, &re) || re.Code != CodeBusy || re.Message != CodeText(CodeBusy) {
+		t.Fatalf("third session from one address: %v, want error %d", err, CodeBusy)
 	}
-	if s := n.Stats(); s.IPRefused != 1 || s.Sessions != 2 {
+	t.Log(err)
+	if s := n.Stats(); s.IPRefused != 1 || s.Refused != 1 || s.Sessions != 2 {
 		t.Errorf("stats %+v, want 1 session refused and 2 open", s)
 	}
 	cs[0].Close()
-	if !waitFor(5*time.Second, func() bool { return n.Stats().Sessions == 1 }) {
+	select {
+	case <-m.closed:
+	case <-ctx.Done():
 		t.Fatal("the closed session did not end")
 	}
 	if _, _, err := rawRequest(ctx, dial(t, addr, nil), typeList, nil); err != nil {

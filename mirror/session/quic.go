@@ -17,13 +17,44 @@ import (
 // less, which only costs throughput.
 const udpBuffer = 7 << 20
 
+// The flow control windows of a QUIC session, set so that what a peer can
+// make a node buffer is bounded: a stream's data waits in quic-go's
+// buffers until the node reads it, within the stream's window, and all of
+// a session's within the connection's. A request stream is read only up to
+// its frame's limit, so its window stays at the initial size; a stream
+// that carries a bundle answer is read at once, and quic-go widens its
+// window up to the maximum as fast as the answer arrives.
+const (
+	quicStreamWindow    = 64 << 10
+	quicMaxStreamWindow = 4 << 20
+	quicConnWindow      = 256 << 10
+	quicMaxConnWindow   = 8 << 20
+	// quicHandshakeTimeout bounds a QUIC handshake.
+	quicHandshakeTimeout = 5 * time.Second
+)
+
 func quicConfig() *quic.Config {
 	return &quic.Config{
-		MaxIdleTimeout:       30 * time.Second,
-		KeepAlivePeriod:      10 * time.Second,
-		HandshakeIdleTimeout: 10 * time.Second,
-		MaxIncomingStreams:   maxStreams,
+		MaxIdleTimeout:                 30 * time.Second,
+		KeepAlivePeriod:                10 * time.Second,
+		HandshakeIdleTimeout:           quicHandshakeTimeout,
+		MaxIncomingStreams:             maxStreams,
+		MaxIncomingUniStreams:          -1, // the protocol uses none
+		InitialStreamReceiveWindow:     quicStreamWindow,
+		MaxStreamReceiveWindow:         quicMaxStreamWindow,
+		InitialConnectionReceiveWindow: quicConnWindow,
+		MaxConnectionReceiveWindow:     quicMaxConnWindow,
 	}
+}
+
+func listenUDPOn(ip net.IP) (*net.UDPConn, error) {
+	uc, err := net.ListenUDP("udp", &net.UDPAddr{IP: ip})
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	_ = uc.SetReadBuffer(udpBuffer) // best effort, see udpBuffer
+	_ = uc.SetWriteBuffer(udpBuffer)
+	return uc, nil
 }
 
 func listenUDP(addr string) (*net.UDPConn, error) {
@@ -100,10 +131,23 @@ func (l *QUICListener) Close() error {
 	return err
 }
 
+// Dialer opens sync sessions. The zero Dialer is the one DialQUIC and
+// DialTCP use; it is safe for concurrent use.
+type Dialer struct {
+	// LocalIP, if not nil, is the local address sessions are dialed
+	// from; nil lets the system choose.
+	LocalIP net.IP
+}
+
 // DialQUIC opens a sync session over QUIC to addr (host:port) with the
 // node key key. A non-nil pin is the peer's expected node key; another key
 // fails the handshake with a *KeyMismatchError. No SNI is sent.
 func DialQUIC(ctx context.Context, addr string, key ed25519.PrivateKey, pin ed25519.PublicKey) (Conn, error) {
+	return (&Dialer{}).DialQUIC(ctx, addr, key, pin)
+}
+
+// DialQUIC is DialQUIC from d.LocalIP.
+func (d *Dialer) DialQUIC(ctx context.Context, addr string, key ed25519.PrivateKey, pin ed25519.PublicKey) (Conn, error) {
 	tc, err := tlsConfig(key, pin, false)
 	if err != nil {
 		return nil, err
@@ -112,7 +156,7 @@ func DialQUIC(ctx context.Context, addr string, key ed25519.PrivateKey, pin ed25
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	uc, err := listenUDP(":0")
+	uc, err := listenUDPOn(d.LocalIP)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +193,7 @@ func newQUICConn(c *quic.Conn, tr *quic.Transport) (*quicConn, error) {
 func (q *quicConn) OpenStream(ctx context.Context) (Stream, error) {
 	s, err := q.c.OpenStreamSync(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("session: opening stream: %w", err)
+		return nil, fmt.Errorf("session: opening stream: %w", remoteClose(err))
 	}
 	return quicStream{s}, nil
 }
@@ -165,8 +209,12 @@ func (q *quicConn) AcceptStream(ctx context.Context) (Stream, error) {
 func (q *quicConn) PeerKey() ed25519.PublicKey { return q.key }
 func (q *quicConn) RemoteAddr() net.Addr       { return q.c.RemoteAddr() }
 
-func (q *quicConn) Close() error {
-	err := q.c.CloseWithError(0, "")
+func (q *quicConn) Close() error { return q.closeWithCode(0) }
+
+// closeWithCode closes the session with an application error code and its
+// fixed text (none for 0, a normal close).
+func (q *quicConn) closeWithCode(code byte) error {
+	err := q.c.CloseWithError(quic.ApplicationErrorCode(code), CodeText(code))
 	if q.tr != nil {
 		q.tr.Close()
 		q.tr.Conn.Close()
