@@ -2,9 +2,11 @@ package replica
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -179,5 +181,95 @@ func TestAnswerCodes(t *testing.T) {
 	}
 	if _, err := n.st.Publisher(evil.pub.ID()); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("untrusted publisher stored: %v", err)
+	}
+}
+
+// TestSlowPeerDoesNotStallPush has a hostile peer hold back every bundle
+// answer while a node pulls a publisher from it, either because the node
+// pulls from the peer or because the peer announced; an honest push of
+// the same publisher meanwhile must complete within a second. A pull
+// holds the publisher's lock only to apply what it fetched: with the lock
+// held through the fetch, the push waited for the peer's answers, up to
+// the request timeout each.
+func TestSlowPeerDoesNotStallPush(t *testing.T) {
+	for _, how := range []string{"pulled", "announcing"} {
+		t.Run(how, func(t *testing.T) {
+			pub := testkeys.New(t, "pub")
+			root := pub.Root.Public()
+			ps := newPubStore(t, pub)
+			ps.publish("a", 3)
+			p := newNode(t, ps.st, nil, nil)
+			x, err := p.entry(pub.ID())
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			hps := honest(t, ps.st)
+			asked, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			slow := &fake{honest: hps, bundle: func(d bundle.Digest) ([]byte, error) {
+				once.Do(func() { close(asked) })
+				<-release // a peer dripping its answer, up to the timeout
+				return hps.Bundle(d)
+			}}
+
+			mst := newStore(t)
+			m := newNode(t, mst, []*keys.PublicKey{root}, &Config{Session: session.Config{RequestTimeout: 10 * time.Second}})
+			maddr := serve(t, m)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			switch how {
+			case "pulled":
+				haddr := fakePeer(t, slow)
+				go func() {
+					defer close(done)
+					m.SyncWith(ctx, dial(t, haddr, nil))
+				}()
+			case "announcing":
+				h := session.New(slow, nil)
+				c := dial(t, maddr, nil)
+				answering := make(chan struct{})
+				go func() {
+					defer close(answering)
+					h.ServeConn(ctx, c)
+				}()
+				go func() {
+					defer close(done)
+					defer func() { <-answering }()
+					h.Announce(ctx, c, x)
+				}()
+			}
+			defer func() {
+				close(release)
+				cancel()
+				waitDone(t, "the slow pull", done)
+			}()
+			select {
+			case <-asked:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the node never asked the slow peer for a bundle")
+			}
+
+			ps.publish("b", 1)
+			pctx, pcancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer pcancel()
+			c, err := session.DialQUIC(pctx, maddr, p.Key(), m.PublicKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			start := time.Now()
+			err = p.Push(pctx, c)
+			took := time.Since(start)
+			t.Logf("push while a peer holds back its answers: %v (%v)", took, err)
+			if err != nil || took > time.Second {
+				t.Fatalf("push took %v (%v), want < 1 s", took, err)
+			}
+			if !sameLog(ps.st, mst, pub.ID()) {
+				t.Fatal("the mirror lacks what was pushed")
+			}
+			check(t, mst, root)
+		})
 	}
 }

@@ -10,9 +10,14 @@
 // what a peer may ask; the Node is that layer's Model. It reaches its store
 // through the Store interface.
 //
-// Verification is the store's: Apply refuses bad statements, leaves,
-// checkpoints, bundles and forks, and keeps its state. A fork is logged at
-// error level as an alarm and counted in Stats.
+// A pull fetches and checks everything it can before it takes the
+// publisher's lock, and holds that lock only while the store applies what
+// was fetched: a slow peer never holds up another peer's update of the
+// same publisher. The store verifies everything again as it applies it,
+// and keeps its state when anything fails. Newer, stale and forked
+// checkpoints are judged by catalog.Judge. A fork proven by the
+// publisher's own signatures raises an alarm: it is logged at error level,
+// counted in Stats, and kept in the store (Alarms).
 package replica
 
 import (
@@ -26,6 +31,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
@@ -55,9 +62,18 @@ type Store interface {
 	// MirrorListLeaf the newest mirror-list leaf of its log.
 	MirrorList(pub string) ([]byte, error)
 	MirrorListLeaf(pub string) (*catalog.Leaf, error)
+	// NextRoot returns the size and root hash the publisher's log would
+	// have with leaves appended, without storing anything: how a pull
+	// checks a peer's leaves before it takes the publisher's lock.
+	NextRoot(pub string, leaves [][]byte) (int64, tlog.Hash, error)
 	// Apply verifies an update of the publisher with root key root and
 	// stores it, or nothing of it.
 	Apply(root *keys.PublicKey, u *store.Update) (*store.Result, error)
+	// RaiseAlarm keeps a fork alarm, one per contradicting checkpoint, and
+	// reports whether it is new; Alarms returns the publisher's, oldest
+	// first. Both are bounded by store.MaxAlarms per publisher.
+	RaiseAlarm(a store.Alarm) (bool, error)
+	Alarms(pub string) ([]store.Alarm, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -82,8 +98,12 @@ type Config struct {
 	// Batch is the most bundles stored in one store.Apply (one syncfs).
 	// Default 256.
 	Batch int
-	// BatchBytes bounds the bytes of bundles stored in one Apply.
-	// Default 64 MiB.
+	// BatchBytes bounds the bytes of bundles stored in one Apply, the
+	// first one of a pull (which carries the new checkpoint) included; a
+	// single bundle larger than that is stored alone. A pull holds at
+	// most twice that in fetched bundles not stored yet (one batch being
+	// stored, the next being filled), plus the answers in flight on its
+	// Parallel streams. Default 64 MiB.
 	BatchBytes int64
 	// MaxLeaves bounds the leaves taken from a peer in one sync of one
 	// publisher, all held in memory until the store takes them with the
@@ -115,7 +135,7 @@ type Stats struct {
 	Announces    uint64 // announces sent
 	LeavesAdded  uint64
 	BundlesAdded uint64
-	Forks        uint64 // checkpoints refused as forks: an alarm
+	Forks        uint64 // checkpoints refused as proven forks: an alarm
 	Refused      uint64 // updates refused: untrusted publisher, bad data
 	Stale        uint64 // checkpoints older than ours, ignored
 	RateLimited  uint64 // peers' requests refused over their rate limit
@@ -134,19 +154,25 @@ type Node struct {
 	outboxes   map[*outbox]struct{}
 	locks      map[string]chan struct{}
 	incomplete map[string]bool // publishers whose bundles the store lacks some of
-	alarms     map[string][]string
+	alarms     map[string]*alarms
+	forkChecks map[string]time.Time              // when checkFork last ran, by peer address and publisher
+	forkCheck  chan struct{}                     // held by the one checkFork running
 	peerSizes  map[session.Conn]map[string]int64 // log sizes each peer is known to hold
 	peerURLs   map[session.Conn]string           // public URLs the peers announced
 	peerSince  map[session.Conn]time.Time        // when each peer first announced one
 	announcing map[session.Conn]map[string]bool  // publishers each peer's announce is being acted on for
 
 	syncs, announces, leaves, bundles, forks, refused, stale atomic.Uint64
+	heldPeak                                                 atomic.Int64 // the most bytes of fetched bundles a pull held at once
 }
 
 // New returns a node that syncs st, carrying only the publishers whose root
-// keys are in trusted. It fails on a bad Config.Key or Config.PublicURL.
+// keys are in trusted. It fails on a bad Config.Key or Config.PublicURL,
+// or when it cannot read the alarms the store keeps.
 func New(st Store, trusted []*keys.PublicKey, cfg *Config) (*Node, error) {
-	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, outboxes: map[*outbox]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{}, alarms: map[string][]string{}, peerSizes: map[session.Conn]map[string]int64{}, peerURLs: map[session.Conn]string{}, peerSince: map[session.Conn]time.Time{}, announcing: map[session.Conn]map[string]bool{}}
+	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, outboxes: map[*outbox]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{},
+		alarms: map[string]*alarms{}, forkChecks: map[string]time.Time{}, forkCheck: make(chan struct{}, 1),
+		peerSizes: map[session.Conn]map[string]int64{}, peerURLs: map[session.Conn]string{}, peerSince: map[session.Conn]time.Time{}, announcing: map[session.Conn]map[string]bool{}}
 	if cfg != nil {
 		n.cfg = *cfg
 	}
@@ -203,6 +229,9 @@ func New(st Store, trusted []*keys.PublicKey, cfg *Config) (*Node, error) {
 	}
 	n.host = session.New(&model{n}, &c.Session)
 	c.Session = n.host.Config()
+	if err := n.loadAlarms(); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -221,26 +250,6 @@ func (n *Node) Stats() Stats {
 		LeavesAdded: n.leaves.Load(), BundlesAdded: n.bundles.Load(),
 		Forks: n.forks.Load(), Refused: n.refused.Load(), Stale: n.stale.Load(),
 		RateLimited: h.RateLimited, IPRefused: h.IPRefused,
-	}
-}
-
-// maxAlarms bounds the alarms kept per publisher; the first ones stay.
-const maxAlarms = 16
-
-// Alarms returns the alarms raised for a publisher, oldest first: forks of
-// its log proven by a peer. They last until the node stops; the log at error
-// level has the evidence (both checkpoints).
-func (n *Node) Alarms(pub string) []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]string(nil), n.alarms[pub]...)
-}
-
-func (n *Node) alarm(pub, msg string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.alarms[pub]) < maxAlarms {
-		n.alarms[pub] = append(n.alarms[pub], msg)
 	}
 }
 
@@ -385,7 +394,10 @@ func (n *Node) announcer(ctx context.Context, o *outbox) {
 	}
 }
 
-// lock serializes syncs of one publisher.
+// lock serializes the store updates of one publisher. A pull holds it only
+// to bring what it fetched up to date with the store (rebase) and apply
+// it, never across a request to a peer: no peer, however slow, holds up
+// another's update.
 func (n *Node) lock(ctx context.Context, pub string) (func(), error) {
 	n.mu.Lock()
 	ch := n.locks[pub]

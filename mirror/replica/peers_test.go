@@ -21,7 +21,7 @@ type addrConn struct {
 func (c addrConn) RemoteAddr() net.Addr { return c.addr }
 
 // TestOneAnnounceAtATime: while an announce of a publisher from one peer
-// is acted on (its pull holds the publisher's lock), another from the
+// is acted on, another from the
 // same peer is refused at once, not queued.
 func TestOneAnnounceAtATime(t *testing.T) {
 	pub := testkeys.New(t, "announcer")
