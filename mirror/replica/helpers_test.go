@@ -335,7 +335,9 @@ func dial(t testing.TB, addr string, pin ed25519.PublicKey) session.Conn {
 	return c
 }
 
-// waitFor polls cond every 5 ms until it holds or d passes.
+// waitFor polls cond every 5 ms until it holds or d passes. It is for
+// state that signals no event, such as a session count; a store's changes
+// are waited for with watched and waitChange.
 func waitFor(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {

@@ -47,8 +47,11 @@ func TestPeerURLsOnePerAddress(t *testing.T) {
 	conn := func(ip string, port int) session.Conn {
 		return addrConn{addr: &net.UDPAddr{IP: net.ParseIP(ip), Port: port}}
 	}
-	n.notePeerURL(conn("192.0.2.1", 1), "https://honest.example/")
-	time.Sleep(2 * time.Millisecond)
+	honest := conn("192.0.2.1", 1)
+	n.notePeerURL(honest, "https://honest.example/")
+	n.mu.Lock()
+	n.peerSince[honest] = n.peerSince[honest].Add(-time.Second) // connected first
+	n.mu.Unlock()
 	for i := range 7 {
 		n.notePeerURL(conn("198.51.100.9", 100+i), "http://0"+string(rune('a'+i))+".censor.example/")
 	}
