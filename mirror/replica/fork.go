@@ -23,14 +23,18 @@ import (
 // signed two histories, or the peer made the leaves up. checkFork tells
 // which.
 type unprovenFork struct {
-	have   *catalog.Checkpoint // the store's checkpoint
+	have   *catalog.Checkpoint // the store's checkpoint; nil for none
 	haveCP []byte              // signed
 	got    *catalog.Checkpoint // the peer's, verified, larger
 	gotCP  []byte              // signed
 }
 
 func (e *unprovenFork) Error() string {
-	return fmt.Sprintf("replica: the peer's leaves do not lead from our log of %d leaves to its checkpoint of %d", e.have.Size, e.got.Size)
+	var size int64
+	if e.have != nil {
+		size = e.have.Size
+	}
+	return fmt.Sprintf("replica: the peer's leaves do not lead from our log of %d leaves to its checkpoint of %d", size, e.got.Size)
 }
 
 // forkVerdict is what checkFork found.
@@ -189,7 +193,11 @@ func isStale(err error) bool {
 // alarm.
 func (n *Node) refuse(ctx context.Context, c session.Conn, pub string, err error) error {
 	if uf, ok := errors.AsType[*unprovenFork](err); ok {
-		v, cerr := n.checkFork(ctx, c, pub, uf.have, uf.got, uf.gotCP)
+		v, cerr := forkLie, errors.New("replica: the peer's leaves do not hash to its checkpoint")
+		if uf.have != nil {
+			// Else the store holds no log: nothing to fork from.
+			v, cerr = n.checkFork(ctx, c, pub, uf.have, uf.got, uf.gotCP)
+		}
 		switch v {
 		case forkProven:
 			err = &catalog.ForkError{Size: uf.have.Size, Have: uf.haveCP, Got: uf.gotCP,

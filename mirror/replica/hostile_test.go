@@ -89,10 +89,14 @@ func TestHostilePeer(t *testing.T) {
 	}}
 
 	// The victim's store: the publisher's whole log and bundles (full),
-	// the whole log without bundles (log), or the older copy (old).
+	// the whole log without bundles (log), the older copy (old), or
+	// nothing (empty).
 	oaddr := serve(t, newNode(t, old, trusted, nil))
 	newVictim := func(t *testing.T, kind string) *store.Store {
 		st := newStore(t)
+		if kind == "empty" {
+			return st
+		}
 		if kind != "log" {
 			addr := paddr
 			if kind == "old" {
@@ -118,6 +122,7 @@ func TestHostilePeer(t *testing.T) {
 		{"fork at a larger size", &fake{honest: honest(t, forkLarger.st)}, "full", func(s Stats) bool { return s.Forks == 1 }},
 		{"unknown publisher", &fake{honest: honest(t, evil.st)}, "full", func(s Stats) bool { return s.Refused == 1 }},
 		{"made-up leaves", lying, "old", func(s Stats) bool { return s.Refused == 1 && s.Forks == 0 }},
+		{"made-up leaves for a new publisher", lying, "empty", func(s Stats) bool { return s.Refused == 1 && s.Forks == 0 }},
 		{"forged checkpoint", forgedPeer, "full", func(s Stats) bool { return s.Refused == 1 }},
 		{"tampered bundle", tamper, "log", func(s Stats) bool { return s.Refused >= 1 && s.BundlesAdded == 0 }},
 	}

@@ -107,8 +107,11 @@ type Config struct {
 	BatchBytes int64
 	// MaxLeaves bounds the leaves taken from a peer in one sync of one
 	// publisher, all held in memory until the store takes them with the
-	// peer's checkpoint; a peer further ahead is refused. Default 1<<20
-	// (at most 256 MiB of leaves, typically 60 MiB).
+	// peer's checkpoint; a peer further ahead is refused. It also bounds
+	// the size of a peer's log that the node reads whole, hashing it as
+	// it streams, to tell a fork from a lie (at most once per publisher
+	// and peer address in 10 minutes). Default 1<<20 (at most 256 MiB of
+	// leaves, typically 60 MiB).
 	MaxLeaves int64
 	// RetryMin and RetryMax bound the delay between Run's attempts to
 	// reach a peer; it doubles from RetryMin, with jitter. Defaults 500 ms
