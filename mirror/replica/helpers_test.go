@@ -86,6 +86,19 @@ func (ps *pubStore) publish(prefix string, k int) []string {
 	return ids
 }
 
+// revise publishes a new revision of the article id.
+func (ps *pubStore) revise(id string) {
+	ps.t.Helper()
+	ps.now = ps.now.Add(time.Minute)
+	item := publish.Item{
+		Meta:  bundle.Metadata{ID: id, Title: "About " + id + ", revised", Language: "en"},
+		Files: []bundle.File{{Type: "text/html", Data: []byte("<p>Revised text of " + id + "</p>")}},
+	}
+	if _, err := ps.p.Publish([]publish.Item{item}); err != nil {
+		ps.t.Fatalf("Publish: %v", err)
+	}
+}
+
 // publishSized publishes k new articles whose ids start with prefix, each
 // with an image of size random (incompressible) bytes.
 func (ps *pubStore) publishSized(prefix string, k, size int) []string {

@@ -278,3 +278,84 @@ func TestSlowPeerDoesNotStallPush(t *testing.T) {
 		})
 	}
 }
+
+// TestRebase has a node pull a publisher from a peer that holds back its
+// bundle answers, and meanwhile takes a push of the same publisher: of a
+// newer log (the pull's checkpoint is then stale) or of an older one (the
+// pull then adds only the leaves the push did not). What the pull stores
+// is brought up to the store's state first: it is neither refused nor
+// stored twice.
+func TestRebase(t *testing.T) {
+	pub := testkeys.New(t, "pub")
+	root := pub.Root.Public()
+	ps := newPubStore(t, pub)
+	ps.publish("a", 3)
+	old := newStore(t)
+	logOnly(t, old, ps.st, root)
+	if err := newNode(t, old, []*keys.PublicKey{root}, nil).SyncWith(testContext(t), dial(t, serve(t, newNode(t, ps.st, nil, nil)), nil)); err != nil {
+		t.Fatal(err)
+	}
+	ps.publish("b", 2)
+	ps.revise("a-1")
+
+	for _, tc := range []struct {
+		name         string
+		pulled, push *store.Store
+		bundles      uint64 // bundles the node stores in all
+	}{
+		// The pulled bundle of a-1 is then superseded.
+		{"push of a newer log", old, ps.st, 5},
+		// a-1's first revision comes with the push, its second with the pull.
+		{"push of an older log", ps.st, old, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hm := honest(t, tc.pulled)
+			asked, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			slow := &fake{honest: hm, bundle: func(d bundle.Digest) ([]byte, error) {
+				once.Do(func() { close(asked) })
+				<-release
+				return hm.Bundle(d)
+			}}
+			haddr := fakePeer(t, slow)
+			mst := newStore(t)
+			m := newNode(t, mst, []*keys.PublicKey{root}, nil)
+			maddr := serve(t, m)
+
+			synced := make(chan error, 1)
+			go func() { synced <- m.SyncWith(testContext(t), dial(t, haddr, nil)) }()
+			released := false
+			defer func() {
+				if !released {
+					close(release)
+				}
+			}()
+			select {
+			case <-asked:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the node never asked the slow peer for a bundle")
+			}
+			pusher := newNode(t, tc.push, nil, nil)
+			c, err := session.DialQUIC(testContext(t), maddr, pusher.Key(), m.PublicKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := pusher.Push(testContext(t), c); err != nil {
+				t.Fatalf("Push: %v", err)
+			}
+			close(release)
+			released = true
+			if err := <-synced; err != nil {
+				t.Errorf("SyncWith: %v", err)
+			}
+			if !sameLog(ps.st, mst, pub.ID()) {
+				t.Error("the node lacks the newer log")
+			}
+			check(t, mst, root)
+			if s := m.Stats(); s.Refused != 0 || s.Forks != 0 || s.BundlesAdded != tc.bundles || s.LeavesAdded != 7 {
+				t.Errorf("stats %+v", s)
+			}
+		})
+	}
+}
