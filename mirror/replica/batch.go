@@ -295,24 +295,27 @@ func (n *Node) fetch(ctx context.Context, c session.Conn, want []bundle.Digest, 
 				if _, held := n.st.BundleSize(d); held {
 					continue // from another peer meanwhile
 				}
-				if budget.wait(ctx) != nil {
+				r, err := budget.reserve(ctx)
+				if err != nil {
 					continue
 				}
 				p, err := n.host.Bundle(ctx, c, d)
 				if err != nil {
+					budget.received(r, 0)
 					if re, ok := errors.AsType[*session.RemoteError](err); (!ok || re.Code != session.CodeNotFound) && ctx.Err() == nil {
 						n.log.Debug("replica: bundle fetch failed", "peer", c.RemoteAddr(), "digest", d, "err", err)
 					}
 					continue
 				}
 				if sha256.Sum256(p) != d {
+					budget.received(r, 0)
 					n.refused.Add(1)
 					n.log.Warn("replica: refusing bundle: it does not match its digest; asking this peer no more", "peer", c.RemoteAddr(), "digest", d)
 					bad.Store(&d)
 					cancel()
 					continue
 				}
-				budget.add(int64(len(p)))
+				budget.received(r, int64(len(p)))
 				select {
 				case results <- result{d, p}:
 				case <-ctx.Done():
@@ -353,41 +356,55 @@ func (n *Node) fetch(ctx context.Context, c session.Conn, want []bundle.Digest, 
 }
 
 // budget bounds the bytes of fetched bundles that a pull holds and has
-// not stored yet. It is safe for concurrent use.
+// not stored yet, and of those it asks for. The size of a bundle is known
+// only once it arrives, so a request counts as the largest bundle
+// received so far until its answer arrives: once bundles are known to be
+// large, fewer are asked for at once. It is safe for concurrent use.
 type budget struct {
 	max int64
 
 	mu       sync.Mutex
-	held, hi int64
+	held     int64         // bytes received and not released
+	reserved int64         // bytes counted for requests in flight
+	largest  int64         // the largest bundle received
+	hi       int64         // the most bytes held at once
 	freed    chan struct{} // closed when bytes are released
 }
 
 func newBudget(max int64) *budget { return &budget{max: max, freed: make(chan struct{})} }
 
-// wait returns once fewer than max bytes are held, or ctx's error.
-func (b *budget) wait(ctx context.Context) error {
+// reserve waits until the bytes held and counted for requests in flight
+// are under max (or nothing is), then counts a request for the largest
+// bundle received so far, and returns that count; or ctx's error.
+func (b *budget) reserve(ctx context.Context) (int64, error) {
 	for {
 		b.mu.Lock()
-		if b.held < b.max {
+		if used := b.held + b.reserved; used < b.max || used == 0 {
+			r := b.largest
+			b.reserved += r
 			b.mu.Unlock()
-			return nil
+			return r, nil
 		}
 		ch := b.freed
 		b.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
 }
 
-// add counts k bytes as held.
-func (b *budget) add(k int64) {
+// received turns the count r of a request into the k bytes of its answer,
+// held from now on; k is 0 for a request that brought nothing.
+func (b *budget) received(r, k int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.reserved -= r
 	b.held += k
+	b.largest = max(b.largest, k)
 	b.hi = max(b.hi, b.held)
+	b.signal()
 }
 
 // release counts k bytes as no longer held.
@@ -395,6 +412,11 @@ func (b *budget) release(k int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.held -= k
+	b.signal()
+}
+
+// signal wakes the waiting reserves; b.mu is held.
+func (b *budget) signal() {
 	close(b.freed)
 	b.freed = make(chan struct{})
 }

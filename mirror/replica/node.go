@@ -100,10 +100,12 @@ type Config struct {
 	Batch int
 	// BatchBytes bounds the bytes of bundles stored in one Apply, the
 	// first one of a pull (which carries the new checkpoint) included; a
-	// single bundle larger than that is stored alone. A pull holds at
-	// most twice that in fetched bundles not stored yet (one batch being
-	// stored, the next being filled), plus the answers in flight on its
-	// Parallel streams. Default 64 MiB.
+	// single bundle larger than that is stored alone. A pull asks for no
+	// bundle while it holds twice that in fetched bundles not stored yet
+	// (one batch being stored, the next being filled) and in requests in
+	// flight, each counted as the largest bundle it has received; so it
+	// holds at most that plus one bundle, once the first answers are in.
+	// Default 32 MiB.
 	BatchBytes int64
 	// MaxLeaves bounds the leaves taken from a peer in one sync of one
 	// publisher, all held in memory until the store takes them with the
@@ -213,7 +215,7 @@ func New(st Store, trusted []*keys.PublicKey, cfg *Config) (*Node, error) {
 	def(&c.Parallel, 8)
 	def(&c.Batch, 256)
 	if c.BatchBytes <= 0 {
-		c.BatchBytes = 64 << 20
+		c.BatchBytes = 32 << 20
 	}
 	if c.MaxLeaves <= 0 {
 		c.MaxLeaves = 1 << 20
