@@ -34,9 +34,8 @@ type batch struct {
 
 // transferred is what transfer stored.
 type transferred struct {
-	log     *store.Result // the Apply of the plan's update; nil if none was stored
-	added   int           // bundles stored
-	dropped error         // why the first batch's bundles were refused, stored without them
+	added   int   // bundles stored
+	dropped error // why the first batch's bundles were refused, the log stored without them
 }
 
 // transfer stores the plan p's update of the log (if p is not nil) and
@@ -81,10 +80,7 @@ func (n *Node) transfer(ctx context.Context, c session.Conn, root *keys.PublicKe
 			if res == nil {
 				continue
 			}
-			if b.plan != nil {
-				got.log = res
-				n.leaves.Add(uint64(res.LeavesAdded))
-			}
+			n.leaves.Add(uint64(res.LeavesAdded))
 			n.bundles.Add(uint64(res.BundlesAdded))
 			got.added += res.BundlesAdded
 			switch {
@@ -122,13 +118,13 @@ func (n *Node) transfer(ctx context.Context, c session.Conn, root *keys.PublicKe
 		flush()
 	} else {
 		fetchErr = n.fetch(ctx, c, want, budget, func(d bundle.Digest, raw []byte) bool {
-			size := int64(len(raw))
-			if len(cur.bundles) > 0 && cur.bytes+size > n.cfg.BatchBytes {
+			k := int64(len(raw))
+			if len(cur.bundles) > 0 && cur.bytes+k > n.cfg.BatchBytes {
 				flush()
 			}
 			cur.digests = append(cur.digests, d)
 			cur.bundles = append(cur.bundles, raw)
-			cur.bytes += size
+			cur.bytes += k
 			if len(cur.bundles) >= n.cfg.Batch || cur.bytes >= n.cfg.BatchBytes {
 				flush()
 			}
@@ -174,7 +170,7 @@ func (n *Node) applyBatch(ctx context.Context, c session.Conn, root *keys.Public
 	bundles := &store.Update{Bundles: b.bundles}
 	if p := b.plan; p != nil {
 		u := &store.Update{Statement: p.statement, Checkpoint: p.checkpoint, Leaves: p.leaves, MirrorList: p.mirrorList}
-		if _, err := n.rebase(p, u, now); err != nil {
+		if err := n.rebase(p, u, now); err != nil {
 			return nil, nil, err
 		}
 		if now == nil || now.Size == p.haveSize {
@@ -234,13 +230,18 @@ func (n *Node) applyLog(c session.Conn, root *keys.PublicKey, p *plan, u *store.
 		}
 		res, err = n.st.Apply(root, u)
 	}
-	if asFork(err) != nil && len(u.Leaves) > 0 && now != nil && now.Checkpoint != nil {
+	if asFork(err) != nil && len(u.Leaves) > 0 {
 		// The leaves do not lead from the store's log to the checkpoint:
-		// a fork, or leaves the peer made up. checkFork decides, once
-		// the lock is released.
-		if have, perr := catalog.ParseUnverified(now.Checkpoint); perr == nil {
-			return nil, nil, &unprovenFork{have: have, haveCP: now.Checkpoint, got: p.cp, gotCP: p.checkpoint}
+		// a fork, or leaves the peer made up. refuse decides, once the
+		// lock is released.
+		uf := &unprovenFork{got: p.cp, gotCP: p.checkpoint}
+		if now != nil && now.Checkpoint != nil {
+			if uf.have, err = catalog.ParseUnverified(now.Checkpoint); err != nil {
+				return nil, nil, fmt.Errorf("replica: publisher %s: stored checkpoint: %w", pub, err)
+			}
+			uf.haveCP = now.Checkpoint
 		}
+		return nil, nil, uf
 	}
 	if err != nil {
 		return nil, nil, err

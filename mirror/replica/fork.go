@@ -58,6 +58,10 @@ const (
 // peer cannot make the node download its log again and again.
 const forkCheckInterval = 10 * time.Minute
 
+// maxForkCheckTime bounds the time one fork check may take, so that a
+// peer that answers slowly cannot keep the node from checking others.
+const maxForkCheckTime = 2 * time.Minute
+
 // maxForkChecks bounds the addresses and publishers whose last fork check
 // the node remembers; when all are recent, further checks wait.
 const maxForkChecks = 1024
@@ -69,31 +73,34 @@ const maxForkChecks = 1024
 // and if their prefix of have.Size leaves has another root than have, the
 // publisher signed two histories. A checkpoint kept in an alarm before is
 // a fork without asking. At most one check runs at a time on the node,
-// of at most Config.MaxLeaves leaves, and at most one per publisher and
-// peer address in forkCheckInterval; a check not run is forkUndecided.
+// of at most Config.MaxLeaves leaves in at most maxForkCheckTime, and at
+// most one per publisher and peer address in forkCheckInterval; a check
+// not run or not finished is forkUndecided.
 // The publisher's lock must not be held.
 func (n *Node) checkFork(ctx context.Context, c session.Conn, pub string, have, got *catalog.Checkpoint, gotCP []byte) (forkVerdict, error) {
 	if n.alarmKept(pub, gotCP) {
 		return forkProven, nil
 	}
 	if got.Size > n.cfg.MaxLeaves || have.Size >= got.Size {
-		return forkUndecided, fmt.Errorf("a log of %d leaves is not checked", got.Size)
-	}
-	if !n.mayCheckFork(session.RemoteIP(c) + " " + pub) {
-		return forkUndecided, errors.New("a fork check of this publisher ran lately for this peer's address")
+		return forkUndecided, fmt.Errorf("replica: a log of %d leaves is not checked", got.Size)
 	}
 	select {
 	case n.forkCheck <- struct{}{}:
 		defer func() { <-n.forkCheck }()
 	default:
-		return forkUndecided, errors.New("another fork check is running")
+		return forkUndecided, errors.New("replica: another fork check is running")
 	}
+	if !n.mayCheckFork(session.RemoteIP(c) + " " + pub) {
+		return forkUndecided, errors.New("replica: a fork check of this publisher ran lately for this peer's address")
+	}
+	ctx, cancel := context.WithTimeout(ctx, maxForkCheckTime)
+	defer cancel()
 	var b treeBuilder
 	var prefix tlog.Hash
 	for b.n < got.Size {
 		ls, err := n.host.Leaves(ctx, c, pub, b.n, got.Size)
 		if err != nil {
-			return forkUndecided, fmt.Errorf("leaves: %w", err)
+			return forkUndecided, fmt.Errorf("replica: leaves: %w", err)
 		}
 		for _, l := range ls {
 			b.add(tlog.RecordHash(l))

@@ -118,9 +118,11 @@ func (n *Node) plan(ctx context.Context, c session.Conn, root *keys.PublicKey, x
 				return nil, err
 			}
 			if err := n.checkLeaves(p.pub, p.leaves, cp); err != nil {
-				if uf, ok := errors.AsType[*unprovenFork](err); ok {
-					uf.have, uf.haveCP, uf.gotCP = have, p.haveCP, x.Checkpoint
+				uf, ok := errors.AsType[*unprovenFork](err)
+				if !ok {
+					return nil, err // the store's
 				}
+				uf.have, uf.haveCP, uf.gotCP = have, p.haveCP, x.Checkpoint
 				return nil, n.refuse(ctx, c, pub, err)
 			}
 			p.checkpoint, p.cp = x.Checkpoint, cp
@@ -185,30 +187,29 @@ func (n *Node) checkLeaves(pub string, leaves [][]byte, cp *catalog.Checkpoint) 
 // dropped. A checkpoint older than the store's (catalog.Judge) is dropped
 // with its leaves; a newer one keeps only the leaves the store still
 // lacks; one of the store's size with another root is a fork, returned as
-// a *catalog.ForkError. It returns whether anything is left to apply. The
-// caller drops the bundles that a change of the log left without an
-// article.
-func (n *Node) rebase(p *plan, u *store.Update, now *store.Publisher) (bool, error) {
+// a *catalog.ForkError. The caller drops the bundles that a change of the
+// log left without an article.
+func (n *Node) rebase(p *plan, u *store.Update, now *store.Publisher) error {
 	if now == nil {
-		return !updateEmpty(u), nil // as empty as when planned
+		return nil // as empty as when planned
 	}
 	if u.Statement != nil {
 		tr, err := n.st.Trust(p.root)
 		if err != nil {
-			return false, err
+			return err
 		}
 		if tr.Statement().Version >= p.version {
 			u.Statement = nil
 		}
 	}
 	if u.Checkpoint == nil || now.Size == p.haveSize && bytes.Equal(now.Checkpoint, p.haveCP) {
-		return !updateEmpty(u), nil
+		return nil
 	}
 	var cur *catalog.Checkpoint
 	if now.Checkpoint != nil {
 		var err error
 		if cur, err = catalog.ParseUnverified(now.Checkpoint); err != nil {
-			return false, fmt.Errorf("replica: publisher %s: stored checkpoint: %w", p.pub, err)
+			return fmt.Errorf("replica: publisher %s: stored checkpoint: %w", p.pub, err)
 		}
 	}
 	switch err := catalog.Judge(cur, p.cp); {
@@ -218,13 +219,13 @@ func (n *Node) rebase(p *plan, u *store.Update, now *store.Publisher) (bool, err
 		if fe := asFork(err); fe != nil {
 			fe.Have, fe.Got = now.Checkpoint, p.checkpoint
 		}
-		return false, err
+		return err
 	case now.Size < p.haveSize || now.Size > p.cp.Size:
-		return false, fmt.Errorf("replica: publisher %s: the store's log went from %d to %d leaves", p.pub, p.haveSize, now.Size)
+		return fmt.Errorf("replica: publisher %s: the store's log went from %d to %d leaves", p.pub, p.haveSize, now.Size)
 	default:
 		u.Leaves = p.leaves[now.Size-p.haveSize:]
 	}
-	return !updateEmpty(u), nil
+	return nil
 }
 
 // updateEmpty reports whether u changes nothing.
