@@ -296,27 +296,26 @@ func (n *Node) fetch(ctx context.Context, c session.Conn, want []bundle.Digest, 
 				if _, held := n.st.BundleSize(d); held {
 					continue // from another peer meanwhile
 				}
-				r, err := budget.reserve(ctx)
-				if err != nil {
+				if budget.reserve(ctx) != nil {
 					continue
 				}
 				p, err := n.host.Bundle(ctx, c, d)
 				if err != nil {
-					budget.received(r, 0)
+					budget.received(0)
 					if re, ok := errors.AsType[*session.RemoteError](err); (!ok || re.Code != session.CodeNotFound) && ctx.Err() == nil {
 						n.log.Debug("replica: bundle fetch failed", "peer", c.RemoteAddr(), "digest", d, "err", err)
 					}
 					continue
 				}
 				if sha256.Sum256(p) != d {
-					budget.received(r, 0)
+					budget.received(0)
 					n.refused.Add(1)
 					n.log.Warn("replica: refusing bundle: it does not match its digest; asking this peer no more", "peer", c.RemoteAddr(), "digest", d)
 					bad.Store(&d)
 					cancel()
 					continue
 				}
-				budget.received(r, int64(len(p)))
+				budget.received(int64(len(p)))
 				select {
 				case results <- result{d, p}:
 				case <-ctx.Done():
@@ -358,15 +357,15 @@ func (n *Node) fetch(ctx context.Context, c session.Conn, want []bundle.Digest, 
 
 // budget bounds the bytes of fetched bundles that a pull holds and has
 // not stored yet, and of those it asks for. The size of a bundle is known
-// only once it arrives, so a request counts as the largest bundle
-// received so far until its answer arrives: once bundles are known to be
-// large, fewer are asked for at once. It is safe for concurrent use.
+// only once it arrives, so each request in flight counts as the largest
+// bundle received so far: once bundles are known to be large, fewer are
+// asked for at once. It is safe for concurrent use.
 type budget struct {
 	max int64
 
 	mu       sync.Mutex
 	held     int64         // bytes received and not released
-	reserved int64         // bytes counted for requests in flight
+	inflight int64         // requests in flight
 	largest  int64         // the largest bundle received
 	hi       int64         // the most bytes held at once
 	freed    chan struct{} // closed when bytes are released
@@ -375,33 +374,32 @@ type budget struct {
 func newBudget(max int64) *budget { return &budget{max: max, freed: make(chan struct{})} }
 
 // reserve waits until the bytes held and counted for requests in flight
-// are under max (or nothing is), then counts a request for the largest
-// bundle received so far, and returns that count; or ctx's error.
-func (b *budget) reserve(ctx context.Context) (int64, error) {
+// are under max (or nothing is), then counts one more request in
+// flight; or returns ctx's error.
+func (b *budget) reserve(ctx context.Context) error {
 	for {
 		b.mu.Lock()
-		if used := b.held + b.reserved; used < b.max || used == 0 {
-			r := b.largest
-			b.reserved += r
+		if used := b.held + b.inflight*b.largest; used < b.max || used == 0 {
+			b.inflight++
 			b.mu.Unlock()
-			return r, nil
+			return nil
 		}
 		ch := b.freed
 		b.mu.Unlock()
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }
 
-// received turns the count r of a request into the k bytes of its answer,
-// held from now on; k is 0 for a request that brought nothing.
-func (b *budget) received(r, k int64) {
+// received ends a request in flight, whose answer of k bytes is held
+// from now on; k is 0 for a request that brought nothing.
+func (b *budget) received(k int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.reserved -= r
+	b.inflight--
 	b.held += k
 	b.largest = max(b.largest, k)
 	b.hi = max(b.hi, b.held)
