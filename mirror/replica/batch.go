@@ -2,7 +2,6 @@ package replica
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -56,6 +55,8 @@ type transferred struct {
 func (n *Node) transfer(ctx context.Context, c session.Conn, root *keys.PublicKey, p *plan, want []bundle.Digest, size int64) (got transferred, applyErr, fetchErr error) {
 	pub := root.ID()
 	budget := newBudget(2 * n.cfg.BatchBytes)
+	cl := n.newClaims()
+	defer cl.releaseAll()
 	var stopped atomic.Bool
 	applies := make(chan *batch)
 	var applier sync.WaitGroup
@@ -68,6 +69,7 @@ func (n *Node) transfer(ctx context.Context, c session.Conn, root *keys.PublicKe
 			}
 			res, dropped, err := n.applyBatch(ctx, c, root, b)
 			budget.release(b.bytes)
+			cl.release(b.digests...)
 			if err != nil {
 				applyErr = err
 				stopped.Store(true)
@@ -117,7 +119,7 @@ func (n *Node) transfer(ctx context.Context, c session.Conn, root *keys.PublicKe
 	if len(want) == 0 {
 		flush()
 	} else {
-		fetchErr = n.fetch(ctx, c, want, budget, func(d bundle.Digest, raw []byte) bool {
+		fetchErr = n.fetch(ctx, c, want, budget, cl, func(d bundle.Digest, raw []byte) bool {
 			k := int64(len(raw))
 			if len(cur.bundles) > 0 && cur.bytes+k > n.cfg.BatchBytes {
 				flush()
@@ -269,90 +271,6 @@ func (n *Node) stillMissing(pub string, digests []bundle.Digest, bundles [][]byt
 		}
 	}
 	return out, nil
-}
-
-// fetch gets the bundles named by want that the store lacks from the
-// peer on c, on up to Parallel streams, and passes each one that hashes
-// to its digest to take, from one goroutine at a time, until take
-// returns false. It asks for no bundle while budget is full: the bytes
-// passed to take count against budget until the caller releases them.
-// Bundles the peer does not have are skipped; one that does not match its
-// digest is logged and counted, no more are asked from this peer, and
-// fetch returns an error.
-func (n *Node) fetch(ctx context.Context, c session.Conn, want []bundle.Digest, budget *budget, take func(bundle.Digest, []byte) bool) error {
-	var bad atomic.Pointer[bundle.Digest]
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan bundle.Digest)
-	type result struct {
-		d   bundle.Digest
-		raw []byte
-	}
-	results := make(chan result)
-	var wg sync.WaitGroup
-	for range min(n.cfg.Parallel, len(want)) {
-		wg.Go(func() {
-			for d := range jobs {
-				if _, held := n.st.BundleSize(d); held {
-					continue // from another peer meanwhile
-				}
-				if budget.reserve(ctx) != nil {
-					continue
-				}
-				p, err := n.host.Bundle(ctx, c, d)
-				if err != nil {
-					budget.received(0)
-					if re, ok := errors.AsType[*session.RemoteError](err); (!ok || re.Code != session.CodeNotFound) && ctx.Err() == nil {
-						n.log.Debug("replica: bundle fetch failed", "peer", c.RemoteAddr(), "digest", d, "err", err)
-					}
-					continue
-				}
-				if sha256.Sum256(p) != d {
-					budget.received(0)
-					n.refused.Add(1)
-					n.log.Warn("replica: refusing bundle: it does not match its digest; asking this peer no more", "peer", c.RemoteAddr(), "digest", d)
-					bad.Store(&d)
-					cancel()
-					continue
-				}
-				budget.received(int64(len(p)))
-				select {
-				case results <- result{d, p}:
-				case <-ctx.Done():
-					budget.release(int64(len(p)))
-				}
-			}
-		})
-	}
-	go func() {
-		defer close(jobs)
-		for _, d := range want {
-			select {
-			case jobs <- d:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() {
-		wg.Wait()
-		close(results)
-	}()
-	stopped := false
-	for r := range results {
-		if stopped {
-			budget.release(int64(len(r.raw)))
-			continue
-		}
-		if !take(r.d, r.raw) {
-			stopped = true
-			cancel()
-		}
-	}
-	if d := bad.Load(); d != nil {
-		return fmt.Errorf("%w: bundle %s from the peer does not match its digest", errRefused, d)
-	}
-	return nil
 }
 
 // budget bounds the bytes of fetched bundles that a pull holds and has

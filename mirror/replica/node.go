@@ -166,6 +166,10 @@ type Node struct {
 	peerURLs   map[session.Conn]string           // public URLs the peers announced
 	peerSince  map[session.Conn]time.Time        // when each peer first announced one
 	announcing map[session.Conn]map[string]bool  // publishers each peer's announce is being acted on for
+	pulling    map[session.Conn]map[string]*turn // pulls of each publisher from each peer, one at a time
+
+	cmu     sync.Mutex
+	claimed map[bundle.Digest]*claim // bundles being fetched and not stored yet, see claim
 
 	syncs, announces, leaves, bundles, forks, refused, stale atomic.Uint64
 	heldPeak                                                 atomic.Int64 // the most bytes of fetched bundles a pull held at once
@@ -177,7 +181,8 @@ type Node struct {
 func New(st Store, trusted []*keys.PublicKey, cfg *Config) (*Node, error) {
 	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, outboxes: map[*outbox]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{},
 		alarms: map[string]*alarms{}, forkChecks: map[string]time.Time{}, forkCheck: make(chan struct{}, 1),
-		peerSizes: map[session.Conn]map[string]int64{}, peerURLs: map[session.Conn]string{}, peerSince: map[session.Conn]time.Time{}, announcing: map[session.Conn]map[string]bool{}}
+		peerSizes: map[session.Conn]map[string]int64{}, peerURLs: map[session.Conn]string{}, peerSince: map[session.Conn]time.Time{}, announcing: map[session.Conn]map[string]bool{},
+		pulling: map[session.Conn]map[string]*turn{}, claimed: map[bundle.Digest]*claim{}}
 	if cfg != nil {
 		n.cfg = *cfg
 	}

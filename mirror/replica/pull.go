@@ -179,6 +179,7 @@ func (n *Node) forgetPeer(c session.Conn) {
 }
 
 // pull brings the store's copy of one publisher up to the peer's entry x,
+// after the pulls of that publisher from that peer before it (takeTurn),
 // in steps that each hold what they need and no more:
 //
 //  1. plan fetches the new key statement, checkpoint, leaves and mirror
@@ -199,6 +200,11 @@ func (n *Node) forgetPeer(c session.Conn) {
 // the error of a request.
 func (n *Node) pull(ctx context.Context, c session.Conn, root *keys.PublicKey, x *session.Entry, all bool) error {
 	pub := x.Pub
+	done, err := n.takeTurn(ctx, c, pub)
+	if err != nil {
+		return err
+	}
+	defer done()
 	p, err := n.plan(ctx, c, root, x)
 	if err != nil {
 		return err
@@ -238,6 +244,51 @@ func (n *Node) pull(ctx context.Context, c session.Conn, root *keys.PublicKey, x
 	}
 	n.syncs.Add(1)
 	return nil
+}
+
+// turn is the right to pull one publisher from one peer.
+type turn struct {
+	ch   chan struct{} // holds a value while a pull has the turn
+	refs int           // pulls that have it or wait for it
+}
+
+// takeTurn waits until no other pull of the publisher from the peer on c
+// runs, and returns the function that ends this one's turn; or ctx's
+// error. A peer whose session pulls and announces at once (as a push
+// does: the announce and the pull that starts every session) thus sends
+// each update once; since only that peer's pulls wait for its turn, a
+// slow peer delays no other.
+func (n *Node) takeTurn(ctx context.Context, c session.Conn, pub string) (func(), error) {
+	n.mu.Lock()
+	m := n.pulling[c]
+	if m == nil {
+		m = map[string]*turn{}
+		n.pulling[c] = m
+	}
+	t := m[pub]
+	if t == nil {
+		t = &turn{ch: make(chan struct{}, 1)}
+		m[pub] = t
+	}
+	t.refs++
+	n.mu.Unlock()
+	leave := func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if t.refs--; t.refs == 0 {
+			delete(m, pub)
+			if len(m) == 0 {
+				delete(n.pulling, c)
+			}
+		}
+	}
+	select {
+	case t.ch <- struct{}{}:
+		return func() { <-t.ch; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
+	}
 }
 
 // fetchMissing fetches from the peer on c and stores, in batches, the
