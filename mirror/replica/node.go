@@ -13,8 +13,11 @@
 // A pull fetches and checks everything it can before it takes the
 // publisher's lock, and holds that lock only while the store applies what
 // was fetched: a slow peer never holds up another peer's update of the
-// same publisher. The store verifies everything again as it applies it,
-// and keeps its state when anything fails. Newer, stale and forked
+// same publisher. Pulls share the work instead: those of one publisher
+// from one peer take turns, and a bundle one pull is fetching is left to
+// it by the others until they have fetched the rest. The store verifies
+// everything again as it applies it, and keeps its state when anything
+// fails. Newer, stale and forked
 // checkpoints are judged by catalog.Judge. A fork proven by the
 // publisher's own signatures raises an alarm: it is logged at error level,
 // counted in Stats, and kept in the store (Alarms).
