@@ -92,7 +92,7 @@ func TestChainProgress(t *testing.T) {
 	// B takes bundles two at a time, so that its sync lasts.
 	b := newNode(t, newStore(t), trusted, &Config{Parallel: 2})
 	bAddr := serve(t, b)
-	cst := newStore(t)
+	cst, changed := watched(t)
 	cn := newNode(t, cst, trusted, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -128,7 +128,7 @@ func TestChainProgress(t *testing.T) {
 			t.Fatalf("B's sync ended (%v) in %v before C had the checkpoint", syncErr, time.Since(start))
 		case <-ctx.Done():
 			t.Fatal("C never got the checkpoint")
-		case <-time.After(2 * time.Millisecond):
+		case <-changed:
 		}
 		if hasCP() {
 			cpAt = time.Since(start)
@@ -153,7 +153,7 @@ func TestChainProgress(t *testing.T) {
 	if missingAtCP == 0 {
 		t.Error("C had every bundle when the checkpoint came: the test shows nothing")
 	}
-	if !waitFor(30*time.Second, func() bool { return sameLog(ps.st, cst, pub.ID()) }) {
+	if !waitChange(30*time.Second, changed, func() bool { return sameLog(ps.st, cst, pub.ID()) }) {
 		miss, _ := cst.MissingBundles(pub.ID())
 		t.Fatalf("C did not converge: %d bundles missing", len(miss))
 	}

@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -83,6 +84,117 @@ func (ps *pubStore) publish(prefix string, k int) []string {
 		ps.t.Fatalf("Publish: %v", err)
 	}
 	return ids
+}
+
+// revise publishes a new revision of the article id.
+func (ps *pubStore) revise(id string) {
+	ps.t.Helper()
+	ps.now = ps.now.Add(time.Minute)
+	item := publish.Item{
+		Meta:  bundle.Metadata{ID: id, Title: "About " + id + ", revised", Language: "en"},
+		Files: []bundle.File{{Type: "text/html", Data: []byte("<p>Revised text of " + id + "</p>")}},
+	}
+	if _, err := ps.p.Publish([]publish.Item{item}); err != nil {
+		ps.t.Fatalf("Publish: %v", err)
+	}
+}
+
+// publishSized publishes k new articles whose ids start with prefix, each
+// with an image of size random (incompressible) bytes.
+func (ps *pubStore) publishSized(prefix string, k, size int) []string {
+	ps.t.Helper()
+	ps.now = ps.now.Add(time.Minute)
+	var items []publish.Item
+	var ids []string
+	for range k {
+		ps.n++
+		id := fmt.Sprintf("%s-%d", prefix, ps.n)
+		ids = append(ids, id)
+		img := make([]byte, size)
+		rand.Read(img)
+		items = append(items, publish.Item{
+			Meta:  bundle.Metadata{ID: id, Title: "About " + id, Language: "en"},
+			Files: []bundle.File{{Type: "text/html", Data: []byte("<p>Text of " + id + "</p>")}, {Name: "a.png", Type: "image/png", Data: img}},
+		})
+	}
+	if _, err := ps.p.Publish(items); err != nil {
+		ps.t.Fatalf("Publish: %v", err)
+	}
+	return ids
+}
+
+// recStore is a Store that records the updates given to Apply, and may
+// take its time over each, as a slow disk does.
+type recStore struct {
+	Store
+	delay time.Duration
+
+	mu      sync.Mutex
+	applies []applied
+}
+
+// applied is one call of recStore.Apply.
+type applied struct {
+	bundles, bytes int   // bundles given and their bytes
+	largest        int   // bytes of the largest bundle
+	checkpoint     bool  // a checkpoint came with them
+	err            error // what the store returned
+}
+
+func (r *recStore) Apply(root *keys.PublicKey, u *store.Update) (*store.Result, error) {
+	a := applied{bundles: len(u.Bundles), checkpoint: u.Checkpoint != nil}
+	for _, b := range u.Bundles {
+		a.bytes += len(b)
+		a.largest = max(a.largest, len(b))
+	}
+	if r.delay > 0 {
+		time.Sleep(r.delay) // a slow disk, not an event
+	}
+	res, err := r.Store.Apply(root, u)
+	a.err = err
+	r.mu.Lock()
+	r.applies = append(r.applies, a)
+	r.mu.Unlock()
+	return res, err
+}
+
+func (r *recStore) calls() []applied {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.applies)
+}
+
+// watched opens a new empty store and returns it with a channel that
+// receives a value (without blocking, so several changes may make one)
+// after every Apply that changes it.
+func watched(t testing.TB) (*store.Store, <-chan struct{}) {
+	t.Helper()
+	ch := make(chan struct{}, 1)
+	st, err := store.Open(filepath.Join(t.TempDir(), "store"), &store.Options{Create: true, OnChange: func(string) {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, ch
+}
+
+// waitChange returns true once cond holds, checking it at first and after
+// each value from changed, or false if d passes first.
+func waitChange(d time.Duration, changed <-chan struct{}, cond func() bool) bool {
+	deadline := time.After(d)
+	for !cond() {
+		select {
+		case <-changed:
+		case <-deadline:
+			return cond()
+		}
+	}
+	return true
 }
 
 // snapshot is what a store holds, to compare before and after.
@@ -236,7 +348,9 @@ func dial(t testing.TB, addr string, pin ed25519.PublicKey) session.Conn {
 	return c
 }
 
-// waitFor polls cond every 5 ms until it holds or d passes.
+// waitFor polls cond every 5 ms until it holds or d passes. It is for
+// state that signals no event, such as a session count; a store's changes
+// are waited for with watched and waitChange.
 func waitFor(d time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(d)
 	for time.Now().Before(deadline) {

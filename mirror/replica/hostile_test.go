@@ -2,9 +2,11 @@ package replica
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,10 +89,14 @@ func TestHostilePeer(t *testing.T) {
 	}}
 
 	// The victim's store: the publisher's whole log and bundles (full),
-	// the whole log without bundles (log), or the older copy (old).
+	// the whole log without bundles (log), the older copy (old), or
+	// nothing (empty).
 	oaddr := serve(t, newNode(t, old, trusted, nil))
 	newVictim := func(t *testing.T, kind string) *store.Store {
 		st := newStore(t)
+		if kind == "empty" {
+			return st
+		}
 		if kind != "log" {
 			addr := paddr
 			if kind == "old" {
@@ -116,6 +122,7 @@ func TestHostilePeer(t *testing.T) {
 		{"fork at a larger size", &fake{honest: honest(t, forkLarger.st)}, "full", func(s Stats) bool { return s.Forks == 1 }},
 		{"unknown publisher", &fake{honest: honest(t, evil.st)}, "full", func(s Stats) bool { return s.Refused == 1 }},
 		{"made-up leaves", lying, "old", func(s Stats) bool { return s.Refused == 1 && s.Forks == 0 }},
+		{"made-up leaves for a new publisher", lying, "empty", func(s Stats) bool { return s.Refused == 1 && s.Forks == 0 }},
 		{"forged checkpoint", forgedPeer, "full", func(s Stats) bool { return s.Refused == 1 }},
 		{"tampered bundle", tamper, "log", func(s Stats) bool { return s.Refused >= 1 && s.BundlesAdded == 0 }},
 	}
@@ -179,5 +186,176 @@ func TestAnswerCodes(t *testing.T) {
 	}
 	if _, err := n.st.Publisher(evil.pub.ID()); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("untrusted publisher stored: %v", err)
+	}
+}
+
+// TestSlowPeerDoesNotStallPush has a hostile peer hold back every bundle
+// answer while a node pulls a publisher from it, either because the node
+// pulls from the peer or because the peer announced; an honest push of
+// the same publisher meanwhile must complete within a second. A pull
+// holds the publisher's lock only to apply what it fetched: with the lock
+// held through the fetch, the push waited for the peer's answers, up to
+// the request timeout each.
+func TestSlowPeerDoesNotStallPush(t *testing.T) {
+	for _, how := range []string{"pulled", "announcing"} {
+		t.Run(how, func(t *testing.T) {
+			pub := testkeys.New(t, "pub")
+			root := pub.Root.Public()
+			ps := newPubStore(t, pub)
+			ps.publish("a", 3)
+			p := newNode(t, ps.st, nil, nil)
+			x, err := p.entry(pub.ID())
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			hps := honest(t, ps.st)
+			asked, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			slow := &fake{honest: hps, bundle: func(d bundle.Digest) ([]byte, error) {
+				once.Do(func() { close(asked) })
+				<-release // a peer dripping its answer, up to the timeout
+				return hps.Bundle(d)
+			}}
+
+			mst := newStore(t)
+			m := newNode(t, mst, []*keys.PublicKey{root}, &Config{Session: session.Config{RequestTimeout: 10 * time.Second}})
+			maddr := serve(t, m)
+
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			switch how {
+			case "pulled":
+				haddr := fakePeer(t, slow)
+				go func() {
+					defer close(done)
+					m.SyncWith(ctx, dial(t, haddr, nil))
+				}()
+			case "announcing":
+				h := session.New(slow, nil)
+				c := dial(t, maddr, nil)
+				answering := make(chan struct{})
+				go func() {
+					defer close(answering)
+					h.ServeConn(ctx, c)
+				}()
+				go func() {
+					defer close(done)
+					defer func() { <-answering }()
+					h.Announce(ctx, c, x)
+				}()
+			}
+			defer func() {
+				close(release)
+				cancel()
+				waitDone(t, "the slow pull", done)
+			}()
+			select {
+			case <-asked:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the node never asked the slow peer for a bundle")
+			}
+
+			ps.publish("b", 1)
+			pctx, pcancel := context.WithTimeout(context.Background(), 3*time.Second)
+			defer pcancel()
+			c, err := session.DialQUIC(pctx, maddr, p.Key(), m.PublicKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			start := time.Now()
+			err = p.Push(pctx, c)
+			took := time.Since(start)
+			t.Logf("push while a peer holds back its answers: %v (%v)", took, err)
+			if err != nil || took > time.Second {
+				t.Fatalf("push took %v (%v), want < 1 s", took, err)
+			}
+			if !sameLog(ps.st, mst, pub.ID()) {
+				t.Fatal("the mirror lacks what was pushed")
+			}
+			check(t, mst, root)
+		})
+	}
+}
+
+// TestRebase has a node pull a publisher from a peer that holds back its
+// bundle answers, and meanwhile takes a push of the same publisher: of a
+// newer log (the pull's checkpoint is then stale) or of an older one (the
+// pull then adds only the leaves the push did not). What the pull stores
+// is brought up to the store's state first: it is neither refused nor
+// stored twice.
+func TestRebase(t *testing.T) {
+	pub := testkeys.New(t, "pub")
+	root := pub.Root.Public()
+	ps := newPubStore(t, pub)
+	ps.publish("a", 3)
+	old := newStore(t)
+	logOnly(t, old, ps.st, root)
+	if err := newNode(t, old, []*keys.PublicKey{root}, nil).SyncWith(testContext(t), dial(t, serve(t, newNode(t, ps.st, nil, nil)), nil)); err != nil {
+		t.Fatal(err)
+	}
+	ps.publish("b", 2)
+	ps.revise("a-1")
+
+	for _, tc := range []struct {
+		name         string
+		pulled, push *store.Store
+		bundles      uint64 // bundles the node stores in all
+	}{
+		// The pulled bundle of a-1 is then superseded.
+		{"push of a newer log", old, ps.st, 5},
+		// a-1's first revision comes with the push, its second with the pull.
+		{"push of an older log", ps.st, old, 6},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hm := honest(t, tc.pulled)
+			asked, release := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			slow := &fake{honest: hm, bundle: func(d bundle.Digest) ([]byte, error) {
+				once.Do(func() { close(asked) })
+				<-release
+				return hm.Bundle(d)
+			}}
+			haddr := fakePeer(t, slow)
+			mst := newStore(t)
+			m := newNode(t, mst, []*keys.PublicKey{root}, nil)
+			maddr := serve(t, m)
+
+			synced := make(chan error, 1)
+			go func() { synced <- m.SyncWith(testContext(t), dial(t, haddr, nil)) }()
+			released := false
+			defer func() {
+				if !released {
+					close(release)
+				}
+			}()
+			select {
+			case <-asked:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the node never asked the slow peer for a bundle")
+			}
+			pusher := newNode(t, tc.push, nil, nil)
+			c, err := session.DialQUIC(testContext(t), maddr, pusher.Key(), m.PublicKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if err := pusher.Push(testContext(t), c); err != nil {
+				t.Fatalf("Push: %v", err)
+			}
+			close(release)
+			released = true
+			if err := <-synced; err != nil {
+				t.Errorf("SyncWith: %v", err)
+			}
+			if !sameLog(ps.st, mst, pub.ID()) {
+				t.Error("the node lacks the newer log")
+			}
+			check(t, mst, root)
+			if s := m.Stats(); s.Refused != 0 || s.Forks != 0 || s.BundlesAdded != tc.bundles || s.LeavesAdded != 7 {
+				t.Errorf("stats %+v", s)
+			}
+		})
 	}
 }

@@ -203,7 +203,11 @@ func TestPeerURLs(t *testing.T) {
 	// A node without a public URL is not listed.
 	c := newNode(t, newStore(t), trusted, &Config{Peers: []Peer{{Addr: aaddr}}})
 	run(t, c)
-	time.Sleep(200 * time.Millisecond)
+	// A answers C's hello once it has noted it: C knowing A's URL is the
+	// event that A has acted on C's hello.
+	if !waitFor(5*time.Second, func() bool { return slices.Equal(c.PeerURLs(), []string{"https://a.example/"}) }) {
+		t.Fatalf("C knows %q", c.PeerURLs())
+	}
 	if got := a.PeerURLs(); !slices.Equal(got, []string{"h3://b.example:4433"}) {
 		t.Errorf("A knows %q", got)
 	}

@@ -10,9 +10,17 @@
 // what a peer may ask; the Node is that layer's Model. It reaches its store
 // through the Store interface.
 //
-// Verification is the store's: Apply refuses bad statements, leaves,
-// checkpoints, bundles and forks, and keeps its state. A fork is logged at
-// error level as an alarm and counted in Stats.
+// A pull fetches and checks everything it can before it takes the
+// publisher's lock, and holds that lock only while the store applies what
+// was fetched: a slow peer never holds up another peer's update of the
+// same publisher. Pulls share the work instead: those of one publisher
+// from one peer take turns, and a bundle one pull is fetching is left to
+// it by the others until they have fetched the rest. The store verifies
+// everything again as it applies it, and keeps its state when anything
+// fails. Newer, stale and forked
+// checkpoints are judged by catalog.Judge. A fork proven by the
+// publisher's own signatures raises an alarm: it is logged at error level,
+// counted in Stats, and kept in the store (Alarms).
 package replica
 
 import (
@@ -26,6 +34,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
@@ -55,9 +65,18 @@ type Store interface {
 	// MirrorListLeaf the newest mirror-list leaf of its log.
 	MirrorList(pub string) ([]byte, error)
 	MirrorListLeaf(pub string) (*catalog.Leaf, error)
+	// NextRoot returns the size and root hash the publisher's log would
+	// have with leaves appended, without storing anything: how a pull
+	// checks a peer's leaves before it takes the publisher's lock.
+	NextRoot(pub string, leaves [][]byte) (int64, tlog.Hash, error)
 	// Apply verifies an update of the publisher with root key root and
 	// stores it, or nothing of it.
 	Apply(root *keys.PublicKey, u *store.Update) (*store.Result, error)
+	// RaiseAlarm keeps a fork alarm, one per contradicting checkpoint, and
+	// reports whether it is new; Alarms returns the publisher's, oldest
+	// first. Both are bounded by store.MaxAlarms per publisher.
+	RaiseAlarm(a store.Alarm) (bool, error)
+	Alarms(pub string) ([]store.Alarm, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -82,13 +101,22 @@ type Config struct {
 	// Batch is the most bundles stored in one store.Apply (one syncfs).
 	// Default 256.
 	Batch int
-	// BatchBytes bounds the bytes of bundles stored in one Apply.
-	// Default 64 MiB.
+	// BatchBytes bounds the bytes of bundles stored in one Apply, the
+	// first one of a pull (which carries the new checkpoint) included; a
+	// single bundle larger than that is stored alone. A pull asks for no
+	// bundle while it holds twice that in fetched bundles not stored yet
+	// (one batch being stored, the next being filled) and in requests in
+	// flight, each counted as the largest bundle it has received; so it
+	// holds at most that plus one bundle, once the first answers are in.
+	// Default 32 MiB.
 	BatchBytes int64
 	// MaxLeaves bounds the leaves taken from a peer in one sync of one
 	// publisher, all held in memory until the store takes them with the
-	// peer's checkpoint; a peer further ahead is refused. Default 1<<20
-	// (at most 256 MiB of leaves, typically 60 MiB).
+	// peer's checkpoint; a peer further ahead is refused. It also bounds
+	// the size of a peer's log that the node reads whole, hashing it as
+	// it streams, to tell a fork from a lie (at most once per publisher
+	// and peer address in 10 minutes). Default 1<<20 (at most 256 MiB of
+	// leaves, typically 60 MiB).
 	MaxLeaves int64
 	// RetryMin and RetryMax bound the delay between Run's attempts to
 	// reach a peer; it doubles from RetryMin, with jitter. Defaults 500 ms
@@ -115,7 +143,7 @@ type Stats struct {
 	Announces    uint64 // announces sent
 	LeavesAdded  uint64
 	BundlesAdded uint64
-	Forks        uint64 // checkpoints refused as forks: an alarm
+	Forks        uint64 // checkpoints refused as proven forks: an alarm
 	Refused      uint64 // updates refused: untrusted publisher, bad data
 	Stale        uint64 // checkpoints older than ours, ignored
 	RateLimited  uint64 // peers' requests refused over their rate limit
@@ -134,19 +162,30 @@ type Node struct {
 	outboxes   map[*outbox]struct{}
 	locks      map[string]chan struct{}
 	incomplete map[string]bool // publishers whose bundles the store lacks some of
-	alarms     map[string][]string
+	alarms     map[string]*alarms
+	forkChecks map[string]time.Time              // when checkFork last ran, by peer address and publisher
+	forkCheck  chan struct{}                     // held by the one checkFork running
 	peerSizes  map[session.Conn]map[string]int64 // log sizes each peer is known to hold
 	peerURLs   map[session.Conn]string           // public URLs the peers announced
 	peerSince  map[session.Conn]time.Time        // when each peer first announced one
 	announcing map[session.Conn]map[string]bool  // publishers each peer's announce is being acted on for
+	pulling    map[session.Conn]map[string]*turn // pulls of each publisher from each peer, one at a time
+
+	cmu     sync.Mutex
+	claimed map[bundle.Digest]*claim // bundles being fetched and not stored yet, see claim
 
 	syncs, announces, leaves, bundles, forks, refused, stale atomic.Uint64
+	heldPeak                                                 atomic.Int64 // the most bytes of fetched bundles a pull held at once
 }
 
 // New returns a node that syncs st, carrying only the publishers whose root
-// keys are in trusted. It fails on a bad Config.Key or Config.PublicURL.
+// keys are in trusted. It fails on a bad Config.Key or Config.PublicURL,
+// or when it cannot read the alarms the store keeps.
 func New(st Store, trusted []*keys.PublicKey, cfg *Config) (*Node, error) {
-	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, outboxes: map[*outbox]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{}, alarms: map[string][]string{}, peerSizes: map[session.Conn]map[string]int64{}, peerURLs: map[session.Conn]string{}, peerSince: map[session.Conn]time.Time{}, announcing: map[session.Conn]map[string]bool{}}
+	n := &Node{st: st, trusted: map[string]*keys.PublicKey{}, outboxes: map[*outbox]struct{}{}, locks: map[string]chan struct{}{}, incomplete: map[string]bool{},
+		alarms: map[string]*alarms{}, forkChecks: map[string]time.Time{}, forkCheck: make(chan struct{}, 1),
+		peerSizes: map[session.Conn]map[string]int64{}, peerURLs: map[session.Conn]string{}, peerSince: map[session.Conn]time.Time{}, announcing: map[session.Conn]map[string]bool{},
+		pulling: map[session.Conn]map[string]*turn{}, claimed: map[bundle.Digest]*claim{}}
 	if cfg != nil {
 		n.cfg = *cfg
 	}
@@ -184,7 +223,7 @@ func New(st Store, trusted []*keys.PublicKey, cfg *Config) (*Node, error) {
 	def(&c.Parallel, 8)
 	def(&c.Batch, 256)
 	if c.BatchBytes <= 0 {
-		c.BatchBytes = 64 << 20
+		c.BatchBytes = 32 << 20
 	}
 	if c.MaxLeaves <= 0 {
 		c.MaxLeaves = 1 << 20
@@ -209,6 +248,9 @@ func New(st Store, trusted []*keys.PublicKey, cfg *Config) (*Node, error) {
 	}
 	n.host = session.New(&model{n}, &c.Session)
 	c.Session = n.host.Config()
+	if err := n.loadAlarms(); err != nil {
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -227,26 +269,6 @@ func (n *Node) Stats() Stats {
 		LeavesAdded: n.leaves.Load(), BundlesAdded: n.bundles.Load(),
 		Forks: n.forks.Load(), Refused: n.refused.Load(), Stale: n.stale.Load(),
 		RateLimited: h.RateLimited, IPRefused: h.IPRefused,
-	}
-}
-
-// maxAlarms bounds the alarms kept per publisher; the first ones stay.
-const maxAlarms = 16
-
-// Alarms returns the alarms raised for a publisher, oldest first: forks of
-// its log proven by a peer. They last until the node stops; the log at error
-// level has the evidence (both checkpoints).
-func (n *Node) Alarms(pub string) []string {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return append([]string(nil), n.alarms[pub]...)
-}
-
-func (n *Node) alarm(pub, msg string) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.alarms[pub]) < maxAlarms {
-		n.alarms[pub] = append(n.alarms[pub], msg)
 	}
 }
 
@@ -391,7 +413,10 @@ func (n *Node) announcer(ctx context.Context, o *outbox) {
 	}
 }
 
-// lock serializes syncs of one publisher.
+// lock serializes the store updates of one publisher. A pull holds it only
+// to bring what it fetched up to date with the store (rebase) and apply
+// it, never across a request to a peer: no peer, however slow, holds up
+// another's update.
 func (n *Node) lock(ctx context.Context, pub string) (func(), error) {
 	n.mu.Lock()
 	ch := n.locks[pub]

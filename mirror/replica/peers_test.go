@@ -21,7 +21,7 @@ type addrConn struct {
 func (c addrConn) RemoteAddr() net.Addr { return c.addr }
 
 // TestOneAnnounceAtATime: while an announce of a publisher from one peer
-// is acted on (its pull holds the publisher's lock), another from the
+// is acted on, another from the
 // same peer is refused at once, not queued.
 func TestOneAnnounceAtATime(t *testing.T) {
 	pub := testkeys.New(t, "announcer")
@@ -47,8 +47,11 @@ func TestPeerURLsOnePerAddress(t *testing.T) {
 	conn := func(ip string, port int) session.Conn {
 		return addrConn{addr: &net.UDPAddr{IP: net.ParseIP(ip), Port: port}}
 	}
-	n.notePeerURL(conn("192.0.2.1", 1), "https://honest.example/")
-	time.Sleep(2 * time.Millisecond)
+	honest := conn("192.0.2.1", 1)
+	n.notePeerURL(honest, "https://honest.example/")
+	n.mu.Lock()
+	n.peerSince[honest] = n.peerSince[honest].Add(-time.Second) // connected first
+	n.mu.Unlock()
 	for i := range 7 {
 		n.notePeerURL(conn("198.51.100.9", 100+i), "http://0"+string(rune('a'+i))+".censor.example/")
 	}

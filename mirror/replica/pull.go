@@ -1,21 +1,15 @@
 package replica
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
-	"time"
-
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/session"
-	"github.com/samizdat-news/samizdat/mirror/store"
 )
 
 // errRefused is wrapped when a node refuses what a peer offers.
@@ -98,7 +92,7 @@ func (n *Node) announced(ctx context.Context, c session.Conn, x *session.Entry) 
 	}
 	// One announce per peer and publisher is acted on at a time: an
 	// honest node sends them one by one, and a hostile one must not
-	// queue many pulls, each holding the publisher's lock.
+	// queue many pulls from itself.
 	n.mu.Lock()
 	if n.announcing[c] == nil {
 		n.announcing[c] = map[string]bool{}
@@ -184,253 +178,147 @@ func (n *Node) forgetPeer(c session.Conn) {
 	delete(n.peerSince, c)
 }
 
-// pull brings the store's copy of one publisher up to the peer's entry x.
-// With all, every missing bundle is fetched, not only the new leaves'.
+// pull brings the store's copy of one publisher up to the peer's entry x,
+// after the pulls of that publisher from that peer before it (takeTurn),
+// in steps that each hold what they need and no more:
+//
+//  1. plan fetches the new key statement, checkpoint, leaves and mirror
+//     list from the peer and checks them, without the publisher's lock;
+//  2. transfer fetches the bundles the new leaves make current and stores
+//     them with the plan's update, in batches, taking the publisher's lock
+//     only for each store.Apply, and announces the new checkpoint to the
+//     other peers as soon as it is stored;
+//  3. with all, or when the store still lacks bundles of the publisher
+//     (this peer or an earlier one did not have them), transfer fetches
+//     and stores every bundle of a current article that the store lacks.
+//
+// A large update (more than Config.Batch new bundles) stores the log
+// before its bundles, so the next mirror can take the log at once. It
+// returns nil when the store holds what the peer offered (or a stale
+// checkpoint was ignored); else an error wrapping errRefused for what the
+// peer sent that failed verification (a proven fork raises an alarm), or
+// the error of a request.
 func (n *Node) pull(ctx context.Context, c session.Conn, root *keys.PublicKey, x *session.Entry, all bool) error {
 	pub := x.Pub
-	unlock, err := n.lock(ctx, pub)
+	done, err := n.takeTurn(ctx, c, pub)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-
-	var trust *keys.Trust
-	var haveVer uint64
-	var haveSize int64
-	var haveCP []byte
-	switch p, err := n.st.Publisher(pub); {
-	case errors.Is(err, store.ErrNotFound):
-	case err != nil:
+	defer done()
+	p, err := n.plan(ctx, c, root, x)
+	if err != nil {
 		return err
-	default:
-		if trust, err = n.st.Trust(root); err != nil {
-			return err
-		}
-		haveVer, haveSize, haveCP = trust.Statement().Version, p.Size, p.Checkpoint
 	}
-
-	u := &store.Update{}
-	var newCP *catalog.Checkpoint
-	if trust == nil || x.Version > haveVer {
-		if u.Statement, err = n.host.Statement(ctx, c, pub); err != nil {
-			return fmt.Errorf("replica: publisher %s: key statement: %w", pub, err)
-		}
-		if trust == nil {
-			trust, err = keys.NewTrust(root, u.Statement)
-		} else {
-			trust, err = trust.Update(u.Statement)
-		}
-		if err != nil {
-			return n.refuse(c, pub, err)
-		}
+	size := p.haveSize
+	if p.cp != nil {
+		size = p.cp.Size
 	}
-	if x.Checkpoint != nil && !bytes.Equal(x.Checkpoint, haveCP) {
-		// The checkpoint is verified before its size decides how many
-		// leaves to ask for; the store verifies it again.
-		cp, err := catalog.OpenCheckpoint(x.Checkpoint, trust)
-		if err == nil && cp.Origin != catalog.Origin(pub) {
-			err = fmt.Errorf("checkpoint of log %q", cp.Origin)
-		}
-		if err != nil {
-			return n.refuse(c, pub, err)
-		}
-		switch {
-		case cp.Size < haveSize:
-			n.stale.Add(1)
-			n.log.Debug("replica: peer is behind", "peer", c.RemoteAddr(), "publisher", pub, "size", cp.Size, "have", haveSize)
-		case cp.Size-haveSize > n.cfg.MaxLeaves:
-			n.refused.Add(1)
-			return fmt.Errorf("%w: publisher %s: %d new leaves exceed the limit of %d", errRefused, pub, cp.Size-haveSize, n.cfg.MaxLeaves)
-		default:
-			if x.Leaves != nil && x.First <= haveSize && x.First+int64(len(x.Leaves)) == cp.Size {
-				u.Leaves = x.Leaves[haveSize-x.First:]
-			} else if u.Leaves, err = n.getLeaves(ctx, c, pub, haveSize, cp.Size); err != nil {
-				return err
-			}
-			u.Checkpoint, newCP = x.Checkpoint, cp
-		}
+	want := p.want
+	if len(want) > n.cfg.Batch {
+		want, all = nil, true
 	}
-
-	// The bundles the new leaves make current come in the same update
-	// when they are few, so the store never shows the new articles
-	// without them.
-	want := currentDigests(u.Leaves)
-	var fetchErr error
-	if len(want) > 0 && len(want) <= n.cfg.Batch {
-		ferr := n.fetch(ctx, c, want, func(raw []byte) bool {
-			u.Bundles = append(u.Bundles, raw)
-			return true
-		})
-		if err := ctx.Err(); err != nil {
-			return err // not the new leaves without their bundles
-		}
-		if ferr != nil {
-			fetchErr = ferr
-		} else {
-			all = all || len(u.Bundles) < len(want)
-		}
-	} else if len(want) > 0 {
-		all = true
+	got, applyErr, fetchErr := n.transfer(ctx, c, root, p, want, size)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
-	// The mirror list the new leaves record (or one the store still
-	// lacks) comes in the same update, so the store never holds a list
-	// older than its log's.
-	u.MirrorList = n.mirrorList(ctx, c, pub, u.Leaves)
-	var changed bool
-	if u.Statement != nil || u.Checkpoint != nil || len(u.Bundles) > 0 || u.MirrorList != nil {
-		res, err := n.st.Apply(root, u)
-		if err != nil && u.MirrorList != nil && !isForkOrStale(err) {
-			// A list the store refuses must not keep the log back.
-			n.log.Warn("replica: mirror list refused; storing the log without it", "peer", c.RemoteAddr(), "publisher", pub, "err", err)
-			u.MirrorList = nil
-			res, err = n.st.Apply(root, u)
-		}
-		if err != nil && len(u.Bundles) > 0 && !isForkOrStale(err) {
-			// A bundle the store refuses must not keep the log back.
-			n.log.Warn("replica: bundles refused; storing the log without them", "peer", c.RemoteAddr(), "publisher", pub, "err", err)
-			u.Bundles, all = nil, true
-			res, err = n.st.Apply(root, u)
-		}
-		var fe *store.ForkError
-		if errors.As(err, &fe) && len(u.Leaves) > 0 && haveCP != nil {
-			// The peer's leaves do not lead from our log to its
-			// checkpoint: a fork, or leaves the peer made up.
-			if lie := n.checkFork(ctx, c, pub, haveCP, newCP); lie != nil {
-				n.refused.Add(1)
-				n.log.Warn("replica: refusing leaves that do not match the peer's checkpoint", "peer", c.RemoteAddr(), "publisher", pub, "err", lie)
-				return fmt.Errorf("%w: publisher %s: %w", errRefused, pub, lie)
-			}
-		}
-		if err != nil {
-			return n.refuse(c, pub, err)
-		}
-		n.leaves.Add(uint64(res.LeavesAdded))
-		n.bundles.Add(uint64(res.BundlesAdded))
-		changed = res.Checkpoint || res.Statement || res.BundlesAdded > 0 || res.MirrorList
-		if res.Checkpoint {
-			// The peer brought a newer checkpoint of a trusted
-			// publisher: a session on probation (a push) stays.
-			n.host.Promote(c)
-		}
-		if res.Checkpoint || res.Statement {
-			n.log.Info("replica: updated publisher", "peer", c.RemoteAddr(), "publisher", pub, "size", res.Size, "leaves", res.LeavesAdded, "bundles", res.BundlesAdded)
-		}
+	if applyErr != nil {
+		return n.refuse(ctx, c, pub, applyErr)
 	}
-	if changed {
-		// The new checkpoint is announced as soon as it is stored, not
-		// after the bundles below: the next mirror takes the log now and
-		// the bundles this node holds, and the rest on later announces.
-		n.notify(pub, c)
-		changed = false
-	}
+	all = all || got.added < len(want)
 	n.mu.Lock()
-	if fetchErr != nil {
+	if fetchErr != nil || got.dropped != nil {
 		n.incomplete[pub] = true // for the next peer to fill
 	}
 	all = all || n.incomplete[pub]
 	n.mu.Unlock()
-	if all && fetchErr == nil {
-		added, left, err := n.fetchMissing(ctx, c, root)
-		changed = changed || added > 0
-		n.mu.Lock()
-		n.incomplete[pub] = left > 0
-		n.mu.Unlock()
-		if err != nil {
-			return err
-		}
-	}
-	if changed {
-		n.notify(pub, c)
+	if got.dropped != nil {
+		return n.refuse(ctx, c, pub, got.dropped)
 	}
 	if fetchErr != nil {
 		return fetchErr
+	}
+	if all {
+		if err := n.fetchMissing(ctx, c, root); err != nil {
+			return err
+		}
 	}
 	n.syncs.Add(1)
 	return nil
 }
 
-func isForkOrStale(err error) bool {
-	var fe *store.ForkError
-	return errors.As(err, &fe) || errors.Is(err, store.ErrStale)
+// turn is the right to pull one publisher from one peer.
+type turn struct {
+	ch   chan struct{} // holds a value while a pull has the turn
+	refs int           // pulls that have it or wait for it
 }
 
-// refuse logs and counts an update the store refused.
-func (n *Node) refuse(c session.Conn, pub string, err error) error {
-	var fe *store.ForkError
-	switch {
-	case errors.As(err, &fe):
-		n.forks.Add(1)
-		n.alarm(pub, fmt.Sprintf("%s: fork: peer %s holds a checkpoint of this publisher's log that contradicts ours (%s); ours was kept", time.Now().UTC().Format(time.RFC3339), c.RemoteAddr(), fe.Reason))
-		n.log.Error("replica: ALARM: fork: the publisher's key signed two histories (or the peer lies); kept our log", "peer", c.RemoteAddr(), "publisher", pub, "err", err,
-			"have", string(fe.Have), "got", string(fe.Got))
-	case errors.Is(err, store.ErrStale):
-		n.stale.Add(1)
-		n.log.Debug("replica: stale checkpoint ignored", "peer", c.RemoteAddr(), "publisher", pub, "err", err)
-		return nil
-	default:
-		n.refused.Add(1)
-		n.log.Warn("replica: refusing update", "peer", c.RemoteAddr(), "publisher", pub, "err", err)
+// takeTurn waits until no other pull of the publisher from the peer on c
+// runs, and returns the function that ends this one's turn; or ctx's
+// error. A peer whose session pulls and announces at once (as a push
+// does: the announce and the pull that starts every session) thus sends
+// each update once; since only that peer's pulls wait for its turn, a
+// slow peer delays no other.
+func (n *Node) takeTurn(ctx context.Context, c session.Conn, pub string) (func(), error) {
+	n.mu.Lock()
+	m := n.pulling[c]
+	if m == nil {
+		m = map[string]*turn{}
+		n.pulling[c] = m
 	}
-	return fmt.Errorf("%w update of publisher %s: %w", errRefused, pub, err)
-}
-
-// checkFork decides whether a checkpoint that the store found to fork
-// from its log is a fork, so that a lying peer cannot raise the alarm. It
-// takes the peer's whole log: leaves that hash to the peer's (verified)
-// checkpoint are the publisher's, and if their prefix has another root than
-// our checkpoint, the publisher signed two histories. It returns an error
-// when the peer lied, nil when the fork is proven or cannot be decided.
-func (n *Node) checkFork(ctx context.Context, c session.Conn, pub string, haveCP []byte, newCP *catalog.Checkpoint) error {
-	if newCP.Size > n.cfg.MaxLeaves {
-		return nil
+	t := m[pub]
+	if t == nil {
+		t = &turn{ch: make(chan struct{}, 1)}
+		m[pub] = t
 	}
-	old, err := catalog.ParseUnverified(haveCP)
-	if err != nil || old.Size > newCP.Size {
-		return nil
-	}
-	leaves, err := n.getLeaves(ctx, c, pub, 0, newCP.Size)
-	if err != nil {
-		return nil
-	}
-	var hashes []tlog.Hash
-	read := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(idx))
-		for j, x := range idx {
-			if x < 0 || x >= int64(len(hashes)) {
-				return nil, errors.New("replica: hash index out of range")
+	t.refs++
+	n.mu.Unlock()
+	leave := func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if t.refs--; t.refs == 0 {
+			delete(m, pub)
+			if len(m) == 0 {
+				delete(n.pulling, c)
 			}
-			out[j] = hashes[x]
 		}
-		return out, nil
-	})
-	for j, l := range leaves {
-		hs, err := tlog.StoredHashes(int64(j), l, read)
-		if err != nil {
-			return nil
-		}
-		hashes = append(hashes, hs...)
 	}
-	if root, err := tlog.TreeHash(newCP.Size, read); err != nil || root != newCP.Root {
-		return fmt.Errorf("replica: the peer's %d leaves do not hash to its checkpoint", newCP.Size)
+	select {
+	case t.ch <- struct{}{}:
+		return func() { <-t.ch; leave() }, nil
+	case <-ctx.Done():
+		leave()
+		return nil, ctx.Err()
 	}
-	if root, err := tlog.TreeHash(old.Size, read); err == nil && old.Size > 0 && root == old.Root {
-		return fmt.Errorf("replica: the peer's log extends ours, but the leaves it first sent do not")
-	}
-	return nil
 }
 
-// getLeaves fetches leaves [from, to) in as many requests as needed.
-func (n *Node) getLeaves(ctx context.Context, c session.Conn, pub string, from, to int64) ([][]byte, error) {
-	var out [][]byte
-	for from < to {
-		ls, err := n.host.Leaves(ctx, c, pub, from, to)
-		if err != nil {
-			return nil, fmt.Errorf("replica: publisher %s: leaves: %w", pub, err)
-		}
-		out = append(out, ls...)
-		from += int64(len(ls))
+// fetchMissing fetches from the peer on c and stores, in batches, the
+// bundles of the publisher's current articles that the store lacks, and
+// notes whether the store still lacks some. It returns nil, or the error
+// that stopped it.
+func (n *Node) fetchMissing(ctx context.Context, c session.Conn, root *keys.PublicKey) error {
+	pub := root.ID()
+	p, err := n.st.Publisher(pub)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	want, err := n.st.MissingBundles(pub)
+	if err != nil || len(want) == 0 {
+		n.mu.Lock()
+		n.incomplete[pub] = false
+		n.mu.Unlock()
+		return err
+	}
+	got, applyErr, fetchErr := n.transfer(ctx, c, root, nil, want, p.Size)
+	n.mu.Lock()
+	n.incomplete[pub] = got.added < len(want)
+	n.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if applyErr != nil {
+		return n.refuse(ctx, c, pub, applyErr)
+	}
+	return fetchErr
 }
 
 // currentDigests returns the bundles that leaves leave current: the last
@@ -462,143 +350,4 @@ func currentDigests(leaves [][]byte) []bundle.Digest {
 		}
 	}
 	return out
-}
-
-// progressInterval is the least time between the announces a node sends
-// while it stores the bundles of a long sync, so that the next mirror
-// fetches what arrived (and asks again for what did not) without asking
-// for every bundle at every batch.
-const progressInterval = time.Second
-
-// fetchMissing fetches and stores, in batches, the bundles of the
-// publisher's current articles that the store lacks. It returns how many
-// it stored and how many it still lacks. While it runs, the other
-// sessions are told of the bundles stored at most every progressInterval.
-func (n *Node) fetchMissing(ctx context.Context, c session.Conn, root *keys.PublicKey) (added, left int, err error) {
-	want, err := n.st.MissingBundles(root.ID())
-	if err != nil {
-		return 0, 0, err
-	}
-	if len(want) == 0 {
-		return 0, 0, nil
-	}
-	// Batches are stored by one goroutine while the next is fetched, so
-	// the network and the disk work at once; at most one batch waits.
-	var batch [][]byte
-	var size int64
-	var applyErr error
-	var stopped atomic.Bool
-	applies := make(chan [][]byte, 1)
-	var applier sync.WaitGroup
-	applier.Go(func() {
-		last := time.Now()
-		for b := range applies {
-			if stopped.Load() {
-				continue
-			}
-			res, err := n.st.Apply(root, &store.Update{Bundles: b})
-			if err != nil {
-				applyErr = n.refuse(c, root.ID(), err)
-				stopped.Store(true)
-				continue
-			}
-			n.bundles.Add(uint64(res.BundlesAdded))
-			added += res.BundlesAdded
-			if res.BundlesAdded > 0 && time.Since(last) >= progressInterval {
-				n.notify(root.ID(), c)
-				last = time.Now()
-			}
-		}
-	})
-	flush := func() bool {
-		if len(batch) > 0 {
-			applies <- batch
-			batch, size = nil, 0
-		}
-		return !stopped.Load()
-	}
-	ferr := n.fetch(ctx, c, want, func(raw []byte) bool {
-		batch = append(batch, raw)
-		size += int64(len(raw))
-		if len(batch) >= n.cfg.Batch || size >= n.cfg.BatchBytes {
-			return flush()
-		}
-		return !stopped.Load()
-	})
-	flush()
-	close(applies)
-	applier.Wait() // added and applyErr are read only after this
-	left = len(want) - added
-	if applyErr == nil && ctx.Err() != nil {
-		return added, left, ctx.Err()
-	}
-	return added, left, errors.Join(applyErr, ferr)
-}
-
-// fetch gets the bundles named by want from the peer on up to Parallel
-// streams and passes each one that hashes to its digest to take, from one
-// goroutine at a time, until take returns false. Bundles the peer does not
-// have are skipped; one that does not match its digest is logged and
-// counted, no more are asked from this peer, and fetch returns an error.
-func (n *Node) fetch(ctx context.Context, c session.Conn, want []bundle.Digest, take func([]byte) bool) error {
-	var bad atomic.Pointer[bundle.Digest]
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan bundle.Digest)
-	results := make(chan []byte)
-	var wg sync.WaitGroup
-	for range min(n.cfg.Parallel, len(want)) {
-		wg.Go(func() {
-			for d := range jobs {
-				// The session layer hashes the answer as it streams
-				// and returns only a bundle that matches d.
-				p, err := n.host.Bundle(ctx, c, d)
-				if errors.Is(err, session.ErrDigestMismatch) {
-					n.refused.Add(1)
-					n.log.Warn("replica: refusing bundle: it does not match its digest; asking this peer no more", "peer", c.RemoteAddr(), "digest", d)
-					bad.Store(&d)
-					cancel()
-					continue
-				}
-				if err != nil {
-					var re *session.RemoteError
-					if !errors.As(err, &re) || re.Code != session.CodeNotFound {
-						if ctx.Err() == nil {
-							n.log.Debug("replica: bundle fetch failed", "peer", c.RemoteAddr(), "digest", d, "err", err)
-						}
-					}
-					continue
-				}
-				select {
-				case results <- p:
-				case <-ctx.Done():
-				}
-			}
-		})
-	}
-	go func() {
-		defer close(jobs)
-		for _, d := range want {
-			select {
-			case jobs <- d:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() {
-		wg.Wait()
-		close(results)
-	}()
-	stopped := false
-	for p := range results {
-		if !stopped && !take(p) {
-			stopped = true
-			cancel()
-		}
-	}
-	if d := bad.Load(); d != nil {
-		return fmt.Errorf("%w: bundle %s from the peer does not match its digest", errRefused, d)
-	}
-	return nil
 }
