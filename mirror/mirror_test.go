@@ -95,7 +95,12 @@ func TestStart(t *testing.T) {
 		t.Errorf("GET /healthz: %d %s", code, body)
 	}
 	code, body := get(t, "http://"+m.MetricsAddr()+"/metrics")
-	if code != http.StatusOK || !strings.Contains(body, "\nsamizdat_sync_sessions 0\n") || !strings.Contains(body, "samizdat_publishers ") {
+	for _, want := range []string{"\nsamizdat_sync_sessions 0\n", "\nsamizdat_sync_sessions_probation 0\n", "\nsamizdat_sync_busy_total 0\n", "samizdat_publishers ", "samizdat_build_info{"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics listener: no %q", strings.TrimSpace(want))
+		}
+	}
+	if code != http.StatusOK {
 		t.Errorf("GET metrics listener /metrics: %d\n%.400s", code, body)
 	}
 	if code, _ := get(t, "http://"+m.MetricsAddr()+"/healthz"); code != http.StatusNotFound {

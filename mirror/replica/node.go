@@ -143,11 +143,12 @@ type Stats struct {
 	Announces    uint64 // announces sent
 	LeavesAdded  uint64
 	BundlesAdded uint64
-	Forks        uint64 // checkpoints refused as proven forks: an alarm
-	Refused      uint64 // updates refused: untrusted publisher, bad data
-	Stale        uint64 // checkpoints older than ours, ignored
-	RateLimited  uint64 // peers' requests refused over their rate limit
-	IPRefused    uint64 // sessions refused: too many from one address
+	Forks        uint64        // checkpoints refused as proven forks: an alarm
+	Refused      uint64        // updates refused: untrusted publisher, bad data
+	Stale        uint64        // checkpoints older than ours, ignored
+	RateLimited  uint64        // peers' requests refused over their rate limit
+	IPRefused    uint64        // sessions refused: too many from one address
+	Session      session.Stats // all of the session layer's counts
 }
 
 // Node syncs a store with peers. It is safe for concurrent use.
@@ -268,7 +269,7 @@ func (n *Node) Stats() Stats {
 		Sessions: h.Sessions, Syncs: n.syncs.Load(), Announces: n.announces.Load(),
 		LeavesAdded: n.leaves.Load(), BundlesAdded: n.bundles.Load(),
 		Forks: n.forks.Load(), Refused: n.refused.Load(), Stale: n.stale.Load(),
-		RateLimited: h.RateLimited, IPRefused: h.IPRefused,
+		RateLimited: h.RateLimited, IPRefused: h.IPRefused, Session: h,
 	}
 }
 

@@ -173,4 +173,3 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descStoreBytes, prometheus.GaugeValue, float64(s.pub.Bytes), s.id)
 	}
 }
-
