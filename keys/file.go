@@ -207,6 +207,34 @@ func WriteKeyFile(path string, k *PrivateKey, passphrase []byte, opts *SealOptio
 	return WriteNewFile(path, data, 0o600)
 }
 
+// MaxPublicKeyFileSize bounds a public key file (publisher.pub) read by
+// ReadPublicKeyFile: one line of a key's text form, whose name has at most
+// MaxNameLen bytes, with room for an editor's white space.
+const MaxPublicKeyFileSize = 1024
+
+// ReadPublicKeyFile reads a public key file, such as a publisher's
+// publisher.pub: the key's text form on one line (ParsePublicKey). It
+// reads at most MaxPublicKeyFileSize bytes.
+func ReadPublicKeyFile(path string) (*PublicKey, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxPublicKeyFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("keys: reading %s: %w", path, err)
+	}
+	if len(data) > MaxPublicKeyFileSize {
+		return nil, fmt.Errorf("keys: %s is larger than %d bytes", path, MaxPublicKeyFileSize)
+	}
+	k, err := ParsePublicKey(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
 // ReadKeyFile reads and decrypts the key file at path. A key file readable
 // by group or others is refused.
 func ReadKeyFile(path string, passphrase []byte) (*PrivateKey, error) {

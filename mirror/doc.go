@@ -1,7 +1,8 @@
 // Package mirror is samizdat's node, the program a volunteer runs to copy
 // and serve publishers' bundles, assembled from its sub-packages: the
-// on-disk store shared by publishers and mirrors (store), replication
-// between nodes and its wire sessions (sync), and the HTTP handler (web).
+// on-disk store shared by publishers and mirrors (store), the sync
+// protocol's sessions (session), replication between nodes over them
+// (replica), and the HTTP handler (web).
 // The formats it keeps (catalog, bundle, keys) live at the top level, so
 // readers can use them without the node.
 //

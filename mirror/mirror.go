@@ -25,9 +25,6 @@ import (
 	"github.com/samizdat-news/samizdat/mirror/web"
 )
 
-// maxPublicKeyFile bounds a publisher.pub file read.
-const maxPublicKeyFile = 1024
-
 // Mirror is a running mirror node: a store, a sync node that keeps
 // sessions to the configured peers and answers those that dial in, and
 // HTTP servers for readers. Start makes one; Shutdown stops it. Its
@@ -200,13 +197,9 @@ func (c *Config) readFiles() ([]*keys.PublicKey, *tls.Config, error) {
 func readTrust(paths []string) ([]*keys.PublicKey, error) {
 	var trusted []*keys.PublicKey
 	for _, p := range paths {
-		data, err := readSmall(p, maxPublicKeyFile)
+		k, err := keys.ReadPublicKeyFile(p)
 		if err != nil {
 			return nil, err
-		}
-		k, err := keys.ParsePublicKey(string(data))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 		trusted = append(trusted, k)
 	}

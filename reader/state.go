@@ -137,7 +137,7 @@ type stateError struct {
 }
 
 func (e *stateError) Error() string {
-	return fmt.Sprintf("reader state %s is damaged (%v); move it away to start afresh, losing the protection against rollback it gave", e.dir, e.err)
+	return fmt.Sprintf("reader: state %s is damaged (%v); move it away to start afresh, losing the protection against rollback it gave", e.dir, e.err)
 }
 
 func (e *stateError) Unwrap() error { return e.err }
@@ -415,7 +415,7 @@ func lockDir(dir string, wait time.Duration) (unlock func(), err error) {
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) || time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("reader state %s is in use by another samizdat: %v", dir, err)
+			return nil, fmt.Errorf("reader: state %s is in use by another samizdat: %v", dir, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -154,17 +154,7 @@ func (k *keyDir) privateKey(e *env, file string) (*keys.PrivateKey, error) {
 }
 
 // readPublicKey reads a publisher.pub file.
-func readPublicKey(path string) (*keys.PublicKey, error) {
-	data, err := readSmall(path, 1024)
-	if err != nil {
-		return nil, err
-	}
-	k, err := keys.ParsePublicKey(string(data))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
-}
+func readPublicKey(path string) (*keys.PublicKey, error) { return keys.ReadPublicKeyFile(path) }
 
 // readSmall reads a file that must not exceed max bytes.
 func readSmall(path string, max int64) ([]byte, error) {

@@ -1,6 +1,7 @@
-// Package testkeys makes deterministic publisher keys for the tests of the
-// mirror packages. Every key comes from a seed derived from its name, so
-// test vectors and fuzz corpora stay stable. It is for tests only.
+// Package testkeys makes deterministic publisher keys for tests: of the
+// formats, the publisher's side, the node and the CLI. Every key comes
+// from a seed derived from its name, so test vectors and fuzz corpora
+// stay stable. It is for tests only.
 package testkeys
 
 import (

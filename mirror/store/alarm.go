@@ -106,14 +106,14 @@ func clip(s string) string {
 
 // Alarms returns the alarms kept for a publisher, oldest first. It is safe
 // for concurrent use.
-func (s *Store) Alarms(publisherID string) ([]Alarm, error) {
+func (s *Store) Alarms(pub string) ([]Alarm, error) {
 	var out []Alarm
 	err := s.db.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bktAlarms)
 		if root == nil {
 			return nil
 		}
-		b := root.Bucket([]byte(publisherID))
+		b := root.Bucket([]byte(pub))
 		if b == nil {
 			return nil
 		}
@@ -135,13 +135,13 @@ func (s *Store) Alarms(publisherID string) ([]Alarm, error) {
 
 // ClearAlarms forgets a publisher's alarms, once the operator has dealt
 // with them. It is safe for concurrent use.
-func (s *Store) ClearAlarms(publisherID string) error {
+func (s *Store) ClearAlarms(pub string) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bktAlarms)
-		if root == nil || root.Bucket([]byte(publisherID)) == nil {
+		if root == nil || root.Bucket([]byte(pub)) == nil {
 			return nil
 		}
-		return root.DeleteBucket([]byte(publisherID))
+		return root.DeleteBucket([]byte(pub))
 	})
 	if err != nil {
 		return fmt.Errorf("store: clear alarms: %w", err)

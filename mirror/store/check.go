@@ -16,17 +16,17 @@ import (
 
 // NextRoot returns the size and root hash the publisher's log would have
 // with leaves appended: what a publisher signs in its next checkpoint.
-func (s *Store) NextRoot(id string, leaves [][]byte) (int64, tlog.Hash, error) {
+func (s *Store) NextRoot(pub string, leaves [][]byte) (int64, tlog.Hash, error) {
 	var size int64
 	var hashes tlog.HashReader = tlog.HashReaderFunc(func([]int64) ([]tlog.Hash, error) { return nil, errors.New("store: empty log") })
-	p, err := s.Publisher(id)
+	p, err := s.Publisher(pub)
 	switch {
 	case errors.Is(err, ErrNotFound):
 	case err != nil:
 		return 0, tlog.Hash{}, err
 	default:
 		size = p.Size
-		hashes = s.hashes(id)
+		hashes = s.hashes(pub)
 	}
 	base := tlog.StoredHashCount(size)
 	var pending []tlog.Hash

@@ -22,16 +22,16 @@ var keyMirrorList = []byte("mirror-list")
 // its list (a mirror in the middle of a sync, or one whose peer does not
 // carry lists). The store never holds a list that a newer leaf superseded.
 // It is safe for concurrent use.
-func (s *Store) MirrorList(id string) ([]byte, error) {
+func (s *Store) MirrorList(pub string) ([]byte, error) {
 	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		b := tx.Bucket(bktPubs).Bucket([]byte(pub))
 		if b == nil {
-			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, pub)
 		}
 		v := b.Get(keyMirrorList)
 		if v == nil {
-			return fmt.Errorf("%w: mirror list of publisher %s", ErrNotFound, id)
+			return fmt.Errorf("%w: mirror list of publisher %s", ErrNotFound, pub)
 		}
 		out = bytes.Clone(v)
 		return nil
@@ -105,16 +105,16 @@ func (s *Store) auditMirrorList(id string, trust *keys.Trust, last *catalog.Leaf
 // MirrorListLeaf returns the newest mirror-list leaf of the publisher's
 // log, or an error wrapping ErrNotFound if the log has none. It is safe for
 // concurrent use.
-func (s *Store) MirrorListLeaf(id string) (*catalog.Leaf, error) {
+func (s *Store) MirrorListLeaf(pub string) (*catalog.Leaf, error) {
 	var l *catalog.Leaf
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		b := tx.Bucket(bktPubs).Bucket([]byte(pub))
 		if b == nil {
-			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, pub)
 		}
 		var err error
 		if l, err = lastMirrorLeaf(b); err == nil && l == nil {
-			err = fmt.Errorf("%w: mirror-list leaf of publisher %s", ErrNotFound, id)
+			err = fmt.Errorf("%w: mirror-list leaf of publisher %s", ErrNotFound, pub)
 		}
 		return err
 	})

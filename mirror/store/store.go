@@ -422,15 +422,15 @@ type Publisher struct {
 }
 
 // Publisher returns the state of one publisher's log.
-func (s *Store) Publisher(id string) (*Publisher, error) {
+func (s *Store) Publisher(pub string) (*Publisher, error) {
 	var p *Publisher
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		b := tx.Bucket(bktPubs).Bucket([]byte(pub))
 		if b == nil {
-			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, pub)
 		}
 		var err error
-		p, err = s.readPublisher(id, b)
+		p, err = s.readPublisher(pub, b)
 		return err
 	})
 	return p, err
@@ -488,18 +488,18 @@ func (s *Store) Trust(root *keys.PublicKey) (*keys.Trust, error) {
 }
 
 // Leaves returns leaves [from, to) of a publisher's log.
-func (s *Store) Leaves(id string, from, to int64) ([][]byte, error) {
+func (s *Store) Leaves(pub string, from, to int64) ([][]byte, error) {
 	var out [][]byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		b := tx.Bucket(bktPubs).Bucket([]byte(pub))
 		if b == nil {
-			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, pub)
 		}
 		lb := b.Bucket(bktLeaves)
 		for i := from; i < to; i++ {
 			v := lb.Get(u64(uint64(i)))
 			if v == nil {
-				return fmt.Errorf("%w: leaf %d of publisher %s", ErrNotFound, i, id)
+				return fmt.Errorf("%w: leaf %d of publisher %s", ErrNotFound, i, pub)
 			}
 			out = append(out, bytes.Clone(v))
 		}
@@ -509,16 +509,16 @@ func (s *Store) Leaves(id string, from, to int64) ([][]byte, error) {
 }
 
 // Article returns the state of one article.
-func (s *Store) Article(id, article string) (*catalog.Article, error) {
+func (s *Store) Article(pub, id string) (*catalog.Article, error) {
 	var a *catalog.Article
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		b := tx.Bucket(bktPubs).Bucket([]byte(pub))
 		if b == nil {
-			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, pub)
 		}
-		a = decodeArticle(article, b.Bucket(bktArticles).Get([]byte(article)))
+		a = decodeArticle(id, b.Bucket(bktArticles).Get([]byte(id)))
 		if a == nil {
-			return fmt.Errorf("%w: article %q", ErrNotFound, article)
+			return fmt.Errorf("%w: article %q", ErrNotFound, id)
 		}
 		return nil
 	})
@@ -527,12 +527,12 @@ func (s *Store) Article(id, article string) (*catalog.Article, error) {
 
 // Articles returns the state of every article of a publisher, most recently
 // changed first.
-func (s *Store) Articles(id string) ([]catalog.Article, error) {
+func (s *Store) Articles(pub string) ([]catalog.Article, error) {
 	var out []catalog.Article
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		b := tx.Bucket(bktPubs).Bucket([]byte(pub))
 		if b == nil {
-			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, pub)
 		}
 		return b.Bucket(bktArticles).ForEach(func(k, v []byte) error {
 			if a := decodeArticle(string(k), v); a != nil {
@@ -553,15 +553,15 @@ func (s *Store) Articles(id string) ([]catalog.Article, error) {
 // n articles, so a page costs about n lookups however many articles the
 // publisher has. Read in one transaction, a page is consistent; pages read
 // at different times may miss or repeat an article changed in between.
-func (s *Store) RecentArticles(id string, before int64, n int) ([]catalog.Article, error) {
+func (s *Store) RecentArticles(pub string, before int64, n int) ([]catalog.Article, error) {
 	var out []catalog.Article
 	if n <= 0 || before <= 0 {
 		return nil, nil
 	}
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		b := tx.Bucket(bktPubs).Bucket([]byte(pub))
 		if b == nil {
-			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, pub)
 		}
 		ab, lb := b.Bucket(bktArticles), b.Bucket(bktLeaves)
 		if ab == nil || lb == nil {
@@ -594,11 +594,11 @@ func (s *Store) RecentArticles(id string, before int64, n int) ([]catalog.Articl
 // in the order of Articles), and how many of the articles are retracted:
 // what a list needs to count its articles and find where each page starts
 // (see RecentArticles), at 8 bytes an article.
-func (s *Store) ArticleLeaves(id string) (leaves []int64, retracted int, err error) {
+func (s *Store) ArticleLeaves(pub string) (leaves []int64, retracted int, err error) {
 	err = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		b := tx.Bucket(bktPubs).Bucket([]byte(pub))
 		if b == nil {
-			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, pub)
 		}
 		ab := b.Bucket(bktArticles)
 		if ab == nil {
@@ -651,12 +651,12 @@ func decodeArticle(id string, v []byte) *catalog.Article {
 // MissingBundles returns the digests of the publisher's current articles
 // (not retracted) whose bundles the store does not hold yet, read in one
 // transaction: what a mirror still has to fetch.
-func (s *Store) MissingBundles(id string) ([]bundle.Digest, error) {
+func (s *Store) MissingBundles(pub string) ([]bundle.Digest, error) {
 	var out []bundle.Digest
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktPubs).Bucket([]byte(id))
+		b := tx.Bucket(bktPubs).Bucket([]byte(pub))
 		if b == nil {
-			return fmt.Errorf("%w: publisher %s", ErrNotFound, id)
+			return fmt.Errorf("%w: publisher %s", ErrNotFound, pub)
 		}
 		bb := tx.Bucket(bktBundles)
 		ab := b.Bucket(bktArticles)
@@ -736,10 +736,10 @@ func hashReader(b *bolt.Bucket, base int64, pending []tlog.Hash) tlog.HashReader
 }
 
 // InclusionProof proves leaf n is in the publisher's log of the given size.
-func (s *Store) InclusionProof(id string, n, size int64) (tlog.RecordProof, error) {
+func (s *Store) InclusionProof(pub string, n, size int64) (tlog.RecordProof, error) {
 	var p tlog.RecordProof
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b, err := s.pubForProof(tx, id, size)
+		b, err := s.pubForProof(tx, pub, size)
 		if err != nil {
 			return err
 		}
@@ -754,10 +754,10 @@ func (s *Store) InclusionProof(id string, n, size int64) (tlog.RecordProof, erro
 
 // ConsistencyProof proves the publisher's log of size newer extends its log
 // of size older.
-func (s *Store) ConsistencyProof(id string, older, newer int64) (tlog.TreeProof, error) {
+func (s *Store) ConsistencyProof(pub string, older, newer int64) (tlog.TreeProof, error) {
 	var p tlog.TreeProof
 	err := s.db.View(func(tx *bolt.Tx) error {
-		b, err := s.pubForProof(tx, id, newer)
+		b, err := s.pubForProof(tx, pub, newer)
 		if err != nil {
 			return err
 		}
