@@ -125,7 +125,7 @@ func Start(ctx context.Context, cfg *Config) (m *Mirror, err error) {
 		return m, err
 	}
 	peerURLs := slices.Clone(c.PeerURLs)
-	m.web = web.New(st, trusted, &web.Config{
+	m.web, err = web.New(st, trusted, &web.Config{
 		Logger:         log,
 		Alarms:         m.node.Alarms,
 		Collectors:     []prometheus.Collector{&syncCollector{m.node}, web.ConnMetrics(m.conns)},
@@ -133,6 +133,9 @@ func Start(ctx context.Context, cfg *Config) (m *Mirror, err error) {
 		PublicURL:      c.PublicURL,
 		Peers:          func() []string { return append(slices.Clone(peerURLs), m.node.PeerURLs()...) },
 	})
+	if err != nil {
+		return m, err
+	}
 	pages = m.web
 	if err := ctx.Err(); err != nil {
 		return m, err

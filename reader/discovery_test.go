@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/web"
 	"github.com/samizdat-news/samizdat/reader"
 )
@@ -27,7 +26,7 @@ func TestDiscovery(t *testing.T) {
 	if _, err := w.publisher(st, t2.Add(time.Minute)).SetMirrors([]string{b.URL}); err != nil {
 		t.Fatal(err)
 	}
-	a.Config.Handler = web.New(st, []*keys.PublicKey{w.root()}, &web.Config{Now: func() time.Time { return now }, Refresh: -1,
+	a.Config.Handler = w.webHandler(st, &web.Config{Now: func() time.Time { return now }, Refresh: -1,
 		PublicURL: aURL, Peers: func() []string { return []string{c.URL} }})
 	a.Start()
 	state := t.TempDir()

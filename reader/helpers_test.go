@@ -123,7 +123,17 @@ func (w *world) digest(st *store.Store, id string) bundle.Digest {
 
 // handler returns a mirror's web handler over st.
 func (w *world) handler(st *store.Store) http.Handler {
-	return web.New(st, []*keys.PublicKey{w.root()}, &web.Config{Now: func() time.Time { return now }, Refresh: -1})
+	return w.webHandler(st, &web.Config{Now: func() time.Time { return now }, Refresh: -1})
+}
+
+// webHandler returns a mirror's web handler over st with cfg.
+func (w *world) webHandler(st *store.Store, cfg *web.Config) *web.Handler {
+	w.t.Helper()
+	h, err := web.New(st, []*keys.PublicKey{w.root()}, cfg)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return h
 }
 
 // serve serves h over real HTTP on loopback and returns its URL.

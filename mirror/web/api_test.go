@@ -152,13 +152,13 @@ func TestAPIErrorsJSON(t *testing.T) {
 	check("414", f.get("/api/publishers?"+strings.Repeat("x", 300)), 414)
 
 	// 503: a bundle this mirror cannot verify.
-	tight := web.New(f.st, []*keys.PublicKey{f.alpha.Root.Public()}, &web.Config{Limits: &bundle.Limits{BundleSize: 200}, Rate: -1})
+	tight := newHandler(t, f.st, []*keys.PublicKey{f.alpha.Root.Public()}, &web.Config{Limits: &bundle.Limits{BundleSize: 200}, Rate: -1})
 	srv := httptest.NewServer(tight)
 	defer srv.Close()
 	check("503", fetch(t, srv.URL+"/api/p/"+a+"/a/hostile"), 503)
 
 	// 429: over the rate limit (loopback is limited here).
-	limited := web.New(f.st, []*keys.PublicKey{f.alpha.Root.Public()}, &web.Config{Rate: 0.001, Burst: 1, LimitLoopback: true})
+	limited := newHandler(t, f.st, []*keys.PublicKey{f.alpha.Root.Public()}, &web.Config{Rate: 0.001, Burst: 1, LimitLoopback: true})
 	srv2 := httptest.NewServer(limited)
 	defer srv2.Close()
 	fetch(t, srv2.URL+"/api/publishers")

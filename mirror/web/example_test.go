@@ -33,10 +33,13 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	h := web.New(st, []*keys.PublicKey{root.Public()}, &web.Config{
+	h, err := web.New(st, []*keys.PublicKey{root.Public()}, &web.Config{
 		Logger: slog.New(slog.DiscardHandler),
 		Alarms: func(publisherID string) []string { return nil }, // sync reports forks here
 	})
+	if err != nil {
+		panic(err)
+	}
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

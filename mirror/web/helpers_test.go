@@ -115,7 +115,7 @@ func newFixtureStore(t testing.TB, cfg *web.Config, opts *store.Options) *fixtur
 		cfg.Refresh = -1
 	}
 	f.cfg = cfg
-	f.h = web.New(f.st, []*keys.PublicKey{f.alpha.Root.Public(), f.beta.Root.Public()}, cfg)
+	f.h = newHandler(t, f.st, []*keys.PublicKey{f.alpha.Root.Public(), f.beta.Root.Public()}, cfg)
 	f.srv = httptest.NewServer(f.h)
 	t.Cleanup(f.srv.Close)
 	return f
@@ -185,4 +185,14 @@ func (f *fixture) do(method, path string, headers ...string) *response {
 func (f *fixture) get(path string, headers ...string) *response {
 	f.t.Helper()
 	return f.do(http.MethodGet, path, headers...)
+}
+
+// newHandler returns web.New's handler, failing the test on an error.
+func newHandler(t testing.TB, st *store.Store, trusted []*keys.PublicKey, cfg *web.Config) *web.Handler {
+	t.Helper()
+	h, err := web.New(st, trusted, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }

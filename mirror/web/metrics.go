@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -29,7 +30,7 @@ type metrics struct {
 	handler  http.Handler
 }
 
-func newMetrics(h *Handler) *metrics {
+func newMetrics(h *Handler) (*metrics, error) {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "samizdat_http_requests_total",
@@ -55,11 +56,11 @@ func newMetrics(h *Handler) *metrics {
 		&storeCollector{h: h})
 	for _, c := range h.cfg.Collectors {
 		if err := m.reg.Register(c); err != nil {
-			h.log.Warn("web: cannot register collector", "err", err)
+			return nil, fmt.Errorf("web: Config.Collectors: %w", err)
 		}
 	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: nil, Registry: m.reg})
-	return m
+	return m, nil
 }
 
 // buildInfo returns the main module's version ("(devel)" when built from

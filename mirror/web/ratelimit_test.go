@@ -14,7 +14,7 @@ import (
 func TestRateLimit(t *testing.T) {
 	f := newFixture(t, nil)
 	trusted := []*keys.PublicKey{f.alpha.Root.Public()}
-	h := web.New(f.st, trusted, &web.Config{Rate: 0.001, Burst: 3})
+	h := newHandler(t, f.st, trusted, &web.Config{Rate: 0.001, Burst: 3})
 	get := func(remote string) int {
 		r := httptest.NewRequest(http.MethodGet, "/healthz", nil)
 		r.RemoteAddr = remote
@@ -46,7 +46,7 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 	// A negative rate turns the limit off.
-	off := web.New(f.st, trusted, &web.Config{Rate: -1})
+	off := newHandler(t, f.st, trusted, &web.Config{Rate: -1})
 	for i := range 300 {
 		r := httptest.NewRequest(http.MethodGet, "/healthz", nil)
 		r.RemoteAddr = "198.51.100.7:1"
@@ -62,7 +62,7 @@ func TestRateLimit(t *testing.T) {
 // another /64 has its own.
 func TestRateLimitIPv6Prefix(t *testing.T) {
 	f := newFixture(t, nil)
-	h := web.New(f.st, []*keys.PublicKey{f.alpha.Root.Public()}, &web.Config{Rate: 0.001, Burst: 3})
+	h := newHandler(t, f.st, []*keys.PublicKey{f.alpha.Root.Public()}, &web.Config{Rate: 0.001, Burst: 3})
 	get := func(remote string) int {
 		r := httptest.NewRequest(http.MethodGet, "/healthz", nil)
 		r.RemoteAddr = remote
@@ -93,7 +93,7 @@ func TestRateLimitIPv6Prefix(t *testing.T) {
 // than the table holds, does not give a limited client a fresh burst.
 func TestRateLimitFlood(t *testing.T) {
 	f := newFixture(t, nil)
-	h := web.New(f.st, []*keys.PublicKey{f.alpha.Root.Public()}, &web.Config{Rate: 0.001, Burst: 3, RateClients: 256})
+	h := newHandler(t, f.st, []*keys.PublicKey{f.alpha.Root.Public()}, &web.Config{Rate: 0.001, Burst: 3, RateClients: 256})
 	get := func(remote string) int {
 		r := httptest.NewRequest(http.MethodGet, "/healthz", nil)
 		r.RemoteAddr = remote
@@ -122,7 +122,7 @@ func TestRateLimitFlood(t *testing.T) {
 // many loopback addresses (LimitLoopback), with a table of 16.
 func TestRateLimitFloodLoopback(t *testing.T) {
 	f := newFixture(t, nil)
-	h := web.New(f.st, []*keys.PublicKey{f.alpha.Root.Public()}, &web.Config{Rate: 0.001, Burst: 3, RateClients: 16, LimitLoopback: true})
+	h := newHandler(t, f.st, []*keys.PublicKey{f.alpha.Root.Public()}, &web.Config{Rate: 0.001, Burst: 3, RateClients: 16, LimitLoopback: true})
 	_, base := serve(t, h, &web.ServerConfig{})
 	get := func(from string) int {
 		tr := &http.Transport{DialContext: dialFrom(from).DialContext, DisableKeepAlives: true}

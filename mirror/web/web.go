@@ -172,7 +172,9 @@ type Handler struct {
 
 // New returns a handler serving the publishers in trusted from st.
 // Publishers the store holds but trusted does not list are not served.
-func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Handler {
+// It fails only if one of cfg.Collectors cannot be registered (for
+// example, it describes a metric the handler already has).
+func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) (*Handler, error) {
 	h := &Handler{st: st, trusted: map[string]*keys.PublicKey{}, states: map[string]*pubState{}}
 	if cfg != nil {
 		h.cfg = *cfg
@@ -228,9 +230,12 @@ func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) *Handler {
 	h.bundles = newLRU[bundle.Digest, *openBundle](4096, c.CacheBytes)
 	h.pages = newLRU[bundle.Digest, *renderedPage](4096, c.PageCacheBytes)
 	h.summaries = newLRU[bundle.Digest, *summary](16384, 16384)
-	h.metrics = newMetrics(h)
+	var err error
+	if h.metrics, err = newMetrics(h); err != nil {
+		return nil, err
+	}
 	h.routes()
-	return h
+	return h, nil
 }
 
 // Invalidate makes the handler read a publisher's state from the store on

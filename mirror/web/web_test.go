@@ -717,7 +717,7 @@ func TestHeadAndNilConfig(t *testing.T) {
 	if head.Header.Get("Content-Security-Policy") != pageCSP {
 		t.Errorf("HEAD without the page policy")
 	}
-	h := web.New(f.st, []*keys.PublicKey{f.alpha.Root.Public(), nil, f.alpha.Root.Public()}, nil)
+	h := newHandler(t, f.st, []*keys.PublicKey{f.alpha.Root.Public(), nil, f.alpha.Root.Public()}, nil)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "Hello <b>world</b>") {
@@ -766,5 +766,17 @@ func TestArticleGzip(t *testing.T) {
 	}
 	if r := f.get(path, "Accept-Encoding: gzip;q=0"); r.Header.Get("Content-Encoding") != "" {
 		t.Errorf("gzip sent though refused")
+	}
+}
+
+// TestNewRefusesBadCollector: a collector that cannot be registered (here
+// one describing the handler's own build-info metric) makes New fail,
+// rather than a mirror running without the metrics its operator asked for.
+func TestNewRefusesBadCollector(t *testing.T) {
+	f := newFixture(t, nil)
+	dup := prometheus.NewGauge(prometheus.GaugeOpts{Name: "samizdat_build_info", Help: "a clash"})
+	h, err := web.New(f.st, nil, &web.Config{Collectors: []prometheus.Collector{dup}})
+	if err == nil || h != nil || !strings.HasPrefix(err.Error(), "web: ") {
+		t.Fatalf("New = %v, %v; want a web: error", h, err)
 	}
 }

@@ -72,7 +72,10 @@ func runServe(args []string) {
 		fatal(err)
 	}
 	defer st.Close()
-	h := web.New(st, []*keys.PublicKey{readPub(*pub)}, nil)
+	h, err := web.New(st, []*keys.PublicKey{readPub(*pub)}, nil)
+	if err != nil {
+		fatal(err)
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		fatal(err)

@@ -36,7 +36,10 @@ func runServe(args []string) {
 	defer os.RemoveAll(dir)
 	st, root := makeStore(filepath.Join(dir, "store"), 30)
 	defer st.Close()
-	h := web.New(st, []*keys.PublicKey{root}, nil)
+	h, err := web.New(st, []*keys.PublicKey{root}, nil)
+	if err != nil {
+		fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fatal(err)
