@@ -241,6 +241,12 @@ func (c *Config) withDefaults() *Config {
 	if d.MemoryLimitMB == 0 {
 		d.MemoryLimitMB = DefaultMemoryLimitMB
 	}
+	if d.HTTPMaxConns == 0 {
+		d.HTTPMaxConns = netlimit.DefaultMaxConns // lowered at start to what the file descriptor limit allows
+	}
+	if d.HTTPMaxConnsPerAddr == 0 {
+		d.HTTPMaxConnsPerAddr = netlimit.DefaultMaxConnsPerAddr
+	}
 	if d.LogLevel == "" {
 		d.LogLevel = DefaultLogLevel
 	}

@@ -37,19 +37,21 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		Store:           "/var/lib/samizdat",
-		Trust:           []string{"/etc/samizdat/publishers/example-news.pub"},
-		HTTP:            "127.0.0.1:8080",
-		QUIC:            ":4433",
-		TCP:             ":4433",
-		Metrics:         "127.0.0.1:9464",
-		Peers:           []string{},
-		PeerURLs:        []string{},
-		ShutdownTimeout: 10 * time.Second,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		MemoryLimitMB:   64,
-		file:            exampleConfig,
+		Store:               "/var/lib/samizdat",
+		Trust:               []string{"/etc/samizdat/publishers/example-news.pub"},
+		HTTP:                "127.0.0.1:8080",
+		QUIC:                ":4433",
+		TCP:                 ":4433",
+		Metrics:             "127.0.0.1:9464",
+		HTTPMaxConns:        16384,
+		HTTPMaxConnsPerAddr: 256,
+		Peers:               []string{},
+		PeerURLs:            []string{},
+		ShutdownTimeout:     10 * time.Second,
+		LogLevel:            "info",
+		LogFormat:           "text",
+		MemoryLimitMB:       64,
+		file:                exampleConfig,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("LoadConfig(%s) =\n%+v\nwant\n%+v", exampleConfig, c, want)

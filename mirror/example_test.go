@@ -72,8 +72,8 @@ func ExampleConfig_WriteTOML() {
 	// quic = ":4433"
 	// tcp = ""
 	// metrics = ""
-	// http_max_conns = 0
-	// http_max_conns_per_addr = 0
+	// http_max_conns = 16384
+	// http_max_conns_per_addr = 256
 	// peers = []
 	// public_url = ""
 	// peer_urls = []
