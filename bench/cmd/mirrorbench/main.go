@@ -91,7 +91,7 @@ func runWait(args []string) {
 	fatal(fmt.Errorf("wait: %s at %s is %v after %v, want %v", *metric, *url, last, *timeout, *n))
 }
 
-var httpAddr = regexp.MustCompile(`msg="mirror: serving HTTP" addr=(\S+)`)
+var httpAddr = regexp.MustCompile(`msg="mirror: started" .* http=(\S+)`)
 
 // runFreePort prints a free TCP port on 127.0.0.1 (also free for UDP
 // unless something takes it meanwhile).
