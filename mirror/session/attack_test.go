@@ -311,6 +311,95 @@ func TestGarbageBundles(t *testing.T) {
 	}
 }
 
+// TestStalledAnswer: a peer answers a bundle request with a header that
+// claims the largest bundle, sends a little more than the first chunk and
+// stalls. Before the fix the answer then took room for all it claimed,
+// the whole large part of the receive budget, until its request timed
+// out (30 s by default): every other answer larger than the first chunk,
+// from any peer, found no room and was given up, and a publisher's push
+// of an article with a 200 KiB image did not land (the red team's
+// "stall" attack). Now an answer holds room only for what it sent and
+// the chunk being read, and an honest 300 KiB bundle from another peer
+// passes at once.
+func TestStalledAnswer(t *testing.T) {
+	const claim = 16 * mib
+	stalled := make(chan struct{})
+	release := make(chan struct{})
+	_, key, _ := ed25519.GenerateKey(nil)
+	l, err := ListenQUIC("127.0.0.1:0", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		close(release)
+		l.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		c, err := l.Accept(context.Background())
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		s, err := c.AcceptStream(context.Background())
+		if err != nil {
+			return
+		}
+		if _, _, err := readFrame(s, requestLimit); err != nil {
+			return
+		}
+		hdr := []byte{respBundle, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(hdr[1:], claim)
+		s.Write(hdr)
+		s.Write(make([]byte, firstChunk+1024))
+		close(stalled)
+		<-release
+		s.Reset()
+	})
+
+	h := New(newTestModel(), &Config{MaxBundleSize: claim, MaxReceiveBytes: 4 * mib})
+	ctx := testContext(t)
+	var stallErr error
+	stallDone := make(chan struct{})
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(stallDone)
+		_, stallErr = h.Bundle(sctx, dial(t, l.Addr().String(), nil), bundle.Digest{1})
+	}()
+	<-stalled
+	// The stalled answer has been sent; wait until the node has read its
+	// first chunk and holds room in the large part for more (polled: the
+	// budget has no event to wait on).
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if !h.recv.large.sem.TryAcquire(h.recv.large.max) {
+			break
+		}
+		h.recv.large.sem.Release(h.recv.large.max)
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled answer took no room in 5 s")
+		}
+		runtime.Gosched()
+	}
+
+	b := bytesN(300 << 10)
+	honest, hkey := New(newTestModel(b), nil), func() ed25519.PrivateKey { _, k, _ := ed25519.GenerateKey(nil); return k }()
+	addr := serve(t, honest, hkey)
+	start := time.Now()
+	got, err := h.Bundle(ctx, dial(t, addr, nil), sha256.Sum256(b))
+	el := time.Since(start)
+	t.Logf("an honest 300 KiB bundle while a %d MiB answer stalls: %v, %v", claim/mib, el.Round(time.Millisecond), err)
+	if err != nil || string(got) != string(b) {
+		t.Errorf("honest bundle: %d bytes, %v; want it whole", len(got), err)
+	}
+	select {
+	case <-stallDone:
+		t.Errorf("the stalled answer ended early: %v", stallErr)
+	default:
+	}
+}
+
 // TestBundleAnswers: honest bundles of every size up to the limit pass
 // through the chunks, larger than the budget's large part too (received
 // alone); one byte more than asked for, or one byte less, does not.

@@ -101,21 +101,22 @@ type chunks struct {
 
 // readChunks reads n bytes from r into chunks charged to b, and writes
 // every byte read to h. The first chunk (firstChunk bytes at most) takes
-// room in the small part. Once it is full, the rest of the answer takes
-// room in the large part for all of its claimed length at once (all of the
-// part for an answer larger than it, which is then received alone): room
-// taken piece by piece would let answers growing together each hold part
-// of it and wait for the rest. The memory itself is allocated as bytes
-// arrive, in chunks that double up to maxChunk, so a peer that claims a
-// large answer and sends little costs little. On error the room is given
-// back.
+// room in the small part; every later chunk takes room in the large part
+// before it is read, so that an answer holds room for at most the bytes
+// it has sent and the chunk being read, never for the length it claims: a
+// peer that claims a large answer, sends its first chunk and stalls holds
+// a chunk's room, not the whole large part, and other peers' answers
+// still pass. An answer larger than the large part takes all of it once
+// its bytes have filled it, and is then received alone, beyond it. The
+// memory itself is allocated as bytes arrive, in chunks that double up to
+// maxChunk. On error the room is given back.
 func (b *recvBudget) readChunks(ctx context.Context, r io.Reader, n int64, h io.Writer) (*chunks, error) {
 	c := &chunks{b: b}
 	var got int64
 	size := min(n, firstChunk)
 	for got < n {
 		size = min(size, n-got)
-		if err := c.charge(ctx, n, got); err != nil {
+		if err := c.charge(ctx, n, got, size); err != nil {
 			c.release()
 			return nil, err
 		}
@@ -136,24 +137,26 @@ func (b *recvBudget) readChunks(ctx context.Context, r io.Reader, n int64, h io.
 	return c, nil
 }
 
-// charge takes the room an answer of n bytes needs before the chunk that
-// starts at got is read: the first chunk's in the small part, then the
-// rest's in the large part.
-func (c *chunks) charge(ctx context.Context, n, got int64) error {
-	switch got {
-	case 0:
+// charge takes the room an answer of n bytes needs before the chunk of
+// size bytes that starts at got is read: the first chunk's in the small
+// part, each later one's in the large part, up to all of the large part.
+func (c *chunks) charge(ctx context.Context, n, got, size int64) error {
+	if got == 0 {
 		want := min(n, firstChunk)
 		if !c.b.small.take(ctx, want) {
 			return fmt.Errorf("%w: too many answers being received", ErrBusy)
 		}
 		c.small = want
-	case firstChunk:
-		want := min(n-got, c.b.large.max)
-		if !c.b.large.take(ctx, want) {
-			return fmt.Errorf("%w: too many answer bytes being received", ErrBusy)
-		}
-		c.large = want
+		return nil
 	}
+	want := min(got+size-firstChunk, c.b.large.max) - c.large
+	if want <= 0 {
+		return nil
+	}
+	if !c.b.large.take(ctx, want) {
+		return fmt.Errorf("%w: too many answer bytes being received", ErrBusy)
+	}
+	c.large += want
 	return nil
 }
 
