@@ -505,6 +505,57 @@ func TestSessionFlood(t *testing.T) {
 	}
 }
 
+// TestProbationFlood: peers fill the general pool and then the probation
+// pool too, one session from each of ProbationSessions more addresses,
+// each dialed again as soon as it is closed (the red team's "probation"
+// attack: 48 addresses × 17 sessions against the real mirror). Before the
+// fix a publisher's push then found no slot and was refused with error
+// 6; now it takes the place of the session on probation longest, whose
+// peer is told code 6, and is done within a second.
+func TestProbationFlood(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			h, m, key := newHostModel(t, &Config{MaxSessions: 4, MaxSessionsPerIP: 4, ProbationSessions: 4, ProbationTime: time.Minute})
+			m.host = h
+			addr := serveOver(t, tr, h, key)
+			ctx := testContext(t)
+			for range 4 {
+				if _, err := h.List(ctx, dialFrom(t, tr, "127.0.0.2", addr)); err != nil {
+					t.Fatalf("general pool: %v", err)
+				}
+			}
+			var probation []Conn
+			for i := range 4 {
+				c := dialFrom(t, tr, fmt.Sprintf("127.0.0.%d", 3+i), addr)
+				if _, err := h.List(ctx, c); err != nil {
+					t.Fatalf("probation session %d: %v", i, err)
+				}
+				probation = append(probation, c)
+			}
+			if s := h.Stats(); s.Sessions != 8 || s.Probation != 4 {
+				t.Fatalf("stats %+v, want 8 sessions, 4 on probation", s)
+			}
+			el, err := push(t, tr, "127.0.0.100", addr)
+			t.Logf("push with every pool full: %v, %v; stats %+v", el.Round(time.Millisecond), err, h.Stats())
+			if err != nil || el > time.Second {
+				t.Errorf("push: %v after %v, want done within 1 s", err, el)
+			}
+			if s := h.Stats(); s.Promoted != 1 {
+				t.Errorf("stats %+v, want the push promoted", s)
+			}
+			// The oldest session on probation made room, and was told.
+			_, err = h.List(ctx, probation[0])
+			var re *RemoteError
+			if tr.name == "QUIC" && (!errors.As(err, &re) || re.Code != CodeBusy) {
+				t.Errorf("oldest session on probation: %v, want closed with code 6", err)
+			}
+			if tr.name == "TCP" && err == nil {
+				t.Error("oldest session on probation still answered, want it closed")
+			}
+		})
+	}
+}
+
 // TestHandshakeFlood: one address opens 100 TCP connections and never
 // starts TLS. Before the fix they took every handshake slot until their
 // timeout, and TCP pushes from elsewhere took 8–10 s; now one address

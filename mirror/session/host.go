@@ -112,8 +112,12 @@ type Config struct {
 	// the general pool, or their address's share of it, is full: one per
 	// address, for ProbationTime, after which a session the model has not
 	// promoted is closed with code 6, unless it is waiting for the answer
-	// to an announce. A publisher's push, which dials with a new key
-	// each time, gets through a flood of idle sessions this way. Default
+	// to an announce. When the probation pool is full too, a new session
+	// takes the place of the one on probation longest that is not
+	// waiting for the answer to an announce (closed with code 6). A
+	// publisher's push, which dials with a new key each time and
+	// announces first, gets through a flood of idle sessions this way.
+	// Default
 	// DefaultProbationSessions; negative means none.
 	ProbationSessions int
 	// ProbationTime is how long a session stays on probation. Default
@@ -245,7 +249,7 @@ type Stats struct {
 	IPRefused   uint64 // sessions refused: too many from one address
 	Refused     uint64 // sessions refused: every slot they could take was taken
 	Promoted    uint64 // sessions promoted from probation or the general pool
-	Closed      uint64 // sessions closed at the end of their probation, or idle
+	Closed      uint64 // sessions closed at the end of their probation, for a newer one on probation, or idle
 }
 
 // Host is one node's end of its sessions with peers: it answers their
@@ -372,6 +376,8 @@ func (h *Host) Promote(c Conn) bool {
 	switch s.pool {
 	case poolReserved, poolDialed:
 		return true
+	case poolEvicted:
+		return false
 	}
 	if h.pools[poolReserved] >= h.cfg.MaxReservedSessions {
 		return false

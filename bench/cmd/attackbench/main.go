@@ -385,7 +385,8 @@ var attacks = map[string]attack{
 	"handshakes": {run: func(ctx context.Context, b *bench, m *mirror) { handshakes(ctx, m.tcp) }, push: "tcp"},
 	"stall":      {run: func(ctx context.Context, b *bench, m *mirror) { stall(ctx, b.ahead, m.quic, 1) }, push: "quic", early: true, image: 200 << 10},
 	"stall32":    {run: func(ctx context.Context, b *bench, m *mirror) { stall(ctx, b.ahead, m.quic, 32) }, push: "quic", early: true, image: 200 << 10},
-	"probation":  {run: func(ctx context.Context, b *bench, m *mirror) { floodFrom(ctx, m.quic, 48, 17) }, push: "quic"},
+	"probation":  {run: func(ctx context.Context, b *bench, m *mirror) { floodFrom(ctx, m.quic, 48, 17, time.Second) }, push: "quic"},
+	"redial":     {run: func(ctx context.Context, b *bench, m *mirror) { floodFrom(ctx, m.quic, 48, 17, 10*time.Millisecond) }, push: "quic"},
 }
 
 func (b *bench) run(bin, name string, a attack) result {
@@ -733,8 +734,9 @@ func stall(ctx context.Context, log *logSnapshot, addr string, n int) {
 }
 
 // floodFrom keeps per idle sessions open from each of addrs addresses
-// (127.0.2.2 on): more than the general pool and the probation pool.
-func floodFrom(ctx context.Context, addr string, addrs, per int) {
+// (127.0.2.2 on): more than the general pool and the probation pool. A
+// session is dialed again wait after the mirror closes or refuses it.
+func floodFrom(ctx context.Context, addr string, addrs, per int, wait time.Duration) {
 	h := session.New(&hostile{log: &logSnapshot{}}, nil)
 	var wg sync.WaitGroup
 	for i := range addrs {
@@ -757,7 +759,7 @@ func floodFrom(ctx context.Context, addr string, addrs, per int) {
 						}
 					}
 					c.Close()
-					pause(ctx, 10*time.Millisecond)
+					pause(ctx, wait)
 				}
 			})
 		}
