@@ -60,6 +60,18 @@ type ServerConfig struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes: zero means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
+	// MaxConcurrentStreams bounds the requests one HTTP/2 connection may
+	// have in flight. Zero means DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams int
+	// MaxRequests and MaxRequestsPerAddr bound the requests being
+	// handled at once, in total and per client address (IPv4 address,
+	// IPv6 /64; loopback exempt unless the Limiter limits it): more are
+	// answered 503 at once, with no body. Zero means the Limiter's
+	// MaxConns and MaxConnsPerAddr, so that HTTP/2, which carries many
+	// requests on one connection, lets a client hold no more handlers
+	// than HTTP/1.1 would; a negative MaxRequestsPerAddr means no
+	// per-address bound.
+	MaxRequests, MaxRequestsPerAddr int
 	// NoCoalesce turns off package coalesce on plain HTTP, which sends a
 	// full 4 KB buffer of net/http with the next write in one writev (a
 	// cached article page leaves in one system call instead of two). It
@@ -111,6 +123,17 @@ func NewServer(ln net.Listener, h http.Handler, cfg *ServerConfig) *Server {
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	if c.MaxConcurrentStreams <= 0 {
+		c.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	lc := c.Limiter.Config()
+	if c.MaxRequests <= 0 {
+		c.MaxRequests = lc.MaxConns
+	}
+	if c.MaxRequestsPerAddr == 0 {
+		c.MaxRequestsPerAddr = lc.MaxConnsPerAddr
+	}
+	h = newInflight(h, c.MaxRequests, c.MaxRequestsPerAddr, lc.LimitLoopback)
 	errLog := log.New(io.Discard, "", 0)
 	if c.Logger != nil {
 		errLog = slog.NewLogLogger(c.Logger.Handler(), slog.LevelDebug)
@@ -131,6 +154,7 @@ func NewServer(ln net.Listener, h http.Handler, cfg *ServerConfig) *Server {
 	p.SetHTTP2(true)
 	p.SetUnencryptedHTTP2(c.TLSConfig == nil)
 	srv.Protocols = &p
+	srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: c.MaxConcurrentStreams}
 	if c.TLSConfig == nil && !c.NoCoalesce {
 		ln = coalesce.NewListener(ln, nil)
 	}
