@@ -103,37 +103,11 @@ type Server struct {
 func NewServer(ln net.Listener, h http.Handler, cfg *ServerConfig) *Server {
 	var c ServerConfig
 	if cfg != nil {
-		c = *cfg
+		c = cfg.withDefaults()
+	} else {
+		c = (&ServerConfig{}).withDefaults()
 	}
-	if c.Limiter == nil {
-		c.Limiter = netlimit.New(nil)
-	}
-	if c.ReadHeaderTimeout <= 0 {
-		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.MaxHeaderBytes <= 0 {
-		c.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
-	if c.MaxConcurrentStreams <= 0 {
-		c.MaxConcurrentStreams = DefaultMaxConcurrentStreams
-	}
-	lc := c.Limiter.Config()
-	if c.MaxRequests <= 0 {
-		c.MaxRequests = lc.MaxConns
-	}
-	if c.MaxRequestsPerAddr == 0 {
-		c.MaxRequestsPerAddr = lc.MaxConnsPerAddr
-	}
-	h = newInflight(h, c.MaxRequests, c.MaxRequestsPerAddr, lc.LimitLoopback)
+	h = c.limitRequests(h)
 	errLog := log.New(io.Discard, "", 0)
 	if c.Logger != nil {
 		errLog = slog.NewLogLogger(c.Logger.Handler(), slog.LevelDebug)
@@ -159,6 +133,46 @@ func NewServer(ln net.Listener, h http.Handler, cfg *ServerConfig) *Server {
 		ln = coalesce.NewListener(ln, nil)
 	}
 	return &Server{HTTP: srv, Limiter: c.Limiter, ln: c.Limiter.Listener(ln)}
+}
+
+// withDefaults returns a copy of c with its zero fields set to their
+// defaults (a Limiter of its own if none).
+func (c *ServerConfig) withDefaults() ServerConfig {
+	d := *c
+	if d.Limiter == nil {
+		d.Limiter = netlimit.New(nil)
+	}
+	if d.ReadHeaderTimeout <= 0 {
+		d.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if d.ReadTimeout <= 0 {
+		d.ReadTimeout = DefaultReadTimeout
+	}
+	if d.WriteTimeout <= 0 {
+		d.WriteTimeout = DefaultWriteTimeout
+	}
+	if d.IdleTimeout <= 0 {
+		d.IdleTimeout = DefaultIdleTimeout
+	}
+	if d.MaxHeaderBytes <= 0 {
+		d.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if d.MaxConcurrentStreams <= 0 {
+		d.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	lc := d.Limiter.Config()
+	if d.MaxRequests <= 0 {
+		d.MaxRequests = lc.MaxConns
+	}
+	if d.MaxRequestsPerAddr == 0 {
+		d.MaxRequestsPerAddr = lc.MaxConnsPerAddr
+	}
+	return d
+}
+
+// limitRequests wraps h with c's caps on the requests being handled.
+func (c *ServerConfig) limitRequests(h http.Handler) http.Handler {
+	return newInflight(h, c.MaxRequests, c.MaxRequestsPerAddr, c.Limiter.Config().LimitLoopback)
 }
 
 // markIdle is the server's ConnState hook: it tells the Limiter which
