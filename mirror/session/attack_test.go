@@ -556,6 +556,45 @@ func TestProbationFlood(t *testing.T) {
 	}
 }
 
+// TestQUICHandshakeRate: one address dials QUIC sessions as fast as it
+// can. Before the fix every handshake ran to its end (a TLS handshake
+// with two signatures) before the session was judged, and peers redialing
+// as fast as they were refused, from 48 addresses, kept quic-go's queue
+// of completed handshakes full: a publisher's push was refused with
+// CONNECTION_REFUSED (the red team's "redial" attack). Now an address
+// starts at most quicHandshakeBurst handshakes at once and
+// quicHandshakeRate a second; the rest are refused from their first
+// packet, and another address is served.
+func TestQUICHandshakeRate(t *testing.T) {
+	const dials = 3 * quicHandshakeBurst
+	h, key := newHost(t, &Config{MaxSessionsPerIP: -1, MaxSessions: 1000})
+	addr := serve(t, h, key)
+	d := &Dialer{LocalIP: net.ParseIP("127.0.0.2")}
+	ctx := testContext(t)
+	start := time.Now()
+	var ok, refused int
+	for range dials {
+		_, k, _ := ed25519.GenerateKey(nil)
+		c, err := d.DialQUIC(ctx, addr, k, nil)
+		if err != nil {
+			refused++
+			continue
+		}
+		ok++
+		t.Cleanup(func() { c.Close() })
+	}
+	el := time.Since(start)
+	// What the bucket allows in the time the dials took.
+	allowed := quicHandshakeBurst + int(el.Seconds()*quicHandshakeRate) + 1
+	t.Logf("%d dials from one address in %v: %d sessions, %d refused (allowed %d)", dials, el.Round(time.Millisecond), ok, refused, allowed)
+	if ok > allowed {
+		t.Errorf("%d handshakes completed from one address, want at most %d", ok, allowed)
+	}
+	if _, err := h.List(ctx, dialFrom(t, transports[0], "127.0.0.3", addr)); err != nil {
+		t.Errorf("another address: %v", err)
+	}
+}
+
 // TestHandshakeFlood: one address opens 100 TCP connections and never
 // starts TLS. Before the fix they took every handshake slot until their
 // timeout, and TCP pushes from elsewhere took 8–10 s; now one address

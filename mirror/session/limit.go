@@ -334,7 +334,12 @@ func (h *Host) sweepIPs() {
 // reports as code 6, and closed. Its goroutine is counted in wg.
 func (h *Host) refuse(ctx context.Context, wg *sync.WaitGroup, c Conn, code byte) {
 	if _, ok := c.(*tcpConn); !ok {
-		closeWith(c, code)
+		// Not in Serve's loop: quic-go's close waits for the session's
+		// own loop, and while Serve waits, handshakes that completed
+		// meanwhile fill quic-go's accept queue (32), past which every
+		// new session, a publisher's push too, is refused with
+		// CONNECTION_REFUSED.
+		go closeWith(c, code)
 		return
 	}
 	select {
