@@ -339,7 +339,7 @@ func (h *Host) refuse(ctx context.Context, wg *sync.WaitGroup, c Conn, code byte
 		// meanwhile fill quic-go's accept queue (32), past which every
 		// new session, a publisher's push too, is refused with
 		// CONNECTION_REFUSED.
-		go closeWith(c, code)
+		wg.Go(func() { closeWith(c, code) })
 		return
 	}
 	select {
