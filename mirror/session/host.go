@@ -423,6 +423,7 @@ func (h *Host) run(ctx context.Context, s *sess) {
 }
 
 // watch returns, with the code to close the session with, once a session
+// has been taken off probation for a newer one, once a session
 // on probation has outlived its probation without being promoted, is not
 // waiting for the answer to an announce, and got the last such answer at
 // least closeGrace ago, or once a session of the
@@ -435,6 +436,9 @@ func (h *Host) watch(ctx context.Context, s *sess) byte {
 		h.mu.Lock()
 		pool := s.pool
 		h.mu.Unlock()
+		if pool == poolEvicted {
+			return CodeBusy
+		}
 		now := time.Now()
 		var wake time.Time
 		if pool == poolProbation {

@@ -224,8 +224,7 @@ func (h *Host) admit(c Conn, dialed bool) (*sess, string) {
 			}
 			if v := h.probationVictim(); v != nil {
 				h.move(v, poolEvicted)
-				h.closed.Add(1)
-				go closeWith(v.c, CodeBusy)
+				v.kick() // its watch closes it
 				p = poolProbation
 				break
 			}
