@@ -383,8 +383,9 @@ var attacks = map[string]attack{
 	"garbage":    {run: func(ctx context.Context, b *bench, m *mirror) { garbage(ctx, b.ahead, m.quic) }, push: "quic", early: true},
 	"flood":      {run: func(ctx context.Context, b *bench, m *mirror) { flood(ctx, m.quic) }, push: "quic"},
 	"handshakes": {run: func(ctx context.Context, b *bench, m *mirror) { handshakes(ctx, m.tcp) }, push: "tcp"},
-	"stall":      {run: func(ctx context.Context, b *bench, m *mirror) { stall(ctx, b.ahead, m.quic, 1) }, push: "quic", early: true, image: 200 << 10},
-	"stall32":    {run: func(ctx context.Context, b *bench, m *mirror) { stall(ctx, b.ahead, m.quic, 32) }, push: "quic", early: true, image: 200 << 10},
+	"stall":      {run: func(ctx context.Context, b *bench, m *mirror) { stall(ctx, b.ahead, m.quic, 1, 65<<10+5) }, push: "quic", early: true, image: 200 << 10},
+	"stall32":    {run: func(ctx context.Context, b *bench, m *mirror) { stall(ctx, b.ahead, m.quic, 32, 65<<10+5) }, push: "quic", early: true, image: 200 << 10},
+	"stall13m":   {run: func(ctx context.Context, b *bench, m *mirror) { stall(ctx, b.ahead, m.quic, 1, 13<<20) }, push: "quic", early: true, image: 200 << 10},
 	"probation":  {run: func(ctx context.Context, b *bench, m *mirror) { floodFrom(ctx, m.quic, 48, 17, time.Second) }, push: "quic"},
 	"redial":     {run: func(ctx context.Context, b *bench, m *mirror) { floodFrom(ctx, m.quic, 48, 17, 10*time.Millisecond) }, push: "quic"},
 }
@@ -675,31 +676,30 @@ func handshakes(ctx context.Context, addr string) {
 // then silence.
 type stallConn struct {
 	session.Conn
-	ctx context.Context
+	ctx   context.Context
+	after int
 }
-
-const stallAfter = 64<<10 + 1024
 
 func (c *stallConn) AcceptStream(ctx context.Context) (session.Stream, error) {
 	s, err := c.Conn.AcceptStream(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return &stallStream{Stream: s, ctx: c.ctx}, nil
+	return &stallStream{Stream: s, ctx: c.ctx, after: c.after}, nil
 }
 
 type stallStream struct {
 	session.Stream
-	ctx  context.Context
-	sent int
+	ctx         context.Context
+	sent, after int
 }
 
 func (s *stallStream) Write(p []byte) (int, error) {
-	if s.sent+len(p) <= stallAfter {
+	if s.sent+len(p) <= s.after {
 		s.sent += len(p)
 		return s.Stream.Write(p)
 	}
-	n, err := s.Stream.Write(p[:stallAfter-s.sent])
+	n, err := s.Stream.Write(p[:s.after-s.sent])
 	s.sent += n
 	if err != nil {
 		return n, err
@@ -711,8 +711,8 @@ func (s *stallStream) Write(p []byte) (int, error) {
 // stall has a hostile node dial the mirror from n addresses (127.0.0.3
 // on), one session each, redialed when it ends: on each the mirror pulls
 // the log, lacks its 16 newest bundles and asks for them; every answer
-// claims 96 MiB, sends its first 65 KiB and stalls.
-func stall(ctx context.Context, log *logSnapshot, addr string, n int) {
+// claims 96 MiB, sends its first after bytes and stalls.
+func stall(ctx context.Context, log *logSnapshot, addr string, n, after int) {
 	m := &hostile{log: log, garbage: make([]byte, 96<<20)}
 	h := session.New(m, &session.Config{MaxSendBytes: 1 << 30, RateLimit: -1, RequestTimeout: 10 * time.Minute})
 	var wg sync.WaitGroup
@@ -726,7 +726,7 @@ func stall(ctx context.Context, log *logSnapshot, addr string, n int) {
 					pause(ctx, 50*time.Millisecond)
 					continue
 				}
-				h.ServeConn(ctx, &stallConn{Conn: c, ctx: ctx})
+				h.ServeConn(ctx, &stallConn{Conn: c, ctx: ctx, after: after})
 			}
 		})
 	}
