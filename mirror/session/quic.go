@@ -44,8 +44,13 @@ const (
 	quicHandshakeRate  = 4
 	quicHandshakeBurst = DefaultMaxSessionsPerIP + 4
 	// quicRateSweep is the number of addresses remembered past which
-	// those whose bucket is full again are forgotten.
+	// those whose bucket is full again are forgotten, at most once every
+	// quarter second (a token's refill), so that a flood of new addresses
+	// does not make every handshake walk the table. Past quicRateMax the
+	// table is cleared: a flood of that many addresses gets no more from
+	// fresh buckets than it gets from its new addresses anyway.
 	quicRateSweep = 4096
+	quicRateMax   = 1 << 16
 )
 
 // errHandshakeRate refuses a QUIC handshake over its address's rate.
@@ -54,8 +59,9 @@ var errHandshakeRate = errors.New("session: too many handshakes from one address
 // handshakeRate holds a token bucket of handshakes per remote address.
 // It is safe for concurrent use.
 type handshakeRate struct {
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
+	mu    sync.Mutex
+	m     map[string]*rate.Limiter
+	swept time.Time
 }
 
 // allow takes a token of a's bucket, and reports whether there was one.
@@ -66,12 +72,16 @@ func (h *handshakeRate) allow(a net.Addr) bool {
 	defer h.mu.Unlock()
 	l := h.m[ip]
 	if l == nil {
-		if len(h.m) >= quicRateSweep {
+		if len(h.m) >= quicRateSweep && now.Sub(h.swept) >= time.Second/quicHandshakeRate {
+			h.swept = now
 			for k, v := range h.m {
 				if v.TokensAt(now) >= quicHandshakeBurst {
 					delete(h.m, k)
 				}
 			}
+		}
+		if len(h.m) >= quicRateMax {
+			clear(h.m)
 		}
 		l = rate.NewLimiter(quicHandshakeRate, quicHandshakeBurst)
 		h.m[ip] = l
