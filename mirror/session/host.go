@@ -28,7 +28,8 @@
 //     through a flood; idle sessions are closed;
 //   - requests are metered by token buckets per session and per address;
 //   - the transports' windows, stream counts and handshakes are bounded,
-//     per address too over TCP.
+//     per address too (handshakes over QUIC and TCP, connections over
+//     TCP).
 //
 // An error sent to a peer is a code and that code's fixed text (CodeText);
 // the detail stays in the node's log.
