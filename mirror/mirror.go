@@ -346,15 +346,16 @@ func (m *Mirror) startHTTPS(addr string, tcfg *tls.Config) error {
 	m.servers = append(m.servers, srv.HTTP)
 	m.httpsAddr = srv.Addr().String()
 	// HTTP/3 takes the port TCP got, so that ":0" means one port for both.
-	h3, udp, err := listenHTTP3(m.httpsAddr, m.web, tcfg)
+	s3, udp, err := listenHTTP3(m.httpsAddr, m.web, tcfg, m.conns)
 	if err != nil {
 		srv.Close()
 		return fmt.Errorf("mirror: http/3 on %s: %w", m.httpsAddr, err)
 	}
+	h3 = s3.HTTP
 	m.h3 = h3
-	m.closers = append(m.closers, udp.Close) // http3.Server leaves it open
+	m.closers = append(m.closers, func() error { s3.Close(); return udp.Close() }) // http3.Server leaves them open
 	m.goServe("https", srv.Serve)
-	m.goServe("http/3", func() error { return h3.Serve(udp) })
+	m.goServe("http/3", s3.Serve)
 	return nil
 }
 

@@ -41,6 +41,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Defaults of [Config].
@@ -215,6 +216,41 @@ func (l *Limiter) admit(c net.Conn) (lc, victim *Conn) {
 	l.counts.Accepted++
 	return lc, victim
 }
+
+// Admit counts a connection from addr that its server does not accept as
+// a net.Conn (a QUIC connection of HTTP/3) against l's caps, in total and
+// per address, with the connections of l's listeners. It returns the
+// function that gives the slot back, to be called when the connection
+// ends (more calls do nothing), or false if the connection is beyond a
+// cap and must be closed. Such a connection is never closed to make room:
+// it is not marked idle. When the total is full, it takes the slot of the
+// listeners' connection idle longest, which is closed.
+func (l *Limiter) Admit(addr net.Addr) (release func(), ok bool) {
+	lc, victim := l.admit(addrConn{addr})
+	if victim != nil {
+		victim.Close()
+	}
+	if lc == nil {
+		return func() {}, false
+	}
+	return func() {
+		l.mu.Lock()
+		l.releaseLocked(lc)
+		l.mu.Unlock()
+	}, true
+}
+
+// addrConn is what admit needs of a connection Admit counts: its address.
+type addrConn struct{ addr net.Addr }
+
+func (c addrConn) Read([]byte) (int, error)         { return 0, net.ErrClosed }
+func (c addrConn) Write([]byte) (int, error)        { return 0, net.ErrClosed }
+func (c addrConn) Close() error                     { return nil }
+func (c addrConn) LocalAddr() net.Addr              { return nil }
+func (c addrConn) RemoteAddr() net.Addr             { return c.addr }
+func (c addrConn) SetDeadline(time.Time) error      { return nil }
+func (c addrConn) SetReadDeadline(time.Time) error  { return nil }
+func (c addrConn) SetWriteDeadline(time.Time) error { return nil }
 
 // releaseLocked gives up c's slot, once. l.mu must be held.
 func (l *Limiter) releaseLocked(c *Conn) {

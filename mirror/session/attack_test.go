@@ -311,6 +311,95 @@ func TestGarbageBundles(t *testing.T) {
 	}
 }
 
+// TestStalledAnswer: a peer answers a bundle request with a header that
+// claims the largest bundle, sends a little more than the first chunk and
+// stalls. Before the fix the answer then took room for all it claimed,
+// the whole large part of the receive budget, until its request timed
+// out (30 s by default): every other answer larger than the first chunk,
+// from any peer, found no room and was given up, and a publisher's push
+// of an article with a 200 KiB image did not land (the red team's
+// "stall" attack). Now an answer holds room only for what it sent and
+// the chunk being read, and an honest 300 KiB bundle from another peer
+// passes at once.
+func TestStalledAnswer(t *testing.T) {
+	const claim = 16 * mib
+	stalled := make(chan struct{})
+	release := make(chan struct{})
+	_, key, _ := ed25519.GenerateKey(nil)
+	l, err := ListenQUIC("127.0.0.1:0", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		close(release)
+		l.Close()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		c, err := l.Accept(context.Background())
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		s, err := c.AcceptStream(context.Background())
+		if err != nil {
+			return
+		}
+		if _, _, err := readFrame(s, requestLimit); err != nil {
+			return
+		}
+		hdr := []byte{respBundle, 0, 0, 0, 0}
+		binary.BigEndian.PutUint32(hdr[1:], claim)
+		s.Write(hdr)
+		s.Write(make([]byte, firstChunk+1024))
+		close(stalled)
+		<-release
+		s.Reset()
+	})
+
+	h := New(newTestModel(), &Config{MaxBundleSize: claim, MaxReceiveBytes: 4 * mib})
+	ctx := testContext(t)
+	var stallErr error
+	stallDone := make(chan struct{})
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		defer close(stallDone)
+		_, stallErr = h.Bundle(sctx, dial(t, l.Addr().String(), nil), bundle.Digest{1})
+	}()
+	<-stalled
+	// The stalled answer has been sent; wait until the node has read its
+	// first chunk and holds room in the large part for more (polled: the
+	// budget has no event to wait on).
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		if !h.recv.large.sem.TryAcquire(h.recv.large.max) {
+			break
+		}
+		h.recv.large.sem.Release(h.recv.large.max)
+		if time.Now().After(deadline) {
+			t.Fatal("the stalled answer took no room in 5 s")
+		}
+		runtime.Gosched()
+	}
+
+	b := bytesN(300 << 10)
+	honest, hkey := New(newTestModel(b), nil), func() ed25519.PrivateKey { _, k, _ := ed25519.GenerateKey(nil); return k }()
+	addr := serve(t, honest, hkey)
+	start := time.Now()
+	got, err := h.Bundle(ctx, dial(t, addr, nil), sha256.Sum256(b))
+	el := time.Since(start)
+	t.Logf("an honest 300 KiB bundle while a %d MiB answer stalls: %v, %v", claim/mib, el.Round(time.Millisecond), err)
+	if err != nil || string(got) != string(b) {
+		t.Errorf("honest bundle: %d bytes, %v; want it whole", len(got), err)
+	}
+	select {
+	case <-stallDone:
+		t.Errorf("the stalled answer ended early: %v", stallErr)
+	default:
+	}
+}
+
 // TestBundleAnswers: honest bundles of every size up to the limit pass
 // through the chunks, larger than the budget's large part too (received
 // alone); one byte more than asked for, or one byte less, does not.
@@ -413,6 +502,96 @@ func TestSessionFlood(t *testing.T) {
 	var re *RemoteError
 	if !errors.As(err, &re) || re.Code != CodeBusy {
 		t.Errorf("18th session from one address: %v, want error 6", err)
+	}
+}
+
+// TestProbationFlood: peers fill the general pool and then the probation
+// pool too, one session from each of ProbationSessions more addresses,
+// each dialed again as soon as it is closed (the red team's "probation"
+// attack: 48 addresses × 17 sessions against the real mirror). Before the
+// fix a publisher's push then found no slot and was refused with error
+// 6; now it takes the place of the session on probation longest, whose
+// peer is told code 6, and is done within a second.
+func TestProbationFlood(t *testing.T) {
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			h, m, key := newHostModel(t, &Config{MaxSessions: 4, MaxSessionsPerIP: 4, ProbationSessions: 4, ProbationTime: time.Minute})
+			m.host = h
+			addr := serveOver(t, tr, h, key)
+			ctx := testContext(t)
+			for range 4 {
+				if _, err := h.List(ctx, dialFrom(t, tr, "127.0.0.2", addr)); err != nil {
+					t.Fatalf("general pool: %v", err)
+				}
+			}
+			var probation []Conn
+			for i := range 4 {
+				c := dialFrom(t, tr, fmt.Sprintf("127.0.0.%d", 3+i), addr)
+				if _, err := h.List(ctx, c); err != nil {
+					t.Fatalf("probation session %d: %v", i, err)
+				}
+				probation = append(probation, c)
+			}
+			if s := h.Stats(); s.Sessions != 8 || s.Probation != 4 {
+				t.Fatalf("stats %+v, want 8 sessions, 4 on probation", s)
+			}
+			el, err := push(t, tr, "127.0.0.100", addr)
+			t.Logf("push with every pool full: %v, %v; stats %+v", el.Round(time.Millisecond), err, h.Stats())
+			if err != nil || el > time.Second {
+				t.Errorf("push: %v after %v, want done within 1 s", err, el)
+			}
+			if s := h.Stats(); s.Promoted != 1 {
+				t.Errorf("stats %+v, want the push promoted", s)
+			}
+			// The oldest session on probation made room, and was told.
+			_, err = h.List(ctx, probation[0])
+			var re *RemoteError
+			if tr.name == "QUIC" && (!errors.As(err, &re) || re.Code != CodeBusy) {
+				t.Errorf("oldest session on probation: %v, want closed with code 6", err)
+			}
+			if tr.name == "TCP" && err == nil {
+				t.Error("oldest session on probation still answered, want it closed")
+			}
+		})
+	}
+}
+
+// TestQUICHandshakeRate: one address dials QUIC sessions as fast as it
+// can. Before the fix every handshake ran to its end (a TLS handshake
+// with two signatures) before the session was judged, and peers redialing
+// as fast as they were refused, from 48 addresses, kept quic-go's queue
+// of completed handshakes full: a publisher's push was refused with
+// CONNECTION_REFUSED (the red team's "redial" attack). Now an address
+// starts at most quicHandshakeBurst handshakes at once and
+// quicHandshakeRate a second; the rest are refused from their first
+// packet, and another address is served.
+func TestQUICHandshakeRate(t *testing.T) {
+	const dials = 3 * quicHandshakeBurst
+	h, key := newHost(t, &Config{MaxSessionsPerIP: -1, MaxSessions: 1000})
+	addr := serve(t, h, key)
+	d := &Dialer{LocalIP: net.ParseIP("127.0.0.2")}
+	ctx := testContext(t)
+	start := time.Now()
+	var ok, refused int
+	for range dials {
+		_, k, _ := ed25519.GenerateKey(nil)
+		c, err := d.DialQUIC(ctx, addr, k, nil)
+		if err != nil {
+			refused++
+			continue
+		}
+		ok++
+		t.Cleanup(func() { c.Close() })
+	}
+	el := time.Since(start)
+	// What the bucket allows in the time the dials took.
+	allowed := quicHandshakeBurst + int(el.Seconds()*quicHandshakeRate) + 1
+	t.Logf("%d dials from one address in %v: %d sessions, %d refused (allowed %d)", dials, el.Round(time.Millisecond), ok, refused, allowed)
+	if ok > allowed {
+		t.Errorf("%d handshakes completed from one address, want at most %d", ok, allowed)
+	}
+	if _, err := h.List(ctx, dialFrom(t, transports[0], "127.0.0.3", addr)); err != nil {
+		t.Errorf("another address: %v", err)
 	}
 }
 

@@ -34,6 +34,14 @@ const (
 	// smallShare is the share of Config.MaxReceiveBytes kept for the
 	// first chunks of answers: one part in smallShare.
 	smallShare = 4
+	// proofShare: once an answer has received one part in proofShare of
+	// what it claims beyond its first chunk, it takes room for all of the
+	// rest at once; before, it takes room chunk by chunk as it arrives.
+	// A peer must thus send an eighth of what it makes the node hold
+	// (12 MiB to hold a 96 MiB claim's room), while large answers from
+	// honest peers, once under way, do not each hold part of the room
+	// and wait for the rest.
+	proofShare = 8
 )
 
 // ErrBusy is wrapped by the error of a request this node gave up because
@@ -101,21 +109,24 @@ type chunks struct {
 
 // readChunks reads n bytes from r into chunks charged to b, and writes
 // every byte read to h. The first chunk (firstChunk bytes at most) takes
-// room in the small part. Once it is full, the rest of the answer takes
-// room in the large part for all of its claimed length at once (all of the
-// part for an answer larger than it, which is then received alone): room
-// taken piece by piece would let answers growing together each hold part
-// of it and wait for the rest. The memory itself is allocated as bytes
-// arrive, in chunks that double up to maxChunk, so a peer that claims a
-// large answer and sends little costs little. On error the room is given
-// back.
+// room in the small part; later chunks take room in the large part before
+// they are read, chunk by chunk until the answer has received one part in
+// proofShare of the rest, then all of the rest at once. An answer thus
+// never holds room for much more than it has sent: a peer that claims a
+// large answer, sends its first chunk and stalls holds a chunk's room,
+// not the whole large part, and other peers' answers still pass; and
+// large answers under way together do not each hold part of the room and
+// wait for the rest. An answer larger than the large part takes all of it
+// and is then received alone, beyond it. The memory itself is allocated
+// as bytes arrive, in chunks that double up to maxChunk. On error the room
+// is given back.
 func (b *recvBudget) readChunks(ctx context.Context, r io.Reader, n int64, h io.Writer) (*chunks, error) {
 	c := &chunks{b: b}
 	var got int64
 	size := min(n, firstChunk)
 	for got < n {
 		size = min(size, n-got)
-		if err := c.charge(ctx, n, got); err != nil {
+		if err := c.charge(ctx, n, got, size); err != nil {
 			c.release()
 			return nil, err
 		}
@@ -136,24 +147,32 @@ func (b *recvBudget) readChunks(ctx context.Context, r io.Reader, n int64, h io.
 	return c, nil
 }
 
-// charge takes the room an answer of n bytes needs before the chunk that
-// starts at got is read: the first chunk's in the small part, then the
-// rest's in the large part.
-func (c *chunks) charge(ctx context.Context, n, got int64) error {
-	switch got {
-	case 0:
+// charge takes the room an answer of n bytes needs before the chunk of
+// size bytes that starts at got is read: the first chunk's in the small
+// part, each later one's in the large part, or all of the rest's once the
+// answer has received one part in proofShare of it; never more than all
+// of the large part.
+func (c *chunks) charge(ctx context.Context, n, got, size int64) error {
+	if got == 0 {
 		want := min(n, firstChunk)
 		if !c.b.small.take(ctx, want) {
 			return fmt.Errorf("%w: too many answers being received", ErrBusy)
 		}
 		c.small = want
-	case firstChunk:
-		want := min(n-got, c.b.large.max)
-		if !c.b.large.take(ctx, want) {
-			return fmt.Errorf("%w: too many answer bytes being received", ErrBusy)
-		}
-		c.large = want
+		return nil
 	}
+	end := got + size // the room the answer needs so far
+	if rest := n - firstChunk; got-firstChunk >= rest/proofShare {
+		end = n // it has proven itself: all of the rest at once
+	}
+	want := min(end-firstChunk, c.b.large.max) - c.large
+	if want <= 0 {
+		return nil
+	}
+	if !c.b.large.take(ctx, want) {
+		return fmt.Errorf("%w: too many answer bytes being received", ErrBusy)
+	}
+	c.large += want
 	return nil
 }
 

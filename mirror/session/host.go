@@ -28,7 +28,8 @@
 //     through a flood; idle sessions are closed;
 //   - requests are metered by token buckets per session and per address;
 //   - the transports' windows, stream counts and handshakes are bounded,
-//     per address too over TCP.
+//     per address too (handshakes over QUIC and TCP, connections over
+//     TCP).
 //
 // An error sent to a peer is a code and that code's fixed text (CodeText);
 // the detail stays in the node's log.
@@ -112,8 +113,12 @@ type Config struct {
 	// the general pool, or their address's share of it, is full: one per
 	// address, for ProbationTime, after which a session the model has not
 	// promoted is closed with code 6, unless it is waiting for the answer
-	// to an announce. A publisher's push, which dials with a new key
-	// each time, gets through a flood of idle sessions this way. Default
+	// to an announce. When the probation pool is full too, a new session
+	// takes the place of the one on probation longest that is not
+	// waiting for the answer to an announce (closed with code 6). A
+	// publisher's push, which dials with a new key each time and
+	// announces first, gets through a flood of idle sessions this way.
+	// Default
 	// DefaultProbationSessions; negative means none.
 	ProbationSessions int
 	// ProbationTime is how long a session stays on probation. Default
@@ -245,7 +250,7 @@ type Stats struct {
 	IPRefused   uint64 // sessions refused: too many from one address
 	Refused     uint64 // sessions refused: every slot they could take was taken
 	Promoted    uint64 // sessions promoted from probation or the general pool
-	Closed      uint64 // sessions closed at the end of their probation, or idle
+	Closed      uint64 // sessions closed at the end of their probation, for a newer one on probation, or idle
 }
 
 // Host is one node's end of its sessions with peers: it answers their
@@ -372,6 +377,8 @@ func (h *Host) Promote(c Conn) bool {
 	switch s.pool {
 	case poolReserved, poolDialed:
 		return true
+	case poolEvicted:
+		return false
 	}
 	if h.pools[poolReserved] >= h.cfg.MaxReservedSessions {
 		return false
@@ -417,6 +424,7 @@ func (h *Host) run(ctx context.Context, s *sess) {
 }
 
 // watch returns, with the code to close the session with, once a session
+// has been taken off probation for a newer one, once a session
 // on probation has outlived its probation without being promoted, is not
 // waiting for the answer to an announce, and got the last such answer at
 // least closeGrace ago, or once a session of the
@@ -429,6 +437,9 @@ func (h *Host) watch(ctx context.Context, s *sess) byte {
 		h.mu.Lock()
 		pool := s.pool
 		h.mu.Unlock()
+		if pool == poolEvicted {
+			return CodeBusy
+		}
 		now := time.Now()
 		var wake time.Time
 		if pool == poolProbation {

@@ -88,6 +88,7 @@ const (
 	poolReserved              // a configured peer's key, or promoted
 	poolGeneral               // any other peer
 	poolProbation             // beyond the general pool, for a while
+	poolEvicted               // taken off probation for a newer session, being closed: no slot
 	numPools
 )
 
@@ -216,9 +217,17 @@ func (h *Host) admit(c Conn, dialed bool) (*sess, string) {
 		if perIP {
 			why = "too many sessions from its address"
 		}
-		if h.cfg.ProbationSessions > 0 && h.pools[poolProbation] < h.cfg.ProbationSessions && st.probation < probationPerIP {
-			p = poolProbation
-			break
+		if h.cfg.ProbationSessions > 0 && st.probation < probationPerIP {
+			if h.pools[poolProbation] < h.cfg.ProbationSessions {
+				p = poolProbation
+				break
+			}
+			if v := h.probationVictim(); v != nil {
+				h.move(v, poolEvicted)
+				v.kick() // its watch closes it
+				p = poolProbation
+				break
+			}
 		}
 		if perIP {
 			h.ipRefused.Add(1)
@@ -235,6 +244,29 @@ func (h *Host) admit(c Conn, dialed bool) (*sess, string) {
 		s.lim = &limiter{session: rate.NewLimiter(rate.Limit(h.cfg.RateLimit), h.cfg.RateBurst), ip: st.lim}
 	}
 	return s, why
+}
+
+// probationVictim returns the session that has been on probation longest
+// among those that a newer session may take the place of, or nil if none
+// may be: a session whose announce is being acted on, or was answered less
+// than closeGrace ago, keeps its slot. Without this, peers that keep the
+// probation pool full (one session from each of ProbationSessions
+// addresses, each dialed again as soon as it is closed) left a
+// publisher's push no slot; now the push takes the oldest idle one, and
+// keeps its own once its announce arrives, which it sends first. h.mu is
+// held.
+func (h *Host) probationVictim() *sess {
+	var v *sess
+	now := time.Now()
+	for _, s := range h.conns {
+		if s.pool != poolProbation || s.announcing.Load() > 0 || now.Sub(time.Unix(0, s.announced.Load())) < closeGrace {
+			continue
+		}
+		if v == nil || s.since.Before(v.since) {
+			v = s
+		}
+	}
+	return v
 }
 
 // peerKey reports whether key is a configured peer's.
@@ -301,7 +333,12 @@ func (h *Host) sweepIPs() {
 // reports as code 6, and closed. Its goroutine is counted in wg.
 func (h *Host) refuse(ctx context.Context, wg *sync.WaitGroup, c Conn, code byte) {
 	if _, ok := c.(*tcpConn); !ok {
-		closeWith(c, code)
+		// Not in Serve's loop: quic-go's close waits for the session's
+		// own loop, and while Serve waits, handshakes that completed
+		// meanwhile fill quic-go's accept queue (32), past which every
+		// new session, a publisher's push too, is refused with
+		// CONNECTION_REFUSED.
+		wg.Go(func() { closeWith(c, code) })
 		return
 	}
 	select {

@@ -3,10 +3,13 @@ package session
 import (
 	"context"
 	"errors"
+	"net"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // rawRequest sends one request on a new stream of c, as a hostile peer
@@ -157,5 +160,29 @@ func TestSessionsPerIP(t *testing.T) {
 	}
 	if _, _, err := rawRequest(ctx, dial(t, addr, nil), typeList, nil); err != nil {
 		t.Errorf("new session once one ended: %v", err)
+	}
+}
+
+// TestHandshakeRateTable: a flood of new addresses leaves the table of
+// QUIC handshake buckets bounded, and an address over its burst is
+// refused.
+func TestHandshakeRateTable(t *testing.T) {
+	h := &handshakeRate{m: map[string]*rate.Limiter{}}
+	for i := range quicRateMax + 1000 {
+		a := &net.UDPAddr{IP: net.IPv4(10, byte(i>>16), byte(i>>8), byte(i)), Port: 1}
+		if !h.allow(a) {
+			t.Fatalf("new address %v refused", a)
+		}
+		if len(h.m) > quicRateMax {
+			t.Fatalf("%d addresses remembered, want at most %d", len(h.m), quicRateMax)
+		}
+	}
+	a := &net.UDPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 1}
+	n := 0
+	for h.allow(a) {
+		n++
+	}
+	if n != quicHandshakeBurst {
+		t.Errorf("%d handshakes allowed at once, want %d", n, quicHandshakeBurst)
 	}
 }

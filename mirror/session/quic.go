@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/quic-go/quic-go"
+	"golang.org/x/time/rate"
 )
 
 // udpBuffer is the socket buffer size asked for, so that quic-go need not
@@ -31,7 +33,61 @@ const (
 	quicMaxConnWindow   = 8 << 20
 	// quicHandshakeTimeout bounds a QUIC handshake.
 	quicHandshakeTimeout = 5 * time.Second
+	// quicHandshakeRate and quicHandshakeBurst bound the rate of the
+	// handshakes one remote address (an IPv6 /64 counting as one) may
+	// start (a burst fills the general pool's share of one address and
+	// leaves a little room), as over TCP: a handshake beyond is refused with
+	// CONNECTION_REFUSED from its first packet, before any cryptography.
+	// Without it, peers redialing as fast as they were refused kept
+	// quic-go's queue of completed handshakes (32) full, and a
+	// publisher's push was refused with CONNECTION_REFUSED.
+	quicHandshakeRate  = 4
+	quicHandshakeBurst = DefaultMaxSessionsPerIP + 4
+	// quicRateSweep is the number of addresses remembered past which
+	// those whose bucket is full again are forgotten, at most once every
+	// quarter second (a token's refill), so that a flood of new addresses
+	// does not make every handshake walk the table. Past quicRateMax the
+	// table is cleared: a flood of that many addresses gets no more from
+	// fresh buckets than it gets from its new addresses anyway.
+	quicRateSweep = 4096
+	quicRateMax   = 1 << 16
 )
+
+// errHandshakeRate refuses a QUIC handshake over its address's rate.
+var errHandshakeRate = errors.New("session: too many handshakes from one address")
+
+// handshakeRate holds a token bucket of handshakes per remote address.
+// It is safe for concurrent use.
+type handshakeRate struct {
+	mu    sync.Mutex
+	m     map[string]*rate.Limiter
+	swept time.Time
+}
+
+// allow takes a token of a's bucket, and reports whether there was one.
+func (h *handshakeRate) allow(a net.Addr) bool {
+	ip := addrKey(a)
+	now := time.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	l := h.m[ip]
+	if l == nil {
+		if len(h.m) >= quicRateSweep && now.Sub(h.swept) >= time.Second/quicHandshakeRate {
+			h.swept = now
+			for k, v := range h.m {
+				if v.TokensAt(now) >= quicHandshakeBurst {
+					delete(h.m, k)
+				}
+			}
+		}
+		if len(h.m) >= quicRateMax {
+			clear(h.m)
+		}
+		l = rate.NewLimiter(quicHandshakeRate, quicHandshakeBurst)
+		h.m[ip] = l
+	}
+	return l.AllowN(now, 1)
+}
 
 func quicConfig() *quic.Config {
 	return &quic.Config{
@@ -101,7 +157,15 @@ func ListenQUIC(addr string, key ed25519.PrivateKey) (*QUICListener, error) {
 		return nil, err
 	}
 	tr := &quic.Transport{Conn: uc, StatelessResetKey: resetKey(key)}
-	ln, err := tr.Listen(tc, quicConfig())
+	cfg, base := quicConfig(), quicConfig()
+	hs := &handshakeRate{m: map[string]*rate.Limiter{}}
+	cfg.GetConfigForClient = func(info *quic.ClientInfo) (*quic.Config, error) {
+		if !hs.allow(info.RemoteAddr) {
+			return nil, errHandshakeRate
+		}
+		return base, nil
+	}
+	ln, err := tr.Listen(tc, cfg)
 	if err != nil {
 		tr.Close()
 		uc.Close()

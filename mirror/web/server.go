@@ -60,6 +60,18 @@ type ServerConfig struct {
 	IdleTimeout time.Duration
 	// MaxHeaderBytes: zero means DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
+	// MaxConcurrentStreams bounds the requests one HTTP/2 connection may
+	// have in flight. Zero means DefaultMaxConcurrentStreams.
+	MaxConcurrentStreams int
+	// MaxRequests and MaxRequestsPerAddr bound the requests being
+	// handled at once, in total and per client address (IPv4 address,
+	// IPv6 /64; loopback exempt unless the Limiter limits it): more are
+	// answered 503 at once, with no body. Zero means the Limiter's
+	// MaxConns and MaxConnsPerAddr, so that HTTP/2, which carries many
+	// requests on one connection, lets a client hold no more handlers
+	// than HTTP/1.1 would; a negative MaxRequestsPerAddr means no
+	// per-address bound.
+	MaxRequests, MaxRequestsPerAddr int
 	// NoCoalesce turns off package coalesce on plain HTTP, which sends a
 	// full 4 KB buffer of net/http with the next write in one writev (a
 	// cached article page leaves in one system call instead of two). It
@@ -91,26 +103,11 @@ type Server struct {
 func NewServer(ln net.Listener, h http.Handler, cfg *ServerConfig) *Server {
 	var c ServerConfig
 	if cfg != nil {
-		c = *cfg
+		c = cfg.withDefaults()
+	} else {
+		c = (&ServerConfig{}).withDefaults()
 	}
-	if c.Limiter == nil {
-		c.Limiter = netlimit.New(nil)
-	}
-	if c.ReadHeaderTimeout <= 0 {
-		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
-	}
-	if c.ReadTimeout <= 0 {
-		c.ReadTimeout = DefaultReadTimeout
-	}
-	if c.WriteTimeout <= 0 {
-		c.WriteTimeout = DefaultWriteTimeout
-	}
-	if c.IdleTimeout <= 0 {
-		c.IdleTimeout = DefaultIdleTimeout
-	}
-	if c.MaxHeaderBytes <= 0 {
-		c.MaxHeaderBytes = DefaultMaxHeaderBytes
-	}
+	h = c.limitRequests(h)
 	errLog := log.New(io.Discard, "", 0)
 	if c.Logger != nil {
 		errLog = slog.NewLogLogger(c.Logger.Handler(), slog.LevelDebug)
@@ -131,10 +128,51 @@ func NewServer(ln net.Listener, h http.Handler, cfg *ServerConfig) *Server {
 	p.SetHTTP2(true)
 	p.SetUnencryptedHTTP2(c.TLSConfig == nil)
 	srv.Protocols = &p
+	srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: c.MaxConcurrentStreams}
 	if c.TLSConfig == nil && !c.NoCoalesce {
 		ln = coalesce.NewListener(ln, nil)
 	}
 	return &Server{HTTP: srv, Limiter: c.Limiter, ln: c.Limiter.Listener(ln)}
+}
+
+// withDefaults returns a copy of c with its zero fields set to their
+// defaults (a Limiter of its own if none).
+func (c *ServerConfig) withDefaults() ServerConfig {
+	d := *c
+	if d.Limiter == nil {
+		d.Limiter = netlimit.New(nil)
+	}
+	if d.ReadHeaderTimeout <= 0 {
+		d.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if d.ReadTimeout <= 0 {
+		d.ReadTimeout = DefaultReadTimeout
+	}
+	if d.WriteTimeout <= 0 {
+		d.WriteTimeout = DefaultWriteTimeout
+	}
+	if d.IdleTimeout <= 0 {
+		d.IdleTimeout = DefaultIdleTimeout
+	}
+	if d.MaxHeaderBytes <= 0 {
+		d.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if d.MaxConcurrentStreams <= 0 {
+		d.MaxConcurrentStreams = DefaultMaxConcurrentStreams
+	}
+	lc := d.Limiter.Config()
+	if d.MaxRequests <= 0 {
+		d.MaxRequests = lc.MaxConns
+	}
+	if d.MaxRequestsPerAddr == 0 {
+		d.MaxRequestsPerAddr = lc.MaxConnsPerAddr
+	}
+	return d
+}
+
+// limitRequests wraps h with c's caps on the requests being handled.
+func (c *ServerConfig) limitRequests(h http.Handler) http.Handler {
+	return newInflight(h, c.MaxRequests, c.MaxRequestsPerAddr, c.Limiter.Config().LimitLoopback)
 }
 
 // markIdle is the server's ConnState hook: it tells the Limiter which

@@ -34,11 +34,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -117,6 +120,7 @@ type bench struct {
 	logLevel, logDir string
 	mu               sync.Mutex // the publisher's store is used by one at a time
 	n                int        // articles published so far
+	image            int        // bytes of an incompressible image in each article published during an attack (0: none)
 
 	pubFile string // the publisher's public key file, for --trust
 	early   string // a copy of the publisher's store before its last 16 articles
@@ -166,10 +170,17 @@ func (b *bench) publish(k int) {
 	var items []publish.Item
 	for range k {
 		b.n++
+		files := []bundle.File{{Type: "text/html", Data: fmt.Appendf(nil, "<p>The text of article %d.</p>", b.n)}}
+		if b.image > 0 {
+			img := make([]byte, b.image)
+			rand.Read(img)
+			copy(img, "\x89PNG\r\n\x1a\n")
+			files = append(files, bundle.File{Name: "img/photo.png", Type: "image/png", Data: img})
+		}
 		items = append(items, publish.Item{
 			Meta: bundle.Metadata{ID: fmt.Sprintf("article-%04d", b.n), Title: fmt.Sprintf("Article %d", b.n), Language: "en",
 				Created: time.Now().UTC(), Updated: time.Now().UTC()},
-			Files: []bundle.File{{Type: "text/html", Data: fmt.Appendf(nil, "<p>The text of article %d.</p>", b.n)}},
+			Files: files,
 		})
 	}
 	if _, err := pp.Publish(items); err != nil {
@@ -217,9 +228,32 @@ func (b *bench) setup() {
 
 // mirror is a running `samizdat mirror`.
 type mirror struct {
-	cmd       *exec.Cmd
-	quic, tcp string
-	killed    atomic.Bool
+	cmd             *exec.Cmd
+	quic, tcp, http string
+	killed          atomic.Bool
+}
+
+// pageAfter polls the mirror for the newest article's page, up to 10 s,
+// and returns how long after t0 it was first served whole (every entry).
+func (m *mirror) pageAfter(b *bench, t0 time.Time) string {
+	b.mu.Lock()
+	u := fmt.Sprintf("http://%s/p/%s/a/article-%04d/", m.http, b.pub.root.Public().ID(), b.n)
+	img := b.image
+	b.mu.Unlock()
+	_ = img
+	cl := &http.Client{Timeout: 4 * time.Second}
+	for time.Since(t0) < 10*time.Second {
+		r, err := cl.Get(u)
+		if err == nil {
+			io.Copy(io.Discard, r.Body)
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return fmt.Sprintf("%.2fs", time.Since(t0).Seconds())
+			}
+		}
+		time.Sleep(50 * time.Millisecond) // an external process: polling is all there is
+	}
+	return "not served in 10s"
 }
 
 func freePort() int {
@@ -253,10 +287,10 @@ func (l *lockedBuffer) String() string {
 }
 
 func startMirror(bin, dir, pubFile, level string) (*mirror, *lockedBuffer) {
-	q, t := freePort(), freePort()
-	m := &mirror{quic: fmt.Sprintf("127.0.0.1:%d", q), tcp: fmt.Sprintf("127.0.0.1:%d", t)}
+	q, t, hp := freePort(), freePort(), freePort()
+	m := &mirror{quic: fmt.Sprintf("127.0.0.1:%d", q), tcp: fmt.Sprintf("127.0.0.1:%d", t), http: fmt.Sprintf("127.0.0.1:%d", hp)}
 	log := &lockedBuffer{}
-	m.cmd = exec.Command(bin, "mirror", "--store", dir, "--trust", pubFile, "--quic", m.quic, "--tcp", m.tcp, "--log-level", level)
+	m.cmd = exec.Command(bin, "mirror", "--store", dir, "--trust", pubFile, "--quic", m.quic, "--tcp", m.tcp, "--http", m.http, "--log-level", level)
 	m.cmd.Stdout, m.cmd.Stderr = log, log
 	if err := m.cmd.Start(); err != nil {
 		fatal(err)
@@ -340,6 +374,7 @@ type attack struct {
 	run   func(ctx context.Context, b *bench, m *mirror)
 	push  string
 	early bool
+	image int // bytes of the image in each article pushed during the attack
 }
 
 var attacks = map[string]attack{
@@ -348,6 +383,11 @@ var attacks = map[string]attack{
 	"garbage":    {run: func(ctx context.Context, b *bench, m *mirror) { garbage(ctx, b.ahead, m.quic) }, push: "quic", early: true},
 	"flood":      {run: func(ctx context.Context, b *bench, m *mirror) { flood(ctx, m.quic) }, push: "quic"},
 	"handshakes": {run: func(ctx context.Context, b *bench, m *mirror) { handshakes(ctx, m.tcp) }, push: "tcp"},
+	"stall":      {run: func(ctx context.Context, b *bench, m *mirror) { stall(ctx, b.ahead, m.quic, 1, 65<<10+5) }, push: "quic", early: true, image: 200 << 10},
+	"stall32":    {run: func(ctx context.Context, b *bench, m *mirror) { stall(ctx, b.ahead, m.quic, 32, 65<<10+5) }, push: "quic", early: true, image: 200 << 10},
+	"stall13m":   {run: func(ctx context.Context, b *bench, m *mirror) { stall(ctx, b.ahead, m.quic, 1, 13<<20) }, push: "quic", early: true, image: 200 << 10},
+	"probation":  {run: func(ctx context.Context, b *bench, m *mirror) { floodFrom(ctx, m.quic, 48, 17, time.Second) }, push: "quic"},
+	"redial":     {run: func(ctx context.Context, b *bench, m *mirror) { floodFrom(ctx, m.quic, 48, 17, 10*time.Millisecond) }, push: "quic"},
 }
 
 func (b *bench) run(bin, name string, a attack) result {
@@ -409,12 +449,17 @@ func (b *bench) run(bin, name string, a attack) result {
 		if ctx.Err() != nil || m.killed.Load() {
 			break
 		}
+		b.image = a.image
 		b.publish(1)
+		b.image = 0
+		t0 := time.Now()
 		el, err := b.push(bin, addr)
 		s := fmt.Sprintf("%.2fs", el.Seconds())
 		if err != nil {
 			s += " (failed: " + oneLine(err.Error()) + ")"
 		}
+		// How long until a reader gets the article's page.
+		s += " (page " + m.pageAfter(b, t0) + ")"
 		pushes = append(pushes, s)
 	}
 	<-ctx.Done()
@@ -622,6 +667,102 @@ func handshakes(ctx context.Context, addr string) {
 				pause(ctx, 10*time.Millisecond)
 			}
 		})
+	}
+	wg.Wait()
+}
+
+// stallConn is a session whose answers stop after their first stallAfter
+// bytes until the session ends: a frame header claiming the whole bundle,
+// then silence.
+type stallConn struct {
+	session.Conn
+	ctx   context.Context
+	after int
+}
+
+func (c *stallConn) AcceptStream(ctx context.Context) (session.Stream, error) {
+	s, err := c.Conn.AcceptStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &stallStream{Stream: s, ctx: c.ctx, after: c.after}, nil
+}
+
+type stallStream struct {
+	session.Stream
+	ctx         context.Context
+	sent, after int
+}
+
+func (s *stallStream) Write(p []byte) (int, error) {
+	if s.sent+len(p) <= s.after {
+		s.sent += len(p)
+		return s.Stream.Write(p)
+	}
+	n, err := s.Stream.Write(p[:s.after-s.sent])
+	s.sent += n
+	if err != nil {
+		return n, err
+	}
+	<-s.ctx.Done()
+	return n, s.ctx.Err()
+}
+
+// stall has a hostile node dial the mirror from n addresses (127.0.0.3
+// on), one session each, redialed when it ends: on each the mirror pulls
+// the log, lacks its 16 newest bundles and asks for them; every answer
+// claims 96 MiB, sends its first after bytes and stalls.
+func stall(ctx context.Context, log *logSnapshot, addr string, n, after int) {
+	m := &hostile{log: log, garbage: make([]byte, 96<<20)}
+	h := session.New(m, &session.Config{MaxSendBytes: 1 << 30, RateLimit: -1, RequestTimeout: 10 * time.Minute})
+	var wg sync.WaitGroup
+	for i := range n {
+		d := &session.Dialer{LocalIP: net.ParseIP(fmt.Sprintf("127.0.1.%d", 3+i))}
+		wg.Go(func() {
+			_, key, _ := ed25519.GenerateKey(nil)
+			for ctx.Err() == nil {
+				c, err := d.DialQUIC(ctx, addr, key, nil)
+				if err != nil {
+					pause(ctx, 50*time.Millisecond)
+					continue
+				}
+				h.ServeConn(ctx, &stallConn{Conn: c, ctx: ctx, after: after})
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// floodFrom keeps per idle sessions open from each of addrs addresses
+// (127.0.2.2 on): more than the general pool and the probation pool. A
+// session is dialed again wait after the mirror closes or refuses it.
+func floodFrom(ctx context.Context, addr string, addrs, per int, wait time.Duration) {
+	h := session.New(&hostile{log: &logSnapshot{}}, nil)
+	var wg sync.WaitGroup
+	for i := range addrs {
+		d := &session.Dialer{LocalIP: net.ParseIP(fmt.Sprintf("127.0.2.%d", 2+i))}
+		for range per {
+			wg.Go(func() {
+				_, key, _ := ed25519.GenerateKey(nil)
+				for ctx.Err() == nil {
+					c, err := d.DialQUIC(ctx, addr, key, nil)
+					if err != nil {
+						pause(ctx, 100*time.Millisecond)
+						continue
+					}
+					for ctx.Err() == nil {
+						if _, err := h.List(ctx, c); err != nil {
+							break
+						}
+						if !pause(ctx, 20*time.Second) {
+							break
+						}
+					}
+					c.Close()
+					pause(ctx, wait)
+				}
+			})
+		}
 	}
 	wg.Wait()
 }
