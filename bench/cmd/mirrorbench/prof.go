@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -13,7 +12,6 @@ import (
 	"runtime/trace"
 	"time"
 
-	"github.com/samizdat-news/samizdat/internal/coalesce"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/replica"
 	"github.com/samizdat-news/samizdat/mirror/session"
@@ -81,11 +79,10 @@ func runServe(args []string) {
 		fatal(err)
 	}
 	fmt.Println(ln.Addr())
-	if *coalesced {
-		ln = coalesce.NewListener(ln, nil)
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-	go srv.Serve(ln)
+	// The server samizdat mirror runs: web.NewServer's caps, timeouts and
+	// coalescing.
+	srv := web.NewServer(ln, h, &web.ServerConfig{NoCoalesce: !*coalesced})
+	go srv.Serve()
 	stop := startCPUProfile(*prof)
 	time.Sleep(*secs)
 	stop()
