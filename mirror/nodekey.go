@@ -6,11 +6,11 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/samizdat-news/samizdat/internal/files"
 	"github.com/samizdat-news/samizdat/keys"
 )
 
@@ -29,7 +29,7 @@ const maxNodeKeyFile = 256
 // transport identity, not a publisher key: it signs nothing readers trust,
 // so it is kept unencrypted (mode 0600) and the mirror starts unattended.
 func nodeKey(path string) (ed25519.PrivateKey, error) {
-	data, err := readSmall(path, maxNodeKeyFile)
+	data, err := files.ReadAtMost(path, maxNodeKeyFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return newNodeKey(path)
 	}
@@ -61,34 +61,8 @@ func newNodeKey(path string) (ed25519.PrivateKey, error) {
 	if err := os.Link(tmp, path); err != nil {
 		return nil, fmt.Errorf("mirror: node key: %w", err)
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := files.SyncDir(filepath.Dir(path)); err != nil {
 		return nil, err
 	}
 	return ed25519.NewKeyFromSeed(seed), nil
-}
-
-// readSmall reads a file that must not exceed max bytes.
-func readSmall(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
-	}
-	return data, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

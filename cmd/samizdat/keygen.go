@@ -3,11 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/samizdat-news/samizdat/internal/files"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/publish/source"
 )
@@ -134,7 +134,7 @@ func loadKeyDir(dir string) (*keyDir, error) {
 	if err != nil {
 		return nil, err
 	}
-	stmt, err := readSmall(filepath.Join(dir, statementFile), keys.MaxStatementSize)
+	stmt, err := files.ReadAtMost(filepath.Join(dir, statementFile), keys.MaxStatementSize)
 	if err != nil {
 		return nil, err
 	}
@@ -156,23 +156,6 @@ func (k *keyDir) privateKey(e *env, file string) (*keys.PrivateKey, error) {
 // readPublicKey reads a publisher.pub file.
 func readPublicKey(path string) (*keys.PublicKey, error) { return keys.ReadPublicKeyFile(path) }
 
-// readSmall reads a file that must not exceed max bytes.
-func readSmall(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
-	}
-	return data, nil
-}
-
 // replaceFile writes data to path through a temporary file and a rename,
 // so the old content stays whole until the new is on disk.
 func replaceFile(path string, data []byte, mode os.FileMode) error {
@@ -185,16 +168,7 @@ func replaceFile(path string, data []byte, mode os.FileMode) error {
 		os.Remove(tmp)
 		return err
 	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return files.SyncDir(filepath.Dir(path))
 }
 
 func runRotate(e *env, args []string) error {
@@ -271,7 +245,7 @@ func runRotate(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "new signing key %s (key statement version %d); old key kept as %s\n", signer.Public(), next.Version, retired)
 	fmt.Fprintln(e.stdout, "the next publish carries the new key statement to the store")
-	return syncDir(kd.dir)
+	return files.SyncDir(kd.dir)
 }
 
 func runRevoke(e *env, args []string) error {

@@ -13,6 +13,7 @@ import (
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/export"
+	"github.com/samizdat-news/samizdat/internal/files"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
@@ -145,7 +146,7 @@ func verifyPath(path string, root *keys.PublicKey) (string, []string) {
 		}
 		return summary, nil
 	}
-	data, err := readSmall(path, export.MaxSize)
+	data, err := files.ReadAtMost(path, export.MaxSize)
 	if err != nil {
 		return "", []string{err.Error()}
 	}
@@ -173,7 +174,7 @@ func runInspect(e *env, args []string) error {
 	if len(paths) != 1 {
 		return usagef("want one PATH")
 	}
-	data, err := readSmall(paths[0], export.MaxSize)
+	data, err := files.ReadAtMost(paths[0], export.MaxSize)
 	if err != nil {
 		return err
 	}
