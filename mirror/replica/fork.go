@@ -172,16 +172,12 @@ func (b *treeBuilder) root() tlog.Hash {
 	return h
 }
 
-// asFork returns the fork that err reports, from the catalog's judge or
-// the store's, or nil.
+// asFork returns the fork that err reports (the catalog's judge's, which
+// the store returns too), or nil.
 func asFork(err error) *catalog.ForkError {
-	var ce *catalog.ForkError
-	if errors.As(err, &ce) {
-		return ce
-	}
-	var se *store.ForkError
-	if errors.As(err, &se) {
-		return &catalog.ForkError{Have: se.Have, Got: se.Got, Reason: se.Reason}
+	var fe *catalog.ForkError
+	if errors.As(err, &fe) {
+		return fe
 	}
 	return nil
 }

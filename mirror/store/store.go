@@ -49,15 +49,6 @@ var ErrNotFound = errors.New("store: not found")
 // ErrNotStore is returned by Open for a directory that is not a store.
 var ErrNotStore = errors.New("store: not a samizdat store (no store.db)")
 
-// ForkError is catalog.ForkError, the one fork error: Apply returns one,
-// wrapped with the publisher's ID, for a checkpoint that contradicts the
-// store's log (the same publisher signed two different histories). The
-// store keeps its own state.
-//
-// Deprecated: use catalog.ForkError; this alias is kept until every
-// caller has moved.
-type ForkError = catalog.ForkError
-
 // ErrQuota is wrapped when an update would take a publisher's bundles past
 // the store's quota. Nothing of the update is stored.
 var ErrQuota = errors.New("store: over quota")
