@@ -12,7 +12,6 @@
 package source
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -23,12 +22,6 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/yuin/goldmark"
-	"github.com/yuin/goldmark/ast"
-	"github.com/yuin/goldmark/text"
-	"golang.org/x/net/html"
-	"golang.org/x/net/html/atom"
 
 	"github.com/samizdat-news/samizdat/bundle"
 )
@@ -47,12 +40,21 @@ var Types = map[string]string{".html": "text/html", ".htm": "text/html", ".md": 
 
 var imageTypes = map[string]string{".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif", ".webp": "image/webp", ".avif": "image/avif", ".svg": "image/svg+xml"}
 
-// Load reads the article at path. lim bounds file sizes (nil means
-// bundle.DefaultLimits).
-func Load(file string, lim *bundle.Limits) (*Article, error) {
+// Options tunes Load. The zero value is the defaults.
+type Options struct {
+	// Limits bound file sizes; nil means bundle.DefaultLimits.
+	Limits *bundle.Limits
+}
+
+// Load reads the article at path. A nil opts means the defaults.
+func Load(file string, opts *Options) (*Article, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
 	l := bundle.DefaultLimits
-	if lim != nil {
-		l = *lim
+	if o.Limits != nil {
+		l = *o.Limits
 	}
 	typ, ok := Types[strings.ToLower(filepath.Ext(file))]
 	if !ok {
@@ -175,161 +177,6 @@ func resolve(ref string) (string, error) {
 	return name, nil
 }
 
-// fromHTML fills metadata from the document and returns image references.
-func (a *Article) fromHTML(body []byte) []string {
-	doc, err := html.Parse(bytes.NewReader(body))
-	if err != nil {
-		a.Warnings = append(a.Warnings, "HTML did not parse; no metadata derived")
-		return nil
-	}
-	var refs []string
-	var title, ogTitle string
-	var walk func(n *html.Node)
-	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode {
-			attr := func(k string) string {
-				for _, at := range n.Attr {
-					if strings.EqualFold(at.Key, k) {
-						return at.Val
-					}
-				}
-				return ""
-			}
-			switch n.DataAtom {
-			case atom.Html:
-				if a.Meta.Language == "" {
-					a.Meta.Language = attr("lang")
-				}
-			case atom.Title:
-				// The document's title, not an SVG image's.
-				if title == "" && n.Namespace == "" && n.FirstChild != nil {
-					title = n.FirstChild.Data
-				}
-			case atom.Meta:
-				val := attr("content")
-				keys := []string{strings.ToLower(attr("property"))}
-				if name := strings.ToLower(attr("name")); name != keys[0] {
-					keys = append(keys, name)
-				}
-				for _, key := range keys {
-					switch key {
-					case "og:title":
-						ogTitle = val
-					case "og:url":
-						if a.Meta.CanonicalURL == "" {
-							a.Meta.CanonicalURL = val
-						}
-					case "author", "article:author":
-						if v := clean(val, bundle.MaxAuthorLen); v != "" && !strings.HasPrefix(v, "http") && len(a.Meta.Authors) < bundle.MaxAuthors {
-							a.Meta.Authors = append(a.Meta.Authors, v)
-						}
-					case "article:published_time", "date", "dc.date", "pubdate":
-						if t, err := parseDate(val); err == nil && a.Meta.Created.IsZero() {
-							a.Meta.Created = t
-						}
-					}
-				}
-			case atom.Link:
-				if strings.EqualFold(attr("rel"), "canonical") {
-					a.Meta.CanonicalURL = attr("href")
-				}
-			case atom.Img:
-				refs = append(refs, attr("src"))
-				refs = append(refs, srcset(attr("srcset"))...)
-			case atom.Source:
-				refs = append(refs, srcset(attr("srcset"))...)
-			case atom.Video:
-				refs = append(refs, attr("poster"))
-			}
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(doc)
-	a.Meta.Title = clean(title, bundle.MaxTitleLen)
-	if a.Meta.Title == "" {
-		a.Meta.Title = clean(ogTitle, bundle.MaxTitleLen)
-	}
-	a.Meta.Language = clean(a.Meta.Language, bundle.MaxLanguageLen)
-	a.Meta.CanonicalURL = clean(a.Meta.CanonicalURL, bundle.MaxURLLen)
-	if u, err := url.Parse(a.Meta.CanonicalURL); err != nil || u.Scheme != "http" && u.Scheme != "https" {
-		a.Meta.CanonicalURL = ""
-	}
-	return refs
-}
-
-// srcset returns the URLs of a srcset attribute, parsed as the HTML
-// standard says: a URL runs to the next white space and may hold commas
-// (only trailing ones end it); its descriptors run to the next comma
-// outside parentheses.
-func srcset(s string) []string {
-	const space = " \t\n\r\f"
-	var out []string
-	for {
-		s = strings.TrimLeft(s, space+",")
-		if s == "" {
-			return out
-		}
-		end := strings.IndexAny(s, space)
-		if end < 0 {
-			end = len(s)
-		}
-		u := s[:end]
-		s = s[end:]
-		if strings.HasSuffix(u, ",") {
-			u = strings.TrimRight(u, ",")
-		} else {
-			depth, i := 0, 0
-			for ; i < len(s) && (s[i] != ',' || depth > 0); i++ {
-				switch s[i] {
-				case '(':
-					depth++
-				case ')':
-					depth--
-				}
-			}
-			s = s[i:]
-		}
-		out = append(out, u)
-	}
-}
-
-// fromMarkdown takes the first heading as title and returns image links.
-func (a *Article) fromMarkdown(body []byte) []string {
-	doc := goldmark.New().Parser().Parse(text.NewReader(body))
-	var refs []string
-	ast.Walk(doc, func(n ast.Node, entering bool) (ast.WalkStatus, error) {
-		if !entering {
-			return ast.WalkContinue, nil
-		}
-		switch n := n.(type) {
-		case *ast.Heading:
-			if a.Meta.Title == "" {
-				a.Meta.Title = clean(string(nodeText(n, body)), bundle.MaxTitleLen)
-			}
-		case *ast.Image:
-			refs = append(refs, string(n.Destination))
-		}
-		return ast.WalkContinue, nil
-	})
-	if a.Meta.Title == "" {
-		a.Meta.Title = firstLine(body)
-	}
-	return refs
-}
-
-func nodeText(n ast.Node, src []byte) []byte {
-	var b bytes.Buffer
-	ast.Walk(n, func(c ast.Node, entering bool) (ast.WalkStatus, error) {
-		if t, ok := c.(*ast.Text); ok && entering {
-			b.Write(t.Segment.Value(src))
-		}
-		return ast.WalkContinue, nil
-	})
-	return b.Bytes()
-}
-
 // firstLine returns the first non-blank line, cleaned, for a title.
 func firstLine(body []byte) string {
 	for _, line := range strings.Split(string(body), "\n") {
@@ -366,25 +213,3 @@ func parseDate(s string) (time.Time, error) {
 // ParseDate parses a date given on the command line: RFC 3339, or
 // YYYY-MM-DD (midnight UTC).
 func ParseDate(s string) (time.Time, error) { return parseDate(s) }
-
-// Slug turns a name into an article id: lowercase letters and digits, runs
-// of anything else made one '-'. It returns "" when nothing is left.
-func Slug(name string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(name) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			b.WriteRune(r)
-			dash = false
-		} else {
-			dash = true
-		}
-		if b.Len() >= bundle.MaxIDLen-1 {
-			break
-		}
-	}
-	return b.String()
-}

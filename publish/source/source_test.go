@@ -310,10 +310,10 @@ func TestLoadRefuses(t *testing.T) {
 	if _, err := source.Load(filepath.Join(dir, "d.html"), nil); err == nil {
 		t.Error("Load of a directory succeeded")
 	}
-	if _, err := source.Load(filepath.Join(dir, "big.txt"), &bundle.Limits{EntrySize: 100}); err == nil {
+	if _, err := source.Load(filepath.Join(dir, "big.txt"), &source.Options{Limits: &bundle.Limits{EntrySize: 100}}); err == nil {
 		t.Error("Load of a file over the limit succeeded")
 	}
-	if _, err := source.Load(filepath.Join(dir, "big.txt"), &bundle.Limits{EntrySize: 101}); err != nil {
+	if _, err := source.Load(filepath.Join(dir, "big.txt"), &source.Options{Limits: &bundle.Limits{EntrySize: 101}}); err != nil {
 		t.Errorf("Load of a file at the limit: %v", err)
 	}
 }
