@@ -130,3 +130,13 @@ func srcset(s string) []string {
 		out = append(out, u)
 	}
 }
+
+// FromHTML reads an HTML page that is not a file in a folder: a feed
+// item's content or a page fetched from base. contentType is the
+// Content-Type it came with, if any. Relative image references resolve
+// against base.
+func FromHTML(data []byte, contentType, base string, opts *Options) (*Article, error) {
+	a := &Article{Files: []bundle.File{{Type: "text/html", Data: data}}}
+	a.fromHTML(data)
+	return a, nil
+}

@@ -1,6 +1,8 @@
 package source
 
 import (
+	"net/url"
+	"path"
 	"strings"
 
 	"github.com/samizdat-news/samizdat/bundle"
@@ -26,4 +28,29 @@ func Slug(name string) string {
 		}
 	}
 	return b.String()
+}
+
+// IDSources are the places an article id can come from, in order of
+// precedence after an id the publisher gives explicitly.
+type IDSources struct {
+	FrontMatter  string // the id or slug field of Markdown front matter
+	GUID         string // a feed item's guid or id
+	CanonicalURL string // its last path segment
+	FileName     string // without its folder; the extension is dropped
+}
+
+// DeriveID returns the id made from the first of s that gives one, or ""
+// when none does.
+func DeriveID(s IDSources) string {
+	canonical := ""
+	if u, err := url.Parse(s.CanonicalURL); err == nil {
+		canonical = path.Base(strings.TrimSuffix(u.Path, "/"))
+	}
+	file := strings.TrimSuffix(s.FileName, path.Ext(s.FileName))
+	for _, c := range []string{s.FrontMatter, s.GUID, canonical, file} {
+		if id := Slug(c); id != "" {
+			return id
+		}
+	}
+	return ""
 }
