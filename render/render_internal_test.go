@@ -66,3 +66,13 @@ line two">`, "alt=\"line one\nline two\""},
 		t.Errorf("alt of %d Cyrillic characters dropped", MaxAttrText)
 	}
 }
+
+func TestLanguageName(t *testing.T) {
+	for lang, want := range map[string]string{
+		"fa": "فارسی", "fa-IR": "فارسی", "RU": "Русский", "en-GB": "English", "xx-Yy": "xx-Yy", "": "", "en US": "", "zh-Hant": "中文",
+	} {
+		if got := LanguageName(lang); got != want {
+			t.Errorf("LanguageName(%q) = %q, want %q", lang, got, want)
+		}
+	}
+}
