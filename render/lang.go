@@ -37,3 +37,16 @@ func LanguageName(lang string) string {
 	}
 	return LangAttr(lang)
 }
+
+// arabicScript are the primary language subtags written in Arabic script,
+// whose lists are separated by the Arabic comma.
+var arabicScript = map[string]bool{"ar": true, "fa": true, "ur": true, "ps": true, "ckb": true, "ug": true, "sd": true}
+
+// Comma returns the separator of a list of names in text of the given
+// language: "، " for languages written in Arabic script, else ", ".
+func Comma(lang string) string {
+	if arabicScript[Primary(lang)] && Direction(lang) == "rtl" {
+		return "، "
+	}
+	return ", "
+}

@@ -76,3 +76,11 @@ func TestLanguageName(t *testing.T) {
 		}
 	}
 }
+
+func TestComma(t *testing.T) {
+	for lang, want := range map[string]string{"fa": "، ", "ar-EG": "، ", "ar-Latn": ", ", "he": ", ", "en": ", ", "": ", "} {
+		if got := Comma(lang); got != want {
+			t.Errorf("Comma(%q) = %q, want %q", lang, got, want)
+		}
+	}
+}

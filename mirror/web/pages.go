@@ -39,6 +39,7 @@ var funcs = template.FuncMap{
 	"lang":     render.LangAttr,
 	"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"langname": render.LanguageName,
+	"comma":    render.Comma,
 	"marker":   func() template.HTML { return freshMarker },
 }
 
@@ -83,7 +84,7 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 <h2>Publishers</h2>
 {{if not .Publishers}}<p>This mirror carries no publishers yet.</p>{{end}}
 <ul class="publishers">
-{{range .Publishers}}<li>{{if .Held}}{{template "pubref" .}}{{else}}<bdi>{{.Name}}</bdi>{{end}} <code class="id">{{.ID}}</code> — {{if .Held}}{{.Articles}} articles; {{template "fresh" .Fresh}}{{else}}not yet copied to this mirror{{end}}</li>
+{{range .Publishers}}<li>{{if .Held}}{{template "pubref" .}}{{else}}<bdi>{{.Name}}</bdi>{{end}} <code class="id">{{.ID}}</code> · {{if .Held}}{{.Articles}} articles{{template "fresh" .Fresh}}{{else}}not yet copied to this mirror{{end}}</li>
 {{end}}</ul>
 </section>
 <section>
@@ -93,7 +94,7 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 {{end}}</nav>{{end}}
 {{if not .Recent}}<p>{{if .Lang}}No recent articles in this language.{{else}}No articles yet.{{end}}</p>{{end}}
 <ul class="articles">
-{{range .Recent}}<li>{{template "item" .}} <span class="meta"><bdi>{{.Publisher}}</bdi> · <time datetime="{{iso .Created}}">{{date .Created}}</time>{{if ne (date .Created) (date .Updated)}} (updated <time datetime="{{iso .Updated}}">{{date .Updated}}</time>){{end}}{{template "itemlang" .}}</span></li>
+{{range .Recent}}<li>{{template "item" .}} <span class="meta"><time datetime="{{iso .Created}}">{{date .Created}}</time>{{if ne (date .Created) (date .Updated)}} (updated <time datetime="{{iso .Updated}}">{{date .Updated}}</time>){{end}}{{template "itemlang" .}} · <bdi>{{.Publisher}}</bdi></span></li>
 {{end}}</ul>
 </section>
 {{template "foot" .}}{{end}}
@@ -116,7 +117,7 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 {{define "article"}}{{template "head" .}}
 <article lang="{{lang .Lang}}" dir="{{dir .Lang}}">
 <h1>{{.Title}}</h1>
-<p class="byline">{{range $i, $a := .Authors}}{{if $i}}, {{end}}<bdi>{{$a}}</bdi>{{end}}{{if .Authors}} · {{end}}<time datetime="{{iso .Created}}">{{date .Created}}</time></p>
+<p class="byline">{{range $i, $a := .Authors}}{{if $i}}{{comma $.Lang}}{{end}}<bdi>{{$a}}</bdi>{{end}}{{if .Authors}} · {{end}}<time datetime="{{iso .Created}}">{{date .Created}}</time></p>
 <div class="body">
 {{.Body}}
 </div>

@@ -45,6 +45,7 @@ var funcs = template.FuncMap{
 	"lang":     render.LangAttr,
 	"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 	"langname": render.LanguageName,
+	"comma":    render.Comma,
 }
 
 var pages = template.Must(template.New("").Funcs(funcs).Parse(`
@@ -63,7 +64,7 @@ var pages = template.Must(template.New("").Funcs(funcs).Parse(`
 {{define "article"}}{{template "head" .}}
 <main>{{with .Alarm}}<p class="alarm">{{.}}</p>{{end}}<article lang="{{lang .Manifest.Language}}" dir="{{dir .Manifest.Language}}">
 <h1>{{.Manifest.Title}}</h1>
-<p class="byline">{{range $i, $a := .Manifest.Authors}}{{if $i}}, {{end}}<bdi>{{$a}}</bdi>{{end}}{{if .Manifest.Authors}} · {{end}}<time datetime="{{iso .Manifest.Created}}">{{date .Manifest.Created}}</time></p>
+<p class="byline">{{range $i, $a := .Manifest.Authors}}{{if $i}}{{comma $.Manifest.Language}}{{end}}<bdi>{{$a}}</bdi>{{end}}{{if .Manifest.Authors}} · {{end}}<time datetime="{{iso .Manifest.Created}}">{{date .Manifest.Created}}</time></p>
 {{.Body}}
 </article>
 <aside class="provenance" lang="en" dir="ltr">
