@@ -460,3 +460,46 @@ func Serious(vs []Violation) []Violation {
 	}
 	return out
 }
+
+// Overflow lists the elements wider than the window (at most ten), which
+// a reader on a phone would have to scroll sideways to read.
+func (p *Page) Overflow(t *testing.T) []string {
+	t.Helper()
+	var over []string
+	if err := p.Eval(overflowScript, &over); err != nil {
+		t.Fatal(err)
+	}
+	return over
+}
+
+const overflowScript = `(() => {
+  const w = document.documentElement.clientWidth, out = [];
+  if (document.documentElement.scrollWidth > w) out.push("page: " + document.documentElement.scrollWidth + " px");
+  for (const e of document.body.querySelectorAll("*")) {
+    if (out.length >= 10) break;
+    const r = e.getBoundingClientRect();
+    if (r.right > w + 1 || r.left < -1) out.push(e.tagName.toLowerCase() + (e.className ? "." + e.className : "") + ": " + Math.round(r.left) + " to " + Math.round(r.right) + " px");
+  }
+  return out;
+})()`
+
+// CheckPage opens url at the viewport's size and checks it as a reader
+// meets it: nothing is wider than the window, and axe-core finds no
+// violation of impact serious or critical. It saves a screenshot as
+// NAME-VIEWPORT.png in ScreenshotDir (and, on a phone, one of the whole
+// page as NAME-VIEWPORT-full.png) and returns the files saved.
+func (b *Browser) CheckPage(t *testing.T, url, name string, v Viewport) []string {
+	t.Helper()
+	p := b.Open(t, url, v)
+	if over := p.Overflow(t); len(over) > 0 {
+		t.Errorf("%s: wider than the %d px window: %q", url, v.Width, over)
+	}
+	saved := []string{SaveScreenshot(t, name+"-"+v.Name, p.Screenshot(t, false))}
+	if v.Mobile {
+		saved = append(saved, SaveScreenshot(t, name+"-"+v.Name+"-full", p.Screenshot(t, true)))
+	}
+	for _, vi := range Serious(p.Axe(t)) {
+		t.Errorf("%s: axe: %s", url, vi)
+	}
+	return saved
+}

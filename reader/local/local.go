@@ -62,14 +62,14 @@ var pages = template.Must(template.New("").Funcs(funcs).Parse(`
 {{end}}
 
 {{define "article"}}{{template "head" .}}
-<main>{{with .Alarm}}<p class="alarm">{{.}}</p>{{end}}<article lang="{{lang .Manifest.Language}}" dir="{{dir .Manifest.Language}}">
+<main>{{with .Alarm}}<p class="alarm">{{.}}</p>{{end}}{{if .Status.Old}}{{template "status" .Status}}{{end}}<article lang="{{lang .Manifest.Language}}" dir="{{dir .Manifest.Language}}">
 <h1>{{.Manifest.Title}}</h1>
 <p class="byline">{{range $i, $a := .Manifest.Authors}}{{if $i}}{{comma $.Manifest.Language}}{{end}}<bdi>{{$a}}</bdi>{{end}}{{if .Manifest.Authors}} · {{end}}<time datetime="{{iso .Manifest.Created}}">{{date .Manifest.Created}}</time></p>
 {{.Body}}
 </article>
 <aside class="provenance" lang="en" dir="ltr">
 <h2>Provenance</h2>
-{{template "status" .Status}}
+{{if not .Status.Old}}{{template "status" .Status}}{{end}}
 <dl>
 <dt>Signed by</dt><dd><bdi>{{.SignerName}}</bdi> (key <code>{{.SignerID}}</code>), a key the publisher <bdi>{{.PubName}}</bdi> (<code>{{.Publisher}}</code>) delegated; every byte checked.</dd>
 <dt>Published</dt><dd><time datetime="{{iso .Manifest.Created}}">{{time .Manifest.Created}}</time>{{if ne .Manifest.Created .Manifest.Updated}}, updated <time datetime="{{iso .Manifest.Updated}}">{{time .Manifest.Updated}}</time>{{end}}</dd>
@@ -137,7 +137,7 @@ func statusOf(r *reader.Result, failed error, what string, saved bool) status {
 	}
 	switch {
 	case failed != nil:
-		return status{Old: true, Text: what + " is the copy saved earlier on this computer, verified then against the publisher's log as of " + when.UTC().Format("2006-01-02 15:04 UTC") + ". A newer version may exist: " + plainReason(failed) + "."}
+		return status{Old: true, Text: what + " is the copy saved earlier: " + plainReason(failed) + ", so a newer version may exist. It was verified against the publisher's log as of " + when.UTC().Format("2006-01-02 15:04 UTC") + "."}
 	case r.Stale:
 		return status{Old: true, Text: "Out of date: " + strings.ToLower(what[:1]) + what[1:] + " was verified, but the newest publisher's log any mirror could prove is from " + when.UTC().Format("2006-01-02 15:04 UTC") + ", " + ago(r.Age) + " ago. Newer articles or corrections may exist that no mirror you can reach has."}
 	case saved:
@@ -155,9 +155,9 @@ func plainReason(err error) string {
 	case len(re.Failures) == 0:
 		return "no mirror answered in time"
 	case len(re.Failures) == 1 && len(re.Untried) == 0:
-		return "the one mirror tried did not give a copy that could be verified"
+		return "the one mirror tried gave nothing that could be verified"
 	}
-	return fmt.Sprintf("none of the %d mirrors tried gave a copy that could be verified", len(re.Failures)+len(re.Untried))
+	return fmt.Sprintf("none of the %d mirrors tried gave anything that could be verified", len(re.Failures)+len(re.Untried))
 }
 
 func newArticlePage(r *reader.Result, base string, saved bool) (*articlePage, error) {
