@@ -88,5 +88,16 @@ func TestBrowserPagesAccessibleAndShown(t *testing.T) {
 			})
 		}
 	}
+	// The image's alt text, with its colon, question mark, guillemets
+	// and quotes, reaches the browser whole.
+	en := browsertest.Articles[0]
+	p := b.Open(t, base+"/p/"+pub+"/a/"+en.ID+"/", browsertest.Desktop)
+	var alt string
+	if err := p.Eval(`document.querySelector("article img").alt`, &alt); err != nil {
+		t.Fatal(err)
+	}
+	if want := `Delegates arrive: who sat where? «Round one» of the "security" talks`; alt != want {
+		t.Errorf("image alt in the browser: %q, want %q", alt, want)
+	}
 	t.Logf("%d pages at 2 sizes in %v; screenshots: %s", len(pages), time.Since(started).Round(time.Millisecond), strings.Join(saved, " "))
 }
