@@ -352,9 +352,9 @@ func (p *Page) Screenshot(t *testing.T, full bool) []byte {
 	return png
 }
 
-// ScreenshotDir returns the folder where SaveScreenshot saves, and
-// whether screenshots are kept at all: $SAMIZDAT_SCREENSHOTS if set, else
-// screenshots/ at the root of the repository (ignored by git).
+// ScreenshotDir returns the folder where SaveScreenshot saves:
+// $SAMIZDAT_SCREENSHOTS if set, else screenshots/ at the root of the
+// repository (ignored by git).
 func ScreenshotDir() string {
 	if d := os.Getenv("SAMIZDAT_SCREENSHOTS"); d != "" {
 		return d
