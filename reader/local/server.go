@@ -445,8 +445,8 @@ func (s *Server) problem(w http.ResponseWriter, code int, title string, err erro
 	var re *reader.Error
 	if errors.As(err, &re) {
 		p.Problem = "None of the mirrors tried gave a copy that could be verified. Some may be blocked, down or lying; nothing unverified is shown. Try again later, or add other mirrors."
-		if re.Err != nil {
-			p.Problem += " (" + re.Err.Error() + ")"
+		if errors.Is(re.Err, context.DeadlineExceeded) {
+			p.Problem += " The reader stopped waiting for them after its time limit."
 		}
 		for _, f := range re.Failures {
 			p.Details = append(p.Details, f.String())
