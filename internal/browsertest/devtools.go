@@ -217,17 +217,21 @@ func (b *Browser) call(session, method string, params, out any) error {
 }
 
 // Viewport is a window size, in CSS pixels; Mobile emulates a phone
-// (the page's viewport meta tag applies, touch, no scroll bars).
+// (the page's viewport meta tag applies, touch, no scroll bars), and
+// Dark a reader who prefers a dark colour scheme.
 type Viewport struct {
 	Name          string // for file names: "phone", "desktop"
 	Width, Height int
 	Mobile        bool
+	Dark          bool
 }
 
-// The two sizes every page is checked at: a common phone and a laptop.
+// The two sizes every page is checked at, a common phone and a laptop,
+// and the phone in dark mode.
 var (
-	Phone   = Viewport{"phone", 390, 844, true}
-	Desktop = Viewport{"desktop", 1366, 900, false}
+	Phone     = Viewport{Name: "phone", Width: 390, Height: 844, Mobile: true}
+	Desktop   = Viewport{Name: "desktop", Width: 1366, Height: 900}
+	PhoneDark = Viewport{Name: "phone-dark", Width: 390, Height: 844, Mobile: true, Dark: true}
 )
 
 // Page is one tab of a Browser.
@@ -267,6 +271,7 @@ func (b *Browser) Open(t *testing.T, url string, v Viewport) *Page {
 	}{
 		{"Page.enable", nil},
 		{"Emulation.setDeviceMetricsOverride", map[string]any{"width": v.Width, "height": v.Height, "deviceScaleFactor": 1, "mobile": v.Mobile}},
+		{"Emulation.setEmulatedMedia", map[string]any{"features": []map[string]string{{"name": "prefers-color-scheme", "value": map[bool]string{false: "light", true: "dark"}[v.Dark]}}}},
 		{"Page.navigate", map[string]any{"url": url}},
 	} {
 		if err := b.call(p.session, c.method, c.params, nil); err != nil {

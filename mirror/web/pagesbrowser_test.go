@@ -82,7 +82,11 @@ func TestBrowserPagesAccessibleAndShown(t *testing.T) {
 	}
 	var saved []string
 	for _, pg := range pages {
-		for _, v := range []browsertest.Viewport{browsertest.Phone, browsertest.Desktop} {
+		views := []browsertest.Viewport{browsertest.Phone, browsertest.Desktop}
+		if pg.name == "index" || pg.name == "article-fa" {
+			views = append(views, browsertest.PhoneDark)
+		}
+		for _, v := range views {
 			t.Run(pg.name+"-"+v.Name, func(t *testing.T) {
 				saved = append(saved, b.CheckPage(t, base+pg.path, "mirror-"+pg.name, v)...)
 			})
