@@ -103,5 +103,5 @@ func TestBrowserPagesAccessibleAndShown(t *testing.T) {
 	if want := `Delegates arrive: who sat where? «Round one» of the "security" talks`; alt != want {
 		t.Errorf("image alt in the browser: %q, want %q", alt, want)
 	}
-	t.Logf("%d pages at 2 sizes in %v; screenshots: %s", len(pages), time.Since(started).Round(time.Millisecond), strings.Join(saved, " "))
+	t.Logf("%d pages at 2 sizes (index and Persian article also dark) in %v; screenshots: %s", len(pages), time.Since(started).Round(time.Millisecond), strings.Join(saved, " "))
 }
