@@ -58,7 +58,7 @@ func TestWriteArticle(t *testing.T) {
 	if string(img) != string(pngBytes) {
 		t.Error("image differs")
 	}
-	for _, want := range []string{"Corrected words.", `src="photo.png"`, "Content-Security-Policy", "default-src &#39;none&#39;", w.pub.Signer.Name(), "Current: verified"} {
+	for _, want := range []string{"Corrected words.", `src="photo.png"`, "Content-Security-Policy", "default-src &#39;none&#39;", w.pub.Signer.Name(), "was verified when it was saved"} {
 		if !strings.Contains(string(page), want) {
 			t.Errorf("saved page lacks %q", want)
 		}
@@ -134,8 +134,12 @@ func TestLocalReader(t *testing.T) {
 	if code := refresh(t, srv.URL); code != http.StatusSeeOther {
 		t.Errorf("refresh: %d", code)
 	}
+	get(t, srv.URL+"/a/a/") // downloaded: the list shows its date and language
 	code, body, csp := get(t, srv.URL+"/")
-	if code != 200 || !strings.Contains(body, `href="/a/a/"`) || !strings.Contains(body, "Current: verified") {
+	if !strings.Contains(body, `<a href="/a/a/" lang="en" dir="auto">Article a</a> <span class="meta"><time datetime=`) || !strings.Contains(body, `<span lang="en" dir="auto">English</span>`) || !strings.Contains(body, `<h1 dir="auto">`+w.root().Name()+`</h1>`) {
+		t.Errorf("index: no date and language for a downloaded article, or the key ID in the heading:\n%s", body)
+	}
+	if code != 200 || !strings.Contains(body, `href="/a/a/"`) || !strings.Contains(body, "This list is verified on this computer") {
 		t.Errorf("index: %d %q", code, body)
 	}
 	if want := "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"; csp != want {
@@ -183,6 +187,11 @@ func TestLocalReader(t *testing.T) {
 	code, body, _ = get(t, srv2.URL+"/a/a/")
 	if code != 200 || !strings.Contains(body, "Corrected words.") || !strings.Contains(body, "copy saved earlier") {
 		t.Errorf("offline article: %d %q", code, body)
+	}
+	// One status line, in plain words: no "verified, current" above it,
+	// no error text from inside the program.
+	if n := strings.Count(body, `role="status"`); n != 1 || strings.Contains(body, "current in the publisher") || strings.Contains(body, "reader:") || strings.Contains(body, "connection refused") {
+		t.Errorf("offline article: %d status lines, or a contradicting line, or raw error text:\n%s", n, body)
 	}
 	code, body, _ = get(t, srv2.URL+"/a/d/")
 	if code != http.StatusBadGateway || !strings.Contains(body, "None of the mirrors") || !strings.Contains(body, mirror.URL) {

@@ -3,9 +3,14 @@
 // Package browsertest drives headless Chromium for the tests of pages
 // (the mirror's and the local reader's): it loads pages over loopback,
 // dumps their DOM or screenshots them, and carries hostile content whose
-// script, if it ever ran, leaves traces in the DOM. Tests are skipped when
-// no Chromium is installed, unless SAMIZDAT_REQUIRE_BROWSER=1 (as in CI,
-// which installs Debian's chromium), in which case they fail.
+// script, if it ever ran, leaves traces in the DOM. A Browser (devtools.go)
+// keeps one Chromium for many pages, driven over the DevTools protocol:
+// it sizes the window (Phone, Desktop), evaluates script, saves
+// screenshots in ScreenshotDir and runs axe-core, installed by npm ci in
+// internal/browsertest/axe at the version its package-lock.json pins.
+// Tests are skipped when no Chromium (or, for Axe, no axe-core) is
+// installed, unless SAMIZDAT_REQUIRE_BROWSER=1 (as in CI, which installs
+// both), in which case they fail.
 package browsertest
 
 import (

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/render"
 )
 
 // writeJSON writes v as indented JSON.
@@ -231,6 +232,8 @@ type atomPerson struct {
 }
 
 type atomEntry struct {
+	// Lang is the article's language, as xml:lang.
+	Lang      string       `xml:"http://www.w3.org/XML/1998/namespace lang,attr,omitempty"`
 	ID        string       `xml:"id"`
 	Title     string       `xml:"title"`
 	Updated   string       `xml:"updated"`
@@ -366,7 +369,7 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 	items, complete := h.recent(s, feedEntries, func(l *listed) bool { return !l.Updated.IsZero() })
 	sortByUpdated(items)
 	for _, l := range items {
-		e := atomEntry{ID: "urn:samizdat:" + s.id + ":" + l.ID, Title: l.Title, Updated: l.Updated.UTC().Format(time.RFC3339),
+		e := atomEntry{Lang: render.LangAttr(l.Lang), ID: "urn:samizdat:" + s.id + ":" + l.ID, Title: l.Title, Updated: l.Updated.UTC().Format(time.RFC3339),
 			Published: l.Created.UTC().Format(time.RFC3339), Link: atomLink{Rel: "alternate", Type: "text/html", Href: l.URL}}
 		for _, au := range l.Authors {
 			e.Authors = append(e.Authors, atomPerson{Name: au})

@@ -1,11 +1,13 @@
 package web
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/render"
 )
 
 // reread reads an article's state from the store again, and remembers it
@@ -29,6 +31,30 @@ type derived struct {
 	listErr  error
 
 	feed atomic.Pointer[renderedFeed] // the Atom feed, once rendered
+
+	langs atomic.Pointer[[]string] // the languages of the recent articles, once all are verified
+}
+
+// languages returns the primary language subtags of a held publisher's
+// languageScan most recent articles (at most maxLanguages of them), for
+// the index's language filter. They are kept until the log changes once
+// every article looked at verified.
+func (h *Handler) languages(s *pubState) []string {
+	d := s.derived
+	if l := d.langs.Load(); l != nil {
+		return *l
+	}
+	items, complete := h.recent(s, languageScan, func(l *listed) bool { return l.Title != "" })
+	var langs []string
+	for _, l := range items {
+		if p := render.Primary(l.Lang); p != "" && !slices.Contains(langs, p) && len(langs) < maxLanguages {
+			langs = append(langs, p)
+		}
+	}
+	if complete {
+		d.langs.Store(&langs)
+	}
+	return langs
 }
 
 // renderedFeed is an Atom feed, its entity tag, and its gzip encoding,

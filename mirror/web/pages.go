@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,11 +33,14 @@ var styleETag = etagOf(styleCSS)
 const freshMarker = "<!--samizdat:fresh-->"
 
 var funcs = template.FuncMap{
-	"time":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"iso":    func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"dir":    render.Direction,
-	"lang":   render.LangAttr,
-	"marker": func() template.HTML { return freshMarker },
+	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"dir":      render.Direction,
+	"lang":     render.LangAttr,
+	"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"langname": render.LanguageName,
+	"comma":    render.Comma,
+	"marker":   func() template.HTML { return freshMarker },
 }
 
 var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
@@ -68,7 +72,11 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 {{define "fresh"}}<p class="fresh{{if .Stale}} stale{{end}}">{{if .Size}}Publisher's log: {{.Size}} entries, checkpoint signed <time datetime="{{iso .Time}}">{{time .Time}}</time> ({{.Age}}).{{else}}No checkpoint from this publisher yet.{{end}}</p>
 {{template "alarms" .Alarms}}{{end}}
 
-{{define "pubref"}}<a href="/p/{{.ID}}/">{{.Name}}</a>{{end}}
+{{define "pubref"}}<a href="/p/{{.ID}}/"><bdi>{{.Name}}</bdi></a>{{end}}
+
+{{define "item"}}<a href="{{.URL}}" lang="{{lang .Lang}}" dir="{{dir .Lang}}">{{.Title}}</a>{{end}}
+
+{{define "itemlang"}}{{with langname .Lang}} · <span lang="{{lang $.Lang}}" dir="{{dir $.Lang}}">{{.}}</span>{{end}}{{end}}
 
 {{define "index"}}{{template "head" .}}
 <h1>{{.Site}}</h1>
@@ -76,20 +84,23 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 <h2>Publishers</h2>
 {{if not .Publishers}}<p>This mirror carries no publishers yet.</p>{{end}}
 <ul class="publishers">
-{{range .Publishers}}<li>{{if .Held}}{{template "pubref" .}}{{else}}{{.Name}}{{end}} <code class="id">{{.ID}}</code> — {{if .Held}}{{.Articles}} articles; {{template "fresh" .Fresh}}{{else}}not yet copied to this mirror{{end}}</li>
+{{range .Publishers}}<li>{{if .Held}}{{template "pubref" .}}{{else}}<bdi>{{.Name}}</bdi>{{end}} <code class="id">{{.ID}}</code> · {{if .Held}}{{.Articles}} articles{{template "fresh" .Fresh}}{{else}}not yet copied to this mirror{{end}}</li>
 {{end}}</ul>
 </section>
 <section>
 <h2>Recent articles</h2>
-{{if not .Recent}}<p>No articles yet.</p>{{end}}
+{{if .Languages}}<nav class="langs" aria-label="Languages"><a href="/"{{if not .Lang}} aria-current="page"{{end}}>All languages</a>
+{{range .Languages}}<a href="/?lang={{.Tag}}" lang="{{.Tag}}" dir="{{dir .Tag}}"{{if .Current}} aria-current="page"{{end}}>{{.Name}}</a>
+{{end}}</nav>{{end}}
+{{if not .Recent}}<p>{{if .Lang}}No recent articles in this language.{{else}}No articles yet.{{end}}</p>{{end}}
 <ul class="articles">
-{{range .Recent}}<li><a href="{{.URL}}" lang="{{lang .Lang}}" dir="{{dir .Lang}}">{{.Title}}</a> <span class="meta">{{.Publisher}} · <time datetime="{{iso .Updated}}">{{time .Updated}}</time></span></li>
+{{range .Recent}}<li>{{template "item" .}} <span class="meta"><time datetime="{{iso .Created}}">{{date .Created}}</time>{{if ne (date .Created) (date .Updated)}} (updated <time datetime="{{iso .Updated}}">{{date .Updated}}</time>){{end}}{{template "itemlang" .}} · <bdi>{{.Publisher}}</bdi></span></li>
 {{end}}</ul>
 </section>
 {{template "foot" .}}{{end}}
 
 {{define "publisher"}}{{template "head" .}}
-<h1>{{.Name}}</h1>
+<h1 dir="auto">{{.Name}}</h1>
 <dl class="provenance">
 <dt>Publisher key ID</dt><dd><code>{{.ID}}</code></dd>
 <dt>Root key</dt><dd><code>{{.Root}}</code></dd>
@@ -98,7 +109,7 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 </dl>
 {{template "fresh" .Fresh}}
 <ul class="articles">
-{{range .List}}<li>{{if .Retracted}}<span class="withdrawn">{{.ID}} — withdrawn by the publisher on <time datetime="{{iso .Time}}">{{time .Time}}</time></span>{{else if .Title}}<a href="{{.URL}}" lang="{{lang .Lang}}" dir="{{dir .Lang}}">{{.Title}}</a> <span class="meta">revision {{.Revision}} · <time datetime="{{iso .Updated}}">{{time .Updated}}</time></span>{{else}}<a href="{{.URL}}">{{.ID}}</a> <span class="meta">(cannot be verified on this mirror)</span>{{end}}</li>
+{{range .List}}<li>{{if .Retracted}}<span class="withdrawn">{{.ID}} — withdrawn by the publisher on <time datetime="{{iso .Time}}">{{time .Time}}</time></span>{{else if .Title}}{{template "item" .}} <span class="meta"><time datetime="{{iso .Created}}">{{date .Created}}</time>{{if ne (date .Created) (date .Updated)}} (updated <time datetime="{{iso .Updated}}">{{date .Updated}}</time>){{end}}{{template "itemlang" .}} · revision {{.Revision}}</span>{{else}}<a href="{{.URL}}">{{.ID}}</a> <span class="meta">(cannot be verified on this mirror)</span>{{end}}</li>
 {{end}}</ul>
 {{if .Next}}<p><a href="{{.Next}}" rel="next">Older articles</a></p>{{end}}
 {{template "foot" .}}{{end}}
@@ -106,16 +117,17 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 {{define "article"}}{{template "head" .}}
 <article lang="{{lang .Lang}}" dir="{{dir .Lang}}">
 <h1>{{.Title}}</h1>
-{{if .Authors}}<p class="byline">{{range $i, $a := .Authors}}{{if $i}}, {{end}}{{$a}}{{end}}</p>{{end}}
+<p class="byline">{{range $i, $a := .Authors}}{{if $i}}{{comma $.Lang}}{{end}}<bdi>{{$a}}</bdi>{{end}}{{if .Authors}} · {{end}}<time datetime="{{iso .Created}}">{{date .Created}}</time></p>
 <div class="body">
 {{.Body}}
 </div>
 </article>
 <aside class="provenance" lang="en" dir="ltr">
 <h2>Provenance</h2>
+<p class="check">This mirror checked the publisher's signature on this article before showing it. Your browser checked nothing: a dishonest mirror could show something else here. To check it yourself, read it with <code>samizdat read</code>, which verifies every article on your own computer.</p>
 <dl>
-<dt>Signed by</dt><dd><a href="/p/{{.PubID}}/">{{.PubName}}</a>, publisher key ID <code>{{.PubID}}</code></dd>
-<dt>Signing key</dt><dd><code>{{.Signer}}</code></dd>
+<dt>Signed by</dt><dd><a href="/p/{{.PubID}}/"><bdi>{{.PubName}}</bdi></a>, publisher key ID <code>{{.PubID}}</code></dd>
+<dt>Signing key</dt><dd><bdi><code>{{.Signer}}</code></bdi></dd>
 <dt>Revision</dt><dd>{{.Revision}}</dd>
 <dt>Published</dt><dd><time datetime="{{iso .Created}}">{{time .Created}}</time></dd>
 <dt>Updated</dt><dd><time datetime="{{iso .Updated}}">{{time .Updated}}</time></dd>
@@ -128,7 +140,7 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 
 {{define "gone"}}{{template "head" .}}
 <h1>Withdrawn</h1>
-<p>The article <code>{{.ID}}</code> was withdrawn by its publisher, <a href="/p/{{.PubID}}/">{{.PubName}}</a> (publisher key ID <code>{{.PubID}}</code>), on <time datetime="{{iso .Time}}">{{time .Time}}</time>. Its revision {{.Revision}} is no longer served.</p>
+<p>The article <code>{{.ID}}</code> was withdrawn by its publisher, <a href="/p/{{.PubID}}/"><bdi>{{.PubName}}</bdi></a> (publisher key ID <code>{{.PubID}}</code>), on <time datetime="{{iso .Time}}">{{time .Time}}</time>. Its revision {{.Revision}} is no longer served.</p>
 {{template "foot" .}}{{end}}
 
 {{define "status"}}{{template "head" .}}
@@ -136,7 +148,7 @@ var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 <table>
 <thead><tr><th>Publisher</th><th>Key ID</th><th>Log size</th><th>Checkpoint time</th><th>Age</th><th>Alarms</th></tr></thead>
 <tbody>
-{{range .Publishers}}<tr{{if .Fresh.Alarms}} class="alarm"{{end}}><td>{{if .Held}}{{template "pubref" .}}{{else}}{{.Name}}{{end}}</td><td><code>{{.ID}}</code></td><td>{{if .Held}}{{.Fresh.Size}}{{else}}not held{{end}}</td><td>{{if .Fresh.Size}}<time datetime="{{iso .Fresh.Time}}">{{time .Fresh.Time}}</time>{{end}}</td><td>{{if .Fresh.Size}}{{.Fresh.Age}}{{end}}</td><td>{{range .Fresh.Alarms}}<p class="alarm">{{.}}</p>{{else}}none{{end}}</td></tr>
+{{range .Publishers}}<tr{{if .Fresh.Alarms}} class="alarm"{{end}}><td>{{if .Held}}{{template "pubref" .}}{{else}}<bdi>{{.Name}}</bdi>{{end}}</td><td><code>{{.ID}}</code></td><td>{{if .Held}}{{.Fresh.Size}}{{else}}not held{{end}}</td><td>{{if .Fresh.Size}}<time datetime="{{iso .Fresh.Time}}">{{time .Fresh.Time}}</time>{{end}}</td><td>{{if .Fresh.Size}}{{.Fresh.Age}}{{end}}</td><td>{{range .Fresh.Alarms}}<p class="alarm">{{.}}</p>{{else}}none{{end}}</td></tr>
 {{end}}</tbody>
 </table>
 {{template "foot" .}}{{end}}
@@ -319,27 +331,78 @@ func (h *Handler) listItem(s *pubState, a *catalog.Article) listed {
 	return l
 }
 
+// languageLink is one language the index offers to filter by.
+type languageLink struct {
+	Tag, Name string // the primary language subtag, and its name
+	Current   bool
+}
+
 func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
-	if !queryKnown(r) {
-		h.fail(w, r, pageKind, http.StatusBadRequest, "this page takes no query")
+	want, ok := queryLang(r)
+	if !ok {
+		h.fail(w, r, pageKind, http.StatusBadRequest, "this page takes only ?lang=, a language code of 2 to 8 lowercase letters (as in ?lang=fa)")
 		return
 	}
 	infos, states := h.pubInfos()
 	var recent []listed
+	seen := map[string]bool{}
 	for _, s := range states {
-		l, _ := h.recent(s, recentArticles, func(l *listed) bool { return l.Title != "" })
+		keep := func(l *listed) bool { return l.Title != "" }
+		if want != "" {
+			keep = func(l *listed) bool { return l.Title != "" && render.Primary(l.Lang) == want }
+		}
+		l, _ := h.recent(s, recentArticles, keep)
 		recent = append(recent, l...)
+		for _, lang := range h.languages(s) {
+			seen[lang] = true
+		}
 	}
 	sortByUpdated(recent)
 	if len(recent) > recentArticles {
 		recent = recent[:recentArticles]
+	}
+	var langs []languageLink
+	for lang := range seen {
+		langs = append(langs, languageLink{Tag: lang, Name: render.LanguageName(lang), Current: lang == want})
+	}
+	slices.SortFunc(langs, func(a, b languageLink) int { return strings.Compare(a.Tag, b.Tag) })
+	if len(langs) > maxLanguages {
+		langs = langs[:maxLanguages]
+	}
+	title := "Publishers and recent articles"
+	if want != "" {
+		title = "Recent articles in " + render.LanguageName(want)
 	}
 	w.Header().Set("Cache-Control", "no-cache")
 	h.writePage(w, http.StatusOK, "index", &struct {
 		common
 		Publishers []pubInfo
 		Recent     []listed
-	}{h.common("Publishers and recent articles"), infos, recent})
+		Languages  []languageLink
+		Lang       string
+	}{h.common(title), infos, recent, langs, want})
+}
+
+// queryLang parses the index's ?lang=, a primary language subtag of 2 to
+// 8 lowercase ASCII letters; "" when there is none. It is the only query
+// the index takes.
+func queryLang(r *http.Request) (string, bool) {
+	if !queryKnown(r, "lang") {
+		return "", false
+	}
+	vals, present := r.URL.Query()["lang"]
+	if !present {
+		return "", true
+	}
+	if len(vals) != 1 || len(vals[0]) < 2 || len(vals[0]) > 8 {
+		return "", false
+	}
+	for i := 0; i < len(vals[0]); i++ {
+		if c := vals[0][i]; c < 'a' || c > 'z' {
+			return "", false
+		}
+	}
+	return vals[0], true
 }
 
 func (h *Handler) servePublisher(w http.ResponseWriter, r *http.Request) {

@@ -64,6 +64,11 @@ const (
 	maxPage = 1 << 20
 	// recentArticles is the number of articles on the index page.
 	recentArticles = 30
+	// maxLanguages bounds the languages the index offers to filter by.
+	maxLanguages = 16
+	// languageScan is how many of each publisher's most recent articles
+	// the index reads for the languages it offers.
+	languageScan = 100
 )
 
 // Content security policies.

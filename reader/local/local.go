@@ -8,6 +8,7 @@ package local
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"html/template"
 	"os"
@@ -37,10 +38,14 @@ const pageCSP = "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 
 const savedCSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
 var funcs = template.FuncMap{
-	"time": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"ago":  ago,
-	"dir":  render.Direction,
-	"lang": render.LangAttr,
+	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+	"ago":      ago,
+	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"dir":      render.Direction,
+	"lang":     render.LangAttr,
+	"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"langname": render.LanguageName,
+	"comma":    render.Comma,
 }
 
 var pages = template.Must(template.New("").Funcs(funcs).Parse(`
@@ -53,21 +58,21 @@ var pages = template.Must(template.New("").Funcs(funcs).Parse(`
 <header class="site">{{if .Saved}}<span>samizdat: saved copy</span>{{else}}<a href="/">samizdat reader</a><form method="post" action="/refresh"><button>check mirrors now</button></form>{{end}}</header>
 {{end}}
 
-{{define "provenance"}}
-<p class="{{if .Stale}}stale{{else}}fresh{{end}}">{{if .Stale}}Out of date: the newest list of articles any mirror could prove is from {{time .Checkpoint.Time}}, {{ago .Age}} ago. Newer articles or corrections may exist that no mirror you can reach has; it is shown because it is the newest that could be verified.{{else}}Current: verified against the publisher's log as of {{time .Checkpoint.Time}} ({{ago .Age}} ago).{{end}}</p>
+{{define "status"}}<p class="{{if .Old}}stale{{else}}fresh{{end}}" role="status">{{.Text}}</p>
 {{end}}
 
 {{define "article"}}{{template "head" .}}
-<main>{{with .Alarm}}<p class="alarm">{{.}}</p>{{end}}<article lang="{{lang .Manifest.Language}}" dir="{{dir .Manifest.Language}}">
+<main>{{with .Alarm}}<p class="alarm">{{.}}</p>{{end}}{{if .Status.Old}}{{template "status" .Status}}{{end}}<article lang="{{lang .Manifest.Language}}" dir="{{dir .Manifest.Language}}">
 <h1>{{.Manifest.Title}}</h1>
-<p class="byline">{{with .Manifest.Authors}}By {{range $i, $a := .}}{{if $i}}, {{end}}{{$a}}{{end}}. {{end}}Published {{time .Manifest.Created}}{{if ne .Manifest.Created .Manifest.Updated}}, updated {{time .Manifest.Updated}}{{end}}.</p>
+<p class="byline">{{range $i, $a := .Manifest.Authors}}{{if $i}}{{comma $.Manifest.Language}}{{end}}<bdi>{{$a}}</bdi>{{end}}{{if .Manifest.Authors}} · {{end}}<time datetime="{{iso .Manifest.Created}}">{{date .Manifest.Created}}</time></p>
 {{.Body}}
 </article>
-<aside class="provenance">
-{{template "provenance" .}}
-{{with .Problem}}<p class="stale">{{.}}</p>{{end}}
+<aside class="provenance" lang="en" dir="ltr">
+<h2>Provenance</h2>
+{{if not .Status.Old}}{{template "status" .Status}}{{end}}
 <dl>
-<dt>Verified</dt><dd>Signed by {{.Signer}}, a key the publisher {{.Publisher}} delegated; every byte checked.</dd>
+<dt>Signed by</dt><dd><bdi>{{.SignerName}}</bdi> (key <code>{{.SignerID}}</code>), a key the publisher <bdi>{{.PubName}}</bdi> (<code>{{.Publisher}}</code>) delegated; every byte checked.</dd>
+<dt>Published</dt><dd><time datetime="{{iso .Manifest.Created}}">{{time .Manifest.Created}}</time>{{if ne .Manifest.Created .Manifest.Updated}}, updated <time datetime="{{iso .Manifest.Updated}}">{{time .Manifest.Updated}}</time>{{end}}</dd>
 <dt>Article</dt><dd><code>{{.Manifest.ID}}</code>, revision {{.Manifest.Revision}}, entry {{.Article.Leaf}} of the publisher's log</dd>
 <dt>Checkpoint</dt><dd>{{.Checkpoint.Size}} entries, {{time .Checkpoint.Time}}</dd>
 <dt>Bundle</dt><dd><code>{{.Digest}}</code></dd>
@@ -77,10 +82,10 @@ var pages = template.Must(template.New("").Funcs(funcs).Parse(`
 {{end}}
 
 {{define "index"}}{{template "head" .}}
-<main>{{with .Alarm}}<p class="alarm">{{.}}</p>{{end}}<h1>{{.Publisher}}</h1>
-{{with .Checkpoint}}{{template "provenance" $}}{{end}}
-{{with .Problem}}<p class="stale">{{.}}</p>{{end}}
-{{if .Articles}}<ul class="articles">{{range .Articles}}<li>{{if .Retracted}}<span class="withdrawn">{{.Title}}</span> (withdrawn by the publisher){{else}}<a href="/a/{{.ID}}/">{{.Title}}</a>{{if not .Cached}} <span class="meta">(not yet downloaded)</span>{{end}}{{end}}</li>{{end}}</ul>{{else}}<p>No articles yet.</p>{{end}}
+<main>{{with .Alarm}}<p class="alarm">{{.}}</p>{{end}}<h1 dir="auto">{{.PubName}}</h1>
+<p class="meta">Publisher key ID <code>{{.Publisher}}</code></p>
+{{template "status" .Status}}
+{{if .Articles}}<ul class="articles">{{range .Articles}}<li>{{if .Retracted}}<span class="withdrawn" lang="{{lang .Lang}}" dir="{{dir .Lang}}">{{.Title}}</span> <span class="meta">withdrawn by the publisher</span>{{else}}<a href="/a/{{.ID}}/" lang="{{lang .Lang}}" dir="{{dir .Lang}}">{{.Title}}</a> <span class="meta">{{if .Cached}}{{$l := .Lang}}<time datetime="{{iso .Created}}">{{date .Created}}</time>{{with langname $l}} · <span lang="{{lang $l}}" dir="{{dir $l}}">{{.}}</span>{{end}}{{else}}not yet downloaded{{end}}</span>{{end}}</li>{{end}}</ul>{{else}}<p>No articles yet.</p>{{end}}
 </main></body></html>
 {{end}}
 
@@ -103,13 +108,56 @@ type head struct {
 type articlePage struct {
 	head
 	*reader.Result
-	Manifest  *bundle.Manifest
-	Body      template.HTML
-	Signer    string
-	Publisher string
-	Digest    string
-	Problem   string
-	Alarm     string
+	Manifest   *bundle.Manifest
+	Body       template.HTML
+	SignerName string
+	SignerID   string // the signing key's ID, cut short
+	PubName    string
+	Digest     string
+	Status     status
+	Alarm      string
+}
+
+// status is the one line that says how far what a page shows can be
+// trusted, in plain words.
+type status struct {
+	Text string
+	Old  bool // it may be out of date
+}
+
+// statusOf says what a verified result shows: current, possibly out of
+// date (a stale checkpoint), or the copy saved earlier because the last
+// attempt to reach the mirrors failed with failed. what names what is
+// shown ("This article", "This list"); saved marks a page saved to disk,
+// which is read later, when "ago" no longer holds.
+func statusOf(r *reader.Result, failed error, what string, saved bool) status {
+	when := time.Time{}
+	if r.Checkpoint != nil {
+		when = r.Checkpoint.Time
+	}
+	switch {
+	case failed != nil:
+		return status{Old: true, Text: what + " is the copy saved earlier: " + plainReason(failed) + ", so a newer version may exist. It was verified against the publisher's log as of " + when.UTC().Format("2006-01-02 15:04 UTC") + "."}
+	case r.Stale:
+		return status{Old: true, Text: "Out of date: " + strings.ToLower(what[:1]) + what[1:] + " was verified, but the newest publisher's log any mirror could prove is from " + when.UTC().Format("2006-01-02 15:04 UTC") + ", " + ago(r.Age) + " ago. Newer articles or corrections may exist that no mirror you can reach has."}
+	case saved:
+		return status{Text: what + " was verified when it was saved: signed by the publisher, and current in the publisher's log as of " + when.UTC().Format("2006-01-02 15:04 UTC") + "."}
+	}
+	return status{Text: what + " is verified on this computer: signed by the publisher, and current in the publisher's log as of " + when.UTC().Format("2006-01-02 15:04 UTC") + " (" + ago(r.Age) + " ago)."}
+}
+
+// plainReason says in plain words why the mirrors gave nothing verified.
+func plainReason(err error) string {
+	var re *reader.Error
+	switch {
+	case !errors.As(err, &re):
+		return "the mirrors could not be reached just now"
+	case len(re.Failures) == 0:
+		return "no mirror answered in time"
+	case len(re.Failures) == 1 && len(re.Untried) == 0:
+		return "the one mirror tried gave nothing that could be verified"
+	}
+	return fmt.Sprintf("none of the %d mirrors tried gave anything that could be verified", len(re.Failures)+len(re.Untried))
 }
 
 func newArticlePage(r *reader.Result, base string, saved bool) (*articlePage, error) {
@@ -119,13 +167,15 @@ func newArticlePage(r *reader.Result, base string, saved bool) (*articlePage, er
 	}
 	m := r.Bundle.Manifest
 	p := &articlePage{
-		head:      head{Title: m.Title, Saved: saved},
-		Result:    r,
-		Manifest:  m,
-		Body:      template.HTML(body), // sanitised by RenderArticle
-		Signer:    r.Bundle.Signer.Name() + " (" + r.Bundle.Signer.ID()[:16] + "…)",
-		Publisher: r.Trust.Root().Name() + " (" + r.Publisher + ")",
-		Digest:    r.Bundle.Digest.String(),
+		head:       head{Title: m.Title, Saved: saved},
+		Result:     r,
+		Manifest:   m,
+		Body:       template.HTML(body), // sanitised by render.Article
+		SignerName: r.Bundle.Signer.Name(),
+		SignerID:   r.Bundle.Signer.ID()[:16] + "…",
+		PubName:    r.Trust.Root().Name(),
+		Digest:     r.Bundle.Digest.String(),
+		Status:     statusOf(r, nil, "This article", saved),
 	}
 	if saved {
 		p.CSP, p.Style = savedCSP, template.CSS(styleCSS)

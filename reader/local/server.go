@@ -55,7 +55,7 @@ type Server struct {
 	mux  *http.ServeMux
 
 	mu      sync.Mutex
-	titles  map[bundle.Digest]string         // titles of verified bundles
+	titles  map[bundle.Digest]listed         // what the index shows of verified bundles
 	lastErr error                            // the last failed fetch, shown until one succeeds
 	alarm   string                           // a fork seen since the server started
 	recent  map[bundle.Digest]*bundle.Bundle // verified bundles whose images were asked for
@@ -64,7 +64,7 @@ type Server struct {
 
 // NewServer returns a reader server over c.
 func NewServer(c *reader.Client, opts *Options) *Server {
-	s := &Server{c: c, titles: map[bundle.Digest]string{}, checked: map[string]time.Time{}, recent: map[bundle.Digest]*bundle.Bundle{}}
+	s := &Server{c: c, titles: map[bundle.Digest]listed{}, checked: map[string]time.Time{}, recent: map[bundle.Digest]*bundle.Bundle{}}
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -238,7 +238,8 @@ func (s *Server) alarmText() string {
 
 func (s *Server) remember(b *bundle.Bundle) {
 	s.mu.Lock()
-	s.titles[b.Digest] = b.Manifest.Title
+	m := b.Manifest
+	s.titles[b.Digest] = listed{Title: m.Title, Lang: m.Language, Created: m.Created}
 	s.mu.Unlock()
 }
 
@@ -247,18 +248,25 @@ func (s *Server) serveStyle(w http.ResponseWriter, r *http.Request) {
 	w.Write(styleCSS)
 }
 
+// listed is what the index shows of a verified bundle.
+type listed struct {
+	Title, Lang string
+	Created     time.Time
+}
+
 type listItem struct {
-	ID, Title         string
+	ID, Title, Lang   string
+	Created           time.Time
 	Retracted, Cached bool
 }
 
 type indexPage struct {
 	head
 	*reader.Result
-	Publisher string
-	Articles  []listItem
-	Problem   string
-	Alarm     string
+	PubName  string
+	Articles []listItem
+	Status   status
+	Alarm    string
 }
 
 func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
@@ -278,20 +286,18 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, http.StatusServiceUnavailable, "Asking the mirrors", errors.New("nothing is verified yet: the reader is asking the mirrors. Reload this page in a few seconds."))
 		return
 	}
-	p := &indexPage{head: head{Title: res.Trust.Root().Name()}, Result: res, Publisher: res.Trust.Root().Name() + " (" + res.Publisher + ")", Alarm: s.alarmText()}
-	if lastErr != nil {
-		p.Problem = "The last attempt to reach the mirrors failed, so this may not be the newest list: " + firstLine(lastErr)
-	}
+	p := &indexPage{head: head{Title: res.Trust.Root().Name()}, Result: res, PubName: res.Trust.Root().Name(), Alarm: s.alarmText(),
+		Status: statusOf(res, lastErr, "This list", false)}
 	s.mu.Lock()
 	for i, a := range res.Articles() {
 		if i == maxListed {
 			break
 		}
-		title, ok := s.titles[a.Digest]
-		if !ok {
-			title = a.ID
+		l, ok := s.titles[a.Digest]
+		if !ok || l.Title == "" {
+			l.Title = a.ID
 		}
-		p.Articles = append(p.Articles, listItem{ID: a.ID, Title: title, Retracted: a.Retracted, Cached: ok})
+		p.Articles = append(p.Articles, listItem{ID: a.ID, Title: l.Title, Lang: l.Lang, Created: l.Created, Retracted: a.Retracted, Cached: ok})
 	}
 	s.mu.Unlock()
 	s.render(w, http.StatusOK, "index", p)
@@ -307,16 +313,17 @@ func (s *Server) serveRefresh(w http.ResponseWriter, r *http.Request) {
 }
 
 // article returns the article, fetched again unless it was fetched within
-// FreshFor; on failure, the saved copy and why it may be old.
-func (s *Server) article(ctx context.Context, id string) (*reader.Result, string, error) {
+// FreshFor; on failure, the saved copy and why it may be old (the
+// fetch's error, with a nil error).
+func (s *Server) article(ctx context.Context, id string) (res *reader.Result, failed, err error) {
 	s.mu.Lock()
 	recent := time.Since(s.checked[id]) < s.opts.FreshFor
 	s.mu.Unlock()
 	cached, cerr := s.c.Cached(id)
 	if recent && cerr == nil && cached != nil && (cached.Bundle != nil || cached.Article != nil && cached.Article.Retracted) {
-		return cached, "", nil
+		return cached, nil, nil
 	}
-	res, err := s.c.Fetch(ctx, id)
+	res, err = s.c.Fetch(ctx, id)
 	var re *reader.Error
 	if errors.As(err, &re) {
 		s.noteForks(re.Forks())
@@ -327,12 +334,12 @@ func (s *Server) article(ctx context.Context, id string) (*reader.Result, string
 		s.mu.Lock()
 		s.checked[id] = time.Now()
 		s.mu.Unlock()
-		return res, "", nil
+		return res, nil, nil
 	}
 	if cerr == nil && cached != nil && cached.Bundle != nil {
-		return cached, "This is the copy saved earlier: no mirror could be verified just now, so a newer revision may exist. " + firstLine(err), nil
+		return cached, err, nil
 	}
-	return nil, "", err
+	return nil, nil, err
 }
 
 func (s *Server) serveArticle(w http.ResponseWriter, r *http.Request) {
@@ -362,7 +369,7 @@ func (s *Server) serveArticle(w http.ResponseWriter, r *http.Request) {
 		s.problem(w, http.StatusInternalServerError, "The article cannot be shown", err)
 		return
 	}
-	p.Problem, p.Alarm = problem, s.alarmText()
+	p.Status, p.Alarm = statusOf(res, problem, "This article", false), s.alarmText()
 	s.render(w, http.StatusOK, "article", p)
 }
 
@@ -438,8 +445,8 @@ func (s *Server) problem(w http.ResponseWriter, code int, title string, err erro
 	var re *reader.Error
 	if errors.As(err, &re) {
 		p.Problem = "None of the mirrors tried gave a copy that could be verified. Some may be blocked, down or lying; nothing unverified is shown. Try again later, or add other mirrors."
-		if re.Err != nil {
-			p.Problem += " (" + re.Err.Error() + ")"
+		if errors.Is(re.Err, context.DeadlineExceeded) {
+			p.Problem += " The reader stopped waiting for them after its time limit."
 		}
 		for _, f := range re.Failures {
 			p.Details = append(p.Details, f.String())
@@ -478,9 +485,4 @@ func allNotFound(err error) bool {
 		}
 	}
 	return true
-}
-
-func firstLine(err error) string {
-	msg, _, _ := strings.Cut(err.Error(), "\n")
-	return msg
 }
