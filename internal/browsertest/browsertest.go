@@ -147,7 +147,8 @@ func DumpDOM(t *testing.T, url string) string {
 	return dom
 }
 
-// screenshot loads url in a 1024x1400 window and returns the PNG.
+// Screenshot loads url in a 1024x1400 window, saves the PNG in
+// ScreenshotDir under the test's name and returns it.
 func Screenshot(t *testing.T, url string) []byte {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "shot.png")
@@ -156,12 +157,7 @@ func Screenshot(t *testing.T, url string) []byte {
 	if err != nil {
 		t.Fatalf("no screenshot of %s: %v", url, err)
 	}
-	if dir := os.Getenv("SAMIZDAT_SCREENSHOT_DIR"); dir != "" {
-		name := regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_") + ".png"
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
-			t.Log(err)
-		}
-	}
+	SaveScreenshot(t, regexp.MustCompile(`[^A-Za-z0-9]+`).ReplaceAllString(t.Name(), "_"), b)
 	return b
 }
 
