@@ -3,8 +3,8 @@
 //
 // It is a small, strict parser over encoding/xml, bounded on every input:
 // the feed's size (MaxFeedSize, also after gzip and charset decoding), the
-// number of items (MaxItems), the depth of elements (MaxDepth) and each
-// field (MaxFieldSize; titles, names and links to the bundle manifest's
+// number of items (MaxItems) and of elements (MaxElements), their depth
+// (MaxDepth) and each field (MaxFieldSize; titles, names and links to the bundle manifest's
 // limits). It reads what publishers actually serve:
 //
 //   - a UTF-8 byte order mark and white space before the document;
