@@ -356,3 +356,56 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestFollowRetriesFailedItems: when an item fails (here its page, with
+// --follow-links, answers 503 once), follow keeps no validators for the
+// feed, so the next poll fetches it in full and publishes the item, though
+// the feed itself has not changed.
+func TestFollowRetriesFailedItems(t *testing.T) {
+	dir := t.TempDir()
+	keyDir, st := testKeyDir(t), filepath.Join(dir, "store")
+	ev := newEvents()
+	var mu sync.Mutex
+	pageFails := 1
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/feed":
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.WriteHeader(http.StatusNotModified)
+				ev.add("feed 304")
+				return
+			}
+			w.Header().Set("ETag", `"v1"`)
+			fmt.Fprintf(w, testFeedHead, srv.URL+"/")
+			fmt.Fprint(w, rssItem("p", srv.URL+"/page", "Paged", "<p>summary</p>"), "</channel></rss>")
+			ev.add("feed 200")
+		case "/page":
+			mu.Lock()
+			fail := pageFails > 0
+			pageFails--
+			mu.Unlock()
+			if fail {
+				http.Error(w, "busy", http.StatusServiceUnavailable)
+				ev.add("page 503")
+				return
+			}
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, "<!DOCTYPE html><html><head><title>Paged</title></head><body><article><p>The page.</p></article></body></html>")
+			ev.add("page 200")
+		}
+	}))
+	defer srv.Close()
+	log := newEvents()
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(pass, []byte(testPassphrase), 0o600)
+	stop := startFollow(t, log, "-k", keyDir, "-s", st, "--passphrase-file", pass, "--follow-links", "--feed", srv.URL+"/feed", "--every", "20ms")
+	i := log.wait(t, 0, `msg="item failed" .* id=p .*503`)
+	log.wait(t, i, `msg=published .* id=p revision=1`)
+	// Only now are the validators kept: the next poll is conditional.
+	j := ev.wait(t, 0, `^page 200$`)
+	if k := ev.wait(t, 0, `^feed 304$`); k < j {
+		t.Errorf("a conditional poll came before the item was published:\n%s", ev)
+	}
+	stop()
+}
