@@ -312,7 +312,7 @@ func publishFeed(e *env, kd *keyDir, storeDir, src string, o feedOptions) error 
 		}
 	}
 	if unchanged > 0 {
-		fmt.Fprintf(e.stderr, "samizdat publish: %d items unchanged; not published again\n", unchanged)
+		fmt.Fprintf(e.stderr, "samizdat publish: %d unchanged since their last revision; not published again\n", unchanged)
 	}
 	for _, fl := range failed {
 		fmt.Fprintf(e.stderr, "samizdat publish: %s: %s\n", fl.name, oneLine(fl.err.Error()))

@@ -13,11 +13,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/internal/corpus"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/publish/feed"
 )
 
 // runCode runs a samizdat command in process and returns its exit code,
@@ -265,7 +267,7 @@ func TestPublishFeedOutput(t *testing.T) {
 
 	write(good)
 	code, stdout, stderr = runCode(t, ctx, "publish", "-k", keyDir, "-s", st, "--feed", file)
-	if code != exitOK || stdout != "" || stderr != "samizdat publish: 1 items unchanged; not published again\n" {
+	if code != exitOK || stdout != "" || stderr != "samizdat publish: 1 unchanged since their last revision; not published again\n" {
 		t.Fatalf("same feed again: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 
@@ -373,5 +375,24 @@ func TestPublishFeedURL(t *testing.T) {
 	code, _, stderr = runCode(t, ctx, "publish", "-k", keyDir, "-s", st, "--feed", srv.URL+"/gone")
 	if code != exitFailed || !strings.Contains(stderr, "server answered 404 Not Found") {
 		t.Errorf("404: exit %d, %s", code, stderr)
+	}
+}
+
+// TestItemMetaDates: the publication date is the item's, else its update
+// date; a date in the future is left out, and the signing time is always
+// left to publish.
+func TestItemMetaDates(t *testing.T) {
+	past := time.Date(2015, 3, 4, 5, 6, 7, 0, time.UTC)
+	later := past.Add(time.Hour)
+	future := time.Now().Add(48 * time.Hour)
+	for _, tc := range []struct {
+		published, updated, want time.Time
+	}{
+		{past, later, past}, {time.Time{}, later, later}, {future, time.Time{}, time.Time{}}, {time.Time{}, time.Time{}, time.Time{}},
+	} {
+		m := itemMeta(bundle.Metadata{Updated: past}, "x", &feed.Item{Published: tc.published, Updated: tc.updated}, feedOptions{})
+		if !m.Created.Equal(tc.want) || !m.Updated.IsZero() {
+			t.Errorf("published %v, updated %v: created %v, updated %v; want created %v and no updated", tc.published, tc.updated, m.Created, m.Updated, tc.want)
+		}
 	}
 }

@@ -162,6 +162,10 @@ func TestLimits(t *testing.T) {
 	if len(f.Items) != MaxItems || f.Dropped != 3 {
 		t.Errorf("%d items, %d dropped", len(f.Items), f.Dropped)
 	}
+	many := "<rss><channel>" + strings.Repeat("<x/>", MaxElements) + "</channel></rss>"
+	if _, err := Parse([]byte(many)); err == nil || !strings.Contains(err.Error(), "more than 250000 elements") {
+		t.Errorf("too many elements: %v", err)
+	}
 	big := "<rss><channel><item><guid>big</guid><description>" + strings.Repeat("x", MaxFieldSize+1) + "</description></item><item><guid>ok</guid><description>y</description></item></channel></rss>"
 	f = mustParse(t, []byte(big))
 	if f.Items[0].Err == nil || f.Items[1].Err != nil || f.Items[1].Content != "y" {

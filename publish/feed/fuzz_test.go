@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/samizdat-news/samizdat/bundle"
@@ -55,6 +56,20 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 			it.Document()
+		}
+	})
+}
+
+// FuzzParseDate: no date panics, and what parses is a UTC time between
+// 1970 and 9999.
+func FuzzParseDate(f *testing.F) {
+	for _, s := range []string{"Mon, 02 Jan 2006 15:04:05 GMT", "2006-01-02T15:04:05Z", "Seg, 24 Set 2018 19:42:40 -0300", "2 Jan 06 1:2 +01:00", "12:00:00+0100 2 jan 2020"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDate(s)
+		if err == nil && (d.Location() != time.UTC || d.Year() < 1969 || d.Year() > 10000) {
+			t.Fatalf("ParseDate(%q) = %v", s, d)
 		}
 	})
 }
