@@ -266,7 +266,7 @@ func (f *follower) round(ctx context.Context) {
 			f.log.Warn("push failed", "mirror", peer.Addr, "err", oneLine(err.Error()))
 			continue
 		}
-		f.log.Info("pushed", "mirror", peer.Addr, "size", cp.Size)
+		f.log.Info("pushed", "mirror", peer.Addr, "size", cp.Size, "checkpoint", cp.Time.Format(time.RFC3339))
 	}
 	f.log.Info("round", "published", published, "unchanged", unchanged, "failed", failed)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror"
 )
@@ -296,6 +297,22 @@ func TestFollow(t *testing.T) {
 		t.Errorf("after the outage the mirror has d at revision %d", rev)
 	}
 
+	// Each round signs a fresh checkpoint, which reaches the mirror with
+	// no new item: wait for a push of one signed a second or more after
+	// the first round's.
+	first := pushedCheckpoint(t, log, log.wait(t, 0, `msg=pushed`))
+	for p := k; ; p++ {
+		p = log.wait(t, p, `msg=pushed`)
+		if cp := pushedCheckpoint(t, log, p); cp.After(first) {
+			code, body := httpGet(t, "http://"+m.HTTPAddr()+"/p/"+pub+"/checkpoint")
+			served, err := catalog.ParseUnverified(body)
+			if code != http.StatusOK || err != nil || !served.Time.Equal(cp) {
+				t.Errorf("the mirror serves checkpoint %v (%d, %v); follow pushed one of %v", served, code, err, cp)
+			}
+			break
+		}
+	}
+
 	// Stopping is clean, and the state file keeps the validators.
 	stop()
 	log.wait(t, k, `msg=stopped`)
@@ -355,6 +372,23 @@ func TestBackoff(t *testing.T) {
 			t.Errorf("backoff(%v, %d) = %v, want %v", tc.every, tc.n, got, tc.want)
 		}
 	}
+}
+
+// pushedCheckpoint returns the checkpoint time of log line i, a push.
+func pushedCheckpoint(t *testing.T, log *events, i int) time.Time {
+	t.Helper()
+	log.mu.Lock()
+	line := log.lines[i]
+	log.mu.Unlock()
+	m := regexp.MustCompile(` checkpoint=(\S+)`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no checkpoint in %q", line)
+	}
+	cp, err := time.Parse(time.RFC3339, m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cp
 }
 
 // TestFollowRetriesFailedItems: when an item fails (here its page, with
