@@ -40,21 +40,41 @@ func runCode(t *testing.T, ctx context.Context, args ...string) (int, string, st
 	return code, out.String(), errb.String()
 }
 
-// testKeyDir makes a publisher's key directory whose signing key is
-// sealed at scrypt's least cost, so that the many commands a test runs
-// do not each spend a tenth of a second opening it.
+// testKeyDir makes a publisher's key directory as keygen does, but with
+// its private keys sealed at scrypt's least cost, so that the many
+// commands a test runs do not each spend a tenth of a second (seconds,
+// under the race detector) opening the signing key.
 func testKeyDir(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "keys")
-	runCmd(t, context.Background(), "keygen", "-o", dir)
-	file := filepath.Join(dir, signKeyFile)
-	k, err := keys.ReadKeyFile(file, []byte(testPassphrase))
+	root, err := keys.Generate(nil, "test-news", keys.RoleRoot)
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.Remove(file)
-	if err := keys.WriteKeyFile(file, k, []byte(testPassphrase), &keys.SealOptions{ScryptLogN: keys.MinScryptLogN}); err != nil {
+	signer, err := keys.Generate(nil, signingKeyName("test-news", 1), keys.RoleSigning)
+	if err != nil {
 		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	st := &keys.Statement{Publisher: root.Public(), Version: 1, Issued: now,
+		Keys: []keys.Delegation{{Key: signer.Public(), NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour)}}}
+	signed, err := st.Sign(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cheap := &keys.SealOptions{ScryptLogN: keys.MinScryptLogN}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		keys.WriteKeyFile(filepath.Join(dir, rootKeyFile), root, []byte(testPassphrase), cheap),
+		keys.WriteKeyFile(filepath.Join(dir, signKeyFile), signer, []byte(testPassphrase), cheap),
+		keys.WriteNewFile(filepath.Join(dir, statementFile), signed, 0o644),
+		keys.WriteNewFile(filepath.Join(dir, pubFile), []byte(root.Public().String()+"\n"), 0o644),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
