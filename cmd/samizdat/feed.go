@@ -156,9 +156,9 @@ type itemFailure struct {
 // warning: a feed that repeats a guid (corpus node-feedparser/guid-dupes.xml
 // repeats one inside an item; aggregators repeat whole items) means one
 // article, and publishing the copies would make each a silent revision
-// of the other in the same run.
-func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOptions) (items []publish.Item, failed []itemFailure, warnings []string) {
-	seen := map[string]bool{}
+// of the other in the same run. seen holds the ids taken already (by
+// earlier feeds of the same round of follow) and gets this feed's.
+func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOptions, seen map[string]bool) (items []publish.Item, failed []itemFailure, warnings []string) {
 	followed := 0
 	for i, it := range f.Items {
 		id := source.DeriveID(source.IDSources{GUID: it.GUID, CanonicalURL: it.Link})
@@ -171,7 +171,7 @@ func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOpt
 			continue
 		}
 		if seen[id] {
-			warnings = append(warnings, fmt.Sprintf("%s: skipped: an earlier item in the feed has the same id", id))
+			warnings = append(warnings, fmt.Sprintf("%s: skipped: an earlier item has the same id", id))
 			continue
 		}
 		seen[id] = true
@@ -279,7 +279,7 @@ func publishFeed(e *env, kd *keyDir, storeDir, src string, o feedOptions) error 
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
-	items, failed, warnings := feedItems(e.ctx, client, f, o)
+	items, failed, warnings := feedItems(e.ctx, client, f, o, map[string]bool{})
 	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "samizdat publish: %s\n", oneLine(w))
 	}

@@ -280,7 +280,7 @@ func TestPublishFeedOutput(t *testing.T) {
 	lines := outLines(t, stdout)
 	if code != exitFailed || len(lines) != 1 || !strings.HasPrefix(lines[0], "story-1 ") ||
 		!strings.Contains(stderr, "samizdat publish: story-2: the feed gives no content for it") ||
-		!strings.Contains(stderr, "samizdat publish: story-1: skipped: an earlier item in the feed has the same id") {
+		!strings.Contains(stderr, "samizdat publish: story-1: skipped: an earlier item has the same id") {
 		t.Fatalf("first run: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 	first := lines[0]

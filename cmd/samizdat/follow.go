@@ -235,6 +235,10 @@ func (f *follower) run(ctx context.Context) error {
 func (f *follower) round(ctx context.Context) {
 	var published, unchanged, failed int
 	defer f.saveState()
+	// Ids taken by earlier feeds this round: an item of a later feed with
+	// the same id is skipped, or the two would replace each other as new
+	// revisions every round.
+	seen := map[string]bool{}
 	for _, fd := range f.feeds {
 		if ctx.Err() != nil {
 			return
@@ -242,7 +246,7 @@ func (f *follower) round(ctx context.Context) {
 		if time.Now().Before(fd.next) {
 			continue
 		}
-		p, u, n := f.poll(ctx, fd)
+		p, u, n := f.poll(ctx, fd, seen)
 		published, unchanged, failed = published+p, unchanged+u, failed+n
 	}
 	if ctx.Err() != nil {
@@ -274,7 +278,7 @@ func (f *follower) round(ctx context.Context) {
 // poll reads one feed and publishes its items. The feed's validators are
 // kept only when every item was published, so that a failed item is
 // tried again at the next poll.
-func (f *follower) poll(ctx context.Context, fd *followedFeed) (published, unchanged, failed int) {
+func (f *follower) poll(ctx context.Context, fd *followedFeed, seen map[string]bool) (published, unchanged, failed int) {
 	have := fd.have
 	fe, next, err := readFeed(ctx, f.client, fd.src, &have)
 	if ctx.Err() != nil {
@@ -293,12 +297,12 @@ func (f *follower) poll(ctx context.Context, fd *followedFeed) (published, uncha
 		return
 	}
 	fd.failures, fd.next = 0, time.Time{}
-	items, fails, warnings := feedItems(ctx, f.client, fe, f.opts)
+	items, fails, warnings := feedItems(ctx, f.client, fe, f.opts, seen)
 	if ctx.Err() != nil {
 		return
 	}
 	for _, w := range warnings {
-		f.log.Warn("item skipped", "feed", fd.src, "msg", oneLine(w))
+		f.log.Warn("item skipped", "feed", fd.src, "warning", oneLine(w))
 	}
 	res, more := publishItems(f.pub, items)
 	fails = append(fails, more...)

@@ -443,3 +443,31 @@ func TestFollowRetriesFailedItems(t *testing.T) {
 	}
 	stop()
 }
+
+// TestFollowSameIDInTwoFeeds: an id that two feeds give is published from
+// the first feed only, so that the two never replace each other as new
+// revisions round after round.
+func TestFollowSameIDInTwoFeeds(t *testing.T) {
+	dir := t.TempDir()
+	keyDir, st := testKeyDir(t), filepath.Join(dir, "store")
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(pass, []byte(testPassphrase), 0o600)
+	one, two := newFeedServer(t), newFeedServer(t)
+	one.set("1", rssItem("shared", "https://news.example/shared", "From one", "<p>One.</p>"))
+	two.set("2", rssItem("shared", "https://news.example/shared", "From two", "<p>Two.</p>"), rssItem("own", "https://news.example/own", "Own", "<p>Own.</p>"))
+	log := newEvents()
+	stop := startFollow(t, log, "-k", keyDir, "-s", st, "--passphrase-file", pass, "--feed", one.URL, "--feed", two.URL, "--every", "20ms")
+	i := log.wait(t, 0, `msg=round published=2`)
+	// Two rounds later, nothing more was published.
+	i = log.wait(t, i+1, `msg=round`)
+	log.wait(t, i+1, `msg=round`)
+	stop()
+	text := log.String()
+	if strings.Count(text, "msg=published") != 2 || !strings.Contains(text, "id=own revision=1") || !strings.Contains(text, "id=shared revision=1") ||
+		!strings.Contains(text, `msg="item skipped" feed=`+two.URL+` warning="shared: skipped: an earlier item has the same id"`) {
+		t.Errorf("log:\n%s", text)
+	}
+	if got := storedTitle(t, st, "shared"); got != "From one" {
+		t.Errorf("shared has title %q", got)
+	}
+}
