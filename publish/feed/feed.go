@@ -7,7 +7,8 @@
 // (MaxDepth) and each field (MaxFieldSize; titles, names and links to the bundle manifest's
 // limits). It reads what publishers actually serve:
 //
-//   - a UTF-8 byte order mark and white space before the document;
+//   - a UTF-8 byte order mark and white space before the document, and
+//     UTF-16 with its byte order mark;
 //   - a gzip-compressed body (found by its magic number), decompressed
 //     within MaxFeedSize;
 //   - any charset an XML declaration names that the WHATWG Encoding
@@ -41,6 +42,7 @@ import (
 
 	"golang.org/x/net/html/charset"
 	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 )
 
 // Limits on a feed. They are generous for news feeds (the corpus's largest,
@@ -133,12 +135,20 @@ func Parse(data []byte) (*Feed, error) {
 			return nil, err
 		}
 	}
+	utf16 := len(data) >= 2 && (data[0] == 0xfe && data[1] == 0xff || data[0] == 0xff && data[1] == 0xfe)
+	if utf16 {
+		dec, err := unicode.UTF16(unicode.BigEndian, unicode.ExpectBOM).NewDecoder().Bytes(data)
+		if err != nil {
+			return nil, errorf("decoding UTF-16: %v", err)
+		}
+		data = dec
+	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	data = bytes.TrimLeft(data, " \t\r\n")
 	if err := sniff(data); err != nil {
 		return nil, err
 	}
-	root, err := parseTree(data)
+	root, err := parseTree(data, utf16)
 	if err != nil {
 		return nil, err
 	}
@@ -215,9 +225,11 @@ type node struct {
 
 const xmlNS = "http://www.w3.org/XML/1998/namespace"
 
-// parseTree reads the document into a tree of nodes, bounded.
-func parseTree(data []byte) (*node, error) {
-	if !utf8.Valid(data) && !declaresCharset(data) {
+// parseTree reads the document into a tree of nodes, bounded. fromUTF16
+// says data was UTF-16, already decoded: its declaration's charset is
+// not decoded again.
+func parseTree(data []byte, fromUTF16 bool) (*node, error) {
+	if !fromUTF16 && !utf8.Valid(data) && !declaresCharset(data) {
 		dec, err := charmap.Windows1252.NewDecoder().Bytes(data)
 		if err != nil {
 			return nil, errorf("decoding windows-1252: %v", err)
@@ -228,6 +240,14 @@ func parseTree(data []byte) (*node, error) {
 	d.Strict = true
 	d.Entity = xml.HTMLEntity
 	d.CharsetReader = charsetReader
+	if fromUTF16 {
+		d.CharsetReader = func(label string, r io.Reader) (io.Reader, error) {
+			if strings.HasPrefix(strings.ToLower(label), "utf-16") {
+				return r, nil
+			}
+			return charsetReader(label, r)
+		}
+	}
 	var root *node
 	var stack []*node
 	elements := 0

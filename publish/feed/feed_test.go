@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/text/encoding"
 	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/unicode"
 )
 
 const rss2 = `<?xml version="1.0" encoding="%s"?>
@@ -57,6 +58,7 @@ func TestCharsets(t *testing.T) {
 		{"ISO-8859-1", "pt", "Últimas Notícias", "Ação é já", charmap.ISO8859_1},
 		{"windows-1256", "fa", "مذاکرات ژنو", "متن", charmap.Windows1256},
 		{"UTF-8", "fa", "مذاکرات در ژنو", "متن مقاله", encoding.Nop},
+		{"UTF-16", "fa", "مذاکرات در ژنو", "متن مقاله", unicode.UTF16(unicode.LittleEndian, unicode.UseBOM)},
 	} {
 		t.Run(tc.label, func(t *testing.T) {
 			doc := strings.Replace(rss2, "<title>Новости</title>", "<title>News</title>", 1)
