@@ -13,6 +13,7 @@ import (
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/internal/files"
+	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/publish"
 	"github.com/samizdat-news/samizdat/publish/feed"
 	"github.com/samizdat-news/samizdat/publish/source"
@@ -248,17 +249,29 @@ func followLink(ctx context.Context, client *http.Client, link string) (*source.
 
 // publishItems publishes items as one update; if that fails, it publishes
 // them one by one, so that one bad item does not hold back the others.
-func publishItems(p *publish.Publisher, items []publish.Item) ([]publish.Result, []itemFailure) {
-	if len(items) == 0 {
-		return nil, nil
+// Items whose article the publisher retracted are not published again:
+// feeds keep listing an article after the newsroom withdrew it, and
+// following the feed must not undo the retraction. Their ids are returned
+// in retracted; `samizdat publish FILE --id ID` publishes one anew.
+func publishItems(p *publish.Publisher, st *store.Store, pub string, items []publish.Item) (res []publish.Result, failed []itemFailure, retracted []string) {
+	kept := items[:0:0]
+	for _, it := range items {
+		a, err := st.Article(pub, it.Meta.ID)
+		if err == nil && a.Retracted {
+			retracted = append(retracted, it.Meta.ID)
+			continue
+		}
+		kept = append(kept, it)
 	}
-	res, err := p.Publish(items)
+	if len(kept) == 0 {
+		return nil, nil, retracted
+	}
+	res, err := p.Publish(kept)
 	if err == nil {
-		return res, nil
+		return res, nil, retracted
 	}
 	res = nil
-	var failed []itemFailure
-	for _, it := range items {
+	for _, it := range kept {
 		r, err := p.Publish([]publish.Item{it})
 		if err != nil {
 			failed = append(failed, itemFailure{it.Meta.ID, err})
@@ -266,7 +279,7 @@ func publishItems(p *publish.Publisher, items []publish.Item) ([]publish.Result,
 		}
 		res = append(res, r...)
 	}
-	return res, failed
+	return res, failed, retracted
 }
 
 // publishFeed is `samizdat publish --feed`: one article per item. It
@@ -297,8 +310,12 @@ func publishFeed(e *env, kd *keyDir, storeDir, src string, o feedOptions) error 
 		}
 		defer st.Close()
 		var more []itemFailure
-		res, more = publishItems(p, items)
+		var retracted []string
+		res, more, retracted = publishItems(p, st, kd.trust.PublisherID(), items)
 		failed = append(failed, more...)
+		for _, id := range retracted {
+			fmt.Fprintf(e.stderr, "samizdat publish: %s: skipped: it was retracted\n", id)
+		}
 	}
 	unchanged := 0
 	for _, r := range res {

@@ -308,6 +308,13 @@ func TestPublishFeedOutput(t *testing.T) {
 		t.Errorf("story-1: %+v, %v; want revision 2", a, err)
 	}
 
+	// A retracted article stays retracted, though the feed still has it.
+	runCmd(t, ctx, "retract", "-k", keyDir, "-s", st, "story-3")
+	code, stdout, stderr = runCode(t, ctx, "publish", "-k", keyDir, "-s", st, "--feed", file)
+	if code != exitOK || stdout != "" || !strings.Contains(stderr, "samizdat publish: story-3: skipped: it was retracted\n") {
+		t.Fatalf("after a retraction: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+
 	for _, tc := range []struct {
 		args []string
 		code int

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,6 +45,7 @@ func runFollow(e *env, args []string) error {
 		"items, signs a fresh checkpoint each round so readers see the publisher is alive, and\n"+
 		"pushes the store to the mirrors. A feed that is down is polled again after --every,\n"+
 		"then twice as long each time, up to an hour. SIGTERM or SIGINT stops it between steps.\n"+
+		"It opens the store only during a round: other commands can use it in between.\n"+
 		"The passphrase comes from --passphrase-file, else SAMIZDAT_PASSPHRASE, else the terminal.")
 	dir := fs.String("k", "", "the publisher's key directory")
 	storeDir := fs.String("s", "", "the store to publish into (created if missing)")
@@ -96,21 +98,20 @@ func runFollow(e *env, args []string) error {
 	if *stateFile == "" {
 		*stateFile = filepath.Clean(*storeDir) + ".follow.json"
 	}
+	// The store is opened for each round and closed after it, so that
+	// other commands (retract, mirrors, refresh) can use it in between.
+	// It is opened once here to report a store that cannot be opened now.
 	st, err := store.Open(*storeDir, &store.Options{Create: true})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	p, err := publish.New(st, kd.root, kd.statement, signer, nil)
+	st.Close()
+	_, nodeKey, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		return err
 	}
 	log := newFormatLogger(e.stderr, *level, *format)
-	node, err := replica.New(st, []*keys.PublicKey{kd.root}, &replica.Config{Logger: log.With("part", "push")})
-	if err != nil {
-		return err
-	}
-	f := &follower{pub: p, node: node, peers: peers, every: *every, client: feedClient(), log: log,
+	f := &follower{kd: kd, signer: signer, storeDir: *storeDir, nodeKey: nodeKey, peers: peers, every: *every, client: feedClient(), log: log,
 		opts: feedOptions{followLinks: *followLinks, lang: *lang}, statePath: *stateFile}
 	for _, u := range feeds {
 		f.feeds = append(f.feeds, &followedFeed{src: u})
@@ -140,8 +141,13 @@ func followSigner(e *env, kd *keyDir, passFile string) (*keys.PrivateKey, error)
 // follower is the state of `samizdat follow`. Only its run goroutine
 // uses it.
 type follower struct {
-	pub       *publish.Publisher
-	node      *replica.Node
+	kd        *keyDir
+	signer    *keys.PrivateKey
+	storeDir  string
+	nodeKey   ed25519.PrivateKey // the same for every round's pushes
+	st        *store.Store       // during a round
+	pub       *publish.Publisher // during a round
+	node      *replica.Node      // during a round
 	peers     []replica.Peer
 	every     time.Duration
 	client    *http.Client
@@ -235,6 +241,22 @@ func (f *follower) run(ctx context.Context) error {
 func (f *follower) round(ctx context.Context) {
 	var published, unchanged, failed int
 	defer f.saveState()
+	st, err := store.Open(f.storeDir, &store.Options{Create: true})
+	if err != nil {
+		f.log.Error("round skipped", "err", oneLine(err.Error()))
+		return
+	}
+	defer st.Close()
+	if f.pub, err = publish.New(st, f.kd.root, f.kd.statement, f.signer, nil); err != nil {
+		f.log.Error("round skipped", "err", oneLine(err.Error()))
+		return
+	}
+	if f.node, err = replica.New(st, []*keys.PublicKey{f.kd.root}, &replica.Config{Key: f.nodeKey, Logger: f.log.With("part", "push")}); err != nil {
+		f.log.Error("round skipped", "err", oneLine(err.Error()))
+		return
+	}
+	f.st = st
+	defer func() { f.st, f.pub, f.node = nil, nil, nil }()
 	// Ids taken by earlier feeds this round: an item of a later feed with
 	// the same id is skipped, or the two would replace each other as new
 	// revisions every round.
@@ -304,8 +326,11 @@ func (f *follower) poll(ctx context.Context, fd *followedFeed, seen map[string]b
 	for _, w := range warnings {
 		f.log.Warn("item skipped", "feed", fd.src, "warning", oneLine(w))
 	}
-	res, more := publishItems(f.pub, items)
+	res, more, retracted := publishItems(f.pub, f.st, f.kd.trust.PublisherID(), items)
 	fails = append(fails, more...)
+	for _, id := range retracted {
+		f.log.Debug("item skipped: retracted", "feed", fd.src, "id", id)
+	}
 	for _, r := range res {
 		if r.Unchanged {
 			unchanged++

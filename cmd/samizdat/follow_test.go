@@ -471,3 +471,30 @@ func TestFollowSameIDInTwoFeeds(t *testing.T) {
 		t.Errorf("shared has title %q", got)
 	}
 }
+
+// TestFollowAndRetract: follow holds the store only during a round, so
+// the newsroom can retract an article while it runs; and it does not
+// publish the retracted article again when the feed, still listing it,
+// changes.
+func TestFollowAndRetract(t *testing.T) {
+	dir := t.TempDir()
+	keyDir, st := testKeyDir(t), filepath.Join(dir, "store")
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(pass, []byte(testPassphrase), 0o600)
+	srv := newFeedServer(t)
+	x, y := rssItem("x", "https://news.example/x", "X", "<p>X.</p>"), rssItem("y", "https://news.example/y", "Y", "<p>Y.</p>")
+	srv.set("1", x, y)
+	log := newEvents()
+	stop := startFollow(t, log, "-k", keyDir, "-s", st, "--passphrase-file", pass, "--feed", srv.URL, "--every", "50ms")
+	i := log.wait(t, 0, `msg=round published=2`)
+	code, stdout, stderr := runCode(t, context.Background(), "retract", "-k", keyDir, "-s", st, "x")
+	if code != exitOK {
+		t.Fatalf("retract while follow runs: exit %d %s %s", code, stdout, stderr)
+	}
+	srv.set("2", x, y, rssItem("z", "https://news.example/z", "Z", "<p>Z.</p>"))
+	log.wait(t, i, `msg=published .* id=z revision=1`)
+	stop()
+	if strings.Contains(log.String(), "id=x revision=2") {
+		t.Errorf("the retracted article was published again:\n%s", log)
+	}
+}
