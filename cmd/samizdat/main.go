@@ -55,6 +55,7 @@ func init() {
 		{"inspect", "show what a bundle, standalone file or key file holds", runInspect},
 		{"mirror", "run a mirror node: sync with peers over QUIC, serve readers over HTTP", runMirror},
 		{"push", "send a publisher's store to mirrors", runPush},
+		{"follow", "poll feeds, publish new and changed items, push to mirrors: the newsroom's daemon", runFollow},
 		{"fetch", "fetch an article from mirrors, verify it and save it", runFetch},
 		{"read", "run a local verifying reader to read a publisher in your browser", runRead},
 		{"demo", "see it work: keys, publishing, three chained mirrors and a reader, on loopback", runDemo},

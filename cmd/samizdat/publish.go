@@ -10,7 +10,7 @@ import (
 )
 
 func runPublish(e *env, args []string) error {
-	fs := newFlags(e, "publish", "-k DIR -s STORE [flags] FILE...")
+	fs := newFlags(e, "publish", "-k DIR -s STORE [flags] FILE...\n       samizdat publish -k DIR -s STORE [--follow-links] [--lang LANG] --feed FILE|URL")
 	dir := fs.String("k", "", "the publisher's key directory (from samizdat keygen)")
 	storeDir := fs.String("s", "", "the store to publish into (created if missing)")
 	id := fs.String("id", "", "article id (default: from the file name); one FILE only")
@@ -20,9 +20,27 @@ func runPublish(e *env, args []string) error {
 	date := fs.String("date", "", "publication date, YYYY-MM-DD or RFC 3339 (default: from the file, else now)")
 	var authors multiFlag
 	fs.Var(&authors, "author", "author (repeatable; default: from the file)")
+	feedSrc := fs.String("feed", "", "publish each item of an RSS or Atom feed (a FILE or an http(s) URL) as an article, instead of FILEs")
+	followLinks := fs.Bool("follow-links", false, "with --feed: fetch each item's page and extract the article from it")
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *feedSrc != "" {
+		if len(files) > 0 || *id != "" || *title != "" || *url != "" || *date != "" || len(authors) > 0 {
+			return usagef("--feed takes no FILE, --id, --title, --url, --date or --author: each item gives its own")
+		}
+		if *storeDir == "" {
+			return usagef("want -k DIR -s STORE --feed FILE|URL")
+		}
+		kd, err := loadKeyDir(*dir)
+		if err != nil {
+			return err
+		}
+		return publishFeed(e, kd, *storeDir, *feedSrc, feedOptions{followLinks: *followLinks, lang: *lang})
+	}
+	if *followLinks {
+		return usagef("--follow-links goes with --feed")
 	}
 	if *storeDir == "" || len(files) == 0 {
 		return usagef("want -k DIR -s STORE and at least one FILE")
