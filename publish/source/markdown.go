@@ -465,8 +465,9 @@ func kind(v any) string {
 }
 
 // LanguageTag checks that s has the shape of a BCP 47 language tag and
-// returns it in its usual case: a language of 2 to 8 letters (or x or i for
-// private and grandfathered tags), then subtags of 1 to 8 letters or digits
+// returns it in its usual case: a language of 2 or 3 letters (or x or i
+// for private and grandfathered tags; BCP 47's longer language subtags
+// have none registered, and "english" is a mistake), then subtags of 1 to 8 letters or digits
 // separated by '-' ('_' is taken for '-'), at most bundle.MaxLanguageLen
 // bytes. A four-letter script is capitalized (Hant), a two-letter region
 // upper-cased (US), the rest lower-cased: "FA" gives "fa", "zh_hant_tw"
@@ -481,7 +482,7 @@ func LanguageTag(s string) (string, error) {
 		alnum := p != "" && len(p) <= 8 && strings.Trim(p, "abcdefghijklmnopqrstuvwxyz0123456789") == ""
 		letters := alnum && strings.Trim(p, "abcdefghijklmnopqrstuvwxyz") == ""
 		switch {
-		case i == 0 && !(letters && (len(p) >= 2 || p == "x" || p == "i")):
+		case i == 0 && !(letters && (len(p) == 2 || len(p) == 3 || p == "x" || p == "i")):
 			return "", fmt.Errorf("%q is not a language tag such as en, ru or fa", s)
 		case !alnum:
 			return "", fmt.Errorf("%q is not a language tag such as en, ru or fa", s)

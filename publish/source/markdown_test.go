@@ -293,7 +293,7 @@ func TestLanguageTag(t *testing.T) {
 			t.Errorf("LanguageTag(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "e", "english language", "en--us", "en-", "-en", "ру", "en-toolongsubtag", "1a", "en.us", strings.Repeat("a", 36)} {
+	for _, in := range []string{"", "e", "english language", "en--us", "en-", "-en", "ру", "en-toolongsubtag", "1a", "en.us", "english", "Persian", "arab-eg", strings.Repeat("a", 36)} {
 		if got, err := source.LanguageTag(in); err == nil {
 			t.Errorf("LanguageTag(%q) = %q, want an error", in, got)
 		}
