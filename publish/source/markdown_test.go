@@ -267,6 +267,7 @@ func TestFrontMatterRefused(t *testing.T) {
 		{"only a delimiter", "+++", `front matter opened by +++ is not closed`},
 		{"two YAML documents", "-----\ntitle: T\n---\nstill: x\n-----\n", `front matter (YAML) holds more than one document`},
 		{"too large", big, `front matter is larger than 65536 bytes`},
+		{"a list as a key", "---\n? [a, b]\n: c\n---\n", `front matter (YAML) did not parse: `},
 		{"alias bomb", "---\na: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\ng: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\nh: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]\n---\n", `front matter (YAML) did not parse: yaml: document contains excessive aliasing`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
