@@ -87,7 +87,7 @@ type IDTakenError struct {
 func (e *IDTakenError) Error() string {
 	owner := e.CanonicalURL
 	if owner == "" {
-		owner = fmt.Sprintf("%q (no canonical URL)", e.Title)
+		owner = `"` + e.Title + `" (no canonical URL)` // %q would escape Persian's joiners
 	}
 	return fmt.Sprintf("publish: article id %q already belongs to %s; give --id %s to replace it, or a different --id", e.ID, owner, e.ID)
 }
@@ -103,7 +103,10 @@ type Result struct {
 
 // Publish builds, signs and stores the items as one update of the catalog.
 // An item whose content and metadata equal its current revision's is
-// reported Unchanged and not published again.
+// reported Unchanged and not published again. An item whose derived id
+// belongs to another article is refused with an *IDTakenError, and then
+// none of the items is published: a caller that wants the others published
+// leaves that one out and calls Publish again.
 func (p *Publisher) Publish(items []Item) ([]Result, error) {
 	now := p.opts.Now().UTC().Truncate(time.Second)
 	u := &store.Update{}

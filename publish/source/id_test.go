@@ -1,6 +1,7 @@
 package source_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"unicode"
@@ -166,4 +167,16 @@ func FuzzDeriveID(f *testing.F) {
 			t.Fatalf("DeriveID not stable: %q then %q", id, got)
 		}
 	})
+}
+
+func ExampleDeriveID() {
+	fmt.Println(source.DeriveID(source.IDSources{FileName: "переговоры.md"}))
+	fmt.Println(source.DeriveID(source.IDSources{FrontMatter: "Київ сьогодні", FileName: "kyiv.md"}))
+	fmt.Println(source.DeriveID(source.IDSources{CanonicalURL: "https://example.org/news/2026/geneva-talks.html", FileName: "source.html"}))
+	fmt.Println(source.DeriveID(source.IDSources{Title: "日内瓦会谈结束"}))
+	// Output:
+	// peregovory
+	// kyiv-sohodni
+	// geneva-talks
+	// a-7ucdhz3mrvbjfkdz
 }
