@@ -185,7 +185,9 @@ var webExtensions = map[string]bool{".html": true, ".htm": true, ".shtml": true,
 func DeriveID(s IDSources) string {
 	guid := s.GUID
 	if u, err := url.Parse(guid); err == nil && (u.Scheme == "http" || u.Scheme == "https") {
-		guid = strings.TrimPrefix(guid[len(u.Scheme):], "://")
+		if rest := strings.TrimPrefix(guid[len(u.Scheme):], "://"); idFrom(rest) != "" {
+			guid = rest
+		}
 	}
 	file := strings.TrimSuffix(s.FileName, path.Ext(s.FileName))
 	for _, c := range []string{s.FrontMatter, guid, urlName(s.CanonicalURL), file, s.Title} {
