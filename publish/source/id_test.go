@@ -180,3 +180,17 @@ func ExampleDeriveID() {
 	// geneva-talks
 	// a-7ucdhz3mrvbjfkdz
 }
+
+func BenchmarkDeriveID(b *testing.B) {
+	for _, in := range []struct{ name, text string }{
+		{"latin", "U.S.-Russia Conclude Geneva Talks"},
+		{"cyrillic", "Переговоры в Женеве завершились без соглашения"},
+		{"hashed", "گفت‌وگوهای ژنو بدون توافق به پایان رسید"},
+	} {
+		b.Run(in.name, func(b *testing.B) {
+			for b.Loop() {
+				source.DeriveID(source.IDSources{FileName: in.text + ".md"})
+			}
+		})
+	}
+}
