@@ -62,6 +62,34 @@ func New(st *store.Store, root *keys.PublicKey, statement []byte, signer *keys.P
 type Item struct {
 	Meta  bundle.Metadata
 	Files []bundle.File
+	// IDGiven says that the publisher chose Meta.ID for this item
+	// (samizdat publish --id), so that it may replace whatever article has
+	// that id. When it is false the id was derived (from front matter, a
+	// feed item, a URL or a file name), and Publish refuses to make the
+	// item a revision of an article that looks like another one: see
+	// IDTakenError.
+	IDGiven bool
+}
+
+// IDTakenError is Publish's refusal of an item whose derived id (not
+// Item.IDGiven) already belongs to another article: one whose canonical URL
+// differs from the item's (one of the two may have none), or, when neither
+// has a canonical URL, whose title differs. Two different pages that
+// derive one id (a/source.html and b/source.html) are then refused rather
+// than one made a silent revision of the other. An article that was
+// retracted keeps no content to compare with, and is not refused.
+type IDTakenError struct {
+	ID           string
+	CanonicalURL string // the existing article's; "" if it has none
+	Title        string // the existing article's
+}
+
+func (e *IDTakenError) Error() string {
+	owner := e.CanonicalURL
+	if owner == "" {
+		owner = `"` + e.Title + `" (no canonical URL)` // %q would escape Persian's joiners
+	}
+	return fmt.Sprintf("publish: article id %q already belongs to %s; give --id %s to replace it, or a different --id", e.ID, owner, e.ID)
 }
 
 // Result is one published article.
@@ -75,7 +103,10 @@ type Result struct {
 
 // Publish builds, signs and stores the items as one update of the catalog.
 // An item whose content and metadata equal its current revision's is
-// reported Unchanged and not published again.
+// reported Unchanged and not published again. An item whose derived id
+// belongs to another article is refused with an *IDTakenError, and then
+// none of the items is published: a caller that wants the others published
+// leaves that one out and calls Publish again.
 func (p *Publisher) Publish(items []Item) ([]Result, error) {
 	now := p.opts.Now().UTC().Truncate(time.Second)
 	u := &store.Update{}
@@ -108,9 +139,16 @@ func (p *Publisher) Publish(items []Item) ([]Result, error) {
 			return nil, fmt.Errorf("publish: article %q given twice", meta.ID)
 		}
 		seen[meta.ID] = true
-		prev, prevBundle, prevCreated, err := p.current(meta.ID)
+		prev, prevBundle, prevManifest, err := p.current(meta.ID)
 		if err != nil {
 			return nil, err
+		}
+		var prevCreated time.Time
+		if m := prevManifest; m != nil {
+			prevCreated = m.Created
+			if !it.IDGiven && (m.CanonicalURL != meta.CanonicalURL || m.CanonicalURL == "" && m.Title != meta.Title) {
+				return nil, &IDTakenError{ID: meta.ID, CanonicalURL: m.CanonicalURL, Title: m.Title}
+			}
 		}
 		meta.Revision = 1
 		if prev != nil {
@@ -235,20 +273,21 @@ func (p *Publisher) commit(u *store.Update, leaves []*catalog.Leaf, now time.Tim
 }
 
 // current returns the article's state and, if it is not retracted, its
-// current bundle and the article's first publication time. A current
-// bundle signed by a key that the publisher no longer trusts (revoked, or
-// not delegated any more) is returned as nil, so that it is signed again.
-func (p *Publisher) current(id string) (*catalog.Article, *bundle.Bundle, time.Time, error) {
+// current bundle and that bundle's manifest. A current bundle signed by a
+// key that the publisher no longer trusts (revoked, or not delegated any
+// more) is returned as nil, so that it is signed again; its manifest is
+// still returned.
+func (p *Publisher) current(id string) (*catalog.Article, *bundle.Bundle, *bundle.Manifest, error) {
 	a, err := p.store.Article(p.trust.PublisherID(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, time.Time{}, nil
+		return nil, nil, nil, nil
 	}
 	if err != nil || a.Retracted {
-		return a, nil, time.Time{}, err
+		return a, nil, nil, err
 	}
 	data, err := p.store.Bundle(a.Digest)
 	if err != nil {
-		return nil, nil, time.Time{}, err
+		return nil, nil, nil, err
 	}
 	b, err := bundle.Open(data, p.trust, nil)
 	var untrusted *keys.UntrustedKeyError
@@ -257,14 +296,14 @@ func (p *Publisher) current(id string) (*catalog.Article, *bundle.Bundle, time.T
 		// statement of that time; its publication date is kept.
 		u, perr := bundle.ParseUnverified(data, nil)
 		if perr != nil {
-			return nil, nil, time.Time{}, fmt.Errorf("publish: stored bundle of %q: %w", id, perr)
+			return nil, nil, nil, fmt.Errorf("publish: stored bundle of %q: %w", id, perr)
 		}
-		return a, nil, u.Manifest.Created, nil
+		return a, nil, u.Manifest, nil
 	}
 	if err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("publish: stored bundle of %q: %w", id, err)
+		return nil, nil, nil, fmt.Errorf("publish: stored bundle of %q: %w", id, err)
 	}
-	return a, b, b.Manifest.Created, nil
+	return a, b, b.Manifest, nil
 }
 
 // untrusted returns, as items to publish again, the store's current
@@ -308,7 +347,7 @@ func (p *Publisher) untrusted(items []Item, now time.Time) ([]Item, error) {
 		m := b.Manifest
 		// Signed now, or at its publication date if a clock that went
 		// back puts now before it.
-		it := Item{Meta: bundle.Metadata{ID: m.ID, Created: m.Created, Updated: later(now, m.Created), Title: m.Title, Language: m.Language, CanonicalURL: m.CanonicalURL, Authors: m.Authors}}
+		it := Item{IDGiven: true, Meta: bundle.Metadata{ID: m.ID, Created: m.Created, Updated: later(now, m.Created), Title: m.Title, Language: m.Language, CanonicalURL: m.CanonicalURL, Authors: m.Authors}}
 		for i, e := range m.Entries {
 			data, err := b.Entry(i)
 			if err != nil {

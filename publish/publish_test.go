@@ -181,9 +181,11 @@ func TestPublishUnchanged(t *testing.T) {
 	if got := f.size(); got != p.Size+1 {
 		t.Errorf("log size %d, want %d", got, p.Size+1)
 	}
-	// A metadata change is a change.
+	// A metadata change is a change. (A new title for an article without
+	// a canonical URL needs its id given: see TestPublishIDTaken.)
 	it := item("a", "<p>a</p>")
 	it.Meta.Title = "A new title"
+	it.IDGiven = true
 	if res = f.publish(it); res[0].Unchanged || res[0].Revision != 2 {
 		t.Errorf("title change: %+v", res[0])
 	}
@@ -392,4 +394,102 @@ func TestCheckpointTimeNeverGoesBack(t *testing.T) {
 		t.Fatalf("Publish with a clock that went back: %v", err)
 	}
 	f.checkClean()
+}
+
+// TestPublishIDTaken publishes a new source whose derived id an article
+// already has: it is refused when the two look like different articles,
+// unless the id was given.
+func TestPublishIDTaken(t *testing.T) {
+	withURL := func(it publish.Item, url string) publish.Item {
+		it.Meta.CanonicalURL = url
+		return it
+	}
+	withTitle := func(it publish.Item, title string) publish.Item {
+		it.Meta.Title = title
+		return it
+	}
+	given := func(it publish.Item) publish.Item {
+		it.IDGiven = true
+		return it
+	}
+	const url1, url2 = "https://a.example/news/source", "https://b.example/news/source"
+	for _, tt := range []struct {
+		name     string
+		existing publish.Item
+		retract  bool
+		revoke   bool // a new statement revokes the key that signed existing
+		item     publish.Item
+		want     string // the refusal; "" means a new revision
+	}{
+		{"same URL, new text and title", withURL(item("source", "<p>1</p>"), url1), false, false,
+			withTitle(withURL(item("source", "<p>2</p>"), url1), "Edited"), ""},
+		{"another URL", withURL(item("source", "<p>1</p>"), url1), false, false,
+			withURL(item("source", "<p>2</p>"), url2),
+			`publish: article id "source" already belongs to ` + url1 + `; give --id source to replace it, or a different --id`},
+		{"no URL over one with a URL", withURL(item("source", "<p>1</p>"), url1), false, false,
+			item("source", "<p>2</p>"),
+			`publish: article id "source" already belongs to ` + url1 + `; give --id source to replace it, or a different --id`},
+		{"a URL over one without", item("source", "<p>1</p>"), false, false,
+			withURL(item("source", "<p>2</p>"), url2),
+			`publish: article id "source" already belongs to "About source" (no canonical URL); give --id source to replace it, or a different --id`},
+		{"neither has a URL, same title", item("source", "<p>1</p>"), false, false,
+			item("source", "<p>2</p>"), ""},
+		{"neither has a URL, another title", item("source", "<p>1</p>"), false, false,
+			withTitle(item("source", "<p>2</p>"), "Another story"),
+			`publish: article id "source" already belongs to "About source" (no canonical URL); give --id source to replace it, or a different --id`},
+		{"another URL, id given", withURL(item("source", "<p>1</p>"), url1), false, false,
+			given(withURL(item("source", "<p>2</p>"), url2)), ""},
+		{"another title, id given", item("source", "<p>1</p>"), false, false,
+			given(withTitle(item("source", "<p>2</p>"), "Another story")), ""},
+		{"retracted article", withURL(item("source", "<p>1</p>"), url1), true, false,
+			withURL(item("source", "<p>2</p>"), url2), ""},
+		{"signed by a revoked key, another URL", withURL(item("source", "<p>1</p>"), url1), false, true,
+			withURL(item("source", "<p>2</p>"), url2),
+			`publish: article id "source" already belongs to ` + url1 + `; give --id source to replace it, or a different --id`},
+		{"signed by a revoked key, same URL", withURL(item("source", "<p>1</p>"), url1), false, true,
+			withURL(item("source", "<p>2</p>"), url1), ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.publish(tt.existing)
+			if tt.retract {
+				if err := f.p.Retract("source"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.revoke {
+				newKey := testkeys.Key(t, "pub-signing-2", keys.RoleSigning)
+				f.p = f.publisher(f.pub.Sign(t, 2, []keys.Delegation{testkeys.Delegate(newKey)}, f.pub.Signer.Public()), newKey)
+			}
+			size := f.size()
+			f.clock.t = f.clock.t.Add(time.Hour)
+			res, err := f.p.Publish([]publish.Item{tt.item})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("Publish: %v", err)
+				}
+				if res[0].Revision != 2 || res[0].Unchanged {
+					t.Errorf("result %+v, want revision 2", res[0])
+				}
+				if m := f.manifest("source"); m.CanonicalURL != tt.item.Meta.CanonicalURL || m.Title != tt.item.Meta.Title {
+					t.Errorf("manifest %q %q, want the new item's", m.CanonicalURL, m.Title)
+				}
+				f.checkClean()
+				return
+			}
+			var taken *publish.IDTakenError
+			if !errors.As(err, &taken) || err.Error() != tt.want {
+				t.Fatalf("Publish = %v\nwant %s", err, tt.want)
+			}
+			if taken.ID != "source" || taken.CanonicalURL != tt.existing.Meta.CanonicalURL || taken.Title != tt.existing.Meta.Title {
+				t.Errorf("IDTakenError = %+v", taken)
+			}
+			if got := f.size(); got != size {
+				t.Errorf("the log grew from %d to %d leaves", size, got)
+			}
+			if m := f.manifest("source"); m.Revision != 1 || m.CanonicalURL != tt.existing.Meta.CanonicalURL {
+				t.Errorf("the existing article changed: %+v", m)
+			}
+		})
+	}
 }

@@ -13,7 +13,7 @@ func runPublish(e *env, args []string) error {
 	fs := newFlags(e, "publish", "-k DIR -s STORE [flags] FILE...\n       samizdat publish -k DIR -s STORE [--follow-links] [--lang LANG] --feed FILE|URL")
 	dir := fs.String("k", "", "the publisher's key directory (from samizdat keygen)")
 	storeDir := fs.String("s", "", "the store to publish into (created if missing)")
-	id := fs.String("id", "", "article id (default: from the file name); one FILE only")
+	id := fs.String("id", "", "article id (default: from front matter, the canonical URL or the file name); one FILE only; replaces the article of that id, whatever it is")
 	title := fs.String("title", "", "title (default: from the file); one FILE only")
 	url := fs.String("url", "", "canonical URL (default: from the file); one FILE only")
 	lang := fs.String("lang", "", "language tag such as en, ru or fa (default: from the file)")
@@ -53,6 +53,7 @@ func runPublish(e *env, args []string) error {
 		return err
 	}
 	var items []publish.Item
+	fileOf := map[string]string{} // article id -> the file that made it
 	for _, f := range files {
 		a, err := source.Load(f, nil)
 		if err != nil {
@@ -62,6 +63,12 @@ func runPublish(e *env, args []string) error {
 			fmt.Fprintf(e.stderr, "samizdat publish: %s: warning: %s\n", f, w)
 		}
 		m := &a.Meta
+		if *url != "" {
+			// The canonical URL comes before the file name as a source
+			// of the id.
+			a.IDs.CanonicalURL = *url
+			m.ID = source.DeriveID(a.IDs)
+		}
 		override(&m.ID, *id)
 		override(&m.Title, *title)
 		override(&m.CanonicalURL, *url)
@@ -78,9 +85,15 @@ func runPublish(e *env, args []string) error {
 			return usagef("%s: no article id can be made from the file name; give --id", f)
 		}
 		if err := bundle.CheckID(m.ID); err != nil {
-			return usagef("--id: %v", err) // ids made from file names are valid
+			return usagef("--id: %v", err) // derived ids are valid
 		}
-		items = append(items, publish.Item{Meta: *m, Files: a.Files})
+		if other, ok := fileOf[m.ID]; ok && other == f {
+			return fmt.Errorf("%s is given twice", f)
+		} else if ok {
+			return fmt.Errorf("%s and %s both make article id %q; publish them one at a time, with --id for one of them", other, f, m.ID)
+		}
+		fileOf[m.ID] = f
+		items = append(items, publish.Item{Meta: *m, Files: a.Files, IDGiven: *id != ""})
 	}
 	signer, err := kd.privateKey(e, signKeyFile)
 	if err != nil {

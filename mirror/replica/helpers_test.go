@@ -93,6 +93,8 @@ func (ps *pubStore) revise(id string) {
 	item := publish.Item{
 		Meta:  bundle.Metadata{ID: id, Title: "About " + id + ", revised", Language: "en"},
 		Files: []bundle.File{{Type: "text/html", Data: []byte("<p>Revised text of " + id + "</p>")}},
+		// A new title without a canonical URL: the id is the publisher's.
+		IDGiven: true,
 	}
 	if _, err := ps.p.Publish([]publish.Item{item}); err != nil {
 		ps.t.Fatalf("Publish: %v", err)

@@ -3,6 +3,7 @@ package source_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -29,10 +30,14 @@ func FuzzLoad(f *testing.F) {
 			t.Fatal(err)
 		}
 		a, err := source.Load(file, nil)
-		if err != nil {
+		if err != nil && !strings.Contains(err.Error(), ": front matter") {
 			t.Fatalf("Load of a readable file failed: %v", err)
 		}
-		if string(a.Files[0].Data) != string(body) {
+		if err != nil {
+			return // bad front matter: markdown_test.go fuzzes it
+		}
+		// Markdown loses its front matter and may gain a lead image line.
+		if got := strings.TrimPrefix(string(a.Files[0].Data), "![](a.png)\n\n"); got != string(body) && !(kind%3 == 1 && strings.HasSuffix(string(body), got)) {
 			t.Fatal("the body was changed")
 		}
 		m := a.Meta

@@ -2,7 +2,9 @@
 // the images it references by relative path into the input of bundle.Build,
 // deriving what metadata the file itself gives.
 //
-// The body's bytes are kept exactly as they are. Images are found in HTML
+// The body's bytes are kept exactly as they are, but for the front matter
+// of a Markdown file, which is read and taken out (see MaxFrontMatterSize),
+// and the lead image line its image field may add. Images are found in HTML
 // (img src and srcset, picture source srcset, video poster) and in Markdown
 // image links; only references that resolve to a file inside the article's
 // folder are included. References that are not to files (remote URLs,
@@ -28,11 +30,13 @@ import (
 
 // Article is what Load read: metadata derived from the file (zero where the
 // file says nothing), the body and its images, and warnings about what was
-// left out.
+// left out. Meta.ID is DeriveID(IDs); a caller that overrides a source of
+// the id (a canonical URL given on the command line) derives it again.
 type Article struct {
 	Meta     bundle.Metadata
 	Files    []bundle.File
 	Warnings []string
+	IDs      IDSources
 }
 
 // Types maps file extensions to body media types.
@@ -65,16 +69,20 @@ func Load(file string, opts *Options) (*Article, error) {
 		return nil, err
 	}
 	a := &Article{Files: []bundle.File{{Type: typ, Data: body}}}
-	a.Meta.ID = Slug(strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)))
 	var refs []string
+	var lead string
 	switch typ {
 	case "text/html":
 		refs = a.fromHTML(body)
 	case "text/markdown":
-		refs = a.fromMarkdown(body)
+		if refs, lead, err = a.fromMarkdown(body); err != nil {
+			return nil, fmt.Errorf("source: %s: %w", file, err)
+		}
 	case "text/plain":
 		a.Meta.Title = firstLine(body)
 	}
+	a.IDs.CanonicalURL, a.IDs.FileName = a.Meta.CanonicalURL, filepath.Base(file)
+	a.Meta.ID = DeriveID(a.IDs)
 	dir := filepath.Dir(file)
 	seen, warned := map[string]bool{}, map[string]bool{}
 	for _, ref := range refs {
@@ -107,6 +115,7 @@ func Load(file string, opts *Options) (*Article, error) {
 		}
 		a.Files = append(a.Files, bundle.File{Name: name, Type: ityp, Data: data})
 	}
+	a.addLead(lead)
 	return a, nil
 }
 

@@ -44,7 +44,7 @@ func TestHTMLMetadata(t *testing.T) {
 	tests := []struct {
 		name string
 		html string
-		want bundle.Metadata // ID is always "article"
+		want bundle.Metadata // ID is derived from the canonical URL or the file name
 	}{
 		{"everything", `<!DOCTYPE html>
 <html lang="ru"><head>
@@ -99,7 +99,7 @@ func TestHTMLMetadata(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeFiles(t, map[string]string{"article.html": tt.html})
 			a := load(t, dir, "article.html")
-			tt.want.ID = "article"
+			tt.want.ID = source.DeriveID(source.IDSources{CanonicalURL: tt.want.CanonicalURL, FileName: "article.html"})
 			if !reflect.DeepEqual(a.Meta, tt.want) {
 				t.Errorf("Meta:\n got %#v\nwant %#v", a.Meta, tt.want)
 			}
@@ -315,31 +315,6 @@ func TestLoadRefuses(t *testing.T) {
 	}
 	if _, err := source.Load(filepath.Join(dir, "big.txt"), &source.Options{Limits: &bundle.Limits{EntrySize: 101}}); err != nil {
 		t.Errorf("Load of a file at the limit: %v", err)
-	}
-}
-
-func TestSlug(t *testing.T) {
-	for in, want := range map[string]string{
-		"story":                    "story",
-		"My Story":                 "my-story",
-		"  Hello,  World!  ":       "hello-world",
-		"2024-03-01_report.v2":     "2024-03-01-report-v2",
-		"---":                      "",
-		"":                         "",
-		"Новости":                  "",
-		"Café au lait":             "caf-au-lait",
-		"UPPER":                    "upper",
-		strings.Repeat("ab ", 100): strings.TrimSuffix(strings.Repeat("ab-", 42), "-") + "-a",
-	} {
-		got := source.Slug(in)
-		if got != want {
-			t.Errorf("Slug(%q) = %q, want %q", in, got, want)
-		}
-		if got != "" {
-			if err := bundle.CheckID(got); err != nil {
-				t.Errorf("Slug(%q) = %q is not an article id: %v", in, got, err)
-			}
-		}
 	}
 }
 
