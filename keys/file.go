@@ -225,6 +225,12 @@ func ReadPublicKeyFile(path string) (*PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: reading %s: %w", path, err)
 	}
+	// The files beside publisher.pub are the usual mistake: say so.
+	for magic, what := range map[string]string{keyFileMagic: "a private key file", statementMagic: "a key statement"} {
+		if bytes.HasPrefix(data, []byte(magic)) {
+			return nil, fmt.Errorf("keys: %s is %s, not a public key: give publisher.pub", path, what)
+		}
+	}
 	if len(data) > MaxPublicKeyFileSize {
 		return nil, fmt.Errorf("keys: %s is larger than %d bytes", path, MaxPublicKeyFileSize)
 	}
