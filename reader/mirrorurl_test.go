@@ -89,3 +89,36 @@ func TestMirrorWithoutPublisher(t *testing.T) {
 		t.Errorf("got %q", err)
 	}
 }
+
+// TestBundleForList: a list's articles get their verified bundles from
+// the mirror that answered, kept for the next time.
+func TestBundleForList(t *testing.T) {
+	w := newWorld(t)
+	url := serve(t, w.honestMirror().h)
+	dir := t.TempDir()
+	c := w.client(dir, url)
+	res, err := c.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range res.Articles() {
+		if c.Saved(a) != nil {
+			t.Fatalf("%s saved before", a.ID)
+		}
+		b, err := c.Bundle(ctx, res, a)
+		if err != nil || b.Manifest.ID != a.ID || b.Manifest.Title != "Article "+a.ID {
+			t.Fatalf("%s: %v", a.ID, err)
+		}
+		if c.Saved(a) == nil {
+			t.Errorf("%s not kept", a.ID)
+		}
+	}
+	// An altered bundle is refused.
+	res, err = w.client("", serve(t, altered(w.honestMirror().h))).List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.client("", url).Bundle(ctx, res, res.Articles()[0]); err == nil {
+		t.Error("altered bundle accepted")
+	}
+}

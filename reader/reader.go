@@ -383,6 +383,49 @@ func (c *Client) Saved(a *catalog.Article) *bundle.Bundle {
 	return st.cached(a, st.trust)
 }
 
+// Bundle returns the verified bundle of a, an article that res lists (a
+// List's result, say): the copy the state keeps, or else one fetched from
+// res.Mirror, the mirror whose answer res is, and then kept. It is how a
+// list shows each article's title and date without a fetch for each. A
+// withdrawn article has no bundle.
+func (c *Client) Bundle(ctx context.Context, res *Result, a *catalog.Article) (*bundle.Bundle, error) {
+	if a == nil || a.Retracted {
+		return nil, errors.New("reader: a withdrawn article has no bundle")
+	}
+	if b := c.Saved(a); b != nil {
+		return b, nil
+	}
+	base, h3, err := mirrorURL(res.Mirror)
+	if err != nil {
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	if err := c.t.checkRoute(base, h3); err != nil {
+		return nil, fmt.Errorf("reader: %s: %w", res.Mirror, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	data, err := c.t.get(ctx, base, h3, "/b/"+a.Digest.String(), c.cfg.MaxBundleSize)
+	if err != nil {
+		return nil, fmt.Errorf("reader: %s: %w", res.Mirror, err)
+	}
+	b, err := verifyBundle(data, res.Trust, a)
+	if err != nil {
+		return nil, fmt.Errorf("reader: %s: %w", res.Mirror, err)
+	}
+	if c.dir != "" {
+		// Kept like a fetched article's; a failure only costs a download.
+		dir := filepath.Join(c.dir, "bundles")
+		err := os.MkdirAll(dir, 0o700)
+		if err == nil {
+			err = writeAtomic(dir, a.Digest.String(), data)
+		}
+		if err != nil {
+			c.cfg.Logger.Warn("reader: cannot save a bundle", "dir", dir, "err", err)
+		}
+	}
+	return b, nil
+}
+
 // state returns the client's state, loading it on first use. The caller
 // must not change it.
 func (c *Client) state() (*state, error) {
