@@ -140,7 +140,7 @@ func noScheme(s string) error {
 	if ip := net.ParseIP(h); h == "localhost" || ip != nil && ip.IsLoopback() {
 		return fmt.Errorf("mirror URL %q has no scheme: give http://%s", s, s)
 	}
-	return fmt.Errorf("mirror URL %q has no scheme: give https://%s (or http:// if the mirror has no TLS)", s, s)
+	return fmt.Errorf("mirror URL %q has no scheme: give https://%s, or http://%s if the mirror has no TLS", s, s, s)
 }
 
 // isPublisherID reports whether s has the form of a publisher ID: 32

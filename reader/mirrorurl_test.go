@@ -28,7 +28,7 @@ func TestParseMirrorURL(t *testing.T) {
 		{in: "127.0.0.1:8080", err: `mirror URL "127.0.0.1:8080" has no scheme: give http://127.0.0.1:8080`},
 		{in: "localhost:8080/p/" + pub, err: "has no scheme: give http://localhost:8080/p/" + pub},
 		{in: "[::1]:8080", err: "give http://[::1]:8080"},
-		{in: "mirror.example", err: `mirror URL "mirror.example" has no scheme: give https://mirror.example (or http:// if the mirror has no TLS)`},
+		{in: "mirror.example", err: `mirror URL "mirror.example" has no scheme: give https://mirror.example, or http://mirror.example if the mirror has no TLS`},
 		{in: "ftp://mirror.example", err: "scheme must be http, https or h3"},
 		{in: "http://user@mirror.example", err: "want SCHEME://HOST[:PORT][/PATH] only"},
 		{in: "http://mirror.example/?q=1", err: "want SCHEME://HOST[:PORT][/PATH] only"},
