@@ -221,6 +221,9 @@ func ReadPublicKeyFile(path string) (*PublicKey, error) {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("keys: %s is a directory: give the publisher.pub file in it", path)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxPublicKeyFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("keys: reading %s: %w", path, err)

@@ -100,6 +100,9 @@ func ParseMirrorURL(s string) (*MirrorURL, error) {
 	if !strings.Contains(s, "://") {
 		return nil, noScheme(s)
 	}
+	if _, _, err := mirrorURL(s); err != nil {
+		return nil, err
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return nil, fmt.Errorf("mirror URL %q: %v", s, errors.Unwrap(err))
@@ -121,7 +124,7 @@ func ParseMirrorURL(s string) (*MirrorURL, error) {
 		u.RawPath = ""
 		break
 	}
-	m.Base = strings.TrimSuffix(u.String(), "/")
+	m.Base = strings.TrimRight(u.String(), "/")
 	if _, _, err := mirrorURL(m.Base); err != nil {
 		return nil, err
 	}
@@ -132,6 +135,9 @@ func ParseMirrorURL(s string) (*MirrorURL, error) {
 // the URL to give: http:// for a loopback address, where nothing crosses
 // the network, and https:// for anything else.
 func noScheme(s string) error {
+	if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
+		return fmt.Errorf("mirror URL %q has no scheme: want http://, https:// or h3://", s)
+	}
 	host, _, _ := strings.Cut(s, "/")
 	h := host
 	if sh, _, err := net.SplitHostPort(host); err == nil {
@@ -175,10 +181,10 @@ func mirrorURL(s string) (base string, h3 bool, err error) {
 	default:
 		return "", false, fmt.Errorf("mirror URL %q: scheme must be http, https or h3", s)
 	}
-	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#") || u.Opaque != "" {
 		return "", false, fmt.Errorf("mirror URL %q: want SCHEME://HOST[:PORT][/PATH] only", s)
 	}
-	return strings.TrimSuffix(u.String(), "/"), h3, nil
+	return strings.TrimRight(u.String(), "/"), h3, nil
 }
 
 // checkRoute refuses a mirror that would be reached around a configured

@@ -122,3 +122,28 @@ func TestBundleForList(t *testing.T) {
 		t.Error("altered bundle accepted")
 	}
 }
+
+// FuzzParseMirrorURL: any input is refused or gives a base that parses
+// again to itself, naming no publisher, with no query, fragment or user.
+func FuzzParseMirrorURL(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:8080", "127.0.0.1:8080", "h3://m.example/x/p/0123456789abcdef0123456789abcdef/a/b/c",
+		"https://m.example/api/p/0123456789abcdef0123456789abcdef/articles", "http://[::1]:1/p/", "http://%zz", "://", "http:///p/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := reader.ParseMirrorURL(s)
+		if err != nil {
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("%q: error of several lines: %q", s, err)
+			}
+			return
+		}
+		again, err := reader.ParseMirrorURL(u.Base)
+		if err != nil || again.Base != u.Base || again.Publisher != "" {
+			t.Fatalf("%q: base %q parses again to %+v, %v", s, u.Base, again, err)
+		}
+		if strings.ContainsAny(u.Base, "?#@") && !strings.Contains(s, "@") {
+			t.Fatalf("%q: base %q", s, u.Base)
+		}
+	})
+}

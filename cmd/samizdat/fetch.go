@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -256,12 +257,29 @@ func runRead(e *env, args []string) error {
 // dates come from the articles' verified bundles: those the reader keeps,
 // or fetched now from the mirror that answered, and kept.
 func listArticles(e *env, c *reader.Client, res *reader.Result, limit int) {
-	for i, a := range res.Articles() {
-		if limit > 0 && i == limit {
-			break
+	arts := res.Articles()
+	if limit > 0 && len(arts) > limit {
+		arts = arts[:limit]
+	}
+	// Bundles not kept yet are fetched listBundlesAtOnce at a time.
+	bundles := make([]*bundle.Bundle, len(arts))
+	errs := make([]error, len(arts))
+	sem := make(chan struct{}, listBundlesAtOnce)
+	var wg sync.WaitGroup
+	for i, a := range arts {
+		if a.Retracted {
+			continue
 		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			bundles[i], errs[i] = c.Bundle(e.ctx, res, a)
+		})
+	}
+	wg.Wait()
+	for i, a := range arts {
 		date, title := "-", "-"
-		switch b, err := c.Bundle(e.ctx, res, a); {
+		switch b, err := bundles[i], errs[i]; {
 		case a.Retracted:
 			date, title = a.Time.UTC().Format(time.RFC3339), "(withdrawn)"
 		case err != nil:
@@ -272,6 +290,9 @@ func listArticles(e *env, c *reader.Client, res *reader.Result, limit int) {
 		fmt.Fprintf(e.stdout, "%s\t%d\t%s\t%s\n", a.ID, a.Revision, date, title)
 	}
 }
+
+// listBundlesAtOnce bounds the bundles a list fetches at the same time.
+const listBundlesAtOnce = 4
 
 // fetchListHelp documents the list fetch prints without an article ID.
 const fetchListHelp = `Without ID, fetch lists the publisher's most recently changed articles,
