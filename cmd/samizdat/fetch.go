@@ -304,8 +304,9 @@ DATE is when that revision was made (the article's updated date, UTC,
 RFC 3339); TITLE is last and may hold spaces. A withdrawn article shows the
 date it was withdrawn and the title "(withdrawn)". Where no verified copy
 could be had, DATE and TITLE are "-", and a warning says why. Titles and
-dates are taken from each article's verified bundle, which is kept in the
-state directory.
+dates come from each article's verified bundle: the copy kept in the state
+directory, or else one fetched now from the mirror that answered (and then
+kept), four at a time.
 
 With an article page's URL as -m (as the browser shows it), ID may be left
 out: the article the URL names is fetched.`
