@@ -97,15 +97,12 @@ type MirrorURL struct {
 // "127.0.0.1:8080", is refused with the URL to give instead: the reader
 // does not guess between http and https.
 func ParseMirrorURL(s string) (*MirrorURL, error) {
-	if !strings.Contains(s, "://") {
-		return nil, noScheme(s)
-	}
 	if _, _, err := mirrorURL(s); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reader: %w", err)
 	}
-	u, err := url.Parse(s)
+	u, err := url.Parse(s) // mirrorURL parsed it
 	if err != nil {
-		return nil, fmt.Errorf("mirror URL %q: %v", s, errors.Unwrap(err))
+		return nil, fmt.Errorf("reader: mirror URL %q: %v", s, errors.Unwrap(err))
 	}
 	m := &MirrorURL{}
 	segs := strings.Split(u.Path, "/")
@@ -126,7 +123,7 @@ func ParseMirrorURL(s string) (*MirrorURL, error) {
 	}
 	m.Base = strings.TrimRight(u.String(), "/")
 	if _, _, err := mirrorURL(m.Base); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reader: %w", err)
 	}
 	return m, nil
 }

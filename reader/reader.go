@@ -158,7 +158,7 @@ func New(cfg *Config) (*Client, error) {
 	for i, m := range cf.Mirrors {
 		u, err := ParseMirrorURL(m)
 		if err != nil {
-			return nil, fmt.Errorf("reader: %w", err)
+			return nil, err
 		}
 		if u.Publisher != "" && u.Publisher != cf.Root.ID() {
 			return nil, fmt.Errorf("reader: mirror URL %q is a page of publisher %s, not of %s, the publisher this reader trusts", m, u.Publisher, cf.Root.ID())

@@ -110,7 +110,7 @@ func TestFetchFromMirrors(t *testing.T) {
 	}
 	bare := strings.TrimPrefix(two, "http://")
 	code, _, stderr = runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", bare, id)
-	if first, _, _ := strings.Cut(stderr, "\n"); code != exitUsage || first != "samizdat fetch: -m: mirror URL \""+bare+"\" has no scheme: give "+two {
+	if first, _, _ := strings.Cut(stderr, "\n"); code != exitUsage || first != "samizdat fetch: -m: reader: mirror URL \""+bare+"\" has no scheme: give "+two {
 		t.Errorf("bare host:port: exit %d\n%s", code, stderr)
 	}
 
