@@ -66,6 +66,9 @@ func CheckMirrorURL(s string) error {
 			return fmt.Errorf("catalog: mirror URL %q has a space, control or non-ASCII byte", s)
 		}
 	}
+	if !strings.Contains(s, "://") {
+		return fmt.Errorf("catalog: mirror URL %q has no scheme: give https://%s, or http://%s if the mirror has no TLS", s, s, s)
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return fmt.Errorf("catalog: mirror URL %q: %v", s, errors.Unwrap(err))

@@ -221,9 +221,18 @@ func ReadPublicKeyFile(path string) (*PublicKey, error) {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("keys: %s is a directory: give the publisher.pub file in it", path)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxPublicKeyFileSize+1))
 	if err != nil {
 		return nil, fmt.Errorf("keys: reading %s: %w", path, err)
+	}
+	// The files beside publisher.pub are the usual mistake: say so.
+	for magic, what := range map[string]string{keyFileMagic: "a private key file", statementMagic: "a key statement"} {
+		if bytes.HasPrefix(data, []byte(magic)) {
+			return nil, fmt.Errorf("keys: %s is %s, not a public key: give publisher.pub", path, what)
+		}
 	}
 	if len(data) > MaxPublicKeyFileSize {
 		return nil, fmt.Errorf("keys: %s is larger than %d bytes", path, MaxPublicKeyFileSize)

@@ -16,6 +16,8 @@ import (
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 	"golang.org/x/net/http/httpproxy"
+
+	"github.com/samizdat-news/samizdat/bundle"
 )
 
 // transports are the HTTP clients a reader fetches with: one for http and
@@ -73,12 +75,100 @@ func (t *transports) close() {
 	t.quic.Close()
 }
 
+// MirrorURL is a mirror URL as a person gives it, taken apart by
+// ParseMirrorURL.
+type MirrorURL struct {
+	// Base is the mirror's URL to give Config.Mirrors: SCHEME://HOST[:PORT]
+	// and the mirror's path prefix, if any, without a trailing slash.
+	Base string
+	// Publisher is the publisher ID that a page's URL names
+	// (".../p/ID/..."), or "".
+	Publisher string
+	// Article is the article ID that an article page's URL names
+	// (".../p/ID/a/ARTICLE/..."), or "".
+	Article string
+}
+
+// ParseMirrorURL parses a mirror URL as a person gives it: the mirror's
+// base URL (http://, https:// or h3:// for HTTP/3), or the URL of any page
+// or file of a publisher on it, as copied from a browser's address bar
+// (".../p/ID/", ".../p/ID/a/ARTICLE/", ".../api/p/ID/..."), which is cut
+// back to the mirror's base. A URL without a scheme, such as
+// "127.0.0.1:8080", is refused with the URL to give instead: the reader
+// does not guess between http and https.
+func ParseMirrorURL(s string) (*MirrorURL, error) {
+	if _, _, err := mirrorURL(s); err != nil {
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	u, err := url.Parse(s) // mirrorURL parsed it
+	if err != nil {
+		return nil, fmt.Errorf("reader: mirror URL %q: %v", s, errors.Unwrap(err))
+	}
+	m := &MirrorURL{}
+	segs := strings.Split(u.Path, "/")
+	for i := 1; i+1 < len(segs); i++ {
+		if segs[i] != "p" || !isPublisherID(segs[i+1]) {
+			continue
+		}
+		m.Publisher = segs[i+1]
+		if i+3 < len(segs) && segs[i+2] == "a" && bundle.CheckID(segs[i+3]) == nil {
+			m.Article = segs[i+3]
+		}
+		if segs[i-1] == "api" {
+			i--
+		}
+		u.Path = strings.Join(segs[:i], "/")
+		u.RawPath = ""
+		break
+	}
+	m.Base = strings.TrimRight(u.String(), "/")
+	if _, _, err := mirrorURL(m.Base); err != nil {
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	return m, nil
+}
+
+// noScheme explains that s, a URL without a scheme, needs one, and names
+// the URL to give: http:// for a loopback address, where nothing crosses
+// the network, and https:// for anything else.
+func noScheme(s string) error {
+	if strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r >= 0x7f }) >= 0 {
+		return fmt.Errorf("mirror URL %q has no scheme: want http://, https:// or h3://", s)
+	}
+	host, _, _ := strings.Cut(s, "/")
+	h := host
+	if sh, _, err := net.SplitHostPort(host); err == nil {
+		h = sh
+	}
+	if ip := net.ParseIP(h); h == "localhost" || ip != nil && ip.IsLoopback() {
+		return fmt.Errorf("mirror URL %q has no scheme: give http://%s", s, s)
+	}
+	return fmt.Errorf("mirror URL %q has no scheme: give https://%s, or http://%s if the mirror has no TLS", s, s, s)
+}
+
+// isPublisherID reports whether s has the form of a publisher ID: 32
+// lowercase hex digits.
+func isPublisherID(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !('0' <= s[i] && s[i] <= '9' || 'a' <= s[i] && s[i] <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // mirrorURL checks a mirror URL and returns it in the form requests are
 // made to: no trailing slash; h3:// becomes https:// with h3 set.
 func mirrorURL(s string) (base string, h3 bool, err error) {
+	if !strings.Contains(s, "://") {
+		return "", false, noScheme(s)
+	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", false, fmt.Errorf("mirror URL %q: %v", s, err)
+		return "", false, fmt.Errorf("mirror URL %q: %v", s, errors.Unwrap(err))
 	}
 	switch u.Scheme {
 	case "http", "https":
@@ -88,10 +178,10 @@ func mirrorURL(s string) (base string, h3 bool, err error) {
 	default:
 		return "", false, fmt.Errorf("mirror URL %q: scheme must be http, https or h3", s)
 	}
-	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+	if u.Host == "" || u.User != nil || u.RawQuery != "" || u.ForceQuery || strings.Contains(s, "#") || u.Opaque != "" {
 		return "", false, fmt.Errorf("mirror URL %q: want SCHEME://HOST[:PORT][/PATH] only", s)
 	}
-	return strings.TrimSuffix(u.String(), "/"), h3, nil
+	return strings.TrimRight(u.String(), "/"), h3, nil
 }
 
 // checkRoute refuses a mirror that would be reached around a configured
@@ -121,6 +211,7 @@ func (t *transports) checkRoute(base string, h3 bool) error {
 // errStatus is a response other than 200.
 type errStatus struct {
 	path   string
+	code   int
 	status string
 }
 
@@ -158,7 +249,7 @@ func (t *transports) get(ctx context.Context, base string, h3 bool, path string,
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		// The reason phrase is the mirror's to choose: not shown.
-		return nil, &errStatus{path, fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
+		return nil, &errStatus{path, resp.StatusCode, fmt.Sprintf("%d %s", resp.StatusCode, http.StatusText(resp.StatusCode))}
 	}
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("GET %s: body of %d bytes exceeds the limit of %d", path, resp.ContentLength, limit)

@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,7 +70,9 @@ type Config struct {
 	// Root is the publisher's pinned root key. Required.
 	Root *keys.PublicKey
 	// Mirrors are the mirror URLs to try first, in order: http://,
-	// https:// or h3:// (HTTP/3), with an optional path prefix.
+	// https:// or h3:// (HTTP/3), with an optional path prefix. The URL
+	// of a page on the mirror is accepted too, and cut back to the
+	// mirror's base (see ParseMirrorURL).
 	Mirrors []string
 	// StateDir keeps what the reader verified, per publisher, in
 	// StateDir/<publisher ID>. Empty keeps nothing between runs.
@@ -150,10 +153,17 @@ func New(cfg *Config) (*Client, error) {
 	if cf.Logger == nil {
 		cf.Logger = slog.New(slog.DiscardHandler)
 	}
-	for _, m := range cf.Mirrors {
-		if _, _, err := mirrorURL(m); err != nil {
-			return nil, fmt.Errorf("reader: %w", err)
+	// A page's URL pasted from a browser is cut back to the mirror's base.
+	cf.Mirrors = slices.Clone(cf.Mirrors)
+	for i, m := range cf.Mirrors {
+		u, err := ParseMirrorURL(m)
+		if err != nil {
+			return nil, err
 		}
+		if u.Publisher != "" && u.Publisher != cf.Root.ID() {
+			return nil, fmt.Errorf("reader: mirror URL %q is a page of publisher %s, not of %s, the publisher this reader trusts", m, u.Publisher, cf.Root.ID())
+		}
+		cf.Mirrors[i] = u.Base
 	}
 	if cf.StateDir != "" {
 		c.dir = filepath.Join(cf.StateDir, cf.Root.ID())
@@ -181,18 +191,42 @@ func (f Failure) String() string { return f.Mirror + ": " + f.Err.Error() }
 
 // Error is returned when no mirror gave a verified answer.
 type Error struct {
-	Failures []Failure // one per mirror tried, in the order they failed
-	Untried  []string  // mirrors not tried, or not done, when the fetch gave up
-	Err      error     // the fetch's own reason, such as its timeout
+	Publisher string    // the publisher's ID
+	Failures  []Failure // one per mirror tried, in the order they failed
+	Untried   []string  // mirrors not tried, or not done, when the fetch gave up
+	Err       error     // the fetch's own reason, such as its timeout
 }
 
+// Error says why, one line per mirror. The mirrors that do not carry the
+// publisher (ErrNotCarried) share one line; when they are all there is
+// to say, the whole message is that line.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("reader: no mirror gave a verified copy")
+	var absent []string
+	var others []Failure
+	for _, f := range e.Failures {
+		if errors.Is(f.Err, ErrNotCarried) {
+			absent = append(absent, f.Mirror)
+		} else {
+			others = append(others, f)
+		}
+	}
+	if len(absent) > 0 && len(others) == 0 && len(e.Untried) == 0 && e.Err == nil {
+		if len(absent) == 1 {
+			fmt.Fprintf(&b, ": %s does not carry this publisher (%s)", absent[0], e.Publisher)
+		} else {
+			fmt.Fprintf(&b, ": none of the %d mirrors tried carries this publisher (%s): %s", len(absent), e.Publisher, strings.Join(absent, ", "))
+		}
+		return b.String()
+	}
 	if e.Err != nil {
 		b.WriteString(" (" + e.Err.Error() + ")")
 	}
-	for _, f := range e.Failures {
+	if len(absent) > 0 {
+		fmt.Fprintf(&b, "\n  %s: %s (%s)", strings.Join(absent, ", "), ErrNotCarried, e.Publisher)
+	}
+	for _, f := range others {
 		b.WriteString("\n  " + f.String())
 	}
 	for _, m := range e.Untried {
@@ -268,6 +302,9 @@ var (
 	ErrFork     = errors.New("the publisher's log forked")
 	ErrNotFound = errors.New("no such article in the publisher's log")
 	ErrWithheld = errors.New("the mirror withholds a bundle its log names")
+	// ErrNotCarried says a mirror answered 404 for the publisher's key
+	// statement: it does not carry this publisher.
+	ErrNotCarried = errors.New("this mirror does not carry this publisher")
 )
 
 // List fetches the publisher's verified log: Result.Articles lists it.
@@ -344,6 +381,49 @@ func (c *Client) Saved(a *catalog.Article) *bundle.Bundle {
 		return nil
 	}
 	return st.cached(a, st.trust)
+}
+
+// Bundle returns the verified bundle of a, an article that res lists (a
+// List's result, say): the copy the state keeps, or else one fetched from
+// res.Mirror, the mirror whose answer res is, and then kept. It is how a
+// list shows each article's title and date without a fetch for each. A
+// withdrawn article has no bundle.
+func (c *Client) Bundle(ctx context.Context, res *Result, a *catalog.Article) (*bundle.Bundle, error) {
+	if a == nil || a.Retracted {
+		return nil, errors.New("reader: a withdrawn article has no bundle")
+	}
+	if b := c.Saved(a); b != nil {
+		return b, nil
+	}
+	base, h3, err := mirrorURL(res.Mirror)
+	if err != nil {
+		return nil, fmt.Errorf("reader: %w", err)
+	}
+	if err := c.t.checkRoute(base, h3); err != nil {
+		return nil, fmt.Errorf("reader: %s: %w", res.Mirror, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	data, err := c.t.get(ctx, base, h3, "/b/"+a.Digest.String(), c.cfg.MaxBundleSize)
+	if err != nil {
+		return nil, fmt.Errorf("reader: %s: %w", res.Mirror, err)
+	}
+	b, err := verifyBundle(data, res.Trust, a)
+	if err != nil {
+		return nil, fmt.Errorf("reader: %s: %w", res.Mirror, err)
+	}
+	if c.dir != "" {
+		// Kept like a fetched article's; a failure only costs a download.
+		dir := filepath.Join(c.dir, "bundles")
+		err := os.MkdirAll(dir, 0o700)
+		if err == nil {
+			err = writeAtomic(dir, a.Digest.String(), data)
+		}
+		if err != nil {
+			c.cfg.Logger.Warn("reader: cannot save a bundle", "dir", dir, "err", err)
+		}
+	}
+	return b, nil
 }
 
 // state returns the client's state, loading it on first use. The caller
@@ -444,7 +524,7 @@ func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 		}
 	}
 	if win == nil {
-		return nil, &Error{Failures: failures, Untried: untried, Err: err}
+		return nil, &Error{Publisher: c.PublisherID(), Failures: failures, Untried: untried, Err: err}
 	}
 	// Losing attempts may still read st: commit into a copy.
 	st = st.clone()
@@ -613,6 +693,9 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 	}
 
 	stmt, err := get(pub+"/key-statement", keys.MaxStatementSize)
+	if es := (*errStatus)(nil); errors.As(err, &es) && es.code == http.StatusNotFound {
+		return a, fmt.Errorf("%w (%s)", ErrNotCarried, c.PublisherID())
+	}
 	if err != nil {
 		return a, err
 	}

@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -23,13 +25,94 @@ import (
 //go:embed demo/*.md
 var demoArticles embed.FS
 
-// demoPassphrase protects the throw-away keys the demo makes in a
-// temporary directory. It is not a secret and is never printed.
+// demoPassphrase protects the throw-away keys the demo makes. It is not a
+// secret: with --dir the demo prints it, so that the publisher's commands
+// it prints work on the keys it leaves behind.
 const demoPassphrase = "samizdat-demo-only"
 
+// demoShell prints the commands the demo runs as a person would type them
+// in the directory the demo was started in: this binary as it can be run
+// again, and paths relative to that directory where they lie below it.
+type demoShell struct {
+	self string // how to run samizdat: see selfCommand
+	cwd  string
+}
+
+func newDemoShell() *demoShell {
+	cwd, _ := os.Getwd()
+	return &demoShell{self: selfCommand(), cwd: cwd}
+}
+
+// path shows path as typed from sh.cwd.
+func (sh *demoShell) path(path string) string {
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	if rel, err := filepath.Rel(sh.cwd, path); err == nil && sh.cwd != "" && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return rel
+	}
+	return path
+}
+
+// cmd shows samizdat with args, each quoted for a POSIX shell if need be;
+// args that are paths in dir are shown by path.
+func (sh *demoShell) cmd(dir string, args ...string) string {
+	out := []string{sh.self}
+	for _, a := range args {
+		if dir != "" && (a == dir || strings.HasPrefix(a, dir+string(filepath.Separator))) {
+			a = sh.path(a)
+		}
+		out = append(out, shellQuote(a))
+	}
+	return strings.Join(out, " ")
+}
+
+// shellQuote quotes s for a POSIX shell unless it needs none.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./:@%+=,[]") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// selfCommand returns how a person runs this samizdat again: "samizdat"
+// when that name on PATH is this binary; under "go run", whose binary goes
+// away when it exits, "go run ./cmd/samizdat" from the source tree (or
+// "go run" of the module path elsewhere); otherwise this binary's absolute
+// path.
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "samizdat"
+	}
+	if p, err := exec.LookPath("samizdat"); err == nil {
+		a, errA := os.Stat(p)
+		b, errB := os.Stat(exe)
+		if errA == nil && errB == nil && os.SameFile(a, b) {
+			return "samizdat"
+		}
+	}
+	if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		if _, err := os.Stat(filepath.Join("cmd", "samizdat", "main.go")); err == nil {
+			return "go run ./cmd/samizdat"
+		}
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Path != "" {
+			if v := bi.Main.Version; v != "" && v != "(devel)" {
+				return "go run " + bi.Path + "@" + v
+			}
+			return "go run " + bi.Path
+		}
+	}
+	return shellQuote(exe)
+}
+
 func runDemo(e *env, args []string) error {
-	fs := newFlags(e, "demo", "[--dir DIR] [--offline] [--once]")
-	dir := fs.String("dir", "", "work directory (default: a new temporary directory, removed afterwards)")
+	fs := newFlags(e, "demo", "[--dir DIR] [--offline] [--once]\n\n"+
+		"Without --dir the demo works in a temporary directory that it removes when it\n"+
+		"ends, and the commands it prints stop working then. With --dir DIR it keeps\n"+
+		"everything there (keys, stores, the reader's state) and prints commands that\n"+
+		"work after it has stopped. DIR must not hold a demo's keys already.")
+	dir := fs.String("dir", "", "work directory, kept afterwards (default: a new temporary directory, removed when the demo ends)")
 	offline := fs.Bool("offline", false, "stop after the offline part: keys, signed articles, a standalone copy, verification")
 	once := fs.Bool("once", false, "stop once the mirrors have shown the live article arrive, instead of serving until Ctrl-C")
 	pos, err := parse(fs, args)
@@ -39,7 +122,8 @@ func runDemo(e *env, args []string) error {
 	if len(pos) > 0 {
 		return usagef("demo takes no arguments")
 	}
-	if *dir == "" {
+	kept := *dir != ""
+	if !kept {
 		if *dir, err = os.MkdirTemp("", "samizdat-demo-"); err != nil {
 			return err
 		}
@@ -47,6 +131,7 @@ func runDemo(e *env, args []string) error {
 	} else if err := os.MkdirAll(*dir, 0o755); err != nil {
 		return err
 	}
+	sh := newDemoShell()
 	sub := &env{ctx: e.ctx, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr, getenv: func(k string) string {
 		if k == "SAMIZDAT_PASSPHRASE" {
 			return demoPassphrase
@@ -85,28 +170,72 @@ func runDemo(e *env, args []string) error {
 		{"And sees what was signed, and by whom.",
 			[][]string{{"inspect", "-t", p("keys/publisher.pub"), p("article.szb")}}},
 	}
-	fmt.Fprintf(e.stdout, "samizdat demo: working in %s\n", *dir)
+	fmt.Fprintf(e.stdout, "samizdat demo: working in %s\n", sh.path(*dir))
+	if kept {
+		fmt.Fprintf(e.stdout, "Everything stays there. The keys' passphrase is %q (no secret: the keys are\n"+
+			"for the demo only); the publisher's commands ask for it, or take it from SAMIZDAT_PASSPHRASE.\n", demoPassphrase)
+	} else {
+		fmt.Fprintf(e.stdout, "This temporary directory is removed when the demo ends, and the commands below\n"+
+			"stop working then. To keep everything, run: %s demo --dir DIR\n", sh.self)
+	}
 	for i, s := range steps {
 		fmt.Fprintf(e.stdout, "\n%d. %s\n", i+1, s.say)
 		for _, args := range s.cmds {
-			fmt.Fprintf(e.stdout, "$ samizdat %s\n", strings.ReplaceAll(strings.Join(args, " "), *dir+string(filepath.Separator), ""))
+			fmt.Fprintf(e.stdout, "$ %s\n", sh.cmd(*dir, args...))
 			if code := run(sub, args); code != exitOK {
 				return fmt.Errorf("step %d (samizdat %s) failed", i+1, args[0])
 			}
 		}
 	}
-	fmt.Fprintln(e.stdout, "\nEvery byte above was verified against the publisher's root key. Change one byte of")
-	fmt.Fprintln(e.stdout, "article.szb and 'samizdat verify' refuses it (try: samizdat demo --dir DIR, then edit).")
-	if *offline {
-		return nil
+	fmt.Fprintln(e.stdout, "\nEvery byte above was verified against the publisher's root key.")
+	if kept {
+		fmt.Fprintf(e.stdout, "Change one byte of %s and this refuses it: %s\n", sh.path(p("article.szb")), sh.cmd(*dir, "verify", "-t", p("keys/publisher.pub"), p("article.szb")))
+	} else {
+		fmt.Fprintln(e.stdout, "Change one byte of article.szb and 'verify' refuses it (keep the files with --dir to try).")
 	}
-	return demoMirrors(e, *dir, len(steps)+1, *once)
+	if !*offline {
+		if err := demoMirrors(e, sh, *dir, len(steps)+1, *once, kept); err != nil {
+			return err
+		}
+	} else {
+		demoAfter(e, sh, *dir, kept, false)
+	}
+	return nil
+}
+
+// demoAfterPort is the HTTP port of the mirror the closing commands start
+// again over mirror C's store.
+const demoAfterPort = "8080"
+
+// demoAfter prints the commands that work once the demo has stopped: with
+// --dir, over what it kept; without, it says that nothing is kept.
+func demoAfter(e *env, sh *demoShell, dir string, kept, mirrors bool) {
+	p := func(name string) string { return filepath.Join(dir, name) }
+	if !kept {
+		fmt.Fprintf(e.stdout, "\nWhen the demo ends it removes %s, with the keys and stores the commands above use.\n"+
+			"To keep them and go on afterwards, run: %s demo --dir DIR\n", sh.path(dir), sh.self)
+		return
+	}
+	fmt.Fprintf(e.stdout, "\nEverything is kept in %s. Once the demo has stopped, these work from this directory:\n", sh.path(dir))
+	verify := []string{"verify", "-t", p("keys/publisher.pub"), p("article.szb"), p("store")}
+	if mirrors {
+		verify = append(verify, p("mirror-C"))
+	}
+	fmt.Fprintf(e.stdout, "  %s\n", sh.cmd(dir, verify...))
+	if mirrors {
+		mirrorURL := "http://127.0.0.1:" + demoAfterPort
+		fmt.Fprintf(e.stdout, "  %s\n", sh.cmd(dir, "mirror", "--store", p("mirror-C"), "--trust", p("keys/publisher.pub"), "--http", "127.0.0.1:"+demoAfterPort))
+		fmt.Fprintf(e.stdout, "  %s\n", sh.cmd(dir, "fetch", "-t", p("keys/publisher.pub"), "--state", p("reader-state"), "-m", mirrorURL))
+		fmt.Fprintf(e.stdout, "  %s\n", sh.cmd(dir, "read", "-t", p("keys/publisher.pub"), "--state", p("reader-state"), "-m", mirrorURL))
+		fmt.Fprintln(e.stdout, "  (mirror serves mirror C's copy again, on its own, until Ctrl-C; fetch and read ask it)")
+	}
+	fmt.Fprintf(e.stdout, "  SAMIZDAT_PASSPHRASE=%s %s\n", demoPassphrase, sh.cmd(dir, "publish", "-k", p("keys"), "-s", p("store"), "YOUR-ARTICLE.md"))
 }
 
 // demoMirrors starts the publisher's sync node and three mirrors chained
 // publisher -> A -> B -> C on loopback, shows the articles arrive at C, then
 // publishes one more and times its arrival.
-func demoMirrors(e *env, dir string, step int, once bool) error {
+func demoMirrors(e *env, sh *demoShell, dir string, step int, once, kept bool) error {
 	p := func(name string) string { return filepath.Join(dir, name) }
 	quiet := slog.New(slog.DiscardHandler)
 	ctx, cancel := context.WithCancel(e.ctx)
@@ -159,7 +288,7 @@ func demoMirrors(e *env, dir string, step int, once bool) error {
 			return fmt.Errorf("mirror %s: %w", name, err)
 		}
 		mirrors = append(mirrors, m)
-		fmt.Fprintf(e.stdout, "$ samizdat mirror --store mirror-%s --trust keys/publisher.pub --http %s --quic %s --peer quic://%s\n", name, m.HTTPAddr(), m.QUICAddr(), prev)
+		fmt.Fprintf(e.stdout, "$ %s\n", sh.cmd(dir, "mirror", "--store", c.Store, "--trust", c.Trust[0], "--http", m.HTTPAddr(), "--quic", m.QUICAddr(), "--peer", "quic://"+prev))
 		prev = m.QUICAddr()
 	}
 	last := mirrors[len(mirrors)-1]
@@ -197,25 +326,28 @@ func demoMirrors(e *env, dir string, step int, once bool) error {
 		return err
 	}
 	defer hole.Close()
-	fetchArgs := []string{"-t", "keys/publisher.pub", "--state", "reader-state", "-m", "http://" + hole.Addr().String(), "-m", "http://" + last.HTTPAddr(), "-m", "http://" + mirrors[0].HTTPAddr(), "-o", "live-report", "live-report"}
-	fmt.Fprintf(e.stdout, "$ samizdat fetch %s\n", strings.Join(fetchArgs, " "))
-	for i, a := range fetchArgs {
-		if a == "keys/publisher.pub" || a == "reader-state" || a == "live-report" && fetchArgs[i-1] == "-o" {
-			fetchArgs[i] = p(a)
-		}
-	}
-	if code := run(&env{ctx: ctx, stdin: e.stdin, stdout: e.stdout, stderr: e.stdout, getenv: e.getenv}, append([]string{"fetch"}, fetchArgs...)); code != exitOK {
+	fetchArgs := []string{"fetch", "-t", p("keys/publisher.pub"), "--state", p("reader-state"), "-m", "http://" + hole.Addr().String(), "-m", "http://" + last.HTTPAddr(), "-m", "http://" + mirrors[0].HTTPAddr(), "-o", p("live-report"), "live-report"}
+	fmt.Fprintf(e.stdout, "$ %s\n", sh.cmd(dir, fetchArgs...))
+	if code := run(&env{ctx: ctx, stdin: e.stdin, stdout: e.stdout, stderr: e.stdout, getenv: e.getenv}, fetchArgs); code != exitOK {
 		return fmt.Errorf("the reader got no verified copy (exit %d)", code)
 	}
-	fmt.Fprintf(e.stdout, "To read in a browser through the mirrors, verified, run: samizdat read -t keys/publisher.pub -m http://%s\n", last.HTTPAddr())
+	if !once {
+		fmt.Fprintf(e.stdout, "While the demo runs, read through the mirrors in your browser, verified, from another terminal:\n  %s\n",
+			sh.cmd(dir, "read", "-t", p("keys/publisher.pub"), "--state", p("reader-state"), "-m", "http://"+last.HTTPAddr()))
+	}
 
-	fmt.Fprintf(e.stdout, "\n%d. Open these in any browser (no JavaScript needed):\n", step+3)
+	if once {
+		fmt.Fprintf(e.stdout, "\n%d. While the mirrors ran, these pages were open to any browser (no JavaScript needed):\n", step+3)
+	} else {
+		fmt.Fprintf(e.stdout, "\n%d. Open these in any browser (no JavaScript needed) while the demo runs:\n", step+3)
+	}
 	base := "http://" + last.HTTPAddr()
 	fmt.Fprintf(e.stdout, "  %s/                                   mirror C's index\n", base)
 	for _, id := range append(ids, "live-report") {
 		fmt.Fprintf(e.stdout, "  %s/p/%s/a/%s/\n", base, root.ID(), id)
 	}
 	fmt.Fprintf(e.stdout, "  %s/status                             sync and freshness\n", base)
+	demoAfter(e, sh, dir, kept, true)
 	if once {
 		return nil
 	}

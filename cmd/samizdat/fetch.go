@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -35,7 +37,7 @@ type readerFlags struct {
 func addReaderFlags(e *env, fs *flag.FlagSet) *readerFlags {
 	f := &readerFlags{}
 	f.trust = fs.String("t", "", "the publisher's root public key file (publisher.pub), obtained from the publisher by a channel you trust")
-	fs.Var(&f.mirrors, "m", "a mirror URL: http://HOST[:PORT], https://HOST[:PORT] or h3://HOST[:PORT] (HTTP/3); repeatable, tried in order")
+	fs.Var(&f.mirrors, "m", "a mirror URL: http://HOST[:PORT], https://HOST[:PORT] or h3://HOST[:PORT] (HTTP/3), or any page's URL on the mirror as the browser shows it (.../p/ID/...); repeatable, tried in order. A bare HOST:PORT is refused: give the scheme")
 	f.state = fs.String("state", defaultStateDir(e), "directory keeping the newest verified checkpoint, the log and saved articles, per publisher")
 	f.noState = fs.Bool("no-state", false, "keep nothing between runs (no protection against rollback to an older checkpoint)")
 	f.maxAge = fs.Duration("max-age", reader.DefaultMaxAge, "a checkpoint older than this is reported stale, and fresher mirrors are preferred")
@@ -82,6 +84,15 @@ func (f *readerFlags) client(e *env) (*reader.Client, error) {
 	}
 	// At warn, what is logged is a state that could not be saved.
 	log := newLogger(e, *f.logLevel)
+	for _, m := range f.mirrors {
+		u, err := reader.ParseMirrorURL(m)
+		if err != nil {
+			return nil, usagef("-m: %v", err)
+		}
+		if u.Publisher != "" && u.Publisher != root.ID() {
+			return nil, usagef("-m %s is a page of publisher %s, but -t %s is publisher %s", m, u.Publisher, *f.trust, root.ID())
+		}
+	}
 	c, err := reader.New(&reader.Config{
 		Root: root, Mirrors: f.mirrors, StateDir: state, NoDiscovery: *f.noDiscovery,
 		Stagger: *f.stagger, Timeout: *f.timeout, MaxAge: *f.maxAge, InsecureTLS: *f.insecureTLS,
@@ -103,7 +114,7 @@ func (f *readerFlags) client(e *env) (*reader.Client, error) {
 }
 
 func runFetch(e *env, args []string) error {
-	fs := newFlags(e, "fetch", "-t PUBFILE -m URL [-m URL]... [-o DIR] [ID]")
+	fs := newFlags(e, "fetch", "-t PUBFILE -m URL [-m URL]... [-o DIR] [ID]\n\n"+fetchListHelp)
 	rf := addReaderFlags(e, fs)
 	out := fs.String("o", "", "write the article (index.html and its images) here; default ./ID")
 	limit := fs.Int("n", 50, "without ID: list this many of the most recently changed articles (0: all)")
@@ -113,6 +124,19 @@ func runFetch(e *env, args []string) error {
 	}
 	if len(pos) > 1 {
 		return usagef("want at most one article ID, got %d", len(pos))
+	}
+	if len(pos) == 0 {
+		// An article page's URL given as -m names the article.
+		var named []string
+		for _, m := range rf.mirrors {
+			if u, err := reader.ParseMirrorURL(m); err == nil && u.Article != "" && !slices.Contains(named, u.Article) {
+				named = append(named, u.Article)
+			}
+		}
+		if len(named) > 1 {
+			return usagef("the -m URLs name %d articles (%s): give the one to fetch as ID", len(named), strings.Join(named, ", "))
+		}
+		pos = named
 	}
 	if len(pos) == 1 {
 		if err := bundle.CheckID(pos[0]); err != nil {
@@ -145,22 +169,14 @@ func runFetch(e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "samizdat fetch: warning: STALE: no mirror tried had a checkpoint newer than %s; newer articles or corrections may exist (--max-age %v)\n", res.Age.Round(time.Second), *rf.maxAge)
 	}
 	for _, f := range res.Failures {
+		if errors.Is(f.Err, reader.ErrNotCarried) {
+			fmt.Fprintf(e.stderr, "samizdat fetch: %s does not carry this publisher\n", printable(f.Mirror))
+			continue
+		}
 		fmt.Fprintf(e.stderr, "samizdat fetch: refused %s\n", printable(f.String()))
 	}
 	if len(pos) == 0 {
-		// The log names articles; titles are known for those saved.
-		for i, a := range res.Articles() {
-			if *limit > 0 && i == *limit {
-				break
-			}
-			state := fmt.Sprintf("revision %d", a.Revision)
-			if a.Retracted {
-				state = "withdrawn " + a.Time.Format(time.RFC3339)
-			} else if b := c.Saved(a); b != nil {
-				state += "\t" + b.Manifest.Title
-			}
-			fmt.Fprintf(e.stdout, "%s\t%s\n", a.ID, state)
-		}
+		listArticles(e, c, res, *limit)
 		return nil
 	}
 	if res.Article.Retracted {
@@ -235,6 +251,65 @@ func runRead(e *env, args []string) error {
 	}
 	return nil
 }
+
+// listArticles prints the limit (0: all) most recently changed articles of
+// res, one a line, in the columns fetchListHelp documents. Titles and
+// dates come from the articles' verified bundles: those the reader keeps,
+// or fetched now from the mirror that answered, and kept.
+func listArticles(e *env, c *reader.Client, res *reader.Result, limit int) {
+	arts := res.Articles()
+	if limit > 0 && len(arts) > limit {
+		arts = arts[:limit]
+	}
+	// Bundles not kept yet are fetched listBundlesAtOnce at a time.
+	bundles := make([]*bundle.Bundle, len(arts))
+	errs := make([]error, len(arts))
+	sem := make(chan struct{}, listBundlesAtOnce)
+	var wg sync.WaitGroup
+	for i, a := range arts {
+		if a.Retracted {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			bundles[i], errs[i] = c.Bundle(e.ctx, res, a)
+		})
+	}
+	wg.Wait()
+	for i, a := range arts {
+		date, title := "-", "-"
+		switch b, err := bundles[i], errs[i]; {
+		case a.Retracted:
+			date, title = a.Time.UTC().Format(time.RFC3339), "(withdrawn)"
+		case err != nil:
+			fmt.Fprintf(e.stderr, "samizdat fetch: warning: no title or date for %s: %s\n", a.ID, printable(oneLine(err.Error())))
+		default:
+			date, title = b.Manifest.Updated.UTC().Format(time.RFC3339), printable(oneLine(b.Manifest.Title))
+		}
+		fmt.Fprintf(e.stdout, "%s\t%d\t%s\t%s\n", a.ID, a.Revision, date, title)
+	}
+}
+
+// listBundlesAtOnce bounds the bundles a list fetches at the same time.
+const listBundlesAtOnce = 4
+
+// fetchListHelp documents the list fetch prints without an article ID.
+const fetchListHelp = `Without ID, fetch lists the publisher's most recently changed articles,
+one a line, in four columns separated by tabs:
+
+  ID  REVISION  DATE  TITLE
+
+DATE is when that revision was made (the article's updated date, UTC,
+RFC 3339); TITLE is last and may hold spaces. A withdrawn article shows the
+date it was withdrawn and the title "(withdrawn)". Where no verified copy
+could be had, DATE and TITLE are "-", and a warning says why. Titles and
+dates come from each article's verified bundle: the copy kept in the state
+directory, or else one fetched now from the mirror that answered (and then
+kept), four at a time.
+
+With an article page's URL as -m (as the browser shows it), ID may be left
+out: the article the URL names is fetched.`
 
 // printable escapes what a terminal would act on (control characters but
 // newlines, and bidirectional overrides) in text that mirrors chose, so a

@@ -11,11 +11,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/internal/testkeys"
+	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/publish"
@@ -88,9 +90,39 @@ func TestFetchFromMirrors(t *testing.T) {
 	if code != exitOK || !strings.Contains(stdout, "from "+two) {
 		t.Fatalf("fetch through a learned mirror: exit %d\n%s%s", code, stdout, stderr)
 	}
-	code, stdout, _ = runExit(ctx, "fetch", "-t", pub, "--state", state)
-	if code != exitOK || !strings.Contains(stdout, id+"\trevision 1\tTalks in Geneva\n") {
-		t.Errorf("list: exit %d\n%s", code, stdout)
+	// The list: ID, revision, date and title, tab-separated. Without
+	// state the titles come from bundles fetched for the list.
+	listRow := regexp.MustCompile(`(?m)^` + id + "\t1\t20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z\tTalks in Geneva$")
+	for _, args := range [][]string{{"--state", state}, {"--no-state", "-m", two}} {
+		code, stdout, stderr = runExit(ctx, append([]string{"fetch", "-t", pub}, args...)...)
+		if code != exitOK || !listRow.MatchString(stdout) || stderr != "" {
+			t.Errorf("list %v: exit %d\n%s%s", args, code, stdout, stderr)
+		}
+	}
+
+	// A page's URL pasted from the browser is the mirror, and names the
+	// article; a bare HOST:PORT is refused with the URL to give.
+	pasted := two + "/p/" + pubID(t, pub) + "/a/" + id + "/"
+	out2 := filepath.Join(dir, "saved-pasted")
+	code, stdout, stderr = runExit(ctx, "fetch", "-t", pub, "--no-state", "--no-discovery", "-m", pasted, "-o", out2)
+	if code != exitOK || !strings.Contains(stdout, "verified \"Talks in Geneva\"") || !strings.Contains(stdout, "from "+two+"\n") {
+		t.Errorf("pasted URL: exit %d\n%s%s", code, stdout, stderr)
+	}
+	bare := strings.TrimPrefix(two, "http://")
+	code, _, stderr = runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", bare, id)
+	if first, _, _ := strings.Cut(stderr, "\n"); code != exitUsage || first != "samizdat fetch: -m: reader: mirror URL \""+bare+"\" has no scheme: give "+two {
+		t.Errorf("bare host:port: exit %d\n%s", code, stderr)
+	}
+
+	// Mirrors that do not carry a publisher say so, once, in one line.
+	otherKeys := filepath.Join(dir, "other-keys")
+	runCmd(t, ctx, "keygen", "-o", otherKeys)
+	otherPub := filepath.Join(otherKeys, "publisher.pub")
+	alias := strings.Replace(two, "127.0.0.1", "localhost", 1)
+	code, _, stderr = runExit(ctx, "fetch", "-t", otherPub, "--no-state", "--no-discovery", "-m", two, "-m", alias, id)
+	want := "samizdat fetch: reader: no mirror gave a verified copy: none of the 2 mirrors tried carries this publisher (" + pubID(t, otherPub) + "): "
+	if code != exitFailed || !strings.HasPrefix(stderr, want) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("mirror without the publisher: exit %d\n%s", code, stderr)
 	}
 
 	// Everything is stale to a reader who wants it younger than a
@@ -233,4 +265,14 @@ func TestFetchSavesOnlyImages(t *testing.T) {
 	if !strings.Contains(stdout, "wrote "+filepath.Join(out, "photo.png")) || strings.Contains(stdout, "evil.html") {
 		t.Errorf("stdout:\n%s", stdout)
 	}
+}
+
+// pubID returns the publisher ID of a publisher.pub file.
+func pubID(t *testing.T, pub string) string {
+	t.Helper()
+	k, err := keys.ReadPublicKeyFile(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.ID()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/samizdat-news/samizdat/internal/files"
@@ -156,6 +157,53 @@ func (k *keyDir) privateKey(e *env, file string) (*keys.PrivateKey, error) {
 // readPublicKey reads a publisher.pub file.
 func readPublicKey(path string) (*keys.PublicKey, error) { return keys.ReadPublicKeyFile(path) }
 
+// revokeTarget returns the signing key that arg names, in one of the forms
+// revokeHelp lists, looking names up among the keys st delegates.
+func revokeTarget(arg string, st *keys.Statement) (*keys.PublicKey, error) {
+	if strings.Contains(arg, "+") {
+		k, err := keys.ParsePublicKey(arg)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		return k, nil
+	}
+	var named []*keys.PublicKey
+	for _, d := range st.Keys {
+		if n := d.Key.Name(); n == arg || strings.HasSuffix(n, "/"+arg) {
+			named = append(named, d.Key)
+		}
+	}
+	switch {
+	case len(named) == 1:
+		return named[0], nil
+	case len(named) > 1:
+		return nil, usagef("%d signing keys in force are named %q: give the key's public text form", len(named), arg)
+	}
+	if data, err := files.ReadAtMost(arg, maxKeyFileSize); err == nil {
+		info, err := keys.ParseKeyFile(data)
+		if err != nil {
+			return nil, usagef("%s: %v", arg, err)
+		}
+		return info.Public, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var inForce []string
+	for _, d := range st.Keys {
+		inForce = append(inForce, d.Key.Name())
+	}
+	for _, k := range st.Revoked {
+		if k.Name() == arg || strings.HasSuffix(k.Name(), "/"+arg) {
+			return nil, fmt.Errorf("key %s is already revoked", k.Name())
+		}
+	}
+	return nil, usagef("no signing key in force is named %q, and no such key file; the keys in force: %s", arg, strings.Join(inForce, ", "))
+}
+
+// maxKeyFileSize bounds a key file revoke reads for its public key; a key
+// file is five short lines.
+const maxKeyFileSize = 4096
+
 // replaceFile writes data to path through a temporary file and a rename,
 // so the old content stays whole until the new is on disk.
 func replaceFile(path string, data []byte, mode os.FileMode) error {
@@ -248,25 +296,33 @@ func runRotate(e *env, args []string) error {
 	return files.SyncDir(kd.dir)
 }
 
+// revokeHelp says what revoke's KEY may be.
+const revokeHelp = `KEY names the signing key to revoke, in any of these forms:
+  NAME/signing-N    its name, as "samizdat inspect -t publisher.pub key-statement"
+                    lists it (example-news/signing-1), or only signing-N
+  NAME+HASH+KEY     its public text form, as "samizdat inspect" shows it
+  FILE              its key file, such as signing-1.key.retired (no passphrase
+                    is asked: only the public key is read)`
+
 func runRevoke(e *env, args []string) error {
-	fs := newFlags(e, "revoke", "-k DIR KEY")
+	fs := newFlags(e, "revoke", "-k DIR KEY\n\n"+revokeHelp)
 	dir := fs.String("k", "", "the publisher's key directory")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usagef("want one KEY: the signing key's public text form (samizdat inspect shows it)")
-	}
-	bad, err := keys.ParsePublicKey(pos[0])
-	if err != nil {
-		return usagef("%v", err)
+		return usagef("want one KEY: the signing key's name (NAME/signing-N), public text form or key file")
 	}
 	kd, err := loadKeyDir(*dir)
 	if err != nil {
 		return err
 	}
 	prev := kd.trust.Statement()
+	bad, err := revokeTarget(pos[0], prev)
+	if err != nil {
+		return err
+	}
 	next := &keys.Statement{Publisher: prev.Publisher, Version: prev.Version + 1, Issued: time.Now().UTC().Truncate(time.Second), Revoked: append(prev.Revoked, bad)}
 	found := false
 	for _, d := range prev.Keys {
