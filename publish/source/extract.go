@@ -59,6 +59,16 @@ func extract(doc *html.Node, base *url.URL, pm *pageMeta, a *Article, metaOnly b
 		content.AppendChild(c)
 		c = next
 	}
+	if inner := onlyChild(content); inner != nil && inner.DataAtom == atom.Article {
+		// The page's own <article>: one is enough.
+		content.RemoveChild(inner)
+		for c := inner.FirstChild; c != nil; {
+			next := c.NextSibling
+			inner.RemoveChild(c)
+			content.AppendChild(c)
+			c = next
+		}
+	}
 	cleanContent(content, linkBase)
 	if img := leadImage(a.Image, base, linkBase); img != "" && !hasImage(content, img, base, linkBase) {
 		fig := &html.Node{Type: html.ElementNode, Data: "figure", DataAtom: atom.Figure}
@@ -73,6 +83,22 @@ func extract(doc *html.Node, base *url.URL, pm *pageMeta, a *Article, metaOnly b
 	}
 	b.WriteString("\n</body>\n</html>\n")
 	return &extracted{body: b.Bytes(), refs: imageRefs(content)}, nil
+}
+
+// onlyChild returns n's one element child if it has no other children
+// but white space, else nil.
+func onlyChild(n *html.Node) *html.Node {
+	var only *html.Node
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		switch {
+		case c.Type == html.TextNode && strings.TrimSpace(c.Data) == "", c.Type == html.CommentNode:
+		case c.Type == html.ElementNode && only == nil:
+			only = c
+		default:
+			return nil
+		}
+	}
+	return only
 }
 
 // setMeta fills a's metadata: readability's findings first, the page

@@ -239,7 +239,7 @@ func attrOK(n *html.Node, k string) (string, bool) {
 func canonicalURL(s string, base *url.URL) string {
 	s = strings.TrimSpace(s)
 	u, err := url.Parse(s)
-	if err != nil {
+	if err != nil || s == "" {
 		return ""
 	}
 	if base != nil {

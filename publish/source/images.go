@@ -352,7 +352,7 @@ func rewriteHTML(body []byte, fixCharset bool, newRef func(string) (string, bool
 			return out.Bytes()
 		}
 		raw := z.Raw()
-		if declared && newRef == nil {
+		if !fixCharset && newRef == nil {
 			out.Write(raw)
 			continue
 		}
