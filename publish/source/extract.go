@@ -115,6 +115,8 @@ func (a *Article) setMeta(art *readability.Article, pm *pageMeta, base *url.URL)
 	if m.Title == "" {
 		m.Title = clean(pm.ogTitle, bundle.MaxTitleLen)
 	}
+	a.SiteName = clean(art.SiteName(), bundle.MaxTitleLen)
+	m.Title = dropSiteName(m.Title, a.SiteName)
 	m.Language = clean(art.Language(), bundle.MaxLanguageLen)
 	if m.Language == "" {
 		m.Language = clean(pm.lang, bundle.MaxLanguageLen)
@@ -124,16 +126,30 @@ func (a *Article) setMeta(art *readability.Article, pm *pageMeta, base *url.URL)
 		m.CanonicalURL = canonicalURL(pm.ogURL, base)
 	}
 	m.Authors = splitByline(art.Byline())
-	if len(pm.authors) > len(m.Authors) && (len(m.Authors) == 0 || len(m.Authors) == 1 && containsFold(pm.authors, m.Authors[0])) {
+	if metaAuthors := splitByline(strings.Join(pm.authors, "\n")); len(metaAuthors) > len(m.Authors) && (len(m.Authors) == 0 || len(m.Authors) == 1 && containsFold(metaAuthors, m.Authors[0])) {
 		// Several author meta tags: readability keeps one of them.
-		m.Authors = pm.authors
+		m.Authors = metaAuthors
 	}
 	m.Created = pm.publishedTime()
 	a.Modified = pm.modifiedTime()
-	a.SiteName = clean(art.SiteName(), bundle.MaxTitleLen)
 	a.Summary = clean(art.Excerpt(), MaxSummaryLen)
 	a.Image = strings.TrimSpace(art.ImageURL())
 	a.dir = pm.dir
+}
+
+// dropSiteName removes the site's name from the end of a title (readability
+// keeps it when the rest is short): "Story | Site", "Story - Site".
+func dropSiteName(title, site string) string {
+	if site == "" || len(site) >= len(title) || !strings.EqualFold(title[len(title)-len(site):], site) {
+		return title
+	}
+	rest := strings.TrimRight(title[:len(title)-len(site)], " ")
+	for _, sep := range []string{"|", "-", "–", "—", "·", "::", ":", "»", "/", "_", "•"} {
+		if r, ok := strings.CutSuffix(rest, sep); ok && strings.TrimSpace(r) != "" && (sep == "_" || strings.HasSuffix(r, " ")) {
+			return strings.TrimSpace(r)
+		}
+	}
+	return title
 }
 
 func containsFold(list []string, s string) bool {
