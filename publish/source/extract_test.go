@@ -265,3 +265,28 @@ func TestRawCorpus(t *testing.T) {
 		t.Errorf("%d of %d pages kept byte for byte", kept, len(pages))
 	}
 }
+
+// BenchmarkExtract loads the largest corpus page (guardian-1, 1.16 MB)
+// with extraction, and as it is.
+func BenchmarkExtract(b *testing.B) {
+	page := corpus.Path(b, "articles", "guardian-1", "source.html")
+	data, err := os.ReadFile(page)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, raw := range []bool{false, true} {
+		name := "extract"
+		if raw {
+			name = "raw"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := source.FromHTML(data, "", "", &source.Options{Raw: raw}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
