@@ -342,13 +342,17 @@ func rewriteHTML(body []byte, fixCharset bool, newRef func(string) (string, bool
 	out.Grow(len(body) + 32)
 	const decl = `<meta charset="utf-8">`
 	declared := !fixCharset
-	for {
+	insertAt := 0 // where a late declaration goes: after a first doctype
+	for first := true; ; first = false {
 		tt := z.Next()
 		if tt == html.ErrorToken {
-			if !declared {
-				out.WriteString(decl)
-			}
 			out.Write(z.Raw())
+			if !declared {
+				// Only doctypes, comments, white space and <html> came:
+				// at the end a declaration could join an unfinished one.
+				b := out.Bytes()
+				return append(append(append([]byte{}, b[:insertAt]...), decl...), b[insertAt:]...)
+			}
 			return out.Bytes()
 		}
 		raw := z.Raw()
@@ -359,6 +363,9 @@ func rewriteHTML(body []byte, fixCharset bool, newRef func(string) (string, bool
 		switch tt {
 		case html.DoctypeToken:
 			out.Write(raw)
+			if first && bytes.HasSuffix(raw, []byte(">")) {
+				insertAt = out.Len()
+			}
 			continue
 		case html.CommentToken:
 			if fixCharset && bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("<?xml")) {

@@ -1,0 +1,52 @@
+package source
+
+import (
+	"bytes"
+	"testing"
+)
+
+// FuzzRewriteHTML checks that rewriting a page that needs no change keeps
+// every byte (the tokenizer's raw spans cover the input), and that
+// re-declaring the charset leaves exactly one UTF-8 declaration and every
+// other byte of a page without one.
+func FuzzRewriteHTML(f *testing.F) {
+	f.Add([]byte(`<!doctype html><html><head><title>x</title></head><body><img src="a.png" srcset="b.png 2x"><script>if (a<b) {}</script></body></html>`))
+	f.Add([]byte("<p>text<!-- c --><textarea><meta charset=x></textarea><plaintext><img src=x>"))
+	f.Add([]byte("<?xml version='1.0'?><svg><style>x</style></svg>\x00<"))
+	f.Fuzz(func(t *testing.T, page []byte) {
+		none := func(string) (string, bool) { return "", false }
+		if !bytes.Contains(bytes.ToLower(page), []byte("source")) {
+			if got := rewriteHTML(page, false, none); !bytes.Equal(got, page) {
+				t.Fatalf("rewriting nothing changed the page:\n%q\n%q", page, got)
+			}
+		}
+		out := rewriteHTML(page, true, nil)
+		if n := bytes.Count(out, []byte(`<meta charset="utf-8">`)); n < 1 {
+			t.Fatalf("%d UTF-8 declarations in %q", n, out)
+		}
+		if metaCharset(out) != "utf-8" && len(out) <= MaxCharsetPrescan/2 {
+			t.Fatalf("the re-declared page declares %q: %q", metaCharset(out), out)
+		}
+	})
+}
+
+func TestSniffImage(t *testing.T) {
+	for data, want := range map[string]string{
+		"\x89PNG\r\n\x1a\nxxxx":                      "image/png",
+		"\xff\xd8\xff\xdbxxxx":                       "image/jpeg",
+		"GIF87axxxx":                                 "image/gif",
+		"RIFF\x00\x00\x00\x00WEBPVP8 ":               "image/webp",
+		"\x00\x00\x00\x20ftypavif":                   "image/avif",
+		"\x00\x00\x00\x20ftypmp42":                   "",
+		"\xef\xbb\xbf <!-- x --><!DOCTYPE svg><svg>": "image/svg+xml",
+		"<svgx>":                     "",
+		"<html><svg></svg></html>":   "",
+		"<?xml version='1.0'?><rss>": "",
+		"BM\x00\x00":                 "", // BMP: a bundle cannot hold it
+		"":                           "",
+	} {
+		if got := sniffImage([]byte(data)); got != want {
+			t.Errorf("sniffImage(%q) = %q, want %q", data, got, want)
+		}
+	}
+}
