@@ -290,3 +290,25 @@ func BenchmarkExtract(b *testing.B) {
 		})
 	}
 }
+
+// TestExtractHostile checks pages built to be costly: nested deeper than
+// the parser allows, and with more elements than extraction reads. Each
+// is signed as it is, with a warning, in bounded time.
+func TestExtractHostile(t *testing.T) {
+	for _, tt := range []struct{ page, warning string }{
+		{strings.Repeat("<div>", 5000) + "x", "the page did not parse"},
+		{"<title>Many</title>" + strings.Repeat("<br>", source.MaxExtractElements+10), "documents too large"},
+	} {
+		start := time.Now()
+		a, err := source.FromHTML([]byte(tt.page), "", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !containsWarning(a.Warnings, tt.warning) || !bytes.HasSuffix(a.Files[0].Data, []byte(tt.page[len(tt.page)-100:])) {
+			t.Errorf("warnings %q, want %q", a.Warnings, tt.warning)
+		}
+		if d := time.Since(start); d > 10*time.Second {
+			t.Errorf("took %v", d)
+		}
+	}
+}

@@ -313,8 +313,13 @@ func (a *Article) loadHTML(data []byte, contentType string, base *url.URL, o *Op
 	d := decodeHTML(data, contentType)
 	a.Warnings = append(a.Warnings, d.warnings...)
 	doc, err := html.Parse(bytes.NewReader(d.text))
-	if err != nil { // html.Parse fails only on read errors
-		return nil, fmt.Errorf("HTML did not parse: %v", err)
+	if err != nil { // elements nested too deep
+		a.Warnings = append(a.Warnings, fmt.Sprintf("the page did not parse (%v); it is signed as it is, without metadata or images", err))
+		a.Files[0].Data = redeclareUTF8(d.text)
+		if int64(len(a.Files[0].Data)) > lim.EntrySize {
+			return nil, fmt.Errorf("the page in UTF-8 is %d bytes, more than the limit of %d", len(a.Files[0].Data), lim.EntrySize)
+		}
+		return nil, nil
 	}
 	pm := walkPage(doc)
 	ex, err := extract(doc, base, pm, a, o.Raw)
