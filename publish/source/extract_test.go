@@ -144,6 +144,7 @@ func TestExtractDates(t *testing.T) {
 		{"first time in the article", `<meta name="dcterms.modified" content="Mon, 02 Jan 2006 15:04:05 -0700">`, `<article><time datetime="2018-04-05T06:00">5 April</time><time datetime="2018-04-06">6 April</time></article>`, d("2018-04-05T06:00:00Z"), d("2006-01-02T22:04:05Z")},
 		{"time outside an article is not the date", "", `<time datetime="2018-04-05">today</time>`, time.Time{}, time.Time{}},
 		{"dates before 1970 are dropped", `<meta name="date" content="1969-12-31">`, "", time.Time{}, time.Time{}},
+		{"JSON-LD over its limit is not read", `<script type="application/ld+json">{"@type":"NewsArticle","datePublished":"2019-01-03","x":"` + strings.Repeat("x", source.MaxJSONLD) + `"}</script>`, "", time.Time{}, time.Time{}},
 	} {
 		page := `<html><head><title>T</title>` + tt.head + `</head><body>` + tt.body + `<div><p>` + para + `</p></div></body></html>`
 		for _, raw := range []bool{false, true} {
@@ -310,5 +311,29 @@ func TestExtractHostile(t *testing.T) {
 		if d := time.Since(start); d > 10*time.Second {
 			t.Errorf("took %v", d)
 		}
+	}
+}
+
+// TestExtractDropsWhatReadabilityKeeps checks the elements readability
+// leaves in an article that extraction removes itself: navigation inside
+// the article, a <base> that would redirect every relative reference,
+// templates, dialogs and meta tags.
+func TestExtractDropsWhatReadabilityKeeps(t *testing.T) {
+	page := `<html><head><title>T</title></head><body><article><p>` + para + `</p>
+<p>` + para + `<template><p>tpl</p></template><dialog open>dialog</dialog><meta name=x content=y><base href="https://elsewhere.example/"></p>
+<div><nav><a href="/a">Section A</a> <a href="/b">Section B</a></nav><p>` + para + `</p></div>
+</article></body></html>`
+	a, err := source.FromHTML([]byte(page), "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(a.Files[0].Data)
+	for _, bad := range []string{"<nav", "Section A", "<base", "elsewhere", "<template", "tpl", "<dialog", `name="x"`} {
+		if strings.Contains(body, bad) {
+			t.Errorf("the body holds %q:\n%s", bad, body)
+		}
+	}
+	if strings.Count(body, para) != 3 {
+		t.Errorf("the body lost text:\n%s", body)
 	}
 }

@@ -145,7 +145,8 @@ func (a *Article) fetchImages(base *url.URL, o *Options, lim bundle.Limits) {
 }
 
 // remoteURL returns ref as an absolute http or https URL (resolved against
-// base), "" if it is not one.
+// base; without a base, a protocol-relative ref is taken as https), "" if
+// it is not one.
 func remoteURL(ref string, base *url.URL) string {
 	ref = strings.TrimSpace(ref)
 	if ref == "" || len(ref) > bundle.MaxURLLen {
@@ -157,6 +158,8 @@ func remoteURL(ref string, base *url.URL) string {
 	}
 	if base != nil {
 		u = base.ResolveReference(u)
+	} else if u.Scheme == "" && u.Host != "" {
+		u.Scheme = "https" // protocol-relative, in a file
 	}
 	if u.Scheme != "http" && u.Scheme != "https" || u.Host == "" {
 		return ""
