@@ -20,7 +20,7 @@ func runPublish(e *env, args []string) error {
 	date := fs.String("date", "", "publication date, YYYY-MM-DD or RFC 3339 (default: from the file, else now)")
 	var authors multiFlag
 	fs.Var(&authors, "author", "author (repeatable; default: from the file)")
-	raw := fs.Bool("raw", false, "sign an HTML page as it is, not the article extracted from it (it is still decoded to UTF-8 if it was in another charset)")
+	raw := fs.Bool("raw", false, "sign an HTML page as it is, not the article extracted from it (a page in another charset is still decoded to UTF-8, and a page that does not say it is UTF-8 is made to say so)")
 	fetchImages := fs.Bool("fetch-images", false, fmt.Sprintf("download the remote images an HTML page shows into the bundle, so readers never load them from the origin (at most %d images, %d MiB each, %d MiB and %v in all; failures are warnings)", source.MaxFetchImages, source.MaxFetchImageSize>>20, source.MaxFetchTotal>>20, source.MaxFetchTime))
 	files, err := parse(fs, args)
 	if err != nil {

@@ -42,6 +42,8 @@ type decoded struct {
 	// nothing): a page that is signed as it is must not keep a
 	// declaration of anything but UTF-8.
 	declared string
+	// own is what the page itself declares (<meta>, XML declaration).
+	own string
 	// same is true if text is the input unchanged.
 	same     bool
 	warnings []string
@@ -70,12 +72,14 @@ func decodeHTML(data []byte, contentType string) decoded {
 		if bytes.HasPrefix(data, b.bom) {
 			d.charset = b.cs
 			d.declared = declaredCharset(data[len(b.bom):], contentType)
+			d.own = declaredCharset(data[len(b.bom):], "")
 			d.text = decodeWith(b.enc, data[len(b.bom):])
 			d.warnReplacements(data)
 			return d
 		}
 	}
 	d.declared = declaredCharset(data, contentType)
+	d.own = declaredCharset(data, "")
 	enc, name := charset.Lookup(d.declared)
 	if enc != nil && (name == "utf-16le" || name == "utf-16be") && contentTypeCharset(contentType) == "" {
 		// A page cannot declare itself UTF-16 in its own ASCII text; the

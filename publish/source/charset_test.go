@@ -169,10 +169,10 @@ func TestCharsets(t *testing.T) {
 }
 
 // TestCharsetRawKeepsUTF8 checks that --raw keeps a UTF-8 page byte for
-// byte when it declares UTF-8 or nothing, and that the page is re-declared
-// with every other byte kept when it declares something else.
+// byte when it declares UTF-8, and that the page is made to declare it,
+// with every other byte kept, when it declares something else or nothing.
 func TestCharsetRawKeepsUTF8(t *testing.T) {
-	for _, decl := range []string{`<meta charset="utf-8">`, "", `<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">`} {
+	for _, decl := range []string{`<meta charset="utf-8">`, `<meta http-equiv="Content-Type" content="text/html; charset=UTF-8">`} {
 		page := []byte(russian.page(decl))
 		a, err := source.FromHTML(page, "", "", &source.Options{Raw: true})
 		if err != nil {
@@ -182,15 +182,17 @@ func TestCharsetRawKeepsUTF8(t *testing.T) {
 			t.Errorf("declaration %q: the raw page was changed", decl)
 		}
 	}
-	page := russian.page(`<meta charset="windows-1251">`)
-	a, err := source.FromHTML([]byte(page), "", "", &source.Options{Raw: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := strings.Replace(page, `<meta charset="windows-1251">`, "", 1)
-	want = strings.Replace(want, "<head>", `<head><meta charset="utf-8">`, 1)
-	if string(a.Files[0].Data) != want {
-		t.Errorf("re-declared raw page:\n%s\nwant\n%s", a.Files[0].Data, want)
+	for _, decl := range []string{`<meta charset="windows-1251">`, ""} {
+		page := russian.page(decl)
+		a, err := source.FromHTML([]byte(page), "text/html; charset=utf-8", "", &source.Options{Raw: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := strings.Replace(page, decl, "", 1)
+		want = strings.Replace(want, "<head>", `<head><meta charset="utf-8">`, 1)
+		if string(a.Files[0].Data) != want {
+			t.Errorf("re-declared raw page:\n%s\nwant\n%s", a.Files[0].Data, want)
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package source_test
 import (
 	"bytes"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -227,43 +226,6 @@ func TestExtractNothing(t *testing.T) {
 		if !bytes.Contains(a.Files[0].Data, []byte(`<meta charset="utf-8">`)) {
 			t.Errorf("%q: body %q", page, a.Files[0].Data)
 		}
-	}
-}
-
-// TestRawCorpus signs every corpus page as it is: UTF-8 pages are kept
-// byte for byte, and the metadata is what extraction derives.
-func TestRawCorpus(t *testing.T) {
-	pages, err := filepath.Glob(filepath.Join(corpus.Path(t, "articles"), "*", "source.html"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kept := 0
-	for _, page := range pages {
-		data, err := os.ReadFile(page)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := source.Load(page, &source.Options{Raw: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ex, err := source.Load(page, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !reflect.DeepEqual(raw.Meta, ex.Meta) {
-			t.Errorf("%s: raw metadata %+v, extracted %+v", page, raw.Meta, ex.Meta)
-		}
-		if bytes.Equal(raw.Files[0].Data, data) {
-			kept++
-		}
-	}
-	// qq declares gb2312 and is re-declared; 58 others are UTF-8 and
-	// declare it or nothing; one declares iso-8859-1 (ietf-1) and is
-	// decoded.
-	t.Logf("%d of %d pages kept byte for byte", kept, len(pages))
-	if kept < 57 {
-		t.Errorf("%d of %d pages kept byte for byte", kept, len(pages))
 	}
 }
 

@@ -326,8 +326,10 @@ func (a *Article) loadHTML(data []byte, contentType string, base *url.URL, o *Op
 	var refs []string
 	switch {
 	case o.Raw:
+		// Kept as it is if it is UTF-8 and says so itself (less a byte
+		// order mark); else it is made to say so.
 		a.Files[0].Data = d.text
-		if !d.same || d.declared != "" && !isUTF8(d.declared) || d.charset != "utf-8" {
+		if d.charset != "utf-8" || !isUTF8(d.own) {
 			a.Files[0].Data = redeclareUTF8(d.text)
 		}
 		refs = pm.refs

@@ -181,7 +181,7 @@ func TestFetchImagesHostile(t *testing.T) {
 		{"/img/missing.png", "answer 404 Not Found"},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
-			page := `<p><img src="` + tt.path + `"></p>`
+			page := `<meta charset="utf-8"><p><img src="` + tt.path + `"></p>`
 			start := time.Now()
 			a, err := source.FromHTML([]byte(page), "", srv.URL+"/", fetchOpts(srv, limits))
 			if err != nil {

@@ -14,8 +14,9 @@
 // lead image as a first <figure> if the content lacks it. Scripts,
 // styles, navigation, forms and event handlers never reach it. With
 // Options.Raw the page is signed as it is: byte for byte when it is
-// UTF-8 and declares nothing else, else decoded to UTF-8 with its charset
-// declarations replaced by <meta charset="utf-8">. Either way the metadata
+// UTF-8 and says so itself (less a byte order mark), else decoded to UTF-8
+// if it was not, with its charset declarations (if any) replaced by one
+// <meta charset="utf-8"> and every other byte kept. Either way the metadata
 // is the same: the title (readability's, which drops a site-name suffix),
 // byline (split into authors), publication date (JSON-LD, article:*
 // and Dublin Core meta tags, <time>), language and canonical URL.
@@ -80,9 +81,8 @@ type Options struct {
 	// Limits bound file sizes; nil means bundle.DefaultLimits.
 	Limits *bundle.Limits
 	// Raw signs an HTML page as it is instead of the extracted article:
-	// byte for byte if it is UTF-8 and declares no other charset, else
-	// decoded to UTF-8 and declared so. Its metadata is derived all the
-	// same.
+	// byte for byte if it is UTF-8 and declares so itself, else decoded to
+	// UTF-8 and made to declare it. Its metadata is derived all the same.
 	Raw bool
 	// FetchImages downloads the remote images an HTML body references
 	// into the bundle and rewrites the body to name them, within
