@@ -9,8 +9,19 @@ import (
 	"github.com/samizdat-news/samizdat/publish/source"
 )
 
+// publishHelp says what publish does with each kind of file.
+const publishHelp = `FILE is .html, .md or .txt. An HTML page is decoded to UTF-8 (from its
+byte order mark, <meta> or XML declaration; a page that is UTF-8 whatever
+it declares is read as UTF-8) and the article is extracted from it: the
+signed body is a small page of its own with the story alone, no site
+navigation, scripts or forms. The title (without the site's name), authors,
+publication date, language and canonical URL come from the page's metadata.
+--raw signs the page as it is instead. Images by relative path inside the
+file's folder are included; remote images only with --fetch-images.
+Doubtful charsets and images left out are warnings on stderr.`
+
 func runPublish(e *env, args []string) error {
-	fs := newFlags(e, "publish", "-k DIR -s STORE [flags] FILE...")
+	fs := newFlags(e, "publish", "-k DIR -s STORE [flags] FILE...\n\n"+publishHelp)
 	dir := fs.String("k", "", "the publisher's key directory (from samizdat keygen)")
 	storeDir := fs.String("s", "", "the store to publish into (created if missing)")
 	id := fs.String("id", "", "article id (default: from the file name); one FILE only")
