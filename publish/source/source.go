@@ -17,11 +17,11 @@
 // UTF-8 and says so itself (less a byte order mark), else decoded to UTF-8
 // if it was not, with its charset declarations (if any) replaced by one
 // <meta charset="utf-8"> and every other byte kept. Either way the metadata
-// is the same: the title (readability's, which drops a site-name suffix),
-// byline (split into authors), publication date (JSON-LD, article:*
-// and Dublin Core meta tags, <time>), language and canonical URL.
-//
-// Markdown and plain text bodies are kept exactly as they are.
+// is the same: the title (readability's, less the site's name at its end),
+// byline (split into authors), publication date (JSON-LD, article:* and
+// Dublin Core meta tags, <time>), language and canonical URL. A page with
+// more than MaxExtractElements elements, or nested too deep to parse, is
+// signed as it is, with a warning.
 //
 // Images are found in HTML (img src and srcset, picture source srcset,
 // video poster) and in Markdown image links; references that resolve to a
