@@ -142,6 +142,7 @@ func TestExtractDates(t *testing.T) {
 		{"time itemprop", "", `<time itemprop="datePublished" datetime="2017-11-03 03:01:00.000000">x</time>`, d("2017-11-03T03:01:00Z"), time.Time{}},
 		{"first time in the article", `<meta name="dcterms.modified" content="Mon, 02 Jan 2006 15:04:05 -0700">`, `<article><time datetime="2018-04-05T06:00">5 April</time><time datetime="2018-04-06">6 April</time></article>`, d("2018-04-05T06:00:00Z"), d("2006-01-02T22:04:05Z")},
 		{"time outside an article is not the date", "", `<time datetime="2018-04-05">today</time>`, time.Time{}, time.Time{}},
+		{"dates in the future are dropped", `<meta name="date" content="` + time.Now().Add(2*time.Hour).UTC().Format("2006-01-02T15:04:05") + `">`, "", time.Time{}, time.Time{}},
 		{"dates before 1970 are dropped", `<meta name="date" content="1969-12-31">`, "", time.Time{}, time.Time{}},
 		{"JSON-LD over its limit is not read", `<script type="application/ld+json">{"@type":"NewsArticle","datePublished":"2019-01-03","x":"` + strings.Repeat("x", source.MaxJSONLD) + `"}</script>`, "", time.Time{}, time.Time{}},
 	} {
