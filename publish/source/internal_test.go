@@ -2,7 +2,9 @@ package source
 
 import (
 	"bytes"
+	"strings"
 	"testing"
+	"time"
 )
 
 // FuzzRewriteHTML checks that rewriting a page that needs no change keeps
@@ -47,6 +49,44 @@ func TestSniffImage(t *testing.T) {
 	} {
 		if got := sniffImage([]byte(data)); got != want {
 			t.Errorf("sniffImage(%q) = %q, want %q", data, got, want)
+		}
+	}
+}
+
+func TestParseDateLayouts(t *testing.T) {
+	want := time.Date(2019, 1, 3, 7, 0, 2, 0, time.UTC)
+	for _, s := range []string{
+		"2019-01-03T07:00:02Z",
+		"2019-01-03T07:00:02.000Z",
+		"2019-01-03T08:00:02+01:00",
+		"2019-01-03T08:00:02+0100",
+		"2019-01-03T07:00:02",
+		"2019-01-03 07:00:02",
+		"2019-01-03 07:00:02.000000",
+		"2019-01-03 02:00:02 -0500",
+		"2019-01-03 07:00:02Z",
+		"Thu, 03 Jan 2019 07:00:02 GMT",
+		"Thu, 03 Jan 2019 08:00:02 +0100",
+		"Thu, 3 Jan 2019 07:00:02 UTC",
+		"3 Jan 2019 07:00:02 +0000",
+		"Thursday, 03-Jan-19 07:00:02 UTC",
+		"Thu Jan  3 07:00:02 2019",
+		"  2019-01-03T07:00:02Z  ",
+	} {
+		got, err := parseDate(s)
+		if err != nil || !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("parseDate(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	day := time.Date(2019, 1, 3, 0, 0, 0, 0, time.UTC)
+	for _, s := range []string{"2019-01-03", "2019/01/03", "January 3, 2019", "Jan 3, 2019", "3 Jan 2019"} {
+		if got, err := parseDate(s); err != nil || !got.Equal(day) {
+			t.Errorf("parseDate(%q) = %v, %v; want %v", s, got, err, day)
+		}
+	}
+	for _, s := range []string{"", "yesterday", "2019-02-30", "1969-12-31", "0001-01-01T00:00:00Z", "03.01.2019", strings.Repeat("2019", 100)} {
+		if got, err := parseDate(s); err == nil {
+			t.Errorf("parseDate(%q) = %v", s, got)
 		}
 	}
 }
