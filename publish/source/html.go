@@ -125,7 +125,7 @@ func (pm *pageMeta) meta(n *html.Node) {
 			if v := clean(val, bundle.MaxAuthorLen); v != "" && !strings.HasPrefix(v, "http") && len(pm.authors) < bundle.MaxAuthors {
 				pm.authors = append(pm.authors, v)
 			}
-		case "article:published_time", "date", "dc.date", "dc.date.issued", "dcterms.created", "dcterms.issued", "dcterms.available", "pubdate", "publishdate", "publish-date", "parsely-pub-date", "sailthru.date", "og:published_time", "datepublished":
+		case "article:published_time", "date", "dc.date", "dc.date.issued", "dcterms.created", "dcterms.issued", "dcterms.available", "pubdate", "publishdate", "publish-date", "parsely-pub-date", "weibo:article:create_at", "sailthru.date", "og:published_time", "datepublished":
 			if t, err := parseDate(val); err == nil && pm.published.IsZero() {
 				pm.published = t
 			}

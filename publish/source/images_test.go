@@ -3,8 +3,10 @@ package source_test
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,8 +203,39 @@ func TestFetchImagesHostile(t *testing.T) {
 			}
 		})
 	}
+	// A redirect to another host (127.0.0.2, a second loopback server)
+	// is followed, and what it answers is judged as any answer is.
+	other := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/good.gif" {
+			w.Write(gifData)
+			return
+		}
+		w.Write([]byte("<html>a login page</html>"))
+	}))
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Skip("no 127.0.0.2:", err)
+	}
+	other.Listener = ln
+	other.Start()
+	defer other.Close()
+	page := `<meta charset="utf-8"><img src="/to?u=` + url.QueryEscape(other.URL+"/good.gif") + `"><img src="/to?u=` + url.QueryEscape(other.URL+"/login") + `">`
+	mux := http.NewServeMux()
+	mux.HandleFunc("/to", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Query().Get("u"), http.StatusFound)
+	})
+	redirector := httptest.NewServer(mux)
+	defer redirector.Close()
+	a, err := source.FromHTML([]byte(page), "", redirector.URL+"/", fetchOpts(redirector, limits))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Files) != 2 || !bytes.Equal(a.Files[1].Data, gifData) || len(a.Warnings) != 1 || !strings.Contains(a.Warnings[0], "looks like text/html") {
+		t.Errorf("redirects elsewhere: %d files, warnings %q", len(a.Files), a.Warnings)
+	}
+
 	// A redirect to an image is followed.
-	a, err := source.FromHTML([]byte(`<img src="/redirect/good.png">`), "", srv.URL+"/", fetchOpts(srv, limits))
+	a, err = source.FromHTML([]byte(`<img src="/redirect/good.png">`), "", srv.URL+"/", fetchOpts(srv, limits))
 	if err != nil || len(a.Files) != 2 || !bytes.Equal(a.Files[1].Data, pngData) || len(a.Warnings) != 0 {
 		t.Errorf("redirect to an image: %v, %d files, warnings %q", err, len(a.Files), a.Warnings)
 	}
