@@ -3,6 +3,7 @@ package source
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"html/template"
 	"net/url"
 	"path"
@@ -131,6 +132,12 @@ func (a *Article) setMeta(art *readability.Article, pm *pageMeta, base *url.URL)
 		m.Authors = metaAuthors
 	}
 	m.Created = pm.publishedTime()
+	if m.Created.After(time.Now()) {
+		// A zone missing (read as UTC) or wrong: a bundle cannot be
+		// published before it was, so the signing time stands in.
+		a.Warnings = append(a.Warnings, fmt.Sprintf("the page's publication date %s is in the future; not used", m.Created.Format(time.RFC3339)))
+		m.Created = time.Time{}
+	}
 	a.Modified = pm.modifiedTime()
 	a.Summary = clean(art.Excerpt(), MaxSummaryLen)
 	a.Image = strings.TrimSpace(art.ImageURL())
