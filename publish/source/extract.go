@@ -78,7 +78,7 @@ func extract(doc *html.Node, base *url.URL, pm *pageMeta, a *Article, metaOnly b
 		content.InsertBefore(fig, content.FirstChild)
 	}
 	var b bytes.Buffer
-	a.writeHead(&b, pm)
+	a.writeHead(&b)
 	if err := html.Render(&b, content); err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func containsFold(list []string, s string) bool {
 const MaxSummaryLen = 1024
 
 // writeHead writes the generated document up to the article.
-func (a *Article) writeHead(b *bytes.Buffer, pm *pageMeta) {
+func (a *Article) writeHead(b *bytes.Buffer) {
 	esc := template.HTMLEscapeString
 	b.WriteString("<!doctype html>\n<html")
 	if lang := langAttr(a.Meta.Language); lang != "" {
