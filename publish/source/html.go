@@ -15,8 +15,17 @@ import (
 	"github.com/samizdat-news/samizdat/bundle"
 )
 
-// MaxJSONLD bounds one JSON-LD script that is read for dates.
-const MaxJSONLD = 1 << 20
+// Limits of the JSON-LD read for dates.
+const (
+	// MaxJSONLD bounds one JSON-LD script that is read; a larger one is
+	// skipped.
+	MaxJSONLD = 1 << 20
+	// MaxJSONLDScripts bounds the JSON-LD scripts of a page that are read.
+	MaxJSONLDScripts = 16
+	// MaxJSONLDDepth bounds how deep in a JSON-LD value dates are looked
+	// for.
+	MaxJSONLDDepth = 16
+)
 
 // pageMeta is what a walk over the whole page finds, before extraction
 // changes it: the fallbacks for what readability does not give, and the
@@ -141,7 +150,7 @@ func (pm *pageMeta) meta(n *html.Node) {
 // first of each found, at any depth (a @graph, a list).
 func (pm *pageMeta) jsonLD(text string) {
 	pm.jsonLDSeen++
-	if len(text) > MaxJSONLD || pm.jsonLDSeen > 16 {
+	if len(text) > MaxJSONLD || pm.jsonLDSeen > MaxJSONLDScripts {
 		return
 	}
 	text = strings.TrimSpace(text)
@@ -152,7 +161,7 @@ func (pm *pageMeta) jsonLD(text string) {
 	}
 	var visit func(v any, depth int)
 	visit = func(v any, depth int) {
-		if depth > 16 {
+		if depth > MaxJSONLDDepth {
 			return
 		}
 		switch v := v.(type) {

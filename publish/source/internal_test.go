@@ -90,3 +90,17 @@ func TestParseDateLayouts(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseDate checks that dates from pages never panic the parser and
+// that what it accepts fits a manifest: UTC, not before 1970.
+func FuzzParseDate(f *testing.F) {
+	for _, s := range []string{"2019-01-03T07:00:02.000Z", "Thu, 03 Jan 2019 07:00:02 GMT", "2019-01-03 02:00:02 -0500", "January 3, 2019", "1970-01-01"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseDate(s)
+		if err == nil && (d.Location() != time.UTC || d.Unix() < 0) {
+			t.Fatalf("parseDate(%q) = %v", s, d)
+		}
+	})
+}

@@ -92,8 +92,10 @@ type Options struct {
 	// (MaxFetchImages and the others).
 	FetchLimits *FetchLimits
 	// HTTPClient fetches images; nil means a client that dials only
-	// public addresses (or the environment's proxy). At most
-	// MaxImageRedirects redirects are followed, to http or https only.
+	// public addresses, or the proxy that HTTPS_PROXY or HTTP_PROXY names
+	// (which then decides where it connects). Whatever the client, at
+	// most MaxImageRedirects redirects are followed, to http or https
+	// only.
 	HTTPClient *http.Client
 	// Context, if not nil, ends image fetching early when it is done.
 	Context context.Context
