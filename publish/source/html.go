@@ -393,7 +393,7 @@ func FromHTML(data []byte, contentType, base string, opts *Options) (*Article, e
 		return nil, fmt.Errorf("source: %v", err)
 	}
 	if o.FetchImages {
-		a.fetchImages(baseURL, &o, lim)
+		a.fetchImages(baseURL, false, &o, lim)
 	}
 	return a, nil
 }

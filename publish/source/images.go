@@ -80,14 +80,15 @@ func (f *FetchLimits) withDefaults() FetchLimits {
 // under FetchedImageDir, and rewrites the body to name them. Sources whose
 // images were not all fetched are dropped when the <img> beside them was,
 // so that a browser does not prefer a remote one. Every failure is a
-// warning.
-func (a *Article) fetchImages(base *url.URL, o *Options, lim bundle.Limits) {
+// warning. References resolve against base; with local, relative paths
+// name files in the article's folder and are not fetched.
+func (a *Article) fetchImages(base *url.URL, local bool, o *Options, lim bundle.Limits) {
 	fl := o.FetchLimits.withDefaults()
 	body := a.Files[0].Data
 	var wanted []string
 	seen := map[string]bool{}
 	for _, ref := range primaryImageRefs(body) {
-		u := remoteURL(ref, base)
+		u := remoteURL(ref, base, local)
 		if u == "" || seen[u] {
 			continue
 		}
@@ -138,7 +139,7 @@ func (a *Article) fetchImages(base *url.URL, o *Options, lim bundle.Limits) {
 	}
 	if len(names) > 0 {
 		a.Files[0].Data = rewriteHTML(body, false, func(ref string) (string, bool) {
-			n, ok := names[remoteURL(ref, base)]
+			n, ok := names[remoteURL(ref, base, local)]
 			return n, ok
 		})
 	}
@@ -146,14 +147,15 @@ func (a *Article) fetchImages(base *url.URL, o *Options, lim bundle.Limits) {
 
 // remoteURL returns ref as an absolute http or https URL (resolved against
 // base; without a base, a protocol-relative ref is taken as https), "" if
-// it is not one.
-func remoteURL(ref string, base *url.URL) string {
+// it is not one. With local, a relative path (a file beside the article)
+// is not one.
+func remoteURL(ref string, base *url.URL, local bool) string {
 	ref = strings.TrimSpace(ref)
 	if ref == "" || len(ref) > bundle.MaxURLLen {
 		return ""
 	}
 	u, err := url.Parse(ref)
-	if err != nil {
+	if err != nil || local && u.Scheme == "" && u.Host == "" && !strings.HasPrefix(u.Path, "/") {
 		return ""
 	}
 	if base != nil {

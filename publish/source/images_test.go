@@ -307,14 +307,15 @@ func TestFetchImagesDefaultClientRefusesPrivate(t *testing.T) {
 }
 
 // TestFetchImagesLoad fetches the remote images of an extracted article
-// file while its local images stay as they are.
+// file, those by absolute path from its canonical URL's site, while its
+// local images stay as they are.
 func TestFetchImagesLoad(t *testing.T) {
 	srv := imageServer(t)
 	para := strings.Repeat("Words of the article, enough of them to be an article. ", 10)
-	page := `<html lang="en"><head><title>Story</title><meta property="og:image" content="` + srv.URL + `/img/c.gif"></head><body>
+	page := `<html lang="en"><head><title>Story</title><meta property="og:image" content="` + srv.URL + `/img/c.gif"><link rel="canonical" href="` + srv.URL + `/news/story"></head><body>
 <nav><a href="/">Home</a><img src="` + srv.URL + `/img/d.webp"></nav>
 <article><p>` + para + `</p><figure><img src="local.png" alt="local"></figure><p>` + para + `</p>
-<figure><img src="` + srv.URL + `/img/b.jpg" alt="remote"></figure><p>` + para + `</p></article>
+<figure><img src="` + srv.URL + `/img/b.jpg" alt="remote"></figure><p>` + para + `</p><p><img src="/img/e.avif" alt="by absolute path"></p></article>
 </body></html>`
 	dir := writeFiles(t, map[string]string{"story.html": page, "local.png": string(pngData)})
 	opts := fetchOpts(srv, nil)
@@ -326,16 +327,16 @@ func TestFetchImagesLoad(t *testing.T) {
 	got := entries(a)
 	// The lead image (og:image) comes first, as a figure; the image in
 	// the navigation is not part of the article.
-	if len(got) != 3 || got["local.png"].Type != "image/png" || got["remote/01-c.gif"].Type != "image/gif" || got["remote/02-b.jpg"].Type != "image/jpeg" {
+	if len(got) != 4 || got["local.png"].Type != "image/png" || got["remote/01-c.gif"].Type != "image/gif" || got["remote/02-b.jpg"].Type != "image/jpeg" || got["remote/03-e.avif"].Type != "image/avif" {
 		t.Errorf("entries %v", keys(got))
 	}
 	body := string(a.Files[0].Data)
-	for _, s := range []string{`<article><figure><img src="remote/01-c.gif" alt=""/></figure>`, `<img src="local.png" alt="local"/>`, `<img src="remote/02-b.jpg" alt="remote"/>`} {
+	for _, s := range []string{`<article><figure><img src="remote/01-c.gif" alt=""/></figure>`, `<img src="local.png" alt="local"/>`, `<img src="remote/02-b.jpg" alt="remote"/>`, `<img src="remote/03-e.avif" alt="by absolute path"/>`} {
 		if !strings.Contains(body, s) {
 			t.Errorf("the body lacks %s:\n%s", s, body)
 		}
 	}
-	if strings.Contains(body, srv.URL) || strings.Contains(body, "<nav") {
+	if strings.Contains(body, `src="`+srv.URL) || strings.Contains(body, "<nav") {
 		t.Errorf("the body:\n%s", body)
 	}
 	checkBuilds(t, a)

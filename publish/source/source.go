@@ -28,7 +28,8 @@
 // file inside the article's folder are included as entries, under the
 // same relative name, so they resolve as they are. References that are
 // not to files (remote URLs, data: URIs, fragments) are skipped unless
-// Options.FetchImages asks for remote ones to be downloaded, within
+// Options.FetchImages asks for remote ones (and, in a file with a
+// canonical URL, those by absolute path) to be downloaded, within
 // FetchLimits, into entries the body is rewritten to name; every other
 // reference left out (an absolute path, a path outside the folder, a
 // missing file, a name or type a bundle cannot hold, a failed download)
@@ -86,7 +87,9 @@ type Options struct {
 	Raw bool
 	// FetchImages downloads the remote images an HTML body references
 	// into the bundle and rewrites the body to name them, within
-	// FetchLimits. Failures are warnings.
+	// FetchLimits. Failures are warnings. In a file that Load reads,
+	// relative paths are files beside it, and absolute paths
+	// (/img/a.png) are fetched from the site its canonical URL names.
 	FetchImages bool
 	// FetchLimits bound FetchImages; nil means the defaults
 	// (MaxFetchImages and the others).
@@ -149,9 +152,18 @@ func Load(file string, opts *Options) (*Article, error) {
 	case "text/plain":
 		a.Meta.Title = firstLine(body)
 	}
+	// With FetchImages, images by absolute path are fetched from the
+	// site the canonical URL names, not looked for on this machine.
+	var fetchBase *url.URL
+	if typ == "text/html" && o.FetchImages && a.Meta.CanonicalURL != "" {
+		fetchBase, _ = url.Parse(a.Meta.CanonicalURL)
+	}
 	dir := filepath.Dir(file)
 	seen, warned := map[string]bool{}, map[string]bool{}
 	for _, ref := range refs {
+		if fetchBase != nil && remoteURL(ref, fetchBase, true) != "" {
+			continue
+		}
 		name, err := resolve(ref)
 		if err != nil {
 			if !warned[ref] {
@@ -182,7 +194,7 @@ func Load(file string, opts *Options) (*Article, error) {
 		a.Files = append(a.Files, bundle.File{Name: name, Type: ityp, Data: data})
 	}
 	if typ == "text/html" && o.FetchImages {
-		a.fetchImages(nil, &o, l)
+		a.fetchImages(fetchBase, true, &o, l)
 	}
 	return a, nil
 }
