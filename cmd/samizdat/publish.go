@@ -9,8 +9,19 @@ import (
 	"github.com/samizdat-news/samizdat/publish/source"
 )
 
+// publishHelp says what publish does with each kind of file.
+const publishHelp = `FILE is .html, .md or .txt. An HTML page is decoded to UTF-8 (from its
+byte order mark, <meta> or XML declaration; a page that is UTF-8 whatever
+it declares is read as UTF-8) and the article is extracted from it: the
+signed body is a small page of its own with the story alone, no site
+navigation, scripts or forms. The title (without the site's name), authors,
+publication date, language and canonical URL come from the page's metadata.
+--raw signs the page as it is instead. Images by relative path inside the
+file's folder are included; remote images only with --fetch-images.
+Doubtful charsets and images left out are warnings on stderr.`
+
 func runPublish(e *env, args []string) error {
-	fs := newFlags(e, "publish", "-k DIR -s STORE [flags] FILE...\n       samizdat publish -k DIR -s STORE [--follow-links] [--lang LANG] --feed FILE|URL")
+	fs := newFlags(e, "publish", "-k DIR -s STORE [flags] FILE...\n       samizdat publish -k DIR -s STORE [--follow-links] [--lang LANG] --feed FILE|URL\n\n"+publishHelp)
 	dir := fs.String("k", "", "the publisher's key directory (from samizdat keygen)")
 	storeDir := fs.String("s", "", "the store to publish into (created if missing)")
 	id := fs.String("id", "", "article id (default: from front matter, the canonical URL or the file name); one FILE only; replaces the article of that id, whatever it is")
@@ -22,6 +33,8 @@ func runPublish(e *env, args []string) error {
 	fs.Var(&authors, "author", "author (repeatable; default: from the file)")
 	feedSrc := fs.String("feed", "", "publish each item of an RSS or Atom feed (a FILE or an http(s) URL) as an article, instead of FILEs")
 	followLinks := fs.Bool("follow-links", false, "with --feed: fetch each item's page and extract the article from it")
+	raw := fs.Bool("raw", false, "sign an HTML page as it is, not the article extracted from it (a page in another charset is still decoded to UTF-8, and a page that does not say it is UTF-8 is made to say so)")
+	fetchImages := fs.Bool("fetch-images", false, fmt.Sprintf("download the remote images an HTML page shows into the bundle, so readers never load them from the origin (at most %d images, %d MiB each, %d MiB and %v in all; failures are warnings)", source.MaxFetchImages, source.MaxFetchImageSize>>20, source.MaxFetchTotal>>20, source.MaxFetchTime))
 	files, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -55,7 +68,7 @@ func runPublish(e *env, args []string) error {
 	var items []publish.Item
 	fileOf := map[string]string{} // article id -> the file that made it
 	for _, f := range files {
-		a, err := source.Load(f, nil)
+		a, err := source.Load(f, &source.Options{Raw: *raw, FetchImages: *fetchImages, Context: e.ctx})
 		if err != nil {
 			return err
 		}
