@@ -138,7 +138,15 @@ func readFeed(ctx context.Context, client *http.Client, src string, v *validator
 // feedOptions says how feed items become articles.
 type feedOptions struct {
 	followLinks bool   // fetch each item's page and extract the article
+	fetchImages bool   // download the remote images bodies show into the bundle
 	lang        string // language of items that give none
+}
+
+// sourceOptions are how an item's body is read: its feed content is the
+// article already and is signed as it is (raw); a followed page has the
+// article extracted from it.
+func (o feedOptions) sourceOptions(ctx context.Context, raw bool) *source.Options {
+	return &source.Options{Raw: raw, FetchImages: o.fetchImages, Context: ctx}
 }
 
 // itemFailure is an item that could not be published, and why.
@@ -162,13 +170,13 @@ type itemFailure struct {
 func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOptions, seen map[string]bool) (items []publish.Item, failed []itemFailure, warnings []string) {
 	followed := 0
 	for i, it := range f.Items {
-		id := source.DeriveID(source.IDSources{GUID: it.GUID, CanonicalURL: it.Link})
+		id := source.DeriveID(source.IDSources{GUID: it.GUID, CanonicalURL: it.Link, Title: it.Title})
 		name := id
 		if name == "" {
 			name = fmt.Sprintf("item %d", i+1)
 		}
 		if id == "" {
-			failed = append(failed, itemFailure{name, errors.New("no article id: the item has neither a guid nor a link")})
+			failed = append(failed, itemFailure{name, errors.New("no article id: the item has no guid, link or title")})
 			continue
 		}
 		if seen[id] {
@@ -185,14 +193,14 @@ func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOpt
 		switch {
 		case o.followLinks && it.Link != "" && followed < maxFollowedPages:
 			followed++
-			a, err = followLink(ctx, client, it.Link)
+			a, err = followLink(ctx, client, it.Link, o)
 		case strings.TrimSpace(it.Content) == "":
 			err = errors.New("the feed gives no content for it (--follow-links fetches its page)")
 		default:
 			if o.followLinks && it.Link != "" {
 				warnings = append(warnings, fmt.Sprintf("%s: published from the feed's content: more than %d pages to follow", id, maxFollowedPages))
 			}
-			a, err = source.FromHTML(it.Document(), "text/html; charset=utf-8", it.Link, nil)
+			a, err = source.FromHTML(it.Document(), "text/html; charset=utf-8", it.Link, o.sourceOptions(ctx, true))
 		}
 		if err != nil {
 			failed = append(failed, itemFailure{name, err})
@@ -233,7 +241,7 @@ func itemMeta(m bundle.Metadata, id string, it *feed.Item, o feedOptions) bundle
 }
 
 // followLink fetches an item's page and extracts its article.
-func followLink(ctx context.Context, client *http.Client, link string) (*source.Article, error) {
+func followLink(ctx context.Context, client *http.Client, link string, o feedOptions) (*source.Article, error) {
 	body, ctype, final, _, err := get(ctx, client, link, maxPageSize, nil)
 	if err != nil {
 		return nil, fmt.Errorf("following %s: %w", link, err)
@@ -244,7 +252,7 @@ func followLink(ctx context.Context, client *http.Client, link string) (*source.
 	if u, err := url.Parse(final); err != nil || u.Scheme != "http" && u.Scheme != "https" {
 		final = link
 	}
-	return source.FromHTML(body, ctype, final, nil)
+	return source.FromHTML(body, ctype, final, o.sourceOptions(ctx, false))
 }
 
 // publishItems publishes items as one update; if that fails, it publishes

@@ -423,3 +423,55 @@ func TestItemMetaDates(t *testing.T) {
 		}
 	}
 }
+
+// TestFeedContentSignedAsItIs checks that an item's content is the
+// article already and is signed as the feed gives it, not run through
+// extraction, which drops what looks like page furniture (a comments
+// block, a short paragraph) and rewraps the rest.
+func TestFeedContentSignedAsItIs(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	keyDir, st := testKeyDir(t), filepath.Join(dir, "store")
+	file := filepath.Join(dir, "feed.xml")
+	content := `<p>Short.</p><div class="comments sidebar">Kept as the newsroom wrote it.</div>`
+	doc := fmt.Sprintf(testFeedHead, "https://news.example/") + rssItem("s-1", "https://news.example/1", "One", content) + "</channel></rss>"
+	if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, stderr := runCode(t, ctx, "publish", "-k", keyDir, "-s", st, "--feed", file); code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	kd, err := loadKeyDir(keyDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust, err := keys.NewTrust(kd.root, kd.statement)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := store.Open(st, &store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ids, _ := s.Publishers()
+	a, err := s.Article(ids[0], "s-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := s.Bundle(a.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := bundle.Open(data, trust, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := b.Body()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(body), "<article>\n"+content+"\n</article>") {
+		t.Errorf("the item's content was not signed as it is:\n%s", body)
+	}
+}

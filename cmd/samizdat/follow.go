@@ -54,6 +54,7 @@ func runFollow(e *env, args []string) error {
 	fs.Var(&pushes, "push", "a mirror to push to after each round: quic://HOST:PORT or tcp://HOST:PORT (repeatable)")
 	every := fs.Duration("every", defaultFollowEvery, "how often to poll the feeds")
 	followLinks := fs.Bool("follow-links", false, "fetch each item's page and extract the article from it")
+	fetchImages := fs.Bool("fetch-images", false, "download the remote images items show into their bundles, so readers never load them from the origin")
 	lang := fs.String("lang", "", "language of items that give none")
 	stateFile := fs.String("state", "", "file that keeps each feed's ETag and Last-Modified across restarts (default: STORE.follow.json, beside the store)")
 	passFile := fs.String("passphrase-file", "", "file holding the signing key's passphrase (its first line)")
@@ -112,7 +113,7 @@ func runFollow(e *env, args []string) error {
 	}
 	log := newFormatLogger(e.stderr, *level, *format)
 	f := &follower{kd: kd, signer: signer, storeDir: *storeDir, nodeKey: nodeKey, peers: peers, every: *every, client: feedClient(), log: log,
-		opts: feedOptions{followLinks: *followLinks, lang: *lang}, statePath: *stateFile}
+		opts: feedOptions{followLinks: *followLinks, fetchImages: *fetchImages, lang: *lang}, statePath: *stateFile}
 	for _, u := range feeds {
 		f.feeds = append(f.feeds, &followedFeed{src: u})
 	}

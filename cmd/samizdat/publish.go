@@ -43,6 +43,9 @@ func runPublish(e *env, args []string) error {
 		if len(files) > 0 || *id != "" || *title != "" || *url != "" || *date != "" || len(authors) > 0 {
 			return usagef("--feed takes no FILE, --id, --title, --url, --date or --author: each item gives its own")
 		}
+		if *raw {
+			return usagef("--raw goes with FILEs: a feed item's content is signed as it is, and a page --follow-links fetches has its article extracted")
+		}
 		if *storeDir == "" {
 			return usagef("want -k DIR -s STORE --feed FILE|URL")
 		}
@@ -50,7 +53,7 @@ func runPublish(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		return publishFeed(e, kd, *storeDir, *feedSrc, feedOptions{followLinks: *followLinks, lang: *lang})
+		return publishFeed(e, kd, *storeDir, *feedSrc, feedOptions{followLinks: *followLinks, fetchImages: *fetchImages, lang: *lang})
 	}
 	if *followLinks {
 		return usagef("--follow-links goes with --feed")
