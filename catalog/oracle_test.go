@@ -12,9 +12,10 @@ package catalog_test
 //   - and a signed-note check written here from the C2SP text alone
 //     (specOpen), which shares no code with golang.org/x/mod/sumdb/note.
 //
-// Proofs are made as the store makes them (tlog.ProveRecord and
-// tlog.ProveTree over the log's stored hashes). Every tampered proof must
-// be refused by both our checks and the oracle's.
+// Proofs are made here as the store makes them (tlog.ProveRecord and
+// tlog.ProveTree over the log's stored hashes), and oracle_store_test.go
+// checks the store's own. Every tampered proof must be refused by both our
+// checks and the oracle's.
 
 import (
 	"bytes"
