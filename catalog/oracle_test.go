@@ -457,8 +457,15 @@ func TestOracleConsistency(t *testing.T) {
 		}
 		accepted++
 		if pr.older == 0 || pr.older == pr.newer {
-			// No proof is needed: CheckConsistency ignores the proof
-			// (merkle wants it empty), so only the roots can be tampered.
+			// No proof is needed, and one given is refused.
+			extra := tlog.TreeProof{tlog.Hash(sha256.Sum256([]byte("extra")))}
+			ours := catalog.CheckConsistency(older, newer, extra)
+			theirs := proof.VerifyConsistency(h, uint64(pr.older), uint64(pr.newer), merkleProof(extra), older.Root[:], newer.Root[:])
+			if ours == nil || theirs == nil {
+				t.Errorf("%d to %d with a needless proof hash: ours %v, merkle %v", pr.older, pr.newer, ours, theirs)
+			} else {
+				refused++
+			}
 			if pr.older > 0 {
 				forked := *newer
 				forked.Root[0] ^= 1
