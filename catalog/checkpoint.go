@@ -128,10 +128,14 @@ func CheckInclusion(c *Checkpoint, n int64, leaf []byte, proof tlog.RecordProof)
 
 // CheckConsistency verifies that the log newer commits to extends the log
 // older commits to. When it does not, the publisher signed two histories
-// (a fork) or the proof is wrong.
+// (a fork) or the proof is wrong. From an empty log, or between two logs of
+// one size, there is nothing to prove and the proof must be empty.
 func CheckConsistency(older, newer *Checkpoint, proof tlog.TreeProof) error {
 	if newer.Size < older.Size {
 		return fmt.Errorf("catalog: checkpoint of size %d is older than size %d already seen (rollback)", newer.Size, older.Size)
+	}
+	if (older.Size == 0 || older.Size == newer.Size) && len(proof) != 0 {
+		return fmt.Errorf("catalog: consistency proof of %d hashes from size %d to %d, where none is needed", len(proof), older.Size, newer.Size)
 	}
 	if older.Size == 0 {
 		return nil

@@ -407,3 +407,28 @@ func TestLeafHash(t *testing.T) {
 		t.Errorf("LeafHash = %x, want %x", got, want)
 	}
 }
+
+// TestCheckConsistencyNeedlessProof checks that a proof given where none
+// is needed (from an empty log, or between logs of one size) is refused,
+// as transparency-dev/merkle refuses it, so that one answer has one proof.
+func TestCheckConsistencyNeedlessProof(t *testing.T) {
+	m := makeLog(t, 5, "a")
+	empty := &catalog.Checkpoint{Origin: "samizdat/x", Size: 0, Time: cpTime}
+	c := m.checkpoint(t, 5)
+	extra := tlog.TreeProof{tlog.Hash(sha256.Sum256([]byte("extra")))}
+	for _, tc := range []struct {
+		name         string
+		older, newer *catalog.Checkpoint
+	}{
+		{"empty to 5", empty, c},
+		{"empty to empty", empty, empty},
+		{"5 to 5", c, c},
+	} {
+		if err := catalog.CheckConsistency(tc.older, tc.newer, nil); err != nil {
+			t.Errorf("%s, no proof: %v", tc.name, err)
+		}
+		if err := catalog.CheckConsistency(tc.older, tc.newer, extra); err == nil {
+			t.Errorf("%s: a needless proof hash is accepted", tc.name)
+		}
+	}
+}

@@ -19,7 +19,7 @@ import (
 	"github.com/samizdat-news/samizdat/keys"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/vectors.json")
+var update = flag.Bool("update", false, "rewrite the test vectors in testdata/")
 
 const vectorsFile = "testdata/vectors.json"
 
