@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
@@ -50,6 +53,30 @@ func feedClient() *http.Client {
 			return nil
 		},
 	}
+}
+
+// pageClient is the HTTP client for the pages --follow-links fetches:
+// feedClient's bounds, and it dials only public addresses
+// (source.CheckPublic) or feedAddr, the address the feed itself was read
+// from ("" for a file). A feed, or a page it links to, names any URL it
+// likes: it must not make the publisher fetch, and sign into a public
+// bundle, a page from the publisher's own network (an intranet, a cloud's
+// metadata service, a local admin page). The newsroom's own feed server
+// chose by the operator stays reachable for its own pages.
+func pageClient(feedAddr string) *http.Client {
+	c := feedClient()
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{
+		Timeout: fetchTimeout,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			if feedAddr != "" && address == feedAddr {
+				return nil
+			}
+			return source.CheckPublic(address)
+		},
+	}).DialContext
+	c.Transport = t
+	return c
 }
 
 // isURL reports whether a --feed value is an http or https URL rather
@@ -118,21 +145,23 @@ func get(ctx context.Context, client *http.Client, u string, max int64, v *valid
 
 // readFeed reads a feed from a file or an http(s) URL and parses it. For a
 // URL, v holds the validators of the copy read before (nil: none); a feed
-// unchanged since returns errNotModified.
-func readFeed(ctx context.Context, client *http.Client, src string, v *validator) (*feed.Feed, validator, error) {
+// unchanged since returns errNotModified. addr is the address (IP and
+// port) the feed was read from, "" for a file.
+func readFeed(ctx context.Context, client *http.Client, src string, v *validator) (f *feed.Feed, next validator, addr string, err error) {
 	var data []byte
-	var next validator
-	var err error
 	if isURL(src) {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+			addr = ci.Conn.RemoteAddr().String()
+		}})
 		data, _, _, next, err = get(ctx, client, src, feed.MaxFeedSize, v)
 	} else {
 		data, err = files.ReadAtMost(src, feed.MaxFeedSize)
 	}
 	if err != nil {
-		return nil, next, err
+		return nil, next, addr, err
 	}
-	f, err := feed.Parse(data)
-	return f, next, err
+	f, err = feed.Parse(data)
+	return f, next, addr, err
 }
 
 // feedOptions says how feed items become articles.
@@ -167,6 +196,7 @@ type itemFailure struct {
 // article, and publishing the copies would make each a silent revision
 // of the other in the same run. seen holds the ids taken already (by
 // earlier feeds of the same round of follow) and gets this feed's.
+// Pages are followed with client, which pageClient makes.
 func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOptions, seen map[string]bool) (items []publish.Item, failed []itemFailure, warnings []string) {
 	followed := 0
 	for i, it := range f.Items {
@@ -295,12 +325,13 @@ func publishItems(p *publish.Publisher, st *store.Store, pub string, items []pub
 // item that failed (the others are still published) and for the number
 // left unchanged, and returns errCheckFailed if any item failed.
 func publishFeed(e *env, kd *keyDir, storeDir, src string, o feedOptions) error {
-	client := feedClient()
-	f, _, err := readFeed(e.ctx, client, src, nil)
+	f, _, addr, err := readFeed(e.ctx, feedClient(), src, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
-	items, failed, warnings := feedItems(e.ctx, client, f, o, map[string]bool{})
+	pages := pageClient(addr)
+	defer pages.CloseIdleConnections()
+	items, failed, warnings := feedItems(e.ctx, pages, f, o, map[string]bool{})
 	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "samizdat publish: %s\n", oneLine(w))
 	}

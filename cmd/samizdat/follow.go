@@ -303,7 +303,7 @@ func (f *follower) round(ctx context.Context) {
 // tried again at the next poll.
 func (f *follower) poll(ctx context.Context, fd *followedFeed, seen map[string]bool) (published, unchanged, failed int) {
 	have := fd.have
-	fe, next, err := readFeed(ctx, f.client, fd.src, &have)
+	fe, next, addr, err := readFeed(ctx, f.client, fd.src, &have)
 	if ctx.Err() != nil {
 		return
 	}
@@ -320,7 +320,9 @@ func (f *follower) poll(ctx context.Context, fd *followedFeed, seen map[string]b
 		return
 	}
 	fd.failures, fd.next = 0, time.Time{}
-	items, fails, warnings := feedItems(ctx, f.client, fe, f.opts, seen)
+	pages := pageClient(addr)
+	defer pages.CloseIdleConnections()
+	items, fails, warnings := feedItems(ctx, pages, fe, f.opts, seen)
 	if ctx.Err() != nil {
 		return
 	}

@@ -547,6 +547,14 @@ var defaultImageClient = &http.Client{Transport: &http.Transport{
 	ForceAttemptHTTP2:      true,
 }}
 
+// CheckPublic returns an error if address (an IP address and a port, as
+// a net.Dialer's Control function receives it) is not public: loopback,
+// private, link-local (169.254.169.254, a cloud's metadata service),
+// unspecified or multicast, unless it is the environment's proxy. The
+// publisher's other fetches of pages a feed or a page names dial through
+// it, for the reason defaultImageClient does.
+func CheckPublic(address string) error { return checkPublic(address) }
+
 // checkPublic refuses to dial an address that is not public, unless it is
 // the environment's proxy.
 func checkPublic(address string) error {

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// newServerOn starts an HTTP server on addr (a loopback address of the
+// test's choosing), closed when the test ends.
+func newServerOn(t *testing.T, addr string, h http.Handler) *httptest.Server {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestFollowLinksRefusesPrivateAddresses is a hostile feed whose items
+// link to a page on the publisher's own network (another loopback
+// address, as an intranet or 169.254.169.254 would be), directly and
+// through a redirect from the feed's server: --follow-links must not
+// fetch it and sign it into a public bundle. The feed's own server stays
+// reachable for its own pages; a feed read from a file reaches none.
+func TestFollowLinksRefusesPrivateAddresses(t *testing.T) {
+	ctx := context.Background()
+	var internalHits atomic.Int32
+	internal := newServerOn(t, "127.0.0.2:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		internalHits.Add(1)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprint(w, "<!DOCTYPE html><html lang=en><head><title>Admin</title></head><body><article><p>INTERNAL-SECRET of the newsroom's own network, never to be published.</p></article></body></html>")
+	}))
+	var srv *httptest.Server
+	srv = newServerOn(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/feed":
+			w.Header().Set("Content-Type", "application/rss+xml")
+			fmt.Fprintf(w, testFeedHead, srv.URL+"/")
+			fmt.Fprint(w, rssItem("own", srv.URL+"/own", "Own", "<p>summary</p>"))
+			fmt.Fprint(w, rssItem("direct", internal.URL+"/admin", "Direct", "<p>summary</p>"))
+			fmt.Fprint(w, rssItem("redirected", srv.URL+"/go", "Redirected", "<p>summary</p>"))
+			fmt.Fprint(w, "</channel></rss>")
+		case "/own":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprint(w, "<!DOCTYPE html><html lang=en><head><title>Own</title></head><body><article><p>The newsroom's own article, from its page.</p></article></body></html>")
+		case "/go":
+			http.Redirect(w, r, internal.URL+"/admin", http.StatusFound)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+
+	keyDir, st := testKeyDir(t), filepath.Join(t.TempDir(), "store")
+	code, stdout, stderr := runCode(t, ctx, "publish", "-k", keyDir, "-s", st, "--follow-links", "--feed", srv.URL+"/feed")
+	lines := outLines(t, stdout)
+	if code != exitFailed || len(lines) != 1 || !strings.HasPrefix(lines[0], "own ") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, id := range []string{"direct", "redirected"} {
+		if !strings.Contains(stderr, id+": following ") || !strings.Contains(stderr, "127.0.0.2 is not a public address") {
+			t.Errorf("stderr does not say %s was refused:\n%s", id, stderr)
+		}
+	}
+
+	// The same feed from a file: no address is the feed's own.
+	body, _, _, _, err := get(ctx, feedClient(), srv.URL+"/feed", 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "feed.rss")
+	if err := os.WriteFile(file, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = runCode(t, ctx, "publish", "-k", keyDir, "-s", filepath.Join(t.TempDir(), "store2"), "--follow-links", "--feed", file)
+	if code != exitFailed || strings.TrimSpace(stdout) != "" || !strings.Contains(stderr, "127.0.0.1 is not a public address") {
+		t.Errorf("feed from a file: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if n := internalHits.Load(); n != 0 {
+		t.Errorf("the internal server was fetched %d times", n)
+	}
+}
