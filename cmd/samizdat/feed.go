@@ -34,6 +34,12 @@ const (
 	// maxFollowedPages bounds the pages --follow-links fetches for one
 	// feed; later items are published from the feed's own content.
 	maxFollowedPages = 100
+	// maxHeldBytes bounds the bytes of articles (bodies and fetched
+	// images) made from one feed's items and held in memory before they
+	// are published: past it, those made so far are published and let
+	// go. A hostile feed of MaxItems items, each with
+	// source.MaxFetchTotal of images, would otherwise hold tens of GiB.
+	maxHeldBytes = 128 << 20
 	// userAgent names samizdat to the newsroom's servers.
 	userAgent = "samizdat-feed/1 (+https://github.com/samizdat-news/samizdat)"
 )
@@ -184,6 +190,9 @@ type itemFailure struct {
 	err  error
 }
 
+// heldBudget is maxHeldBytes; tests lower it.
+var heldBudget int64 = maxHeldBytes
+
 // feedItems turns a feed's items into articles to publish. Items that
 // cannot be are returned as failures, the rest still made; warnings are
 // for the operator (items skipped on purpose, pages not followed).
@@ -196,9 +205,13 @@ type itemFailure struct {
 // article, and publishing the copies would make each a silent revision
 // of the other in the same run. seen holds the ids taken already (by
 // earlier feeds of the same round of follow) and gets this feed's.
-// Pages are followed with client, which pageClient makes.
-func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOptions, seen map[string]bool) (items []publish.Item, failed []itemFailure, warnings []string) {
+// Pages are followed with client, which pageClient makes. The articles
+// made go to flush, in batches of at most about maxHeldBytes (one article
+// more), so that a feed's items are never all in memory at once.
+func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOptions, seen map[string]bool, flush func([]publish.Item)) (failed []itemFailure, warnings []string) {
 	followed := 0
+	var items []publish.Item
+	var held int64
 	for i, it := range f.Items {
 		id := source.DeriveID(source.IDSources{GUID: it.GUID, CanonicalURL: it.Link, Title: it.Title})
 		name := id
@@ -237,8 +250,18 @@ func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOpt
 			continue
 		}
 		items = append(items, publish.Item{Meta: itemMeta(a.Meta, id, it, o), Files: a.Files})
+		for _, fl := range a.Files {
+			held += int64(len(fl.Data))
+		}
+		if held > heldBudget {
+			flush(items)
+			items, held = nil, 0
+		}
 	}
-	return items, failed, warnings
+	if len(items) > 0 {
+		flush(items)
+	}
+	return failed, warnings
 }
 
 // itemMeta sets over what the body's HTML gave what the feed says of the
@@ -331,7 +354,34 @@ func publishFeed(e *env, kd *keyDir, storeDir, src string, o feedOptions) error 
 	}
 	pages := pageClient(addr)
 	defer pages.CloseIdleConnections()
-	items, failed, warnings := feedItems(e.ctx, pages, f, o, map[string]bool{})
+	var (
+		p         *publish.Publisher
+		st        *store.Store
+		openErr   error
+		res       []publish.Result
+		more      []itemFailure
+		retracted []string
+	)
+	failed, warnings := feedItems(e.ctx, pages, f, o, map[string]bool{}, func(items []publish.Item) {
+		if p == nil && openErr == nil {
+			p, st, openErr = openPublisher(e, kd.dir, storeDir, true)
+		}
+		if openErr != nil {
+			return
+		}
+		r, m, rt := publishItems(p, st, kd.trust.PublisherID(), items)
+		res, more, retracted = append(res, r...), append(more, m...), append(retracted, rt...)
+	})
+	if st != nil {
+		defer st.Close()
+	}
+	if openErr != nil {
+		return openErr
+	}
+	failed = append(failed, more...)
+	for _, id := range retracted {
+		fmt.Fprintf(e.stderr, "samizdat publish: %s: skipped: it was retracted\n", id)
+	}
 	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "samizdat publish: %s\n", oneLine(w))
 	}
@@ -340,21 +390,6 @@ func publishFeed(e *env, kd *keyDir, storeDir, src string, o feedOptions) error 
 	}
 	if len(f.Items) == 0 {
 		fmt.Fprintf(e.stderr, "samizdat publish: %s: the feed has no items\n", src)
-	}
-	var res []publish.Result
-	if len(items) > 0 {
-		p, st, err := openPublisher(e, kd.dir, storeDir, true)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		var more []itemFailure
-		var retracted []string
-		res, more, retracted = publishItems(p, st, kd.trust.PublisherID(), items)
-		failed = append(failed, more...)
-		for _, id := range retracted {
-			fmt.Fprintf(e.stderr, "samizdat publish: %s: skipped: it was retracted\n", id)
-		}
 	}
 	unchanged := 0
 	for _, r := range res {

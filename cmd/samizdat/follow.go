@@ -322,14 +322,24 @@ func (f *follower) poll(ctx context.Context, fd *followedFeed, seen map[string]b
 	fd.failures, fd.next = 0, time.Time{}
 	pages := pageClient(addr)
 	defer pages.CloseIdleConnections()
-	items, fails, warnings := feedItems(ctx, pages, fe, f.opts, seen)
+	var (
+		res       []publish.Result
+		more      []itemFailure
+		retracted []string
+	)
+	fails, warnings := feedItems(ctx, pages, fe, f.opts, seen, func(items []publish.Item) {
+		if ctx.Err() != nil {
+			return
+		}
+		r, m, rt := publishItems(f.pub, f.st, f.kd.trust.PublisherID(), items)
+		res, more, retracted = append(res, r...), append(more, m...), append(retracted, rt...)
+	})
 	if ctx.Err() != nil {
 		return
 	}
 	for _, w := range warnings {
 		f.log.Warn("item skipped", "feed", fd.src, "warning", oneLine(w))
 	}
-	res, more, retracted := publishItems(f.pub, f.st, f.kd.trust.PublisherID(), items)
 	fails = append(fails, more...)
 	for _, id := range retracted {
 		f.log.Debug("item skipped: retracted", "feed", fd.src, "id", id)

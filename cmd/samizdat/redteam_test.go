@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 // newServerOn starts an HTTP server on addr (a loopback address of the
@@ -90,5 +92,61 @@ func TestFollowLinksRefusesPrivateAddresses(t *testing.T) {
 	}
 	if n := internalHits.Load(); n != 0 {
 		t.Errorf("the internal server was fetched %d times", n)
+	}
+}
+
+// TestFeedItemsPublishedInBatches is a feed whose items' articles add up
+// to more than feedItems may hold (heldBudget, lowered here from
+// maxHeldBytes): they must reach flush in several batches, each within
+// the budget and one article, not all at once at the end. A hostile feed
+// of MaxItems items with fetched images otherwise held tens of GiB.
+func TestFeedItemsPublishedInBatches(t *testing.T) {
+	const items, pageText = 12, 4 << 10
+	old := heldBudget
+	heldBudget = 3 * pageText
+	t.Cleanup(func() { heldBudget = old })
+	var srv *httptest.Server
+	srv = newServerOn(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/feed" {
+			w.Header().Set("Content-Type", "application/rss+xml")
+			fmt.Fprintf(w, testFeedHead, srv.URL+"/")
+			for i := range items {
+				fmt.Fprint(w, rssItem(fmt.Sprintf("i%d", i), fmt.Sprintf("%s/p/%d", srv.URL, i), fmt.Sprintf("Item %d", i), "<p>summary</p>"))
+			}
+			fmt.Fprint(w, "</channel></rss>")
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		fmt.Fprintf(w, "<!DOCTYPE html><html lang=en><head><title>%s</title></head><body><article><p>%s</p></article></body></html>", r.URL.Path, strings.Repeat("word ", pageText/5))
+	}))
+	ctx := context.Background()
+	f, _, addr, err := readFeed(ctx, feedClient(), srv.URL+"/feed", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var batches [][]publish.Item
+	failed, _ := feedItems(ctx, pageClient(addr), f, feedOptions{followLinks: true}, map[string]bool{}, func(b []publish.Item) {
+		batches = append(batches, b)
+	})
+	if len(failed) > 0 {
+		t.Fatalf("failed: %v", failed)
+	}
+	n := 0
+	for i, b := range batches {
+		n += len(b)
+		var held, largest int64
+		for _, it := range b {
+			var size int64
+			for _, fl := range it.Files {
+				size += int64(len(fl.Data))
+			}
+			held, largest = held+size, max(largest, size)
+		}
+		if held > heldBudget+largest {
+			t.Errorf("batch %d holds %d bytes, more than the budget %d and one article", i, held, heldBudget)
+		}
+	}
+	if n != items || len(batches) < items/4 {
+		t.Errorf("%d items in %d batches; want %d items in at least %d batches", n, len(batches), items, items/4)
 	}
 }
