@@ -40,6 +40,13 @@ const (
 	// go. A hostile feed of MaxItems items, each with
 	// source.MaxFetchTotal of images, would otherwise hold tens of GiB.
 	maxHeldBytes = 128 << 20
+	// maxFeedFetchTime bounds the time --follow-links and --fetch-images
+	// spend on one feed's items, all pages and images together; items
+	// after it are published from the feed's own content, their images
+	// not fetched. Without it a feed of MaxItems items whose pages and
+	// images trickle in would hold publish (or one round of follow) for
+	// days: fetchTimeout per page, source.MaxFetchTime per item's images.
+	maxFeedFetchTime = 10 * time.Minute
 	// userAgent names samizdat to the newsroom's servers.
 	userAgent = "samizdat-feed/1 (+https://github.com/samizdat-news/samizdat)"
 )
@@ -190,8 +197,12 @@ type itemFailure struct {
 	err  error
 }
 
-// heldBudget is maxHeldBytes; tests lower it.
-var heldBudget int64 = maxHeldBytes
+// heldBudget is maxHeldBytes and feedFetchTime maxFeedFetchTime; tests
+// lower them.
+var (
+	heldBudget    int64 = maxHeldBytes
+	feedFetchTime       = maxFeedFetchTime
+)
 
 // feedItems turns a feed's items into articles to publish. Items that
 // cannot be are returned as failures, the rest still made; warnings are
@@ -209,9 +220,11 @@ var heldBudget int64 = maxHeldBytes
 // made go to flush, in batches of at most about maxHeldBytes (one article
 // more), so that a feed's items are never all in memory at once.
 func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOptions, seen map[string]bool, flush func([]publish.Item)) (failed []itemFailure, warnings []string) {
-	followed := 0
+	followed, unfetched := 0, 0
 	var items []publish.Item
 	var held int64
+	fetchCtx, cancel := context.WithTimeout(ctx, feedFetchTime)
+	defer cancel()
 	for i, it := range f.Items {
 		id := source.DeriveID(source.IDSources{GUID: it.GUID, CanonicalURL: it.Link, Title: it.Title})
 		name := id
@@ -233,17 +246,25 @@ func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOpt
 		}
 		var a *source.Article
 		var err error
+		so := o
+		if fetchCtx.Err() != nil && ctx.Err() == nil && (o.followLinks && it.Link != "" || o.fetchImages) {
+			so.followLinks, so.fetchImages = false, false
+			unfetched++
+		}
 		switch {
-		case o.followLinks && it.Link != "" && followed < maxFollowedPages:
+		case so.followLinks && it.Link != "" && followed < maxFollowedPages:
 			followed++
-			a, err = followLink(ctx, client, it.Link, o)
+			a, err = followLink(fetchCtx, client, it.Link, so)
 		case strings.TrimSpace(it.Content) == "":
 			err = errors.New("the feed gives no content for it (--follow-links fetches its page)")
+			if so.followLinks != o.followLinks && it.Link != "" {
+				err = fmt.Errorf("the feed gives no content for it, and the time limit of %v for fetching a feed's pages is spent", feedFetchTime)
+			}
 		default:
-			if o.followLinks && it.Link != "" {
+			if so.followLinks && it.Link != "" {
 				warnings = append(warnings, fmt.Sprintf("%s: published from the feed's content: more than %d pages to follow", id, maxFollowedPages))
 			}
-			a, err = source.FromHTML(it.Document(), "text/html; charset=utf-8", it.Link, o.sourceOptions(ctx, true))
+			a, err = source.FromHTML(it.Document(), "text/html; charset=utf-8", it.Link, so.sourceOptions(fetchCtx, true))
 		}
 		if err != nil {
 			failed = append(failed, itemFailure{name, err})
@@ -260,6 +281,9 @@ func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOpt
 	}
 	if len(items) > 0 {
 		flush(items)
+	}
+	if unfetched > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d items not followed to their pages, their images not fetched: the time limit of %v for one feed is spent", unfetched, feedFetchTime))
 	}
 	return failed, warnings
 }

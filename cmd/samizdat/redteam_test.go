@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/samizdat-news/samizdat/publish"
 )
@@ -148,5 +149,51 @@ func TestFeedItemsPublishedInBatches(t *testing.T) {
 	}
 	if n != items || len(batches) < items/4 {
 		t.Errorf("%d items in %d batches; want %d items in at least %d batches", n, len(batches), items, items/4)
+	}
+}
+
+// TestFeedFetchTimeBounded is a hostile feed whose items' pages trickle
+// in a byte at a time: --follow-links must give up on the feed's pages
+// once feedFetchTime (lowered here from maxFeedFetchTime) is spent and
+// publish the later items from the feed's content, instead of spending
+// fetchTimeout on every one of up to maxFollowedPages pages.
+func TestFeedFetchTimeBounded(t *testing.T) {
+	old := feedFetchTime
+	feedFetchTime = time.Second
+	t.Cleanup(func() { feedFetchTime = old })
+	var slowHits atomic.Int32
+	var srv *httptest.Server
+	srv = newServerOn(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/feed" {
+			w.Header().Set("Content-Type", "application/rss+xml")
+			fmt.Fprintf(w, testFeedHead, srv.URL+"/")
+			for i := range 3 {
+				fmt.Fprint(w, rssItem(fmt.Sprintf("slow%d", i), fmt.Sprintf("%s/slow/%d", srv.URL, i), "Slow", "<p>The feed's own text of this item.</p>"))
+			}
+			fmt.Fprint(w, "</channel></rss>")
+			return
+		}
+		slowHits.Add(1)
+		w.Header().Set("Content-Type", "text/html")
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for range 100 { // at most 10 s a page
+			select {
+			case <-r.Context().Done():
+				return
+			case <-tick.C:
+			}
+			w.Write([]byte(" "))
+			w.(http.Flusher).Flush()
+		}
+	}))
+	keyDir, st := testKeyDir(t), filepath.Join(t.TempDir(), "store")
+	code, stdout, stderr := runCode(t, context.Background(), "publish", "-k", keyDir, "-s", st, "--follow-links", "--feed", srv.URL+"/feed")
+	lines := outLines(t, stdout)
+	if n := slowHits.Load(); n != 1 {
+		t.Errorf("%d pages fetched, want 1: the feed's time was spent on the first", n)
+	}
+	if code != exitFailed || len(lines) != 2 || !strings.Contains(stderr, "slow0: following") || !strings.Contains(stderr, "2 items not followed to their pages, their images not fetched: the time limit of 1s for one feed is spent") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
