@@ -1,6 +1,13 @@
 package source
 
-import "testing"
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
 
 // TestCheckPublicRanges lists addresses a hostile page's images (or a
 // feed's links, which cmd/samizdat dials through CheckPublic) may name,
@@ -48,6 +55,47 @@ func TestCheckPublicRanges(t *testing.T) {
 		err := CheckPublic(tc.addr)
 		if (err == nil) != tc.public {
 			t.Errorf("CheckPublic(%s) = %v, want public %v", tc.addr, err, tc.public)
+		}
+	}
+}
+
+// TestReplacementCharsetNotSigned is a hostile page, fetched over
+// loopback, that declares a charset the standard maps to the
+// "replacement" encoding (ISO-2022-KR, HZ-GB-2312...), which decodes a
+// whole page as one U+FFFD: the page must be read as the UTF-8 it is,
+// with a warning, not signed as one replacement character.
+func TestReplacementCharsetNotSigned(t *testing.T) {
+	const page = `<!DOCTYPE html><html lang="en"><head><meta charset="%s"><title>Kept title</title></head><body><article><p>The article's own words, which must survive.</p></article></body></html>`
+	for _, cs := range []string{"iso-2022-kr", "hz-gb-2312", "csiso2022kr"} {
+		for _, inHeader := range []bool{false, true} {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ct := "text/html"
+				if inHeader {
+					ct += "; charset=" + cs
+				}
+				w.Header().Set("Content-Type", ct)
+				fmt.Fprintf(w, page, cs)
+			}))
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			srv.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := FromHTML(data, resp.Header.Get("Content-Type"), srv.URL+"/", &Options{Raw: true})
+			if err != nil {
+				t.Fatalf("%s: %v", cs, err)
+			}
+			if body := string(a.Files[0].Data); !strings.Contains(body, "The article's own words") || a.Meta.Title != "Kept title" {
+				t.Errorf("%s (header %v): title %q, body %q", cs, inHeader, a.Meta.Title, body)
+			}
+			if !strings.Contains(strings.Join(a.Warnings, "\n"), "browsers refuse to read") {
+				t.Errorf("%s (header %v): no warning: %q", cs, inHeader, a.Warnings)
+			}
 		}
 	}
 }
