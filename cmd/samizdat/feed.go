@@ -47,6 +47,12 @@ const (
 	// images trickle in would hold publish (or one round of follow) for
 	// days: fetchTimeout per page, source.MaxFetchTime per item's images.
 	maxFeedFetchTime = 10 * time.Minute
+	// maxValidatorLen bounds an ETag or Last-Modified kept for the next
+	// conditional GET; a longer one is not kept. follow writes them to
+	// its state file, which it reads back within maxStateSize: one feed
+	// answering with a megabyte of ETag would make the whole file be
+	// ignored at the next start.
+	maxValidatorLen = 1024
 	// userAgent names samizdat to the newsroom's servers.
 	userAgent = "samizdat-feed/1 (+https://github.com/samizdat-news/samizdat)"
 )
@@ -153,6 +159,9 @@ func get(ctx context.Context, client *http.Client, u string, max int64, v *valid
 		return nil, "", "", validator{}, fmt.Errorf("body is larger than %d bytes", max)
 	}
 	next = validator{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
+	if len(next.ETag) > maxValidatorLen || len(next.LastModified) > maxValidatorLen {
+		next = validator{}
+	}
 	return body, resp.Header.Get("Content-Type"), resp.Request.URL.String(), next, nil
 }
 

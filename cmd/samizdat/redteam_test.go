@@ -197,3 +197,25 @@ func TestFeedFetchTimeBounded(t *testing.T) {
 		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
 	}
 }
+
+// TestHugeValidatorsNotKept is a feed server answering with a 2 MB ETag
+// and Last-Modified: follow must not keep them for its state file, which
+// it reads back within maxStateSize (one such feed made the whole file,
+// every feed's validators, be ignored at the next start).
+func TestHugeValidatorsNotKept(t *testing.T) {
+	big := strings.Repeat("e", 2<<20)
+	srv := newServerOn(t, "127.0.0.1:0", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"`+big+`"`)
+		w.Header().Set("Last-Modified", big)
+		w.Header().Set("Content-Type", "application/rss+xml")
+		fmt.Fprintf(w, testFeedHead, "https://news.example/")
+		fmt.Fprint(w, "</channel></rss>")
+	}))
+	_, _, _, next, err := get(context.Background(), feedClient(), srv.URL+"/feed", 1<<20, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(next.ETag) + len(next.LastModified); n > 2*maxValidatorLen {
+		t.Errorf("validators of %d bytes kept", n)
+	}
+}
