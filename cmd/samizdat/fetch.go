@@ -261,8 +261,10 @@ func listArticles(e *env, c *reader.Client, res *reader.Result, limit int) {
 	if limit > 0 && len(arts) > limit {
 		arts = arts[:limit]
 	}
-	// Bundles not kept yet are fetched listBundlesAtOnce at a time.
-	bundles := make([]*bundle.Bundle, len(arts))
+	// Bundles not kept yet are fetched listBundlesAtOnce at a time. Only
+	// their manifests are kept: a bundle may be tens of MiB of images,
+	// and a list of 50 held every one of them until it was printed.
+	manifests := make([]*bundle.Manifest, len(arts))
 	errs := make([]error, len(arts))
 	sem := make(chan struct{}, listBundlesAtOnce)
 	var wg sync.WaitGroup
@@ -273,19 +275,23 @@ func listArticles(e *env, c *reader.Client, res *reader.Result, limit int) {
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			bundles[i], errs[i] = c.Bundle(e.ctx, res, a)
+			if b, err := c.Bundle(e.ctx, res, a); err != nil {
+				errs[i] = err
+			} else {
+				manifests[i] = b.Manifest
+			}
 		})
 	}
 	wg.Wait()
 	for i, a := range arts {
 		date, title := "-", "-"
-		switch b, err := bundles[i], errs[i]; {
+		switch m, err := manifests[i], errs[i]; {
 		case a.Retracted:
 			date, title = a.Time.UTC().Format(time.RFC3339), "(withdrawn)"
 		case err != nil:
 			fmt.Fprintf(e.stderr, "samizdat fetch: warning: no title or date for %s: %s\n", a.ID, printable(oneLine(err.Error())))
 		default:
-			date, title = b.Manifest.Updated.UTC().Format(time.RFC3339), printable(oneLine(b.Manifest.Title))
+			date, title = m.Updated.UTC().Format(time.RFC3339), printable(oneLine(m.Title))
 		}
 		fmt.Fprintf(e.stdout, "%s\t%d\t%s\t%s\n", a.ID, a.Revision, date, title)
 	}

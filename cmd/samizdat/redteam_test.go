@@ -3,16 +3,23 @@ package main
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
+	"github.com/samizdat-news/samizdat/mirror"
+	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/publish"
 )
 
@@ -217,5 +224,86 @@ func TestHugeValidatorsNotKept(t *testing.T) {
 	}
 	if n := len(next.ETag) + len(next.LastModified); n > 2*maxValidatorLen {
 		t.Errorf("validators of %d bytes kept", n)
+	}
+}
+
+// TestFetchListHoldsNoBundles lists a publisher whose articles are large
+// (images of several MiB each) from a real mirror on loopback: fetch
+// fetches each bundle for its title and date, and must not hold them all
+// until the list is printed. The live heap, sampled after each garbage
+// collection, stays under what the bundles add up to.
+func TestFetchListHoldsNoBundles(t *testing.T) {
+	const articles, imageSize = 24, 4 << 20
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	p := testkeys.New(t, "daily-news")
+	pub := filepath.Join(dir, "publisher.pub")
+	if err := os.WriteFile(pub, []byte(p.Root.Public().String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stDir := filepath.Join(dir, "store")
+	st, err := store.Open(stDir, &store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := publish.New(st, p.Root.Public(), p.Statement, p.Signer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.NewChaCha8([32]byte{1})
+	for i := range articles {
+		img := make([]byte, imageSize) // incompressible, as photos are
+		rnd.Read(img)
+		copy(img, "\x89PNG\r\n\x1a\n")
+		it := publish.Item{Meta: bundle.Metadata{ID: fmt.Sprintf("big-%d", i), Title: fmt.Sprintf("Big %d", i), Language: "en"}, Files: []bundle.File{
+			{Type: "text/html", Data: []byte(`<p>A large article.</p><img src="photo.png">`)},
+			{Name: "photo.png", Type: "image/png", Data: img},
+		}}
+		if _, err := pb.Publish([]publish.Item{it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := mirror.Start(ctx, &mirror.Config{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopMirror(m)
+
+	runtime.GC()
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	metrics.Read(sample)
+	base := sample[0].Value.Uint64()
+	var peak atomic.Uint64
+	done, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			metrics.Read(sample)
+			if v := sample[0].Value.Uint64(); v > peak.Load() {
+				peak.Store(v)
+			}
+		}
+	}()
+	code, stdout, stderr := runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", "http://"+m.HTTPAddr(), "-n", "0")
+	close(done)
+	<-stopped
+	if code != exitOK || strings.Count(stdout, "\tBig ") != articles {
+		t.Fatalf("fetch: exit %d\n%s%s", code, stdout, stderr)
+	}
+	grew := int64(peak.Load()) - int64(base)
+	t.Logf("live heap grew by %d MiB at most, for %d MiB of bundles", grew>>20, articles*imageSize>>20)
+	if grew > articles*imageSize/2 {
+		t.Errorf("the live heap grew by %d MiB listing %d bundles of %d MiB: they are held", grew>>20, articles, imageSize>>20)
 	}
 }
