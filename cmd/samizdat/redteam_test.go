@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -305,5 +308,91 @@ func TestFetchListHoldsNoBundles(t *testing.T) {
 	t.Logf("live heap grew by %d MiB at most, for %d MiB of bundles", grew>>20, articles*imageSize>>20)
 	if grew > articles*imageSize/2 {
 		t.Errorf("the live heap grew by %d MiB listing %d bundles of %d MiB: they are held", grew>>20, articles, imageSize>>20)
+	}
+}
+
+// trickle is a body sent in small pieces, each after a pause: a hostile
+// mirror keeping just above the reader's minimum rate.
+type trickle struct {
+	r     io.ReadCloser
+	piece int
+	pause time.Duration
+}
+
+func (t *trickle) Read(p []byte) (int, error) {
+	time.Sleep(t.pause) // the hostile mirror's pace, not a wait for an event
+	return t.r.Read(p[:min(len(p), t.piece)])
+}
+func (t *trickle) Close() error { return t.r.Close() }
+
+// TestFetchListTimeBounded lists a publisher through a hostile mirror
+// that relays an honest one but sends bundles (/b/) at just above the
+// reader's minimum rate: the list must stop fetching bundles for titles
+// once listBundleTime (lowered here from maxListBundleTime) is spent,
+// instead of spending reader.DefaultTimeout on every four of them.
+func TestFetchListTimeBounded(t *testing.T) {
+	old := listBundleTime
+	listBundleTime = time.Second
+	t.Cleanup(func() { listBundleTime = old })
+	const articles = 12
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	p := testkeys.New(t, "daily-news")
+	pub := filepath.Join(dir, "publisher.pub")
+	if err := os.WriteFile(pub, []byte(p.Root.Public().String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stDir := filepath.Join(dir, "store")
+	st, err := store.Open(stDir, &store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := publish.New(st, p.Root.Public(), p.Statement, p.Signer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.NewChaCha8([32]byte{2})
+	for i := range articles {
+		img := make([]byte, 64<<10)
+		rnd.Read(img)
+		copy(img, "\x89PNG\r\n\x1a\n")
+		it := publish.Item{Meta: bundle.Metadata{ID: fmt.Sprintf("a-%d", i), Title: fmt.Sprintf("Article %d", i), Language: "en"}, Files: []bundle.File{
+			{Type: "text/html", Data: []byte(`<p>An article.</p><img src="photo.png">`)},
+			{Name: "photo.png", Type: "image/png", Data: img},
+		}}
+		if _, err := pb.Publish([]publish.Item{it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := mirror.Start(ctx, &mirror.Config{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopMirror(m)
+	up, err := url.Parse("http://" + m.HTTPAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bundles atomic.Int32
+	rp := httputil.NewSingleHostReverseProxy(up)
+	rp.ModifyResponse = func(r *http.Response) error {
+		if strings.HasPrefix(r.Request.URL.Path, "/b/") {
+			bundles.Add(1)
+			r.Body = &trickle{r: r.Body, piece: 4 << 10, pause: 100 * time.Millisecond} // 40 KiB/s
+		}
+		return nil
+	}
+	hostile := newServerOn(t, "127.0.0.1:0", rp)
+
+	code, stdout, stderr := runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", hostile.URL)
+	if code != exitOK || strings.Count(stdout, "\t-\t-\n") == 0 || !strings.Contains(stderr, "the 1s a list may spend fetching them is spent") {
+		t.Errorf("fetch: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if n := bundles.Load(); n > listBundlesAtOnce {
+		t.Errorf("%d bundles fetched from a slow mirror, want at most %d: the list's time was spent", n, listBundlesAtOnce)
 	}
 }
