@@ -53,7 +53,7 @@ func runFollow(e *env, args []string) error {
 	fs.Var(&feeds, "feed", "a feed to follow: an http(s) URL or a FILE (repeatable)")
 	fs.Var(&pushes, "push", "a mirror to push to after each round: quic://HOST:PORT or tcp://HOST:PORT (repeatable)")
 	every := fs.Duration("every", defaultFollowEvery, "how often to poll the feeds")
-	followLinks := fs.Bool("follow-links", false, "fetch each item's page and extract the article from it")
+	followLinks := fs.Bool("follow-links", false, fmt.Sprintf("fetch each item's page and extract the article from it (from public addresses or the feed's own server only; at most %d pages, and %v for a feed's pages and images)", maxFollowedPages, maxFeedFetchTime))
 	fetchImages := fs.Bool("fetch-images", false, "download the remote images items show into their bundles, so readers never load them from the origin")
 	lang := fs.String("lang", "", "language of items that give none")
 	stateFile := fs.String("state", "", "file that keeps each feed's ETag and Last-Modified across restarts (default: STORE.follow.json, beside the store)")
