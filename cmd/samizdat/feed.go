@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
@@ -31,6 +34,25 @@ const (
 	// maxFollowedPages bounds the pages --follow-links fetches for one
 	// feed; later items are published from the feed's own content.
 	maxFollowedPages = 100
+	// maxHeldBytes bounds the bytes of articles (bodies and fetched
+	// images) made from one feed's items and held in memory before they
+	// are published: past it, those made so far are published and let
+	// go. A hostile feed of MaxItems items, each with
+	// source.MaxFetchTotal of images, would otherwise hold tens of GiB.
+	maxHeldBytes = 128 << 20
+	// maxFeedFetchTime bounds the time --follow-links and --fetch-images
+	// spend on one feed's items, all pages and images together; items
+	// after it are published from the feed's own content, their images
+	// not fetched. Without it a feed of MaxItems items whose pages and
+	// images trickle in would hold publish (or one round of follow) for
+	// days: fetchTimeout per page, source.MaxFetchTime per item's images.
+	maxFeedFetchTime = 10 * time.Minute
+	// maxValidatorLen bounds an ETag or Last-Modified kept for the next
+	// conditional GET; a longer one is not kept. follow writes them to
+	// its state file, which it reads back within maxStateSize: one feed
+	// answering with a megabyte of ETag would make the whole file be
+	// ignored at the next start.
+	maxValidatorLen = 1024
 	// userAgent names samizdat to the newsroom's servers.
 	userAgent = "samizdat-feed/1 (+https://github.com/samizdat-news/samizdat)"
 )
@@ -50,6 +72,30 @@ func feedClient() *http.Client {
 			return nil
 		},
 	}
+}
+
+// pageClient is the HTTP client for the pages --follow-links fetches:
+// feedClient's bounds, and it dials only public addresses
+// (source.CheckPublic) or feedAddr, the address the feed itself was read
+// from ("" for a file). A feed, or a page it links to, names any URL it
+// likes: it must not make the publisher fetch, and sign into a public
+// bundle, a page from the publisher's own network (an intranet, a cloud's
+// metadata service, a local admin page). The newsroom's own feed server
+// chose by the operator stays reachable for its own pages.
+func pageClient(feedAddr string) *http.Client {
+	c := feedClient()
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = (&net.Dialer{
+		Timeout: fetchTimeout,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			if feedAddr != "" && address == feedAddr {
+				return nil
+			}
+			return source.CheckPublic(address)
+		},
+	}).DialContext
+	c.Transport = t
+	return c
 }
 
 // isURL reports whether a --feed value is an http or https URL rather
@@ -113,26 +159,31 @@ func get(ctx context.Context, client *http.Client, u string, max int64, v *valid
 		return nil, "", "", validator{}, fmt.Errorf("body is larger than %d bytes", max)
 	}
 	next = validator{ETag: resp.Header.Get("ETag"), LastModified: resp.Header.Get("Last-Modified")}
+	if len(next.ETag) > maxValidatorLen || len(next.LastModified) > maxValidatorLen {
+		next = validator{}
+	}
 	return body, resp.Header.Get("Content-Type"), resp.Request.URL.String(), next, nil
 }
 
 // readFeed reads a feed from a file or an http(s) URL and parses it. For a
 // URL, v holds the validators of the copy read before (nil: none); a feed
-// unchanged since returns errNotModified.
-func readFeed(ctx context.Context, client *http.Client, src string, v *validator) (*feed.Feed, validator, error) {
+// unchanged since returns errNotModified. addr is the address (IP and
+// port) the feed was read from, "" for a file.
+func readFeed(ctx context.Context, client *http.Client, src string, v *validator) (f *feed.Feed, next validator, addr string, err error) {
 	var data []byte
-	var next validator
-	var err error
 	if isURL(src) {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(ci httptrace.GotConnInfo) {
+			addr = ci.Conn.RemoteAddr().String()
+		}})
 		data, _, _, next, err = get(ctx, client, src, feed.MaxFeedSize, v)
 	} else {
 		data, err = files.ReadAtMost(src, feed.MaxFeedSize)
 	}
 	if err != nil {
-		return nil, next, err
+		return nil, next, addr, err
 	}
-	f, err := feed.Parse(data)
-	return f, next, err
+	f, err = feed.Parse(data)
+	return f, next, addr, err
 }
 
 // feedOptions says how feed items become articles.
@@ -155,6 +206,13 @@ type itemFailure struct {
 	err  error
 }
 
+// heldBudget is maxHeldBytes and feedFetchTime maxFeedFetchTime; tests
+// lower them.
+var (
+	heldBudget    int64 = maxHeldBytes
+	feedFetchTime       = maxFeedFetchTime
+)
+
 // feedItems turns a feed's items into articles to publish. Items that
 // cannot be are returned as failures, the rest still made; warnings are
 // for the operator (items skipped on purpose, pages not followed).
@@ -167,8 +225,15 @@ type itemFailure struct {
 // article, and publishing the copies would make each a silent revision
 // of the other in the same run. seen holds the ids taken already (by
 // earlier feeds of the same round of follow) and gets this feed's.
-func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOptions, seen map[string]bool) (items []publish.Item, failed []itemFailure, warnings []string) {
-	followed := 0
+// Pages are followed with client, which pageClient makes. The articles
+// made go to flush, in batches of at most about maxHeldBytes (one article
+// more), so that a feed's items are never all in memory at once.
+func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOptions, seen map[string]bool, flush func([]publish.Item)) (failed []itemFailure, warnings []string) {
+	followed, unfetched := 0, 0
+	var items []publish.Item
+	var held int64
+	fetchCtx, cancel := context.WithTimeout(ctx, feedFetchTime)
+	defer cancel()
 	for i, it := range f.Items {
 		id := source.DeriveID(source.IDSources{GUID: it.GUID, CanonicalURL: it.Link, Title: it.Title})
 		name := id
@@ -190,25 +255,46 @@ func feedItems(ctx context.Context, client *http.Client, f *feed.Feed, o feedOpt
 		}
 		var a *source.Article
 		var err error
+		so := o
+		if fetchCtx.Err() != nil && ctx.Err() == nil && (o.followLinks && it.Link != "" || o.fetchImages) {
+			so.followLinks, so.fetchImages = false, false
+			unfetched++
+		}
 		switch {
-		case o.followLinks && it.Link != "" && followed < maxFollowedPages:
+		case so.followLinks && it.Link != "" && followed < maxFollowedPages:
 			followed++
-			a, err = followLink(ctx, client, it.Link, o)
+			a, err = followLink(fetchCtx, client, it.Link, so)
 		case strings.TrimSpace(it.Content) == "":
 			err = errors.New("the feed gives no content for it (--follow-links fetches its page)")
+			if so.followLinks != o.followLinks && it.Link != "" {
+				err = fmt.Errorf("the feed gives no content for it, and the time limit of %v for fetching a feed's pages is spent", feedFetchTime)
+			}
 		default:
-			if o.followLinks && it.Link != "" {
+			if so.followLinks && it.Link != "" {
 				warnings = append(warnings, fmt.Sprintf("%s: published from the feed's content: more than %d pages to follow", id, maxFollowedPages))
 			}
-			a, err = source.FromHTML(it.Document(), "text/html; charset=utf-8", it.Link, o.sourceOptions(ctx, true))
+			a, err = source.FromHTML(it.Document(), "text/html; charset=utf-8", it.Link, so.sourceOptions(fetchCtx, true))
 		}
 		if err != nil {
 			failed = append(failed, itemFailure{name, err})
 			continue
 		}
 		items = append(items, publish.Item{Meta: itemMeta(a.Meta, id, it, o), Files: a.Files})
+		for _, fl := range a.Files {
+			held += int64(len(fl.Data))
+		}
+		if held > heldBudget {
+			flush(items)
+			items, held = nil, 0
+		}
 	}
-	return items, failed, warnings
+	if len(items) > 0 {
+		flush(items)
+	}
+	if unfetched > 0 {
+		warnings = append(warnings, fmt.Sprintf("%d items not followed to their pages, their images not fetched: the time limit of %v for one feed is spent", unfetched, feedFetchTime))
+	}
+	return failed, warnings
 }
 
 // itemMeta sets over what the body's HTML gave what the feed says of the
@@ -295,12 +381,40 @@ func publishItems(p *publish.Publisher, st *store.Store, pub string, items []pub
 // item that failed (the others are still published) and for the number
 // left unchanged, and returns errCheckFailed if any item failed.
 func publishFeed(e *env, kd *keyDir, storeDir, src string, o feedOptions) error {
-	client := feedClient()
-	f, _, err := readFeed(e.ctx, client, src, nil)
+	f, _, addr, err := readFeed(e.ctx, feedClient(), src, nil)
 	if err != nil {
 		return fmt.Errorf("%s: %w", src, err)
 	}
-	items, failed, warnings := feedItems(e.ctx, client, f, o, map[string]bool{})
+	pages := pageClient(addr)
+	defer pages.CloseIdleConnections()
+	var (
+		p         *publish.Publisher
+		st        *store.Store
+		openErr   error
+		res       []publish.Result
+		more      []itemFailure
+		retracted []string
+	)
+	failed, warnings := feedItems(e.ctx, pages, f, o, map[string]bool{}, func(items []publish.Item) {
+		if p == nil && openErr == nil {
+			p, st, openErr = openPublisher(e, kd.dir, storeDir, true)
+		}
+		if openErr != nil {
+			return
+		}
+		r, m, rt := publishItems(p, st, kd.trust.PublisherID(), items)
+		res, more, retracted = append(res, r...), append(more, m...), append(retracted, rt...)
+	})
+	if st != nil {
+		defer st.Close()
+	}
+	if openErr != nil {
+		return openErr
+	}
+	failed = append(failed, more...)
+	for _, id := range retracted {
+		fmt.Fprintf(e.stderr, "samizdat publish: %s: skipped: it was retracted\n", id)
+	}
 	for _, w := range warnings {
 		fmt.Fprintf(e.stderr, "samizdat publish: %s\n", oneLine(w))
 	}
@@ -309,21 +423,6 @@ func publishFeed(e *env, kd *keyDir, storeDir, src string, o feedOptions) error 
 	}
 	if len(f.Items) == 0 {
 		fmt.Fprintf(e.stderr, "samizdat publish: %s: the feed has no items\n", src)
-	}
-	var res []publish.Result
-	if len(items) > 0 {
-		p, st, err := openPublisher(e, kd.dir, storeDir, true)
-		if err != nil {
-			return err
-		}
-		defer st.Close()
-		var more []itemFailure
-		var retracted []string
-		res, more, retracted = publishItems(p, st, kd.trust.PublisherID(), items)
-		failed = append(failed, more...)
-		for _, id := range retracted {
-			fmt.Fprintf(e.stderr, "samizdat publish: %s: skipped: it was retracted\n", id)
-		}
 	}
 	unchanged := 0
 	for _, r := range res {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -261,31 +262,56 @@ func listArticles(e *env, c *reader.Client, res *reader.Result, limit int) {
 	if limit > 0 && len(arts) > limit {
 		arts = arts[:limit]
 	}
-	// Bundles not kept yet are fetched listBundlesAtOnce at a time.
-	bundles := make([]*bundle.Bundle, len(arts))
+	// Bundles not kept yet are fetched listBundlesAtOnce at a time. Only
+	// their manifests are kept: a bundle may be tens of MiB of images,
+	// and a list of 50 held every one of them until it was printed.
+	// All of them together get listBundleTime: a mirror that sends each
+	// bundle just fast enough would otherwise hold a list of 50 for
+	// 13 × reader.DefaultTimeout.
+	ctx, cancel := context.WithTimeout(e.ctx, listBundleTime)
+	defer cancel()
+	manifests := make([]*bundle.Manifest, len(arts))
 	errs := make([]error, len(arts))
 	sem := make(chan struct{}, listBundlesAtOnce)
 	var wg sync.WaitGroup
+	late := 0
 	for i, a := range arts {
 		if a.Retracted {
 			continue
 		}
 		sem <- struct{}{}
+		if ctx.Err() != nil {
+			<-sem
+			if b := c.Saved(a); b != nil {
+				manifests[i] = b.Manifest
+			} else {
+				late++
+			}
+			continue
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			bundles[i], errs[i] = c.Bundle(e.ctx, res, a)
+			if b, err := c.Bundle(ctx, res, a); err != nil {
+				errs[i] = err
+			} else {
+				manifests[i] = b.Manifest
+			}
 		})
 	}
 	wg.Wait()
+	if late > 0 {
+		fmt.Fprintf(e.stderr, "samizdat fetch: warning: no title or date for %d articles: the %v a list may spend fetching them is spent\n", late, listBundleTime)
+	}
 	for i, a := range arts {
 		date, title := "-", "-"
-		switch b, err := bundles[i], errs[i]; {
+		switch m, err := manifests[i], errs[i]; {
 		case a.Retracted:
 			date, title = a.Time.UTC().Format(time.RFC3339), "(withdrawn)"
+		case m == nil && err == nil: // late: counted above
 		case err != nil:
 			fmt.Fprintf(e.stderr, "samizdat fetch: warning: no title or date for %s: %s\n", a.ID, printable(oneLine(err.Error())))
 		default:
-			date, title = b.Manifest.Updated.UTC().Format(time.RFC3339), printable(oneLine(b.Manifest.Title))
+			date, title = m.Updated.UTC().Format(time.RFC3339), printable(oneLine(m.Title))
 		}
 		fmt.Fprintf(e.stdout, "%s\t%d\t%s\t%s\n", a.ID, a.Revision, date, title)
 	}
@@ -293,6 +319,13 @@ func listArticles(e *env, c *reader.Client, res *reader.Result, limit int) {
 
 // listBundlesAtOnce bounds the bundles a list fetches at the same time.
 const listBundlesAtOnce = 4
+
+// maxListBundleTime bounds the time a list spends fetching bundles for
+// titles and dates, all together; rows left show "-".
+const maxListBundleTime = time.Minute
+
+// listBundleTime is maxListBundleTime; tests lower it.
+var listBundleTime = maxListBundleTime
 
 // fetchListHelp documents the list fetch prints without an article ID.
 const fetchListHelp = `Without ID, fetch lists the publisher's most recently changed articles,
@@ -306,7 +339,7 @@ date it was withdrawn and the title "(withdrawn)". Where no verified copy
 could be had, DATE and TITLE are "-", and a warning says why. Titles and
 dates come from each article's verified bundle: the copy kept in the state
 directory, or else one fetched now from the mirror that answered (and then
-kept), four at a time.
+kept), four at a time, for at most a minute in all.
 
 With an article page's URL as -m (as the browser shows it), ID may be left
 out: the article the URL names is fetched.`

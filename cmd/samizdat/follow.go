@@ -53,7 +53,7 @@ func runFollow(e *env, args []string) error {
 	fs.Var(&feeds, "feed", "a feed to follow: an http(s) URL or a FILE (repeatable)")
 	fs.Var(&pushes, "push", "a mirror to push to after each round: quic://HOST:PORT or tcp://HOST:PORT (repeatable)")
 	every := fs.Duration("every", defaultFollowEvery, "how often to poll the feeds")
-	followLinks := fs.Bool("follow-links", false, "fetch each item's page and extract the article from it")
+	followLinks := fs.Bool("follow-links", false, fmt.Sprintf("fetch each item's page and extract the article from it (from public addresses or the feed's own server only; at most %d pages, and %v for a feed's pages and images)", maxFollowedPages, maxFeedFetchTime))
 	fetchImages := fs.Bool("fetch-images", false, "download the remote images items show into their bundles, so readers never load them from the origin")
 	lang := fs.String("lang", "", "language of items that give none")
 	stateFile := fs.String("state", "", "file that keeps each feed's ETag and Last-Modified across restarts (default: STORE.follow.json, beside the store)")
@@ -303,7 +303,7 @@ func (f *follower) round(ctx context.Context) {
 // tried again at the next poll.
 func (f *follower) poll(ctx context.Context, fd *followedFeed, seen map[string]bool) (published, unchanged, failed int) {
 	have := fd.have
-	fe, next, err := readFeed(ctx, f.client, fd.src, &have)
+	fe, next, addr, err := readFeed(ctx, f.client, fd.src, &have)
 	if ctx.Err() != nil {
 		return
 	}
@@ -320,14 +320,26 @@ func (f *follower) poll(ctx context.Context, fd *followedFeed, seen map[string]b
 		return
 	}
 	fd.failures, fd.next = 0, time.Time{}
-	items, fails, warnings := feedItems(ctx, f.client, fe, f.opts, seen)
+	pages := pageClient(addr)
+	defer pages.CloseIdleConnections()
+	var (
+		res       []publish.Result
+		more      []itemFailure
+		retracted []string
+	)
+	fails, warnings := feedItems(ctx, pages, fe, f.opts, seen, func(items []publish.Item) {
+		if ctx.Err() != nil {
+			return
+		}
+		r, m, rt := publishItems(f.pub, f.st, f.kd.trust.PublisherID(), items)
+		res, more, retracted = append(res, r...), append(more, m...), append(retracted, rt...)
+	})
 	if ctx.Err() != nil {
 		return
 	}
 	for _, w := range warnings {
 		f.log.Warn("item skipped", "feed", fd.src, "warning", oneLine(w))
 	}
-	res, more, retracted := publishItems(f.pub, f.st, f.kd.trust.PublisherID(), items)
 	fails = append(fails, more...)
 	for _, id := range retracted {
 		f.log.Debug("item skipped: retracted", "feed", fd.src, "id", id)

@@ -32,7 +32,7 @@ func runPublish(e *env, args []string) error {
 	var authors multiFlag
 	fs.Var(&authors, "author", "author (repeatable; default: from the file)")
 	feedSrc := fs.String("feed", "", "publish each item of an RSS or Atom feed (a FILE or an http(s) URL) as an article, instead of FILEs")
-	followLinks := fs.Bool("follow-links", false, "with --feed: fetch each item's page and extract the article from it")
+	followLinks := fs.Bool("follow-links", false, fmt.Sprintf("with --feed: fetch each item's page and extract the article from it (from public addresses or the feed's own server only; at most %d pages, and %v for a feed's pages and images)", maxFollowedPages, maxFeedFetchTime))
 	raw := fs.Bool("raw", false, "sign an HTML page as it is, not the article extracted from it (a page in another charset is still decoded to UTF-8, and a page that does not say it is UTF-8 is made to say so)")
 	fetchImages := fs.Bool("fetch-images", false, fmt.Sprintf("download the remote images an HTML page shows into the bundle, so readers never load them from the origin (at most %d images, %d MiB each, %d MiB and %v in all; failures are warnings)", source.MaxFetchImages, source.MaxFetchImageSize>>20, source.MaxFetchTotal>>20, source.MaxFetchTime))
 	files, err := parse(fs, args)

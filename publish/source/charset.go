@@ -92,6 +92,11 @@ func decodeHTML(data []byte, contentType string) decoded {
 		d.warnings = append(d.warnings, fmt.Sprintf("unknown charset %q declared", d.declared))
 	case name == "utf-8":
 		enc = nil
+	case name == "replacement":
+		// ISO-2022-KR, HZ-GB-2312 and the like, which the standard decodes
+		// as one U+FFFD: the whole page would be signed as that.
+		d.warnings = append(d.warnings, fmt.Sprintf("charset %q declared, which browsers refuse to read", d.declared))
+		enc = nil
 	case enc != nil && valid && hasNonASCII(data) && name != "utf-16le" && name != "utf-16be":
 		d.warnings = append(d.warnings, fmt.Sprintf("the page declares charset %s, but it is UTF-8; read as UTF-8", d.declared))
 		enc = nil

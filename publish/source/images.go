@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
@@ -547,6 +548,14 @@ var defaultImageClient = &http.Client{Transport: &http.Transport{
 	ForceAttemptHTTP2:      true,
 }}
 
+// CheckPublic returns an error if address (an IP address and a port, as
+// a net.Dialer's Control function receives it) is not public: loopback,
+// private, link-local (169.254.169.254, a cloud's metadata service),
+// unspecified or multicast, unless it is the environment's proxy. The
+// publisher's other fetches of pages a feed or a page names dial through
+// it, for the reason defaultImageClient does.
+func CheckPublic(address string) error { return checkPublic(address) }
+
 // checkPublic refuses to dial an address that is not public, unless it is
 // the environment's proxy.
 func checkPublic(address string) error {
@@ -558,7 +567,7 @@ func checkPublic(address string) error {
 	if ip == nil {
 		return fmt.Errorf("source: %s is not an IP address", host)
 	}
-	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+	if !isPublic(ip) {
 		for _, v := range []string{"HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"} {
 			if p, err := url.Parse(os.Getenv(v)); err == nil && p.Host != "" && sameHostPort(p, address) {
 				return nil
@@ -567,6 +576,48 @@ func checkPublic(address string) error {
 		return fmt.Errorf("%s is not a public address", host)
 	}
 	return nil
+}
+
+// nonPublic are the ranges, beyond those net.IP's methods name, that are
+// not the public Internet: RFC 6598's shared address space (carrier-grade
+// NAT, Tailscale, and Alibaba Cloud's metadata service at
+// 100.100.100.200), "this network" 0.0.0.0/8, IETF protocol assignments,
+// benchmarking 198.18.0.0/15 and the reserved 240.0.0.0/4 with the
+// broadcast address.
+var nonPublic = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
+// nat64 is the well-known NAT64 prefix (RFC 6052): on an IPv6-only
+// network with DNS64, 64:ff9b::a9fe:a9fe reaches 169.254.169.254.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// isPublic reports whether ip is an address of the public Internet: not
+// loopback, private, link-local, unspecified, multicast or one of
+// nonPublic, nor a NAT64 address of one.
+func isPublic(ip net.IP) bool {
+	if ip.IsLoopback() || ip.IsPrivate() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() || ip.IsMulticast() || ip.IsInterfaceLocalMulticast() {
+		return false
+	}
+	a, ok := netip.AddrFromSlice(ip)
+	if !ok {
+		return false
+	}
+	a = a.Unmap()
+	if nat64.Contains(a) {
+		b := a.As16()
+		return isPublic(net.IP(b[12:]))
+	}
+	for _, p := range nonPublic {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
 }
 
 func sameHostPort(p *url.URL, address string) bool {
