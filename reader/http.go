@@ -95,8 +95,14 @@ type MirrorURL struct {
 // (".../p/ID/", ".../p/ID/a/ARTICLE/", ".../api/p/ID/..."), which is cut
 // back to the mirror's base. A URL without a scheme, such as
 // "127.0.0.1:8080", is refused with the URL to give instead: the reader
-// does not guess between http and https.
+// does not guess between http and https. A query or fragment (the
+// index's "?lang=fa", a list's "?page=2") names a view of a page, not the
+// mirror, and is dropped.
 func ParseMirrorURL(s string) (*MirrorURL, error) {
+	if u, err := url.Parse(s); err == nil && u.Scheme != "" && u.Host != "" && (u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(s, "#")) {
+		u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = "", false, "", ""
+		s = u.String()
+	}
 	if _, _, err := mirrorURL(s); err != nil {
 		return nil, fmt.Errorf("reader: %w", err)
 	}

@@ -31,7 +31,10 @@ func TestParseMirrorURL(t *testing.T) {
 		{in: "mirror.example", err: `mirror URL "mirror.example" has no scheme: give https://mirror.example, or http://mirror.example if the mirror has no TLS`},
 		{in: "ftp://mirror.example", err: "scheme must be http, https or h3"},
 		{in: "http://user@mirror.example", err: "want SCHEME://HOST[:PORT][/PATH] only"},
-		{in: "http://mirror.example/?q=1", err: "want SCHEME://HOST[:PORT][/PATH] only"},
+		{in: "http://mirror.example/?lang=fa", base: "http://mirror.example"},
+		{in: "http://mirror.example/?", base: "http://mirror.example"},
+		{in: "https://mirror.example/p/" + pub + "/?page=2#top", base: "https://mirror.example", publisher: pub},
+		{in: "https://mirror.example/p/" + pub + "/a/geneva-talks/#section-2", base: "https://mirror.example", publisher: pub, art: "geneva-talks"},
 	} {
 		u, err := reader.ParseMirrorURL(tc.in)
 		if tc.err != "" {
