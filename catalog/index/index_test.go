@@ -12,6 +12,7 @@ import (
 
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/catalog/index"
+	"github.com/samizdat-news/samizdat/catalog/index/indextest"
 )
 
 func bundleLeaf(id string, rev uint64) *catalog.Leaf {
@@ -445,4 +446,8 @@ func checkTamper(t *testing.T, x *index.Index, m model, absent []string) {
 			}
 		}
 	}
+}
+
+func TestMemoryStore(t *testing.T) {
+	indextest.TestStore(t, func(*testing.T) index.Store { return index.NewMemoryStore() })
 }
