@@ -175,3 +175,29 @@ func BenchmarkProveVerify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkLongestProof proves every id of an index of 1M ids (100k with
+// -short) and reports the longest proof of them all; run it with
+// -benchtime=1x.
+func BenchmarkLongestProof(b *testing.B) {
+	ctx := context.Background()
+	n := 1_000_000
+	if testing.Short() {
+		n = 100_000
+	}
+	x := cached(b, n)
+	longest, steps := 0, 0
+	for b.Loop() {
+		for i := range n {
+			p, err := x.Prove(ctx, benchID(i))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if s := len(p.Encode()); s > longest {
+				longest, steps = s, p.Len()
+			}
+		}
+	}
+	b.ReportMetric(float64(longest), "proofB-longest")
+	b.ReportMetric(float64(steps), "steps-longest")
+}

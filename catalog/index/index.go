@@ -95,6 +95,12 @@ func (v Value) CheckLeaf(id string, leaf []byte) (*catalog.Leaf, error) {
 	return l, nil
 }
 
+// update is one id's new value.
+type update struct {
+	key [32]byte
+	v   Value
+}
+
 // Index is the article index of one log. It is safe for concurrent use:
 // Apply excludes every other call; lookups and proofs run in parallel.
 type Index struct {
@@ -104,6 +110,7 @@ type Index struct {
 	size  int64
 	nodes nodeStorage
 	root  tlog.Hash
+	err   error // a Store error in the middle of an Apply: the index is lost
 }
 
 // New returns an empty index of an empty log, kept in memory.
@@ -185,10 +192,16 @@ var emptyRoot, emptyNodeHash = func() (tlog.Hash, [32]byte) {
 // Apply does not judge the log's rules (catalog.Next does, in the store
 // that accepted the leaves); it refuses a leaf it cannot index: an unknown
 // kind or an invalid id. It checks every leaf before it changes anything,
-// so an error leaves the index as it was unless the Store fails.
+// so such an error leaves the index as it was. If the Store fails, the
+// Store may hold part of the leaves: every later call of this Index returns
+// that error, and the caller rolls the Store's transaction back and opens
+// the Index again.
 func (x *Index) Apply(ctx context.Context, from int64, leaves []*catalog.Leaf) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if x.err != nil {
+		return x.err
+	}
 	if from != x.size {
 		return fmt.Errorf("index: leaves from %d applied to an index of size %d", from, x.size)
 	}
@@ -196,10 +209,6 @@ func (x *Index) Apply(ctx context.Context, from int64, leaves []*catalog.Leaf) e
 		return errors.New("index: too many leaves")
 	}
 	// Plan: the last value of each id in the batch, in first-seen order.
-	type update struct {
-		key [32]byte
-		v   Value
-	}
 	var plan []update
 	seen := make(map[[32]byte]int)
 	for i, l := range leaves {
@@ -225,32 +234,40 @@ func (x *Index) Apply(ctx context.Context, from int64, leaves []*catalog.Leaf) e
 		seen[u.key] = len(plan)
 		plan = append(plan, u)
 	}
-	// Write.
-	for _, u := range plan {
-		if err := x.tree.Insert(ctx, u.key, u.v.valueHash()); err != nil {
-			return fmt.Errorf("index: %w", err)
-		}
-		if err := x.s.Put(ctx, valueKey(u.key), u.v.encode()); err != nil {
-			return fmt.Errorf("index: %w", err)
-		}
-	}
 	size := from + int64(len(leaves))
-	if err := x.s.Put(ctx, []byte{recSize}, binary.BigEndian.AppendUint64(nil, uint64(size))); err != nil {
-		return fmt.Errorf("index: %w", err)
-	}
-	// Commit.
-	root, err := x.tree.RootHash(ctx)
+	root, err := x.write(ctx, plan, size)
 	if err != nil {
-		return fmt.Errorf("index: %w", err)
+		x.err = fmt.Errorf("index: store failed while applying leaves %d to %d: %w", from, size-1, err)
+		return x.err
 	}
 	x.size, x.root = size, root
 	return nil
+}
+
+// write inserts planned values and the new size into the store and
+// returns the new root.
+func (x *Index) write(ctx context.Context, plan []update, size int64) (tlog.Hash, error) {
+	for _, u := range plan {
+		if err := x.tree.Insert(ctx, u.key, u.v.valueHash()); err != nil {
+			return tlog.Hash{}, err
+		}
+		if err := x.s.Put(ctx, valueKey(u.key), u.v.encode()); err != nil {
+			return tlog.Hash{}, err
+		}
+	}
+	if err := x.s.Put(ctx, []byte{recSize}, binary.BigEndian.AppendUint64(nil, uint64(size))); err != nil {
+		return tlog.Hash{}, err
+	}
+	return x.tree.RootHash(ctx)
 }
 
 // Lookup returns the value of an article id, and whether it has one.
 func (x *Index) Lookup(ctx context.Context, id string) (Value, bool, error) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.err != nil {
+		return Value{}, false, x.err
+	}
 	return x.lookup(ctx, Key(id))
 }
 
@@ -271,6 +288,9 @@ func (x *Index) Prove(ctx context.Context, id string) (*Proof, error) {
 	}
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.err != nil {
+		return nil, x.err
+	}
 	p, err := x.prove(ctx, Key(id))
 	if err != nil {
 		return nil, fmt.Errorf("index: proof of %q: %w", id, err)

@@ -451,3 +451,46 @@ func checkTamper(t *testing.T, x *index.Index, m model, absent []string) {
 func TestMemoryStore(t *testing.T) {
 	indextest.TestStore(t, func(*testing.T) index.Store { return index.NewMemoryStore() })
 }
+
+// failStore fails every Put after the first ok ones.
+type failStore struct {
+	*index.MemoryStore
+	ok *int
+}
+
+func (f failStore) Put(ctx context.Context, key, value []byte) error {
+	if *f.ok == 0 {
+		return errors.New("disk full")
+	}
+	*f.ok--
+	return f.MemoryStore.Put(ctx, key, value)
+}
+
+// TestStoreFailure checks that an Index whose Store failed in the middle
+// of an Apply refuses every later call, rather than build on half a batch.
+func TestStoreFailure(t *testing.T) {
+	ctx := context.Background()
+	ok := 1 << 30
+	x, err := index.Open(ctx, failStore{index.NewMemoryStore(), &ok})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := x.Apply(ctx, 0, []*catalog.Leaf{bundleLeaf("a", 1), bundleLeaf("b", 1)}); err != nil {
+		t.Fatal(err)
+	}
+	ok = 3
+	err = x.Apply(ctx, 2, []*catalog.Leaf{bundleLeaf("c", 1), bundleLeaf("d", 1)})
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("Apply with a failing store: %v", err)
+	}
+	ok = 1 << 30
+	if err := x.Apply(ctx, 2, []*catalog.Leaf{bundleLeaf("c", 1)}); err == nil {
+		t.Error("Apply after a store failure succeeded")
+	}
+	if _, err := x.Prove(ctx, "a"); err == nil {
+		t.Error("Prove after a store failure succeeded")
+	}
+	if _, _, err := x.Lookup(ctx, "a"); err == nil {
+		t.Error("Lookup after a store failure succeeded")
+	}
+}

@@ -52,7 +52,8 @@ type step struct {
 // Proof shows an article id's value in an index with a given root, or that
 // the id is absent from it. Its bytes (Encode) are the format; it holds no
 // node labels that a verifier can derive from the key, so that every bit
-// of an encoded proof matters.
+// of an encoded proof matters. A Proof is not changed after it is made and
+// is safe for concurrent use.
 type Proof struct {
 	Present bool  // the id has a value
 	Value   Value // the value, when Present
