@@ -12,6 +12,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
@@ -239,6 +240,33 @@ func serveTagged(w http.ResponseWriter, r *http.Request, b []byte, etag, typ, ca
 	hd.Set("Cache-Control", cache)
 	hd.Set("ETag", etag)
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
+}
+
+// serveTile serves a tile of the log as C2SP tlog-tiles: a hash tile
+// (tile/L/N[.p/W]) or an entry bundle (tile/entries/N[.p/W]). A tile's
+// bytes never change, a partial one's neither (it is the first W of the
+// full tile's), so both are cached for good; a tile the log does not
+// hold yet is 404.
+func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
+	s := h.publisher(w, r, textKind)
+	if s == nil {
+		return
+	}
+	t, err := catalog.ParseTilePath("tile/" + r.PathValue("path"))
+	if err != nil {
+		h.notFound(w, r, textKind, "no such tile: want tile/L/N[.p/W] or tile/entries/N[.p/W] (C2SP tlog-tiles)")
+		return
+	}
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		h.fail(w, r, textKind, http.StatusBadRequest, "tiles take no query")
+		return
+	}
+	data, err := h.st.Tile(s.id, t)
+	if err != nil {
+		h.storeError(w, r, textKind, err)
+		return
+	}
+	serveBytes(w, r, data, "application/octet-stream", immutable)
 }
 
 // serveLeaves serves leaves [from, to) of the log: each a two-byte

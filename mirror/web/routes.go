@@ -30,6 +30,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /p/{pub}/key-statement", h.serveStatement)
 	m.HandleFunc("GET /p/{pub}/checkpoint", h.serveCheckpoint)
 	m.HandleFunc("GET /p/{pub}/mirrors", h.serveMirrors)
+	m.HandleFunc("GET /p/{pub}/tile/{path...}", h.serveTile)
 	m.HandleFunc("GET /p/{pub}/leaves", h.serveLeaves)
 	m.HandleFunc("GET /p/{pub}/proof/inclusion", h.serveInclusion)
 	m.HandleFunc("GET /p/{pub}/proof/consistency", h.serveConsistency)
@@ -65,6 +66,7 @@ var routeKinds = map[string]string{
 	"GET /p/{pub}/key-statement":     "log",
 	"GET /p/{pub}/checkpoint":        "log",
 	"GET /p/{pub}/mirrors":           "log",
+	"GET /p/{pub}/tile/{path...}":    "log",
 	"GET /p/{pub}/leaves":            "log",
 	"GET /p/{pub}/proof/inclusion":   "log",
 	"GET /p/{pub}/proof/consistency": "log",
