@@ -47,7 +47,7 @@ func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, erro
 		if n0 > 0 {
 			p, err := tlog.ProveTree(n1, n0, hr)
 			if err != nil {
-				return nil, fmt.Errorf("hash tiles: %w", err)
+				return nil, hashTileError(err)
 			}
 			if tlog.CheckTree(p, n1, a.cp.Root, n0, prior.root()) != nil {
 				return nil, errLeaves
@@ -60,7 +60,7 @@ func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, erro
 			idx = append(idx, tlog.StoredHashIndex(catalog.TileHeight, n-1))
 		}
 		if _, err := hr.ReadHashes(idx); err != nil {
-			return nil, fmt.Errorf("hash tiles: %w", err)
+			return nil, hashTileError(err)
 		}
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -114,6 +114,22 @@ func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, erro
 	return v, nil
 }
 
+// fetchError is a hash tile that did not come.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// hashTileError says why reading hash tiles failed: one did not come, or
+// they do not hash to the checkpoint (tlog found them inconsistent).
+func hashTileError(err error) error {
+	var fe *fetchError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	return fmt.Errorf("the mirror's hash tiles do not hash to its checkpoint (%w)", err)
+}
+
 // tileReader reads a mirror's hash tiles for tlog.TileHashReader, and
 // keeps those it verified.
 type tileReader struct {
@@ -139,11 +155,11 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 			continue
 		}
 		if n > maxHashTiles {
-			return nil, fmt.Errorf("more than %d hash tiles asked for", maxHashTiles)
+			return nil, &fetchError{fmt.Errorf("more than %d hash tiles asked for", maxHashTiles)}
 		}
 		d, err := r.get(r.pub+"/"+catalog.TilePath(t), int64(t.W)*tlog.HashSize)
 		if err != nil {
-			return nil, err
+			return nil, &fetchError{err}
 		}
 		if len(d) != t.W*tlog.HashSize {
 			return nil, fmt.Errorf("hash tile %s has %d bytes, not %d", catalog.TilePath(t), len(d), t.W*tlog.HashSize)
