@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/publish"
+	"github.com/samizdat-news/samizdat/reader"
 )
 
 // grow appends n filler article leaves (without bundles: a reader that
@@ -141,6 +143,34 @@ func TestSyncResumes(t *testing.T) {
 			}
 			if a, err := w.client(dir).Article("filler-2-0000100"); err != nil || a == nil {
 				t.Errorf("an article of the first bundles: %v, %v", a, err)
+			}
+		})
+	}
+}
+
+// TestAlteredProgress: a sync in progress whose kept right edge was
+// altered is not taken: the reader starts again from what the head
+// proves.
+func TestAlteredProgress(t *testing.T) {
+	w := newWorld(t)
+	st := w.bigLog(1500)
+	for _, primed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("primed=%v", primed), func(t *testing.T) {
+			dir := t.TempDir()
+			if primed {
+				dir = w.primedAt(step0)
+			}
+			breaking := &requests{broken: func(p string) bool { return strings.HasSuffix(p, "/tile/entries/004") }}
+			if _, err := w.client(dir, serve(t, breaking.wrap(w.handler(st)))).Fetch(ctx, "late"); err == nil {
+				t.Fatal("through a mirror that fails bundle 4: no error")
+			}
+			reader.AlterIndexEdge(t, filepath.Join(dir, w.pub.ID(), "index.db"))
+			honest := &requests{}
+			if _, err := w.client(dir, serve(t, honest.wrap(w.handler(st)))).Fetch(ctx, "late"); err != nil {
+				t.Fatalf("after the progress was altered: %v", err)
+			}
+			if honest.count("/tile/entries/000") != 1 {
+				t.Errorf("the altered progress was taken: %v", honest.paths)
 			}
 		})
 	}
