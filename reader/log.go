@@ -171,7 +171,7 @@ func (v *view) append(leaves [][]byte) error {
 	return nil
 }
 
-// parseLeaves splits the leaves a reader keeps in its state file: each
+// splitLeaves splits the leaves a reader keeps in its state file: each
 // a 2-byte big-endian length, then the leaf, as in an entry bundle. It
 // returns the first n and the bytes they take.
 func splitLeaves(b []byte, n int) ([][]byte, int, error) {

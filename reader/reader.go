@@ -3,15 +3,20 @@
 // pinned root key.
 //
 // For each mirror it tries, a reader fetches the key statement, the
-// newest checkpoint and every log leaf it does not hold yet, and rebuilds
-// the log's tree from the leaves: the tree must hash to the checkpoint's
-// root, which proves at once that every article the reader lists is in
-// the log, that no leaf was hidden (a newer revision held back, a
-// withdrawal, an article left out) and that the checkpoint extends the
-// newest one the reader saw before. It refuses a checkpoint smaller or
-// older than that one (rollback) and one of the same size with another
-// root (fork). Then it fetches the article's bundle by the digest its
-// newest leaf names and verifies the signature and every entry's hash.
+// newest checkpoint and every log leaf it does not hold yet (the log is
+// served as C2SP tlog-tiles: entry bundles of 256 leaves, hash tiles), and
+// extends the tree it kept with the new leaves: the tree must hash to the
+// checkpoint's root, which proves at once that every article the reader
+// lists is in the log, that no leaf was hidden (a newer revision held
+// back, a withdrawal, an article left out) and that the checkpoint
+// extends the newest one the reader saw before. It refuses a checkpoint
+// smaller or older than that one (rollback) and one of the same size with
+// another root (fork). Then it fetches the article's bundle by the digest
+// its newest leaf names and verifies the signature and every entry's
+// hash. A returning reader reads only the new leaves: its state keeps the
+// right edge of the tree and an index of the articles, so its cost grows
+// with what is new, not with the log; a long sync cut short keeps what it
+// checked and goes on from there.
 //
 // Mirrors are tried at staggered times, and at once when one fails; the
 // first verified answer wins and the others are cancelled. A verified
@@ -88,8 +93,11 @@ type Config struct {
 	// HeaderTimeout bounds connecting to a mirror and waiting for a
 	// response's headers. Zero means DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
-	// MinRate is the slowest a response body may arrive, in bytes a
-	// second, after a second's grace. Zero means DefaultMinRate.
+	// MinRate is the slowest the whole transfer from a mirror may go, in
+	// bytes a second, over the time during which at least one response
+	// body is being read, after a second's grace; and some byte must
+	// arrive every HeaderTimeout. Streams sharing a slow link may each
+	// go slower. Zero means DefaultMinRate.
 	MinRate int64
 	// MaxAge is the age beyond which a checkpoint is stale. Zero means
 	// DefaultMaxAge.

@@ -147,7 +147,9 @@ func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	for i, t := range tiles {
 		r.mu.Lock()
 		d, ok := r.cache[t]
-		r.fetched++
+		if !ok {
+			r.fetched++
+		}
 		n := r.fetched
 		r.mu.Unlock()
 		if ok {
