@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -195,7 +194,10 @@ func (w *world) forgedLog(h http.Handler, edit func([]*catalog.Leaf)) http.Handl
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	rec := record(h, httptest.NewRequest("GET", fmt.Sprintf("/p/%s/leaves?from=0&to=%d", w.pub.ID(), cp.Size), nil))
+	if cp.Size > catalog.TileWidth {
+		w.t.Fatalf("forgedLog serves logs of one entry bundle, not %d leaves", cp.Size)
+	}
+	rec := record(h, httptest.NewRequest("GET", fmt.Sprintf("/p/%s/tile/entries/000.p/%d", w.pub.ID(), cp.Size), nil))
 	var leaves []*catalog.Leaf
 	for b := rec.Body.Bytes(); len(b) > 0; {
 		n := int(binary.BigEndian.Uint16(b))
@@ -233,22 +235,16 @@ func (w *world) forgedLog(h http.Handler, edit func([]*catalog.Leaf)) http.Handl
 		w.t.Fatal(err)
 	}
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/p/"+w.pub.ID()+"/leaves" {
+		if !strings.HasPrefix(r.URL.Path, "/p/"+w.pub.ID()+"/tile/") {
 			w.servingCheckpoint(h, signed).ServeHTTP(rw, r)
 			return
 		}
-		from, err1 := strconv.Atoi(r.URL.Query().Get("from"))
-		to, err2 := strconv.Atoi(r.URL.Query().Get("to"))
-		if err1 != nil || err2 != nil || from < 0 || from > to || to > len(raw) {
-			http.Error(rw, "bad range", http.StatusBadRequest)
+		t, err := catalog.ParseTilePath(strings.TrimPrefix(r.URL.Path, "/p/"+w.pub.ID()+"/"))
+		if err != nil || t.L != -1 || t.N != 0 || t.W > len(raw) {
+			http.Error(rw, "no such tile", http.StatusNotFound)
 			return
 		}
-		var b []byte
-		for _, l := range raw[from:to] {
-			b = binary.BigEndian.AppendUint16(b, uint16(len(l)))
-			b = append(b, l...)
-		}
-		rw.Write(b)
+		rw.Write(catalog.AppendEntryBundle(nil, raw[:t.W]...))
 	})
 }
 

@@ -239,10 +239,11 @@ func dripping(h http.Handler) http.Handler {
 	})
 }
 
-// lyingLeaves changes one byte of the leaves it serves.
+// lyingLeaves changes one byte of the leaves it serves (the entry
+// bundles).
 func lyingLeaves(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasSuffix(r.URL.Path, "/leaves") {
+		if !strings.Contains(r.URL.Path, "/tile/entries/") {
 			h.ServeHTTP(w, r)
 			return
 		}

@@ -10,7 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/quic-go/quic-go"
@@ -223,15 +223,91 @@ type errStatus struct {
 
 func (e *errStatus) Error() string { return fmt.Sprintf("GET %s: %s", e.path, e.status) }
 
-// errSlow says a body arrived slower than Config.MinRate.
+// errSlow says a transfer arrived slower than Config.MinRate.
 var errSlow = errors.New("too slow")
 
+// slowGrace is the time a transfer has before its rate is judged.
+const slowGrace = time.Second
+
+// meter judges the speed of a whole transfer: every response body one
+// attempt reads from a mirror, however many streams carry them at once.
+// It counts the bytes that arrived and the time during which at least one
+// body was being read; a transfer is too slow when, after slowGrace of
+// such time, its bytes fall behind MinRate over that time, or when no
+// byte arrived at all for stall while a body was being read. Judging the
+// whole transfer rather than each stream lets a slow link share its
+// bandwidth among streams (each may then crawl), and still drops a mirror
+// that drips or stalls. It is safe for concurrent use.
+type meter struct {
+	minRate int64
+	stall   time.Duration
+	cancel  context.CancelCauseFunc // cancels the whole transfer
+
+	mu     sync.Mutex
+	active int           // bodies being read
+	busy   time.Duration // time with active > 0, up to since
+	since  time.Time     // when active last went from 0 to 1
+	last   time.Time     // when the last byte arrived, or since
+	bytes  int64
+}
+
+func newMeter(cfg *Config, cancel context.CancelCauseFunc) *meter {
+	return &meter{minRate: cfg.MinRate, stall: cfg.HeaderTimeout, cancel: cancel}
+}
+
+func (m *meter) begin(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.active == 0 {
+		m.since, m.last = now, now
+	}
+	m.active++
+}
+
+func (m *meter) end(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.active--
+	if m.active == 0 {
+		m.busy += now.Sub(m.since)
+	}
+}
+
+func (m *meter) add(n int, now time.Time) {
+	if n <= 0 {
+		return
+	}
+	m.mu.Lock()
+	m.bytes += int64(n)
+	m.last = now
+	m.mu.Unlock()
+}
+
+// check cancels the transfer if it is too slow at now.
+func (m *meter) check(now time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.active == 0 {
+		return
+	}
+	el := m.busy + now.Sub(m.since)
+	switch {
+	case el > slowGrace && float64(m.bytes) < float64(m.minRate)*(el-slowGrace).Seconds():
+		m.cancel(fmt.Errorf("%w: %d bytes in %v of transfer, under %d bytes/s", errSlow, m.bytes, el.Round(time.Millisecond), m.minRate))
+	case now.Sub(m.last) > m.stall:
+		m.cancel(fmt.Errorf("%w: no byte for %v", errSlow, now.Sub(m.last).Round(time.Millisecond)))
+	}
+}
+
 // get fetches base+path and returns a body of at most max bytes. It gives
-// up when the headers take longer than HeaderTimeout or the body arrives
-// slower than MinRate bytes a second (after a second's grace).
-func (t *transports) get(ctx context.Context, base string, h3 bool, path string, limit int64) ([]byte, error) {
+// up when the headers take longer than HeaderTimeout, and the transfer
+// when m finds it too slow; a nil m judges this body alone.
+func (t *transports) get(ctx context.Context, m *meter, base string, h3 bool, path string, limit int64) ([]byte, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	if m == nil {
+		m = newMeter(t.cfg, cancel)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
 	if err != nil {
 		return nil, err
@@ -260,11 +336,10 @@ func (t *transports) get(ctx context.Context, base string, h3 bool, path string,
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("GET %s: body of %d bytes exceeds the limit of %d", path, resp.ContentLength, limit)
 	}
-	// A watchdog cancels the request when the body falls behind the
-	// minimum rate; a stalled Read does not return on its own.
-	var got atomic.Int64
-	start := time.Now()
-	const grace = time.Second
+	// A watchdog checks the transfer's speed while this body is read; a
+	// stalled Read does not return on its own.
+	m.begin(time.Now())
+	defer func() { m.end(time.Now()) }()
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	done := make(chan struct{})
@@ -277,11 +352,7 @@ func (t *transports) get(ctx context.Context, base string, h3 bool, path string,
 			case <-ctx.Done():
 				return
 			case now := <-tick.C:
-				el := now.Sub(start) - grace
-				if el > 0 && float64(got.Load()) < float64(t.cfg.MinRate)*el.Seconds() {
-					cancel(fmt.Errorf("%w: %d bytes in %v, under %d bytes/s", errSlow, got.Load(), now.Sub(start).Round(time.Millisecond), t.cfg.MinRate))
-					return
-				}
+				m.check(now)
 			}
 		}
 	}()
@@ -297,7 +368,7 @@ func (t *transports) get(ctx context.Context, base string, h3 bool, path string,
 		}
 		n, err := resp.Body.Read(buf[len(buf):int(min(int64(cap(buf)), limit+1))])
 		buf = buf[:len(buf)+n]
-		got.Add(int64(n))
+		m.add(n, time.Now())
 		if err == io.EOF {
 			break
 		}

@@ -3,15 +3,20 @@
 // pinned root key.
 //
 // For each mirror it tries, a reader fetches the key statement, the
-// newest checkpoint and every log leaf it does not hold yet, and rebuilds
-// the log's tree from the leaves: the tree must hash to the checkpoint's
-// root, which proves at once that every article the reader lists is in
-// the log, that no leaf was hidden (a newer revision held back, a
-// withdrawal, an article left out) and that the checkpoint extends the
-// newest one the reader saw before. It refuses a checkpoint smaller or
-// older than that one (rollback) and one of the same size with another
-// root (fork). Then it fetches the article's bundle by the digest its
-// newest leaf names and verifies the signature and every entry's hash.
+// newest checkpoint and every log leaf it does not hold yet (the log is
+// served as C2SP tlog-tiles: entry bundles of 256 leaves, hash tiles), and
+// extends the tree it kept with the new leaves: the tree must hash to the
+// checkpoint's root, which proves at once that every article the reader
+// lists is in the log, that no leaf was hidden (a newer revision held
+// back, a withdrawal, an article left out) and that the checkpoint
+// extends the newest one the reader saw before. It refuses a checkpoint
+// smaller or older than that one (rollback) and one of the same size with
+// another root (fork). Then it fetches the article's bundle by the digest
+// its newest leaf names and verifies the signature and every entry's
+// hash. A returning reader reads only the new leaves: its state keeps the
+// right edge of the tree and an index of the articles, so its cost grows
+// with what is new, not with the log; a long sync cut short keeps what it
+// checked and goes on from there.
 //
 // Mirrors are tried at staggered times, and at once when one fails; the
 // first verified answer wins and the others are cancelled. A verified
@@ -51,9 +56,9 @@ const (
 	DefaultMinRate       = 16 << 10
 	DefaultMaxAge        = 24 * time.Hour
 	DefaultMaxBundleSize = 32 << 20
-	// MaxLeavesPerRequest is how many leaves one request asks for, the
-	// most a mirror serves by default.
-	MaxLeavesPerRequest = 1000
+	// MaxParallel is how many tiles a reader fetches at once from one
+	// mirror.
+	MaxParallel = 4
 	// MaxNewLeaves bounds the leaves one fetch accepts from a mirror.
 	MaxNewLeaves = 1 << 20
 	// MaxCandidates bounds the mirrors one fetch tries.
@@ -88,8 +93,11 @@ type Config struct {
 	// HeaderTimeout bounds connecting to a mirror and waiting for a
 	// response's headers. Zero means DefaultHeaderTimeout.
 	HeaderTimeout time.Duration
-	// MinRate is the slowest a response body may arrive, in bytes a
-	// second, after a second's grace. Zero means DefaultMinRate.
+	// MinRate is the slowest the whole transfer from a mirror may go, in
+	// bytes a second, over the time during which at least one response
+	// body is being read, after a second's grace; and some byte must
+	// arrive every HeaderTimeout. Streams sharing a slow link may each
+	// go slower. Zero means DefaultMinRate.
 	MinRate int64
 	// MaxAge is the age beyond which a checkpoint is stale. Zero means
 	// DefaultMaxAge.
@@ -287,7 +295,16 @@ type Result struct {
 
 // Articles returns every article of the verified log, most recently
 // changed first; withdrawn ones have Retracted set.
-func (r *Result) Articles() []*catalog.Article { return r.view.list() }
+//
+// It reads the reader's index of the log: nil if the index cannot be read
+// (ArticleList says why).
+func (r *Result) Articles() []*catalog.Article {
+	l, _ := r.view.list()
+	return l
+}
+
+// ArticleList is Articles with the error that reading the index gave.
+func (r *Result) ArticleList() ([]*catalog.Article, error) { return r.view.list() }
 
 // Errors a mirror's answer can fail with, besides transport and
 // verification errors.
@@ -336,8 +353,8 @@ func (c *Client) Cached(id string) (*Result, error) {
 	r.Age = c.cfg.Now().Sub(st.cp.Time)
 	r.Stale = r.Age > c.cfg.MaxAge
 	if id != "" {
-		if r.Article = st.view.article(id); r.Article == nil {
-			return r, nil
+		if r.Article, err = st.view.article(id); err != nil || r.Article == nil {
+			return r, err
 		}
 		r.Bundle = st.cached(r.Article, st.trust)
 	}
@@ -351,7 +368,7 @@ func (c *Client) Article(id string) (*catalog.Article, error) {
 	if err != nil {
 		return nil, err
 	}
-	return st.view.article(id), nil
+	return st.view.article(id)
 }
 
 // ForkEvidence returns the files in which the state keeps forks seen,
@@ -404,7 +421,7 @@ func (c *Client) Bundle(ctx context.Context, res *Result, a *catalog.Article) (*
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	data, err := c.t.get(ctx, base, h3, "/b/"+a.Digest.String(), c.cfg.MaxBundleSize)
+	data, err := c.t.get(ctx, nil, base, h3, "/b/"+a.Digest.String(), c.cfg.MaxBundleSize)
 	if err != nil {
 		return nil, fmt.Errorf("reader: %s: %w", res.Mirror, err)
 	}
@@ -524,6 +541,7 @@ func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 		}
 	}
 	if win == nil {
+		c.keepProgress(st, failures)
 		return nil, &Error{Publisher: c.PublisherID(), Failures: failures, Untried: untried, Err: err}
 	}
 	// Losing attempts may still read st: commit into a copy.
@@ -645,6 +663,7 @@ type attempt struct {
 	mirrorList *catalog.MirrorList
 	hints      []string
 	rebased    bool // the kept log was dropped: its checkpoint's key is revoked
+	progress   *progress
 }
 
 // staleFork returns a fork error if b's checkpoint, verified, has the size
@@ -671,7 +690,7 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 	a = &attempt{mirror: mirror}
 	defer func() {
 		if err != nil {
-			err = &mirrorError{mirror, err}
+			err = &mirrorError{mirror, err, a.progress}
 		}
 	}()
 	base, h3, err := mirrorURL(mirror)
@@ -682,10 +701,17 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 		return a, err
 	}
 	pub := "/p/" + c.PublisherID()
-	get := func(path string, max int64) ([]byte, error) { return c.t.get(ctx, base, h3, path, max) }
+
+	// The speed of the whole transfer from this mirror is judged, not
+	// that of each response.
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	m := newMeter(&c.cfg, cancel)
+	get := func(path string, max int64) ([]byte, error) { return c.t.get(ctx, m, base, h3, path, max) }
 
 	// Hints travel unsigned and are only ever tried, so they are asked
-	// for alongside the rest and used if they arrive in time.
+	// for alongside the rest and used if they arrive in time; their speed
+	// is their own.
 	var hints chan []string
 	if !c.cfg.NoDiscovery {
 		hints = make(chan []string, 1)
@@ -724,28 +750,23 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 	// unless the publisher has since revoked the key that signed the
 	// kept checkpoint: then that checkpoint proves nothing (it may come
 	// from the stolen key), and the log is checked afresh from leaf 0.
-	prior, old := st.view, st.cp
-	if old != nil && !stillTrusted(st.checkpoint, a.trust) {
-		prior, old, a.rebased = &view{}, nil, true
+	// A sync in progress goes on from where it stopped, and the
+	// checkpoint it was checked against bounds this one too.
+	prior, old, anchor := st.view, st.cp, st.anchorCP
+	if old != nil && !stillTrusted(st.checkpoint, a.trust) || anchor != nil && !stillTrusted(st.anchor, a.trust) {
+		prior, old, anchor, a.rebased = &view{}, nil, nil, true
 	}
-	if err := catalog.Judge(old, a.cp); err != nil {
-		var fe *catalog.ForkError
-		if errors.As(err, &fe) {
-			// The evidence: both checkpoints, as signed.
-			fe.Have, fe.Got = st.checkpoint, a.checkpoint
-			return a, fmt.Errorf("%w: %w", ErrFork, fe)
-		}
+	if err := judge(old, st.checkpoint, a); err != nil {
 		return a, err
 	}
-	if a.cp.Size-prior.size() > MaxNewLeaves {
-		return a, fmt.Errorf("checkpoint adds %d leaves, more than the %d one fetch accepts", a.cp.Size-prior.size(), MaxNewLeaves)
-	}
-	leaves, err := c.leaves(ctx, get, pub, prior.size(), a.cp.Size)
-	if err != nil {
+	if err := judge(anchor, st.anchor, a); err != nil {
 		return a, err
 	}
-	if a.view, err = prior.extend(leaves, a.cp.Root); err != nil {
-		if errors.Is(err, errLeaves) && prior.size() > 0 {
+	if a.cp.Size-prior.size > MaxNewLeaves {
+		return a, fmt.Errorf("checkpoint adds %d leaves, more than the %d one fetch accepts", a.cp.Size-prior.size, MaxNewLeaves)
+	}
+	if a.view, err = c.sync(ctx, get, pub, st, prior, a); err != nil {
+		if errors.Is(err, errLeaves) && prior.size > 0 {
 			// A lie or a fork: only the mirror's whole log could tell,
 			// and a lying mirror must not raise a fork alarm.
 			return a, fmt.Errorf("the mirror's leaves do not hash to its checkpoint from the log seen (altered, or the log forked)")
@@ -757,7 +778,10 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 	}
 	a.stale = a.at.Sub(a.cp.Time) > c.cfg.MaxAge
 	if id != "" {
-		if a.article = a.view.article(id); a.article == nil {
+		if a.article, err = a.view.article(id); err != nil {
+			return a, err
+		}
+		if a.article == nil {
 			return a, fmt.Errorf("%w: %q (log of %d leaves)", ErrNotFound, id, a.cp.Size)
 		}
 		if !a.article.Retracted {
@@ -800,68 +824,29 @@ func stillTrusted(cp []byte, trust *keys.Trust) bool {
 	return err == nil
 }
 
-// mirrorError is one mirror's failure.
+// judge compares the checkpoint a mirror served with one the reader kept
+// (have, signed as haveSigned; nil for none): a rollback or a fork is an
+// error, a fork with both checkpoints as evidence.
+func judge(have *catalog.Checkpoint, haveSigned []byte, a *attempt) error {
+	err := catalog.Judge(have, a.cp)
+	var fe *catalog.ForkError
+	if errors.As(err, &fe) {
+		fe.Have, fe.Got = haveSigned, a.checkpoint
+		return fmt.Errorf("%w: %w", ErrFork, fe)
+	}
+	return err
+}
+
+// mirrorError is one mirror's failure; progress is what it left of a
+// sync cut short, checked and worth keeping.
 type mirrorError struct {
-	mirror string
-	err    error
+	mirror   string
+	err      error
+	progress *progress
 }
 
 func (e *mirrorError) Error() string { return e.err.Error() }
 func (e *mirrorError) Unwrap() error { return e.err }
-
-// leaves fetches leaves [from, to), up to four requests at a time.
-func (c *Client) leaves(ctx context.Context, get func(string, int64) ([]byte, error), pub string, from, to int64) ([][]byte, error) {
-	n := to - from
-	if n <= 0 {
-		return nil, nil
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel() // the first failure stops the rest
-	chunks := int((n + MaxLeavesPerRequest - 1) / MaxLeavesPerRequest)
-	parts := make([][][]byte, chunks)
-	errs := make([]error, chunks)
-	sem := make(chan struct{}, 4)
-	var wg sync.WaitGroup
-	for i := range chunks {
-		lo := from + int64(i)*MaxLeavesPerRequest
-		hi := min(lo+MaxLeavesPerRequest, to)
-		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				errs[i] = ctx.Err()
-				return
-			}
-			defer func() { <-sem }()
-			body, err := get(fmt.Sprintf("%s/leaves?from=%d&to=%d", pub, lo, hi), (hi-lo)*(2+catalog.MaxLeafSize))
-			if err == nil {
-				parts[i], err = parseLeaves(body, int(hi-lo))
-				if err != nil {
-					err = fmt.Errorf("leaves %d to %d: %w", lo, hi, err)
-				}
-			}
-			if err != nil {
-				cancel()
-			}
-			errs[i] = err
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		// The first real failure, not the cancellations it caused.
-		if err != nil && !errors.Is(err, context.Canceled) {
-			return nil, err
-		}
-	}
-	out := make([][]byte, 0, n)
-	for i := range chunks {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
-		out = append(out, parts[i]...)
-	}
-	return out, nil
-}
 
 // mirrorList fetches and verifies the mirror list a's log records last.
 func (c *Client) mirrorList(get func(string, int64) ([]byte, error), pub string, a *attempt) (*catalog.MirrorList, error) {
@@ -877,7 +862,7 @@ func (c *Client) mirrorList(get func(string, int64) ([]byte, error), pub string,
 
 // peerHints asks a mirror which mirrors it knows. It is best effort.
 func (c *Client) peerHints(ctx context.Context, base string, h3 bool) []string {
-	body, err := c.t.get(ctx, base, h3, "/api/peers", 64<<10)
+	body, err := c.t.get(ctx, nil, base, h3, "/api/peers", 64<<10)
 	if err != nil {
 		return nil
 	}

@@ -321,7 +321,17 @@ func TestDamagedState(t *testing.T) {
 		{"statement edited", func(dir string) { edit(t, filepath.Join(dir, "head"), "daily-news", "daily-newz") }, false},
 		{"head cut short", func(dir string) { truncate(t, filepath.Join(dir, "head"), 100) }, false},
 		{"head replaced", func(dir string) { os.WriteFile(filepath.Join(dir, "head"), []byte("junk"), 0o600) }, false},
-		{"a leaf changed", func(dir string) { flip(t, filepath.Join(dir, "leaves"), 5) }, false},
+		// A returning reader does not read its leaves again: it checks its
+		// index's right edge against the head's checkpoint. The leaves are
+		// read, and a changed one refused, when the index must be rebuilt.
+		{"a leaf changed, index rebuilt", func(dir string) {
+			flip(t, filepath.Join(dir, "leaves"), 5)
+			os.Remove(filepath.Join(dir, "index.db"))
+		}, false},
+		{"index removed", func(dir string) { os.Remove(filepath.Join(dir, "index.db")) }, true},
+		{"index replaced", func(dir string) { os.WriteFile(filepath.Join(dir, "index.db"), []byte("junk"), 0o600) }, true},
+		{"index of another checkpoint", func(dir string) { reader.ReplaceIndexCheckpoint(t, filepath.Join(dir, "index.db")) }, true},
+		{"index edge altered", func(dir string) { reader.AlterIndexEdge(t, filepath.Join(dir, "index.db")) }, true},
 		{"mirrors garbled", func(dir string) { os.WriteFile(filepath.Join(dir, "mirrors"), []byte("{"), 0o600) }, false},
 	}
 	for _, tc := range cases {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
@@ -27,17 +29,28 @@ import (
 //
 //	head        the newest key statement and checkpoint seen, as signed
 //	            (headMagic, then each as a u32 length and the bytes)
-//	leaves      the log's leaves up to that checkpoint (u16 length, leaf)
+//	leaves      the log's leaves up to that checkpoint (u16 length, leaf),
+//	            and those of a sync in progress after them
+//	index.db    the index of the log (see index): each article's state,
+//	            the log's size, the right edge of its tree, the versions
+//	            it records, and a sync in progress
 //	mirrors     mirror URLs learned (JSON)
 //	bundles/    verified bundles of current articles, for offline reading
 //	forks/      evidence of forks seen: both signed checkpoints (saveFork)
 //
-// Everything is verified again when it is loaded, so a damaged or edited
-// state is refused rather than trusted. The statement and checkpoint are
-// replaced together, in one rename, after the leaves are synced: a crash
-// leaves at worst extra bytes after the leaves the head covers, which the
-// next commit cuts off, and never a checkpoint under a statement that
-// does not vouch for it.
+// Loading verifies the head (the statement against the root key, the
+// checkpoint against the statement) and checks the index against it: the
+// right edge must hash to the checkpoint's root (or, for a sync in
+// progress, to a size that consistency proofs tie to a checkpoint the
+// publisher signed after the head's). That costs O(log n), not O(n): the
+// leaves are read, hashed and indexed again only when the index is
+// missing or does not match (an older state, a crash between the index
+// and the head), and then a damaged leaf is refused. The statement and
+// checkpoint are replaced together, in one rename, after the leaves and
+// the index are synced: a crash leaves at worst extra bytes after the
+// leaves the head covers, which the next commit cuts off, and an index
+// ahead of the head, which is rebuilt; never a checkpoint under a
+// statement that does not vouch for it.
 type state struct {
 	dir        string // "" keeps nothing on disk
 	trust      *keys.Trust
@@ -46,6 +59,12 @@ type state struct {
 	view       *view
 	leafBytes  int64 // bytes of the leaves file that view's leaves take
 	mirrors    mirrorState
+	// A sync in progress: view goes beyond the head's checkpoint, up to a
+	// size that proofs tie to anchor, a checkpoint signed after it.
+	anchor    []byte
+	anchorCP  *catalog.Checkpoint
+	baseProof tlog.TreeProof
+	tipProof  tlog.TreeProof
 }
 
 // mirrorState is what a reader has learned of mirrors.
@@ -86,8 +105,15 @@ func (s *state) current() bool {
 	if errors.Is(err, fs.ErrNotExist) {
 		return s.trust == nil
 	}
-	return err == nil && s.trust != nil && bytes.Equal(b, encodeHead(s.trust.SignedStatement(), s.checkpoint))
+	if err != nil || s.trust == nil || !bytes.Equal(b, encodeHead(s.trust.SignedStatement(), s.checkpoint)) {
+		return false
+	}
+	m, err := s.index().readMeta()
+	return err == nil && m.size == s.view.size && m.leafBytes == s.leafBytes
 }
+
+// index returns the state's index.
+func (s *state) index() *index { return &index{filepath.Join(s.dir, "index.db")} }
 
 // headMagic starts a state's head file.
 const headMagic = "samizdat reader head 1\n"
@@ -159,6 +185,8 @@ func loadState(dir string, root *keys.PublicKey) (*state, error) {
 	}
 	head, err := readFileMax(filepath.Join(dir, "head"), int64(maxHead))
 	if errors.Is(err, fs.ErrNotExist) {
+		// A first sync may have been cut short.
+		s.openFirstSync(root) // none, or not usable: start afresh
 		return s, nil
 	} else if err != nil {
 		return nil, damaged(err)
@@ -174,22 +202,140 @@ func loadState(dir string, root *keys.PublicKey) (*state, error) {
 		return nil, damaged(err)
 	}
 	s.checkpoint = cpb
-	f, err := os.Open(filepath.Join(dir, "leaves"))
-	if err != nil && !(errors.Is(err, fs.ErrNotExist) && s.cp.Size == 0) {
+	if err := s.openIndex(); err == nil {
+		return s, nil
+	}
+	// No index, or not the head's: read the whole log again.
+	if err := s.rebuild(); err != nil {
 		return nil, damaged(err)
 	}
+	return s, nil
+}
+
+// noHead is the index's checkpoint while the state has no head: a first
+// sync in progress.
+var noHead = []byte("-")
+
+// openFirstSync takes the state's view from the index of a first sync cut
+// short, checked against the checkpoint and statement it was verified
+// with.
+func (s *state) openFirstSync(root *keys.PublicKey) error {
+	x := s.index()
+	m, err := x.readMeta()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(m.checkpoint, noHead) || m.anchor == nil || len(m.baseProof) != 0 {
+		return errors.New("index: not a first sync")
+	}
+	trust, err := keys.NewTrust(root, m.statement)
+	if err != nil {
+		return err
+	}
+	a, err := catalog.OpenCheckpoint(m.anchor, trust)
+	if err != nil || m.size >= a.Size || tlog.CheckTree(m.tipProof, a.Size, a.Root, m.size, edgeRoot(m.edge)) != nil {
+		return errors.New("index: the sync in progress does not check")
+	}
+	if fi, err := os.Stat(filepath.Join(s.dir, "leaves")); err != nil || fi.Size() < m.leafBytes {
+		return errors.New("index: the leaves file is shorter than it says")
+	}
+	s.trust, s.anchor, s.anchorCP, s.tipProof = trust, m.anchor, a, m.tipProof
+	s.view = &view{
+		size: m.size, edge: m.edge, base: x, baseSize: m.size,
+		keyVersion: m.keyVersion, mirrorVersion: m.mirrorVer, mirrorDigest: m.mirrorDig,
+	}
+	s.leafBytes = m.leafBytes
+	return nil
+}
+
+// openIndex takes the state's view from its index, after checking the
+// index against the head: O(log n).
+func (s *state) openIndex() error {
+	x := s.index()
+	m, err := x.readMeta()
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(m.checkpoint, s.checkpoint) {
+		return errors.New("index: not the head's")
+	}
+	switch root := edgeRoot(m.edge); {
+	case m.anchor == nil && m.size == s.cp.Size && root == s.cp.Root:
+	case m.anchor != nil && m.size > s.cp.Size:
+		a, err := catalog.OpenCheckpoint(m.anchor, s.trust)
+		if err != nil || catalog.Judge(s.cp, a) != nil || m.size >= a.Size ||
+			tlog.CheckTree(m.baseProof, a.Size, a.Root, s.cp.Size, s.cp.Root) != nil ||
+			tlog.CheckTree(m.tipProof, a.Size, a.Root, m.size, root) != nil {
+			return errors.New("index: the sync in progress does not check")
+		}
+		s.anchor, s.anchorCP, s.baseProof, s.tipProof = m.anchor, a, m.baseProof, m.tipProof
+	default:
+		return errors.New("index: does not hash to the head's checkpoint")
+	}
+	if fi, err := os.Stat(filepath.Join(s.dir, "leaves")); err != nil || fi.Size() < m.leafBytes {
+		return errors.New("index: the leaves file is shorter than it says")
+	}
+	s.view = &view{
+		size: m.size, edge: m.edge, base: x, baseSize: m.size,
+		keyVersion: m.keyVersion, mirrorVersion: m.mirrorVer, mirrorDigest: m.mirrorDig,
+	}
+	s.leafBytes = m.leafBytes
+	return nil
+}
+
+// rebuild reads, checks and indexes the whole log the leaves file keeps
+// up to the head's checkpoint, and writes the index afresh.
+func (s *state) rebuild() error {
+	f, err := os.Open(filepath.Join(s.dir, "leaves"))
+	if err != nil && !(errors.Is(err, fs.ErrNotExist) && s.cp.Size == 0) {
+		return err
+	}
 	var leaves [][]byte
+	s.leafBytes = 0
 	if f != nil {
 		defer f.Close()
 		leaves, s.leafBytes, err = readLeaves(f, s.cp.Size)
 		if err != nil {
-			return nil, damaged(err)
+			return err
 		}
 	}
-	if s.view, err = s.view.extend(leaves, s.cp.Root); err != nil {
-		return nil, damaged(err)
+	v, err := (&view{}).extend(leaves, s.cp.Root)
+	if err != nil {
+		return err
 	}
-	return s, nil
+	if err := os.Remove(s.index().path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if err := s.index().write(v, s.meta(v, s.checkpoint, nil)); err != nil {
+		return err
+	}
+	s.view = v.committed(s.index())
+	return nil
+}
+
+// meta is the index meta of v, committed with the head's checkpoint cp
+// and, for a sync in progress, its anchor and proofs.
+func (s *state) meta(v *view, cp []byte, p *progress) *indexMeta {
+	m := &indexMeta{
+		checkpoint: cp, size: v.size, edge: v.edge, leafBytes: s.leafBytes,
+		keyVersion: v.keyVersion, mirrorVer: v.mirrorVersion, mirrorDig: v.mirrorDigest,
+	}
+	if cp == nil {
+		m.checkpoint = noHead
+	}
+	if p != nil {
+		m.anchor, m.baseProof, m.tipProof = p.anchor, p.baseProof, p.tipProof
+		m.statement = p.trust.SignedStatement()
+	}
+	return m
+}
+
+// committed returns v as it reads once x holds it: nothing in memory.
+func (v *view) committed(x *index) *view {
+	return &view{
+		size: v.size, edge: v.edge, base: x, baseSize: v.size,
+		keyVersion: v.keyVersion, mirrorVersion: v.mirrorVersion, mirrorDigest: v.mirrorDigest,
+	}
 }
 
 // readLeaves reads n leaves of a leaves file, ignoring what follows them.
@@ -233,34 +379,18 @@ func (s *state) commit(r *attempt) error {
 	}
 	if r.rebased {
 		// The whole log was checked afresh: rewrite it from the start.
-		s.view, s.leafBytes = &view{}, 0
+		s.leafBytes = 0
 	}
-	newLeaves := r.view.leaves[s.view.size():]
-	var added int64
-	if len(newLeaves) > 0 {
-		f, err := os.OpenFile(filepath.Join(s.dir, "leaves"), os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
-			return err
-		}
-		var buf bytes.Buffer
-		for _, l := range newLeaves {
-			buf.Write(binary.BigEndian.AppendUint16(nil, uint16(len(l))))
-			buf.Write(l)
-		}
-		added = int64(buf.Len())
-		_, err = f.WriteAt(buf.Bytes(), s.leafBytes)
-		if err == nil {
-			err = f.Truncate(s.leafBytes + added)
-		}
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
+	added, err := s.writeLeaves(r.view.leaves)
+	if err != nil {
+		return err
+	}
+	old := s.leafBytes
+	s.leafBytes += added
+	err = s.index().write(r.view, s.meta(r.view, r.checkpoint, nil))
+	s.leafBytes = old
+	if err != nil {
+		return err
 	}
 	if head := encodeHead(r.trust.SignedStatement(), r.checkpoint); s.trust == nil || !bytes.Equal(head, encodeHead(s.trust.SignedStatement(), s.checkpoint)) {
 		if err := writeAtomic(s.dir, "head", head); err != nil {
@@ -275,12 +405,72 @@ func (s *state) commit(r *attempt) error {
 			}
 		}
 	}
+	superseded := r.view.superseded
 	s.apply(r, added)
+	s.anchor, s.anchorCP, s.baseProof, s.tipProof = nil, nil, nil, nil
+	s.view = r.view.committed(s.index())
 	if err := s.saveMirrors(); err != nil {
 		return err
 	}
-	s.collect()
+	s.collect(superseded)
 	return nil
+}
+
+// progress is a sync cut short whose leaves were checked against a
+// checkpoint (anchor) the publisher signed after the kept one: baseProof
+// ties the kept checkpoint's tree to it, tipProof the view's.
+type progress struct {
+	view      *view
+	trust     *keys.Trust // the statement anchor verifies under
+	anchor    []byte
+	anchorCP  *catalog.Checkpoint
+	baseProof tlog.TreeProof
+	tipProof  tlog.TreeProof
+}
+
+// keep saves the leaves of a sync cut short, so that the next sync goes
+// on from there. The head is unchanged.
+func (s *state) keep(p *progress) error {
+	if s.dir == "" {
+		return nil
+	}
+	added, err := s.writeLeaves(p.view.leaves)
+	if err != nil {
+		return err
+	}
+	old := s.leafBytes
+	s.leafBytes += added
+	if err := s.index().write(p.view, s.meta(p.view, s.checkpoint, p)); err != nil {
+		s.leafBytes = old
+		return err
+	}
+	s.view = p.view.committed(s.index())
+	s.anchor, s.anchorCP, s.baseProof, s.tipProof = p.anchor, p.anchorCP, p.baseProof, p.tipProof
+	return nil
+}
+
+// writeLeaves writes leaves at s.leafBytes in the leaves file, cuts what
+// follows, syncs, and returns the bytes written.
+func (s *state) writeLeaves(leaves [][]byte) (int64, error) {
+	if len(leaves) == 0 {
+		return 0, nil
+	}
+	f, err := os.OpenFile(filepath.Join(s.dir, "leaves"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	buf := catalog.AppendEntryBundle(nil, leaves...)
+	_, err = f.WriteAt(buf, s.leafBytes)
+	if err == nil {
+		err = f.Truncate(s.leafBytes + int64(len(buf)))
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return int64(len(buf)), err
 }
 
 // apply takes r's verified log into s.
@@ -325,23 +515,11 @@ func (s *state) saveMirrors() error {
 	return writeAtomic(s.dir, "mirrors", append(b, '\n'))
 }
 
-// collect removes cached bundles that are no longer an article's current
-// revision. Failures only leave files behind.
-func (s *state) collect() {
-	des, err := os.ReadDir(filepath.Join(s.dir, "bundles"))
-	if err != nil {
-		return
-	}
-	current := map[string]bool{}
-	for _, a := range s.view.list() {
-		if !a.Retracted {
-			current[a.Digest.String()] = true
-		}
-	}
-	for _, de := range des {
-		if !current[de.Name()] {
-			os.Remove(filepath.Join(s.dir, "bundles", de.Name()))
-		}
+// collect removes the saved bundles of revisions that the new leaves
+// superseded or withdrew. Failures only leave files behind.
+func (s *state) collect(superseded []bundle.Digest) {
+	for _, d := range superseded {
+		os.Remove(filepath.Join(s.dir, "bundles", d.String()))
 	}
 }
 

@@ -19,8 +19,8 @@ func FuzzRequest(f *testing.F) {
 		"/", "/status", "/healthz", "/static/style.css", "/api/publishers",
 		"/p/" + a + "/", "/p/" + a + "/?page=2", "/p/" + a + "/a/hostile/", "/p/" + a + "/a/withdrawn/",
 		"/p/" + a + "/a/hostile/img/photo.png", "/p/" + a + "/a/hostile/../x", "/p/" + a + "/a/hostile/img%2f..%2f..",
-		"/p/" + a + "/leaves?from=0&to=2", "/p/" + a + "/proof/inclusion?index=0&size=3",
-		"/p/" + a + "/proof/consistency?old=1&new=3", "/p/" + a + "/feed.atom", "/b/" + d, "/b/zz",
+		"/p/" + a + "/tile/0/000.p/2", "/p/" + a + "/tile/entries/000.p/3",
+		"/p/" + a + "/tile/1/x001/000.p/3", "/p/" + a + "/feed.atom", "/b/" + d, "/b/zz",
 		"/api/p/" + a + "/articles?page=1", "/api/p/" + a + "/a/hostile", "//", "/%00", "/p//a//",
 	} {
 		f.Add("GET", s, "zstd")

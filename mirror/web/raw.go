@@ -2,16 +2,14 @@ package web
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/store"
 )
@@ -173,10 +171,11 @@ func (h *Handler) bundleByDigest(d bundle.Digest) (*bundle.Bundle, error) {
 	return h.bundle(s, d)
 }
 
-// logState is publisher for the log routes (key statement, checkpoint,
-// leaves, proofs): clients that sync or verify need the newest
-// checkpoint, so these read the publisher's state from the store on every
-// request, and refresh the handler's cached state when it changed.
+// logState is publisher for the log routes (key statement, checkpoint):
+// clients that sync or verify need the newest checkpoint, so these read
+// the publisher's state from the store on every request, and refresh the
+// handler's cached state when it changed. (Tiles are read from the store
+// on every request too, within the log's size there and then.)
 func (h *Handler) logState(w http.ResponseWriter, r *http.Request) *pubState {
 	s := h.publisher(w, r, textKind)
 	if s == nil {
@@ -241,81 +240,29 @@ func serveTagged(w http.ResponseWriter, r *http.Request, b []byte, etag, typ, ca
 	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(b))
 }
 
-// serveLeaves serves leaves [from, to) of the log: each a two-byte
-// big-endian length and the leaf's bytes.
-func (h *Handler) serveLeaves(w http.ResponseWriter, r *http.Request) {
-	s := h.logState(w, r)
+// serveTile serves a tile of the log as C2SP tlog-tiles: a hash tile
+// (tile/L/N[.p/W]) or an entry bundle (tile/entries/N[.p/W]). A tile's
+// bytes never change, a partial one's neither (it is the first W of the
+// full tile's), so both are cached for good; a tile the log does not
+// hold yet is 404.
+func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
+	s := h.publisher(w, r, textKind)
 	if s == nil {
 		return
 	}
-	size := s.pub.Size
-	from, ok1 := queryInt(r, "from", 0, size, -1)
-	to, ok2 := queryInt(r, "to", 0, size, -1)
-	if !queryKnown(r, "from", "to") || !ok1 || !ok2 || from < 0 || to < 0 || from >= to {
-		h.fail(w, r, textKind, http.StatusBadRequest, "want ?from=A&to=B with 0 <= A < B <= "+strconv.FormatInt(size, 10))
+	t, err := catalog.ParseTilePath("tile/" + r.PathValue("path"))
+	if err != nil {
+		h.notFound(w, r, textKind, "no such tile: want tile/L/N[.p/W] or tile/entries/N[.p/W] (C2SP tlog-tiles)")
 		return
 	}
-	if to-from > int64(h.cfg.MaxLeaves) {
-		h.fail(w, r, textKind, http.StatusBadRequest, "at most "+strconv.Itoa(h.cfg.MaxLeaves)+" leaves a request")
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		h.fail(w, r, textKind, http.StatusBadRequest, "tiles take no query")
 		return
 	}
-	leaves, err := h.st.Leaves(s.id, from, to)
+	data, err := h.st.Tile(s.id, t)
 	if err != nil {
 		h.storeError(w, r, textKind, err)
 		return
 	}
-	var out []byte
-	for _, l := range leaves {
-		out = binary.BigEndian.AppendUint16(out, uint16(len(l)))
-		out = append(out, l...)
-	}
-	serveBytes(w, r, out, "application/octet-stream", immutable)
-}
-
-func (h *Handler) serveInclusion(w http.ResponseWriter, r *http.Request) {
-	s := h.logState(w, r)
-	if s == nil {
-		return
-	}
-	size, ok1 := queryInt(r, "size", 1, s.pub.Size, -1)
-	index, ok2 := queryInt(r, "index", 0, s.pub.Size, -1)
-	if !queryKnown(r, "index", "size") || !ok1 || !ok2 || size < 1 || index < 0 || index >= size {
-		h.fail(w, r, textKind, http.StatusBadRequest, "want ?index=N&size=S with 0 <= N < S <= "+strconv.FormatInt(s.pub.Size, 10))
-		return
-	}
-	p, err := h.st.InclusionProof(s.id, index, size)
-	if err != nil {
-		h.storeError(w, r, textKind, err)
-		return
-	}
-	serveHashes(w, r, p)
-}
-
-func (h *Handler) serveConsistency(w http.ResponseWriter, r *http.Request) {
-	s := h.logState(w, r)
-	if s == nil {
-		return
-	}
-	older, ok1 := queryInt(r, "old", 1, s.pub.Size, -1)
-	newer, ok2 := queryInt(r, "new", 1, s.pub.Size, -1)
-	if !queryKnown(r, "old", "new") || !ok1 || !ok2 || older < 1 || newer < older {
-		h.fail(w, r, textKind, http.StatusBadRequest, "want ?old=A&new=B with 1 <= A <= B <= "+strconv.FormatInt(s.pub.Size, 10))
-		return
-	}
-	p, err := h.st.ConsistencyProof(s.id, older, newer)
-	if err != nil {
-		h.storeError(w, r, textKind, err)
-		return
-	}
-	serveHashes(w, r, p)
-}
-
-// serveHashes writes a proof as one base64 hash a line.
-func serveHashes(w http.ResponseWriter, r *http.Request, p []tlog.Hash) {
-	var b strings.Builder
-	for _, x := range p {
-		b.WriteString(x.String())
-		b.WriteByte('\n')
-	}
-	serveText(w, r, []byte(b.String()), immutable)
+	serveBytes(w, r, data, "application/octet-stream", immutable)
 }

@@ -43,8 +43,6 @@ const (
 	DefaultMaxPathLen = 1024
 	// DefaultMaxQueryLen bounds a request's raw query, in bytes (414 beyond).
 	DefaultMaxQueryLen = 256
-	// DefaultMaxLeaves bounds the leaves one leaves request returns.
-	DefaultMaxLeaves = 1000
 	// DefaultCacheBytes bounds the verified bundles kept in memory, for
 	// the routes that serve a bundle's bytes (entries, /b/, the JSON
 	// manifest). The two cache defaults are sized so that a mirror of
@@ -115,8 +113,6 @@ type Config struct {
 	MaxPathLen int
 	// MaxQueryLen bounds raw queries; zero means DefaultMaxQueryLen.
 	MaxQueryLen int
-	// MaxLeaves bounds one leaves request; zero means DefaultMaxLeaves.
-	MaxLeaves int
 	// CacheBytes bounds the verified bundles kept in memory; zero means
 	// DefaultCacheBytes.
 	CacheBytes int64
@@ -203,9 +199,6 @@ func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) (*Handler, err
 	}
 	if c.MaxQueryLen <= 0 {
 		c.MaxQueryLen = DefaultMaxQueryLen
-	}
-	if c.MaxLeaves <= 0 {
-		c.MaxLeaves = DefaultMaxLeaves
 	}
 	if c.CacheBytes <= 0 {
 		c.CacheBytes = DefaultCacheBytes

@@ -2,7 +2,7 @@ package web_test
 
 import (
 	"compress/gzip"
-	"encoding/binary"
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"io"
@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/torchwood"
 	"github.com/klauspost/compress/zstd"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/mod/sumdb/tlog"
@@ -56,9 +57,9 @@ func TestRoutes(t *testing.T) {
 		{"/p/" + a + "/feed.atom", 200, "application/atom+xml; charset=utf-8", dataCSP},
 		{"/p/" + a + "/key-statement", 200, "text/plain; charset=utf-8", dataCSP},
 		{"/p/" + a + "/checkpoint", 200, "text/plain; charset=utf-8", dataCSP},
-		{"/p/" + a + "/leaves?from=0&to=3", 200, "application/octet-stream", dataCSP},
-		{"/p/" + a + "/proof/inclusion?index=1&size=3", 200, "text/plain; charset=utf-8", dataCSP},
-		{"/p/" + a + "/proof/consistency?old=2&new=5", 200, "text/plain; charset=utf-8", dataCSP},
+		{"/p/" + a + "/tile/0/000.p/3", 200, "application/octet-stream", dataCSP},
+		{"/p/" + a + "/tile/entries/000.p/3", 200, "application/octet-stream", dataCSP},
+		{"/p/" + g + "/tile/entries/000.p/1", 404, "text/plain; charset=utf-8", dataCSP},
 		{"/b/" + d.String(), 200, "application/octet-stream", dataCSP},
 		{"/api/publishers", 200, "application/json", dataCSP},
 		{"/api/p/" + a + "/articles", 200, "application/json", dataCSP},
@@ -296,42 +297,49 @@ func TestClientRoutes(t *testing.T) {
 	if cc := cpr.Header.Get("Cache-Control"); !strings.Contains(cc, "max-age=5") {
 		t.Errorf("checkpoint Cache-Control %q", cc)
 	}
-	// Leaves, and the inclusion of each in the checkpoint.
-	lr := f.get("/p/" + a + "/leaves?from=0&to=" + itoa(cp.Size))
-	if lr.StatusCode != 200 {
-		t.Fatalf("leaves: %d %s", lr.StatusCode, lr.body)
+	// The log as tiles, read and checked by torchwood's tlog-tiles client
+	// (an independent implementation) over HTTP: every leaf with its
+	// inclusion in the checkpoint.
+	tf, err := torchwood.NewTileFetcher(f.srv.URL + "/p/" + a + "/")
+	if err != nil {
+		t.Fatal(err)
 	}
+	tc, err := torchwood.NewClient(tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := tlog.Tree{N: cp.Size, Hash: cp.Root}
 	var leaves [][]byte
-	for b := []byte(lr.body); len(b) > 0; {
-		n := int(binary.BigEndian.Uint16(b))
-		leaves = append(leaves, b[2:2+n])
-		b = b[2+n:]
-	}
-	if int64(len(leaves)) != cp.Size {
-		t.Fatalf("%d leaves, checkpoint size %d", len(leaves), cp.Size)
-	}
-	for i, l := range leaves {
-		pr := f.get("/p/" + a + "/proof/inclusion?index=" + itoa(int64(i)) + "&size=" + itoa(cp.Size))
-		if err := catalog.CheckInclusion(cp, int64(i), l, parseHashes(t, pr.body)); err != nil {
+	for i := int64(0); i < cp.Size; i++ {
+		l, proof, err := tc.Entry(context.Background(), tree, i)
+		if err != nil {
+			t.Fatalf("leaf %d: %v", i, err)
+		}
+		if err := catalog.CheckInclusion(cp, i, l, proof); err != nil {
 			t.Errorf("leaf %d: %v", i, err)
 		}
+		leaves = append(leaves, l)
 	}
-	// Consistency from every older size.
-	for old := int64(1); old < cp.Size; old++ {
-		pr := f.get("/p/" + a + "/proof/consistency?old=" + itoa(old) + "&new=" + itoa(cp.Size))
-		if pr.StatusCode != 200 {
-			t.Fatalf("consistency: %d", pr.StatusCode)
+	if root, err := treeHash(leaves); err != nil || root != cp.Root {
+		t.Errorf("the leaves hash to %v (%v), not the checkpoint's root", root, err)
+	}
+	// Tile headers: immutable, with an ETag; the checkpoint's size bounds
+	// what is served.
+	for _, path := range []string{"tile/0/000.p/" + itoa(cp.Size), "tile/entries/000.p/" + itoa(cp.Size), "tile/entries/000.p/1"} {
+		r := f.get("/p/" + a + "/" + path)
+		if r.StatusCode != 200 || r.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" || r.Header.Get("ETag") == "" || r.Header.Get("Content-Type") != "application/octet-stream" {
+			t.Errorf("%s: %d, headers %v", path, r.StatusCode, r.Header)
 		}
-		var hashes []tlog.Hash
-		for i := int64(0); i < old; i++ {
-			hashes = append(hashes, tlog.RecordHash(leaves[i]))
+		if r2 := f.get("/p/"+a+"/"+path, "If-None-Match: "+r.Header.Get("ETag")); r2.StatusCode != http.StatusNotModified {
+			t.Errorf("%s with If-None-Match: %d", path, r2.StatusCode)
 		}
-		oldRoot, err := treeHash(leaves[:old])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tlog.CheckTree(parseHashes(t, pr.body), cp.Size, cp.Root, old, oldRoot); err != nil {
-			t.Errorf("consistency %d -> %d: %v", old, cp.Size, err)
+	}
+	if h0 := tlog.RecordHash(leaves[0]); f.get("/p/"+a+"/tile/0/000.p/1").body != string(h0[:]) {
+		t.Errorf("tile/0/000.p/1 is not leaf 0's hash")
+	}
+	for _, path := range []string{"tile/0/000", "tile/entries/000", "tile/0/000.p/" + itoa(cp.Size+1), "tile/entries/001.p/1", "tile/1/000.p/1"} {
+		if r := f.get("/p/" + a + "/" + path); r.StatusCode != 404 || r.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s beyond the checkpoint: %d %q", path, r.StatusCode, r.Header.Get("Cache-Control"))
 		}
 	}
 }
@@ -353,19 +361,6 @@ func treeHash(leaves [][]byte) (tlog.Hash, error) {
 		hashes = append(hashes, hs...)
 	}
 	return tlog.TreeHash(int64(len(leaves)), r)
-}
-
-func parseHashes(t *testing.T, body string) []tlog.Hash {
-	t.Helper()
-	var out []tlog.Hash
-	for _, line := range strings.Fields(body) {
-		h, err := tlog.ParseHash(line)
-		if err != nil {
-			t.Fatalf("proof line %q: %v", line, err)
-		}
-		out = append(out, h)
-	}
-	return out
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
@@ -492,17 +487,22 @@ func TestHostileRequests(t *testing.T) {
 		{"GET", "/p/" + a + "/?page=1;x", 400},
 		{"GET", "/p/" + a + "/?page=%zz", 400},
 		{"GET", "/p/" + a + "/?page=50", 200},
-		{"GET", "/p/" + a + "/leaves", 400},
-		{"GET", "/p/" + a + "/leaves?from=0&to=1000000", 400},
-		{"GET", "/p/" + a + "/leaves?from=3&to=3", 400},
-		{"GET", "/p/" + a + "/leaves?from=-1&to=3", 400},
-		{"GET", "/p/" + a + "/leaves?from=0&to=3&x=y", 400},
-		{"GET", "/p/" + a + "/proof/inclusion?index=5&size=5", 400},
-		{"GET", "/p/" + a + "/proof/inclusion?index=0&size=99", 400},
-		{"GET", "/p/" + a + "/proof/inclusion?index=0", 400},
-		{"GET", "/p/" + a + "/proof/consistency?old=0&new=3", 400},
-		{"GET", "/p/" + a + "/proof/consistency?old=4&new=3", 400},
-		{"GET", "/p/" + a + "/proof/consistency?old=1&new=999", 400},
+		{"GET", "/p/" + a + "/tile/0/000.p/1", 200},
+		{"GET", "/p/" + a + "/tile/0/000.p/1?x=1", 400},
+		{"GET", "/p/" + a + "/tile/0/000.p/1?", 400},
+		{"GET", "/p/" + a + "/tile/0/000.p/01", 404},
+		{"GET", "/p/" + a + "/tile/0/0.p/1", 404},
+		{"GET", "/p/" + a + "/tile/8/0/000.p/1", 404},
+		{"GET", "/p/" + a + "/tile/data/000.p/1", 404},
+		{"GET", "/p/" + a + "/tile/0/000.p/256", 404},
+		{"GET", "/p/" + a + "/tile/0/000.p/1/", 404},
+		{"GET", "/p/" + a + "/tile/0/x000/000.p/1", 404},
+		{"GET", "/p/" + a + "/tile/0/x999/x999/x999/x999/x999/x999/x999/999", 404},
+		{"GET", "/p/" + a + "/tile/0/" + strings.Repeat("x001/", 100) + "000", 404},
+		{"GET", "/p/" + a + "/tile/entries/x001/000", 404},
+		{"GET", "/p/" + a + "/tile/0/000.p/1%2f", 404},
+		{"GET", "/p/" + a + "/tile/0//000.p/1", 400},
+		{"GET", "/p/" + a + "/tile/", 404},
 		{"GET", "/p/" + a + "/a/hostile/../../../etc/passwd", 400},
 		{"GET", "/p/" + a + "/a/hostile/..%2f..%2fstore.db", 400},
 		{"GET", "/p/" + a + "/a/hostile/%2e%2e/%2e%2e/x", 400},
@@ -684,7 +684,7 @@ func TestUpdates(t *testing.T) {
 	if p, _ := f.st.Publisher(f.alpha.ID()); cp.Size != p.Size {
 		t.Errorf("checkpoint route serves size %d, store has %d", cp.Size, p.Size)
 	}
-	if r := f.get("/p/" + f.alpha.ID() + "/leaves?from=0&to=" + itoa(cp.Size)); r.StatusCode != 200 {
+	if r := f.get("/p/" + f.alpha.ID() + "/tile/entries/000.p/" + itoa(cp.Size)); r.StatusCode != 200 {
 		t.Errorf("leaves up to the new size: %d", r.StatusCode)
 	}
 	f.h.Invalidate(f.alpha.ID())

@@ -1,0 +1,223 @@
+package reader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/samizdat-news/samizdat/catalog"
+)
+
+// Limits of a sync through tiles.
+const (
+	// resumeTiles is the number of entry bundles from which a sync first
+	// reads the hash tiles that let it keep what it fetched when it is
+	// cut short. A shorter sync starts again instead.
+	resumeTiles = 4
+	// maxHashTiles bounds the hash tiles one sync reads: a few for each
+	// level of the tree, beside the tiles of heights 8 it checks bundles
+	// with (one per 65,536 leaves).
+	maxHashTiles = 64 + MaxNewLeaves/(catalog.TileWidth*catalog.TileWidth)
+)
+
+// sync fetches the entry bundles that hold leaves [prior.size, a.cp.Size)
+// from a mirror, MaxParallel at a time, appends the leaves to prior in
+// order, and checks that the tree hashes to the checkpoint's root. A long
+// sync first reads the hash tiles that tie its tree to the kept one (a
+// lie or a fork shows before the download) and can prove any prefix of
+// it: if a bundle then fails to come, the leaves before it are checked
+// against the checkpoint and left in a.progress, for fetch to keep.
+func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, error), pub string, st *state, prior *view, a *attempt) (*view, error) {
+	n0, n1 := prior.size, a.cp.Size
+	v := prior.child()
+	if n1 == n0 {
+		if v.root() != a.cp.Root {
+			return nil, errLeaves
+		}
+		return v, nil
+	}
+	first, last := n0/catalog.TileWidth, (n1-1)/catalog.TileWidth
+	var hr tlog.HashReader
+	if last-first >= resumeTiles {
+		tr := &tileReader{get: get, pub: pub, cache: map[tlog.Tile][]byte{}}
+		hr = tlog.TileHashReader(tlog.Tree{N: n1, Hash: a.cp.Root}, tr)
+		if n0 > 0 {
+			p, err := tlog.ProveTree(n1, n0, hr)
+			if err != nil {
+				return nil, hashTileError(err)
+			}
+			if tlog.CheckTree(p, n1, a.cp.Root, n0, prior.root()) != nil {
+				return nil, errLeaves
+			}
+		}
+		// The hashes of heights 8 and above over the bundles to come: what
+		// proves a prefix that ends on a bundle's edge.
+		var idx []int64
+		for n := first + 1; n <= last && n*catalog.TileWidth <= n1; n++ {
+			idx = append(idx, tlog.StoredHashIndex(catalog.TileHeight, n-1))
+		}
+		if _, err := hr.ReadHashes(idx); err != nil {
+			return nil, hashTileError(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	count := int(last - first + 1)
+	bodies := make([][][]byte, count)
+	errs := make([]error, count)
+	done := make([]chan struct{}, count)
+	sem := make(chan struct{}, MaxParallel)
+	for i := range count {
+		done[i] = make(chan struct{})
+		t := tlog.Tile{H: catalog.TileHeight, L: -1, N: first + int64(i), W: int(min(catalog.TileWidth, n1-(first+int64(i))*catalog.TileWidth))}
+		wg.Go(func() {
+			defer close(done[i])
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			body, err := get(pub+"/"+catalog.TilePath(t), int64(t.W)*(2+catalog.MaxLeafSize))
+			if err == nil {
+				bodies[i], err = catalog.ParseEntryBundle(body, t.W)
+			}
+			errs[i] = err
+		})
+	}
+	for i := range count {
+		<-done[i]
+		if err := errs[i]; err != nil {
+			cancel()
+			if hr != nil && v.size > n0 && !a.rebased {
+				a.progress = prove(hr, st, v, a)
+			}
+			return nil, fmt.Errorf("entry bundle %d: %w", first+int64(i), err)
+		}
+		leaves := bodies[i]
+		bodies[i] = nil
+		if skip := n0 - (first+int64(i))*catalog.TileWidth; skip > 0 {
+			leaves = leaves[skip:]
+		}
+		if err := v.append(leaves); err != nil {
+			return nil, err
+		}
+	}
+	if v.root() != a.cp.Root {
+		return nil, errLeaves
+	}
+	return v, nil
+}
+
+// fetchError is a hash tile that did not come.
+type fetchError struct{ err error }
+
+func (e *fetchError) Error() string { return e.err.Error() }
+func (e *fetchError) Unwrap() error { return e.err }
+
+// hashTileError says why reading hash tiles failed: one did not come, or
+// they do not hash to the checkpoint (tlog found them inconsistent).
+func hashTileError(err error) error {
+	var fe *fetchError
+	if errors.As(err, &fe) {
+		return fe.err
+	}
+	return fmt.Errorf("the mirror's hash tiles do not hash to its checkpoint (%w)", err)
+}
+
+// tileReader reads a mirror's hash tiles for tlog.TileHashReader, and
+// keeps those it verified.
+type tileReader struct {
+	get     func(string, int64) ([]byte, error)
+	pub     string
+	mu      sync.Mutex
+	cache   map[tlog.Tile][]byte
+	fetched int
+}
+
+func (r *tileReader) Height() int { return catalog.TileHeight }
+
+func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		r.mu.Lock()
+		d, ok := r.cache[t]
+		if !ok {
+			r.fetched++
+		}
+		n := r.fetched
+		r.mu.Unlock()
+		if ok {
+			out[i] = d
+			continue
+		}
+		if n > maxHashTiles {
+			return nil, &fetchError{fmt.Errorf("more than %d hash tiles asked for", maxHashTiles)}
+		}
+		d, err := r.get(r.pub+"/"+catalog.TilePath(t), int64(t.W)*tlog.HashSize)
+		if err != nil {
+			return nil, &fetchError{err}
+		}
+		if len(d) != t.W*tlog.HashSize {
+			return nil, fmt.Errorf("hash tile %s has %d bytes, not %d", catalog.TilePath(t), len(d), t.W*tlog.HashSize)
+		}
+		out[i] = d
+	}
+	return out, nil
+}
+
+func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, t := range tiles {
+		r.cache[t] = data[i]
+	}
+}
+
+// prove returns v, a prefix of a's log, as progress worth keeping: with
+// the proofs, read from the hash tiles hr verifies, that the kept
+// checkpoint's tree and v's are both in a's. It is nil when they cannot
+// be had.
+func prove(hr tlog.HashReader, st *state, v *view, a *attempt) *progress {
+	n1 := a.cp.Size
+	tip, err := tlog.ProveTree(n1, v.size, hr)
+	if err != nil || tlog.CheckTree(tip, n1, a.cp.Root, v.size, v.root()) != nil {
+		return nil
+	}
+	var base tlog.TreeProof
+	if st.cp != nil && st.cp.Size > 0 {
+		base, err = tlog.ProveTree(n1, st.cp.Size, hr)
+		if err != nil || tlog.CheckTree(base, n1, a.cp.Root, st.cp.Size, st.cp.Root) != nil {
+			return nil
+		}
+	}
+	return &progress{view: v, anchor: a.checkpoint, anchorCP: a.cp, trust: a.trust, baseProof: base, tipProof: tip}
+}
+
+// keepProgress keeps the longest sync cut short among failures, if it
+// goes beyond what st holds: the next fetch goes on from there.
+func (c *Client) keepProgress(st *state, failures []Failure) {
+	var best *progress
+	for _, f := range failures {
+		var me *mirrorError
+		if errors.As(f.Err, &me) && me.progress != nil && me.progress.view.size > st.view.size && (best == nil || me.progress.view.size > best.view.size) {
+			best = me.progress
+		}
+	}
+	if best == nil {
+		return
+	}
+	st = st.clone()
+	if err := st.keep(best); err != nil {
+		c.cfg.Logger.Warn("reader: cannot keep a sync in progress", "dir", c.dir, "err", err)
+		st = nil
+	}
+	c.mu.Lock()
+	c.st = st
+	c.mu.Unlock()
+}
