@@ -1,6 +1,9 @@
 package render
 
-import "strings"
+import (
+	"strings"
+	"time"
+)
 
 // autonyms are the names of common languages in themselves, for the
 // language labels and filters of lists. A language not listed is shown by
@@ -49,4 +52,20 @@ func Comma(lang string) string {
 		return "، "
 	}
 	return ", "
+}
+
+// Funcs are the template functions of every page that lists or shows
+// articles (the mirror's and the local reader's): times and dates in UTC,
+// and an article's language as a lang and dir attribute, a name and a
+// separator between names. Each call returns a new map a page may add to.
+func Funcs() map[string]any {
+	return map[string]any{
+		"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
+		"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"dir":      Direction,
+		"lang":     LangAttr,
+		"langname": LanguageName,
+		"comma":    Comma,
+	}
 }

@@ -32,16 +32,11 @@ var styleETag = etagOf(styleCSS)
 // comments, and it comes before the body anyway.
 const freshMarker = "<!--samizdat:fresh-->"
 
-var funcs = template.FuncMap{
-	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"dir":      render.Direction,
-	"lang":     render.LangAttr,
-	"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-	"langname": render.LanguageName,
-	"comma":    render.Comma,
-	"marker":   func() template.HTML { return freshMarker },
-}
+var funcs = func() template.FuncMap {
+	f := render.Funcs()
+	f["marker"] = func() template.HTML { return freshMarker }
+	return f
+}()
 
 var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
 {{define "head"}}<!doctype html>

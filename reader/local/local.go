@@ -37,16 +37,11 @@ const pageCSP = "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 
 // savedCSP is the policy of saved pages, which carry their style inline.
 const savedCSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 
-var funcs = template.FuncMap{
-	"time":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
-	"ago":      ago,
-	"iso":      func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"dir":      render.Direction,
-	"lang":     render.LangAttr,
-	"date":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-	"langname": render.LanguageName,
-	"comma":    render.Comma,
-}
+var funcs = func() template.FuncMap {
+	f := render.Funcs()
+	f["ago"] = ago
+	return f
+}()
 
 var pages = template.Must(template.New("").Funcs(funcs).Parse(`
 {{define "head"}}<!doctype html>
