@@ -20,6 +20,7 @@ import (
 	"github.com/samizdat-news/samizdat/mirror/replica"
 	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/publish"
+	"github.com/samizdat-news/samizdat/publish/source"
 )
 
 // Timing and bounds of `samizdat follow`.
@@ -75,6 +76,12 @@ func runFollow(e *env, args []string) error {
 		return usagef("--every must be positive")
 	case *format != "text" && *format != "json":
 		return usagef("--log-format: want text or json")
+	}
+	if *lang != "" {
+		var err error
+		if *lang, err = source.LanguageTag(*lang); err != nil {
+			return usagef("--lang: %v", err)
+		}
 	}
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(*level)); err != nil {

@@ -39,6 +39,11 @@ func runPublish(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *lang != "" {
+		if *lang, err = source.LanguageTag(*lang); err != nil {
+			return usagef("--lang: %v", err)
+		}
+	}
 	if *feedSrc != "" {
 		if len(files) > 0 || *id != "" || *title != "" || *url != "" || *date != "" || len(authors) > 0 {
 			return usagef("--feed takes no FILE, --id, --title, --url, --date or --author: each item gives its own")
