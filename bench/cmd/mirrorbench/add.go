@@ -36,7 +36,7 @@ func runAdd(args []string) {
 	for i := next; i < next+*n; i++ {
 		items = append(items, item(i))
 	}
-	if _, err := p.publisher(st, benchEpoch.Add(time.Duration(next+*n)*time.Minute)).Publish(items); err != nil {
+	if _, err := p.publisher(st, benchEpoch.Add(time.Duration(next+*n)*time.Second)).Publish(items); err != nil {
 		fatal(err)
 	}
 	fmt.Printf("add: article-%06d to article-%06d\n", next, next+*n-1)
