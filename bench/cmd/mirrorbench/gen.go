@@ -30,7 +30,11 @@ var (
 	benchIssued    = time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	benchNotBefore = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
 	benchNotAfter  = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
-	benchEpoch     = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	// benchEpoch is the first article's date; article i is dated i
+	// seconds later, and so is the checkpoint after it: a store of a
+	// million articles stays in the past (a reader refuses a checkpoint
+	// dated in the future).
+	benchEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
 type benchPublisher struct {
@@ -144,8 +148,8 @@ func item(i int) publish.Item {
 			ID: fmt.Sprintf("article-%06d", i), Title: title, Language: "en",
 			CanonicalURL: fmt.Sprintf("https://news.example/%06d", i),
 			Authors:      []string{vocabulary[i%len(vocabulary)] + " " + vocabulary[(i*7)%len(vocabulary)]},
-			Created:      benchEpoch.Add(time.Duration(i) * time.Minute),
-			Updated:      benchEpoch.Add(time.Duration(i) * time.Minute),
+			Created:      benchEpoch.Add(time.Duration(i) * time.Second),
+			Updated:      benchEpoch.Add(time.Duration(i) * time.Second),
 		},
 		Files: []bundle.File{{Type: "text/html", Data: body}},
 	}
@@ -185,7 +189,7 @@ func runGen(args []string) {
 			raw += int64(len(it.Files[0].Data))
 			items = append(items, it)
 		}
-		pp := p.publisher(st, benchEpoch.Add(time.Duration(to)*time.Minute))
+		pp := p.publisher(st, benchEpoch.Add(time.Duration(to)*time.Second))
 		if _, err := pp.Publish(items); err != nil {
 			fatal(err)
 		}

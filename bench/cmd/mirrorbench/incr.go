@@ -381,7 +381,7 @@ func runIncr(args []string) {
 	}
 	next := len(articles)
 	publishOne := func() int {
-		res, err := p.publisher(stA, benchEpoch.Add(time.Duration(next+1)*time.Minute)).Publish([]publish.Item{item(next)})
+		res, err := p.publisher(stA, benchEpoch.Add(time.Duration(next+1)*time.Second)).Publish([]publish.Item{item(next)})
 		if err != nil {
 			fatal(err)
 		}

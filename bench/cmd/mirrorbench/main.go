@@ -4,6 +4,7 @@
 // round trips. It is a benchmark tool, not part of samizdat.
 //
 //	mirrorbench gen -store DIR -pub FILE -n N [-batch B]
+//	mirrorbench add -store DIR [-n N]
 //	mirrorbench wait -url URL|-log FILE -metric NAME -n N [-timeout D]
 //	mirrorbench freeport
 //	mirrorbench incr -base DIR -work DIR
@@ -34,13 +35,15 @@ func fatal(err error) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: mirrorbench gen|wait|incr|serve|syncprof [flags]")
+		fmt.Fprintln(os.Stderr, "usage: mirrorbench gen|add|wait|incr|serve|syncprof [flags]")
 		os.Exit(2)
 	}
 	args := os.Args[2:]
 	switch os.Args[1] {
 	case "gen":
 		runGen(args)
+	case "add":
+		runAdd(args)
 	case "wait":
 		runWait(args)
 	case "incr":
