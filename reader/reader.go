@@ -228,7 +228,10 @@ func (e *Error) Error() string {
 		}
 		return b.String()
 	}
-	if e.Err != nil {
+	switch {
+	case errors.Is(e.Err, context.DeadlineExceeded):
+		b.WriteString(" before the fetch ran out of time; what it checked is kept, and the next fetch goes on from there")
+	case e.Err != nil:
 		b.WriteString(" (" + e.Err.Error() + ")")
 	}
 	if len(absent) > 0 {
@@ -567,11 +570,6 @@ func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 func (c *Client) race(ctx context.Context, st *state, id string, cands []string) (*attempt, []Failure, []string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type outcome struct {
-		mirror string
-		a      *attempt
-		err    error
-	}
 	results := make(chan outcome, len(cands))
 	next, running := 0, 0
 	start := func() {
@@ -595,6 +593,7 @@ func (c *Client) race(ctx context.Context, st *state, id string, cands []string)
 		}
 		select {
 		case <-ctx.Done():
+			failures = append(failures, c.drain(results, running)...)
 			return stale, failures, untriedOf(cands[next:], failures, cands[:next]), context.Cause(ctx)
 		case <-staleDeadline:
 			return stale, failures, nil, nil
@@ -635,6 +634,41 @@ func (c *Client) race(ctx context.Context, st *state, id string, cands []string)
 			}
 		}
 	}
+}
+
+// outcome is how one mirror's attempt in a race ended.
+type outcome struct {
+	mirror string
+	a      *attempt
+	err    error
+}
+
+// drainGrace bounds how long a fetch that ran out of time waits for the
+// attempts still running, which stop at once with its context.
+const drainGrace = 500 * time.Millisecond
+
+// drain collects, for up to drainGrace, the outcomes of the running
+// attempts of a race whose context is done, and returns those that carry
+// a sync cut short with its checked progress: keepProgress keeps it, so
+// a fetch that ran out of time on a slow link goes on from there next
+// time instead of starting again from leaf 0. The others stay untried
+// ("no answer before the fetch gave up").
+func (c *Client) drain(results <-chan outcome, running int) []Failure {
+	var out []Failure
+	grace := time.NewTimer(drainGrace)
+	defer grace.Stop()
+	for ; running > 0; running-- {
+		select {
+		case o := <-results:
+			var me *mirrorError
+			if o.err != nil && errors.As(o.err, &me) && me.progress != nil {
+				out = append(out, Failure{o.mirror, o.err})
+			}
+		case <-grace.C:
+			return out
+		}
+	}
+	return out
 }
 
 // untriedOf lists the mirrors never started, and those started that

@@ -1,7 +1,9 @@
 package reader_test
 
 import (
+	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -77,14 +79,19 @@ type requests struct {
 	paths  []string
 	bytes  atomic.Int64
 	broken func(path string) bool
+	hang   func(path string) bool // answers nothing until the client gives up
 }
 
 func (rq *requests) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rq.mu.Lock()
 		rq.paths = append(rq.paths, r.URL.Path)
-		broken := rq.broken
+		broken, hang := rq.broken, rq.hang
 		rq.mu.Unlock()
+		if hang != nil && hang(r.URL.Path) {
+			<-r.Context().Done()
+			return
+		}
 		if broken != nil && broken(r.URL.Path) {
 			http.Error(w, "broken", http.StatusInternalServerError)
 			return
@@ -145,6 +152,31 @@ func TestSyncResumes(t *testing.T) {
 				t.Errorf("an article of the first bundles: %v, %v", a, err)
 			}
 		})
+	}
+}
+
+// TestSyncResumesAfterTimeout: a fetch whose own deadline runs out in
+// the middle of a long sync (a slow link, default flags) keeps what it
+// checked, and the next fetch goes on from there instead of leaf 0.
+func TestSyncResumesAfterTimeout(t *testing.T) {
+	w := newWorld(t)
+	st := w.bigLog(1500)
+	dir := t.TempDir()
+	slow := &requests{hang: func(p string) bool { return strings.HasSuffix(p, "/tile/entries/004") }}
+	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer cancel()
+	if _, err := w.client(dir, serve(t, slow.wrap(w.handler(st)))).Fetch(short, "late"); err == nil || !errors.Is(err, context.DeadlineExceeded) ||
+		!strings.Contains(err.Error(), "ran out of time; what it checked is kept") {
+		t.Fatalf("through a mirror that never sends bundle 4: %v", err)
+	}
+	honest := &requests{}
+	if r, err := w.client(dir, serve(t, honest.wrap(w.handler(st)))).Fetch(ctx, "late"); err != nil || r.Bundle == nil {
+		t.Fatalf("resumed: %v", err)
+	}
+	for n := range 4 {
+		if honest.count(fmt.Sprintf("/tile/entries/%03d", n)) != 0 {
+			t.Errorf("bundle %d fetched again after the timeout", n)
+		}
 	}
 }
 
