@@ -34,7 +34,7 @@ type extracted struct {
 // extract runs readability over doc (which it changes), sets a's metadata
 // from what it finds and what the page walk pm found, and, unless
 // metaOnly, returns the extracted article as a small document of its own.
-func extract(doc *html.Node, base *url.URL, pm *pageMeta, a *Article, metaOnly bool) (*extracted, error) {
+func extract(doc *html.Node, base *url.URL, pm *pageMeta, a *Article, metaOnly, fetchImages bool) (*extracted, error) {
 	p := readability.NewParser()
 	p.MaxElemsToParse = MaxExtractElements
 	art, err := p.ParseAndMutate(doc, base)
@@ -71,7 +71,10 @@ func extract(doc *html.Node, base *url.URL, pm *pageMeta, a *Article, metaOnly b
 		}
 	}
 	cleanContent(content, linkBase)
-	if img := leadImage(a.Image, base, linkBase); img != "" && !hasImage(content, img, base, linkBase) {
+	// A remote lead image is added only when it will be fetched into the
+	// bundle: mirrors and saved copies load nothing from elsewhere, so it
+	// would show as an empty frame.
+	if img := leadImage(a.Image, base, linkBase); img != "" && (fetchImages || !isRemote(img)) && !hasImage(content, img, base, linkBase) {
 		fig := &html.Node{Type: html.ElementNode, Data: "figure", DataAtom: atom.Figure}
 		fig.AppendChild(&html.Node{Type: html.ElementNode, Data: "img", DataAtom: atom.Img,
 			Attr: []html.Attribute{{Key: "src", Val: img}, {Key: "alt", Val: ""}}})
@@ -350,6 +353,12 @@ func leadImage(ref string, base, linkBase *url.URL) string {
 		return ""
 	}
 	return u.String()
+}
+
+// isRemote reports whether ref is an absolute http or https URL.
+func isRemote(ref string) bool {
+	u, err := url.Parse(ref)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https")
 }
 
 // hasImage reports whether content already shows img (by the same

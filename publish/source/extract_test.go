@@ -2,6 +2,8 @@ package source_test
 
 import (
 	"bytes"
+	"errors"
+	"net/http"
 	"os"
 	"reflect"
 	"strings"
@@ -98,23 +100,36 @@ func TestExtractDocument(t *testing.T) {
 }
 
 // TestExtractLeadImage checks that a lead image missing from the content
-// is put first, as a figure, and that a relative one is resolved.
+// is put first, as a figure, and that a relative one is resolved; and that
+// a remote one is put only when images are fetched, since mirrors load
+// nothing from elsewhere and would show an empty frame.
 func TestExtractLeadImage(t *testing.T) {
-	for _, tt := range []struct{ og, base, want string }{
-		{"https://cdn.example.org/lead.jpg", "", `<article><figure><img src="https://cdn.example.org/lead.jpg" alt=""/></figure>`},
-		{"/images/lead.jpg", "https://example.org/news/a", `<article><figure><img src="https://example.org/images/lead.jpg" alt=""/></figure>`},
-		{"javascript:alert(1)", "", `<article><p>`},
+	// No fetch succeeds here: a failed one leaves the reference as it is.
+	offline := &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) { return nil, errors.New("offline") })}
+	for _, tt := range []struct {
+		og, base, want string
+		fetch          bool
+	}{
+		{"https://cdn.example.org/lead.jpg", "", `<article><figure><img src="https://cdn.example.org/lead.jpg" alt=""/></figure>`, true},
+		{"/images/lead.jpg", "https://example.org/news/a", `<article><figure><img src="https://example.org/images/lead.jpg" alt=""/></figure>`, true},
+		{"https://cdn.example.org/lead.jpg", "", `<article><p>`, false},
+		{"/images/lead.jpg", "https://example.org/news/a", `<article><p>`, false},
+		{"javascript:alert(1)", "", `<article><p>`, true},
 	} {
 		page := `<html><head><title>T</title><meta property="og:image" content="` + tt.og + `"></head><body><article><p>` + para + `</p><p>` + para + `</p></article></body></html>`
-		a, err := source.FromHTML([]byte(page), "", tt.base, nil)
+		a, err := source.FromHTML([]byte(page), "", tt.base, &source.Options{FetchImages: tt.fetch, HTTPClient: offline})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if body := string(a.Files[0].Data); !strings.Contains(body, tt.want) {
-			t.Errorf("og:image %q: the body lacks %s:\n%s", tt.og, tt.want, body)
+			t.Errorf("og:image %q, fetch %v: the body lacks %s:\n%s", tt.og, tt.fetch, tt.want, body)
 		}
 	}
 }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestExtractDates checks where publication and modification times come
 // from, and in which order.

@@ -331,7 +331,7 @@ func (a *Article) loadHTML(data []byte, contentType string, base *url.URL, o *Op
 		return nil, nil
 	}
 	pm := walkPage(doc)
-	ex, err := extract(doc, base, pm, a, o.Raw)
+	ex, err := extract(doc, base, pm, a, o.Raw, o.FetchImages)
 	var refs []string
 	switch {
 	case o.Raw:

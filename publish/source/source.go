@@ -11,7 +11,9 @@
 // from it, <!doctype html>, lang and dir, <meta charset="utf-8">, title,
 // description, authors, dates, site name and canonical link in the head,
 // and in the body one <article> holding the extracted content, with the
-// lead image as a first <figure> if the content lacks it. Scripts,
+// lead image as a first <figure> if the content lacks it (a remote one
+// only with Options.FetchImages: mirrors load nothing from elsewhere, so
+// it would show as an empty frame). Scripts,
 // styles, navigation, forms and event handlers never reach it. With
 // Options.Raw the page is signed as it is: byte for byte when it is
 // UTF-8 and says so itself (less a byte order mark), else decoded to UTF-8
