@@ -21,6 +21,10 @@ const (
 	// level of the tree, beside the tiles of heights 8 it checks bundles
 	// with (one per 65,536 leaves).
 	maxHashTiles = 64 + MaxNewLeaves/(catalog.TileWidth*catalog.TileWidth)
+	// maxAhead bounds the entry bundles a sync holds, fetched or being
+	// fetched, beyond the first it has not appended: a mirror that holds
+	// back one bundle cannot make it keep the rest in memory.
+	maxAhead = 2 * MaxParallel
 )
 
 // sync fetches the entry bundles that hold leaves [prior.size, a.cp.Size)
@@ -70,12 +74,22 @@ func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, erro
 	bodies := make([][][]byte, count)
 	errs := make([]error, count)
 	done := make([]chan struct{}, count)
+	used := make([]chan struct{}, count) // closed once bundle i is appended
 	sem := make(chan struct{}, MaxParallel)
 	for i := range count {
 		done[i] = make(chan struct{})
+		used[i] = make(chan struct{})
 		t := tlog.Tile{H: catalog.TileHeight, L: -1, N: first + int64(i), W: int(min(catalog.TileWidth, n1-(first+int64(i))*catalog.TileWidth))}
 		wg.Go(func() {
 			defer close(done[i])
+			if i >= maxAhead {
+				select {
+				case <-used[i-maxAhead]:
+				case <-ctx.Done():
+					errs[i] = ctx.Err()
+					return
+				}
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -107,6 +121,7 @@ func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, erro
 		if err := v.append(leaves); err != nil {
 			return nil, err
 		}
+		close(used[i])
 	}
 	if v.root() != a.cp.Root {
 		return nil, errLeaves
