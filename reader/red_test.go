@@ -1,12 +1,17 @@
 package reader_test
 
 import (
+	"errors"
 	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/reader"
 )
 
@@ -48,5 +53,116 @@ func TestSyncLookahead(t *testing.T) {
 	}
 	if tripped.Load() {
 		t.Errorf("more than %d entry bundles fetched while the first was held back", limit)
+	}
+}
+
+// TestMeasureHeldBundle (SAMIZDAT_RED_MEASURE=1) measures the reader's
+// peak heap while a mirror holds back entry bundle 0 of a log of 256
+// bundles and answers every other one at once with the largest bundle
+// there can be.
+func TestMeasureHeldBundle(t *testing.T) {
+	if os.Getenv("SAMIZDAT_RED_MEASURE") == "" {
+		t.Skip("set SAMIZDAT_RED_MEASURE=1")
+	}
+	w := newWorld(t)
+	st := w.bigLog(256*256 - 10)
+	h := w.handler(st)
+	leaf := make([]byte, catalog.MaxLeafSize)
+	var big []byte
+	for range catalog.TileWidth {
+		big = catalog.AppendEntryBundle(big, leaf)
+	}
+	var served atomic.Int64
+	mirror := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		switch {
+		case strings.HasSuffix(p, "/tile/entries/000"):
+			select {
+			case <-time.After(3 * time.Second):
+			case <-r.Context().Done():
+				return
+			}
+		case strings.Contains(p, "/tile/entries/") && !strings.Contains(p, ".p/"):
+			served.Add(1)
+			rw.Write(big)
+			return
+		}
+		h.ServeHTTP(rw, r)
+	})
+	runtime.GC()
+	var base runtime.MemStats
+	runtime.ReadMemStats(&base)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				var m runtime.MemStats
+				runtime.ReadMemStats(&m)
+				if m.HeapInuse > peak.Load() {
+					peak.Store(m.HeapInuse)
+				}
+			}
+		}
+	}()
+	start := time.Now()
+	_, err := w.client(t.TempDir(), serve(t, mirror)).Fetch(ctx, "late")
+	close(stop)
+	<-sampled
+	t.Logf("fetch: %v after %v; %d max-size bundles served; peak heap in use %.1f MiB above the %.1f MiB before",
+		err, time.Since(start).Round(time.Millisecond), served.Load(), float64(peak.Load()-base.HeapInuse)/(1<<20), float64(base.HeapInuse)/(1<<20))
+}
+
+// TestForkProvenByHashTiles: a reader that kept a log forked from the
+// honest one (a stolen signing key) and meets the honest, longer log
+// through hash tiles that hash to its signed checkpoint has proof of the
+// fork, and raises the alarm with the evidence, instead of blaming the
+// honest mirror for altered leaves and refusing it forever.
+func TestForkProvenByHashTiles(t *testing.T) {
+	w := newWorld(t)
+	dir := w.primedAt(step0, step1)
+	_, err := w.client(dir, serve(t, w.handler(w.bigLog(1500)))).Fetch(ctx, "late")
+	if !errors.Is(err, reader.ErrFork) {
+		t.Fatalf("fetch of the other history: %v", err)
+	}
+	var re *reader.Error
+	var fe *catalog.ForkError
+	if !errors.As(err, &re) || len(re.Forks()) != 1 || !errors.As(re.Forks()[0].Err, &fe) || len(fe.Have) == 0 || len(fe.Got) == 0 {
+		t.Fatalf("fork %v: want both checkpoints as evidence", err)
+	}
+	if ents, err := os.ReadDir(filepath.Join(dir, w.pub.ID(), "forks")); err != nil || len(ents) != 1 {
+		t.Errorf("evidence kept: %v, %v", ents, err)
+	}
+}
+
+// TestForkedProgress: a hostile mirror with a stolen signing key makes a
+// reader keep a sync in progress on a forked log (it fails a bundle on
+// purpose). The honest, longer log then proves the fork through its hash
+// tiles: the reader raises the alarm with the forked anchor as evidence,
+// rather than calling every honest mirror a liar.
+func TestForkedProgress(t *testing.T) {
+	w := newWorld(t)
+	forked := w.store(step0, step1)
+	w.grow(forked, 1500, t1)
+	dir := w.primedAt(step0)
+	breaking := &requests{broken: func(p string) bool { return strings.HasSuffix(p, "/tile/entries/004") }}
+	if _, err := w.client(dir, serve(t, breaking.wrap(w.handler(forked)))).List(ctx); err == nil || !strings.Contains(err.Error(), "entry bundle 4") {
+		t.Fatalf("through the forked mirror that fails bundle 4: %v", err)
+	}
+	_, err := w.client(dir, serve(t, w.handler(w.bigLog(3000)))).Fetch(ctx, "late")
+	var re *reader.Error
+	var fe *catalog.ForkError
+	if !errors.Is(err, reader.ErrFork) || !errors.As(err, &re) || len(re.Forks()) != 1 || !errors.As(re.Forks()[0].Err, &fe) || len(fe.Have) == 0 || len(fe.Got) == 0 {
+		t.Fatalf("the honest log after progress on a fork: %v", err)
+	}
+	if cp, err := catalog.ParseUnverified(fe.Have); err != nil || cp.Size <= 1500 {
+		t.Errorf("evidence kept: %v, %v; want the forked sync's anchor", cp, err)
 	}
 }

@@ -54,7 +54,16 @@ func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, erro
 				return nil, hashTileError(err)
 			}
 			if tlog.CheckTree(p, n1, a.cp.Root, n0, prior.root()) != nil {
-				return nil, errLeaves
+				// The hash tiles hash to the mirror's signed checkpoint,
+				// and prior to one the reader kept (the head's, or the
+				// anchor of a sync in progress): two histories signed.
+				have := st.checkpoint
+				if n0 != st.cp.Size {
+					have = st.anchor
+				}
+				fe := &catalog.ForkError{Size: n0, Have: have, Got: a.checkpoint,
+					Reason: fmt.Sprintf("the log's tree of %d leaves differs from the one the reader checked", n0)}
+				return nil, fmt.Errorf("%w: %w", ErrFork, fe)
 			}
 		}
 		// The hashes of heights 8 and above over the bundles to come: what
