@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -56,16 +57,17 @@ func TestSyncLookahead(t *testing.T) {
 	}
 }
 
-// TestMeasureHeldBundle (SAMIZDAT_RED_MEASURE=1) measures the reader's
-// peak heap while a mirror holds back entry bundle 0 of a log of 256
+// TestMeasureHeldBundle (SAMIZDAT_RED_MEASURE=N) measures the reader's
+// peak heap while a mirror holds back entry bundle 0 of a log of N
 // bundles and answers every other one at once with the largest bundle
 // there can be.
 func TestMeasureHeldBundle(t *testing.T) {
-	if os.Getenv("SAMIZDAT_RED_MEASURE") == "" {
-		t.Skip("set SAMIZDAT_RED_MEASURE=1")
+	bundles, _ := strconv.Atoi(os.Getenv("SAMIZDAT_RED_MEASURE"))
+	if bundles <= 0 {
+		t.Skip("set SAMIZDAT_RED_MEASURE to a number of entry bundles")
 	}
 	w := newWorld(t)
-	st := w.bigLog(256*256 - 10)
+	st := w.bigLog(bundles*catalog.TileWidth - 10)
 	h := w.handler(st)
 	leaf := make([]byte, catalog.MaxLeafSize)
 	var big []byte
@@ -78,7 +80,7 @@ func TestMeasureHeldBundle(t *testing.T) {
 		switch {
 		case strings.HasSuffix(p, "/tile/entries/000"):
 			select {
-			case <-time.After(3 * time.Second):
+			case <-time.After(1500 * time.Millisecond):
 			case <-r.Context().Done():
 				return
 			}
