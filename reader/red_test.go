@@ -168,3 +168,70 @@ func TestForkedProgress(t *testing.T) {
 		t.Errorf("evidence kept: %v, %v; want the forked sync's anchor", cp, err)
 	}
 }
+
+// TestHostileTileShapes: entry bundles with an extra or a missing leaf,
+// trailing bytes or no end, hash tiles too long, and a leaf of a bundle
+// that breaks the leaf rules, from a mirror of a long sync: each is
+// refused in one line, raises no fork alarm, and leaves nothing that
+// stops an honest mirror.
+func TestHostileTileShapes(t *testing.T) {
+	w := newWorld(t)
+	st := w.bigLog(1500)
+	h := w.handler(st)
+	bad := catalog.AppendEntryBundle(nil, []byte{0xff, 1, 2})
+	cases := []struct {
+		name, path string
+		alter      func(b []byte) []byte
+		endless    bool
+	}{
+		{"extra leaf", "/tile/entries/002", func(b []byte) []byte { return append(b, bad...) }, false},
+		{"missing leaf", "/tile/entries/002", func(b []byte) []byte {
+			leaves, err := catalog.ParseEntryBundle(b, catalog.TileWidth)
+			if err != nil {
+				return nil
+			}
+			return catalog.AppendEntryBundle(nil, leaves[:len(leaves)-1]...)
+		}, false},
+		{"cut short", "/tile/entries/002", func(b []byte) []byte { return b[:len(b)-1] }, false},
+		{"trailing byte", "/tile/entries/002", func(b []byte) []byte { return append(b, 0) }, false},
+		{"leaf breaking the rules", "/tile/entries/002", func(b []byte) []byte {
+			l := int(b[0])<<8 | int(b[1])
+			return append(append([]byte(nil), bad...), b[2+l:]...)
+		}, false},
+		{"endless entry bundle", "/tile/entries/003", nil, true},
+		{"long hash tile", "/tile/0/", func(b []byte) []byte { return append(b, make([]byte, 32)...) }, false},
+		{"endless hash tile", "/tile/1/", nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lying := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+				if !strings.Contains(r.URL.Path, tc.path) {
+					h.ServeHTTP(rw, r)
+					return
+				}
+				if tc.endless {
+					chunk := make([]byte, 64<<10)
+					for r.Context().Err() == nil {
+						if _, err := rw.Write(chunk); err != nil {
+							return
+						}
+					}
+					return
+				}
+				rw.Write(tc.alter(record(h, r).Body.Bytes()))
+			})
+			dir := w.primedAt(step0)
+			_, err := w.client(dir, serve(t, lying)).Fetch(ctx, "late")
+			if err == nil || errors.Is(err, reader.ErrFork) || strings.Count(err.Error(), "\n") != 1 {
+				t.Fatalf("got %v, want one line, no fork", err)
+			}
+			t.Log(strings.TrimSpace(err.Error()[strings.Index(err.Error(), "\n"):]))
+			if _, err := w.client(dir, serve(t, h)).Fetch(ctx, "late"); err != nil {
+				t.Fatalf("an honest mirror after it: %v", err)
+			}
+			if ents, _ := os.ReadDir(filepath.Join(dir, w.pub.ID(), "forks")); len(ents) != 0 {
+				t.Errorf("fork evidence kept: %v", ents)
+			}
+		})
+	}
+}
