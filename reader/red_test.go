@@ -2,6 +2,7 @@ package reader_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/reader"
 )
 
@@ -153,12 +155,24 @@ func TestForkedProgress(t *testing.T) {
 	w := newWorld(t)
 	forked := w.store(step0, step1)
 	w.grow(forked, 1500, t1)
-	dir := w.primedAt(step0)
+	honest := w.bigLog(3000)
+	for _, primed := range []bool{false, true} {
+		t.Run(fmt.Sprintf("primed=%v", primed), func(t *testing.T) {
+			dir := t.TempDir()
+			if primed {
+				dir = w.primedAt(step0)
+			}
+			forkedProgress(t, w, dir, forked, honest)
+		})
+	}
+}
+
+func forkedProgress(t *testing.T, w *world, dir string, forked, honest *store.Store) {
 	breaking := &requests{broken: func(p string) bool { return strings.HasSuffix(p, "/tile/entries/004") }}
 	if _, err := w.client(dir, serve(t, breaking.wrap(w.handler(forked)))).List(ctx); err == nil || !strings.Contains(err.Error(), "entry bundle 4") {
 		t.Fatalf("through the forked mirror that fails bundle 4: %v", err)
 	}
-	_, err := w.client(dir, serve(t, w.handler(w.bigLog(3000)))).Fetch(ctx, "late")
+	_, err := w.client(dir, serve(t, w.handler(honest))).Fetch(ctx, "late")
 	var re *reader.Error
 	var fe *catalog.ForkError
 	if !errors.Is(err, reader.ErrFork) || !errors.As(err, &re) || len(re.Forks()) != 1 || !errors.As(re.Forks()[0].Err, &fe) || len(fe.Have) == 0 || len(fe.Got) == 0 {

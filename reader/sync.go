@@ -57,9 +57,9 @@ func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, erro
 				// The hash tiles hash to the mirror's signed checkpoint,
 				// and prior to one the reader kept (the head's, or the
 				// anchor of a sync in progress): two histories signed.
-				have := st.checkpoint
-				if n0 != st.cp.Size {
-					have = st.anchor
+				have := st.anchor
+				if st.cp != nil && n0 == st.cp.Size {
+					have = st.checkpoint
 				}
 				fe := &catalog.ForkError{Size: n0, Have: have, Got: a.checkpoint,
 					Reason: fmt.Sprintf("the log's tree of %d leaves differs from the one the reader checked", n0)}
