@@ -63,8 +63,18 @@ func (x *index) open(readOnly bool) (*bolt.DB, error) {
 	return bolt.Open(x.path, 0o600, &bolt.Options{ReadOnly: readOnly, Timeout: indexLockWait})
 }
 
+// damagedFile turns a panic of bbolt, which asserts rather than checks
+// what it reads from its pages (on opening, the freelist), into an
+// error: a damaged index file is rebuilt or reported, not a crash.
+func damagedFile(err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("index: damaged file (%v)", r)
+	}
+}
+
 // read runs f on the index's buckets in a read-only transaction.
-func (x *index) read(f func(meta, arts *bolt.Bucket) error) error {
+func (x *index) read(f func(meta, arts *bolt.Bucket) error) (err error) {
+	defer damagedFile(&err)
 	db, err := x.open(true)
 	if err != nil {
 		return err
@@ -123,7 +133,8 @@ func (x *index) readMeta() (*indexMeta, error) {
 
 // write records v (a view whose base is x, or nil when v holds every
 // article) with the meta m, in one transaction.
-func (x *index) write(v *view, m *indexMeta) error {
+func (x *index) write(v *view, m *indexMeta) (err error) {
+	defer damagedFile(&err)
 	db, err := x.open(false)
 	if err != nil {
 		return err

@@ -317,8 +317,10 @@ var (
 	ErrRollback = catalog.ErrRollback
 	// ErrFork is wrapped, beside the *catalog.ForkError that holds both
 	// signed checkpoints as evidence, when a mirror serves a checkpoint of
-	// the kept one's size with another root. Client.Fetch keeps the
-	// evidence in the state directory's forks/ folder.
+	// the kept one's size with another root, or a longer one whose hash
+	// tiles (which hash to its root) give the tree the reader kept (its
+	// head's, or that of a sync in progress) another root. Client.Fetch
+	// keeps the evidence in the state directory's forks/ folder.
 	ErrFork     = errors.New("the publisher's log forked")
 	ErrNotFound = errors.New("no such article in the publisher's log")
 	ErrWithheld = errors.New("the mirror withholds a bundle its log names")

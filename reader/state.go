@@ -612,7 +612,11 @@ func saveFork(dir, mirror string, fe *catalog.ForkError) error {
 	}
 	sum := sha256.Sum256(fe.Got)
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "Two checkpoints of %d leaves, both signed by the publisher's keys, with different roots.\n", fe.Size)
+	if fe.Reason != "" {
+		fmt.Fprintf(&b, "Two checkpoints, both signed by the publisher's keys, for two histories of its log: %s.\n", fe.Reason)
+	} else {
+		fmt.Fprintf(&b, "Two checkpoints of %d leaves, both signed by the publisher's keys, with different roots.\n", fe.Size)
+	}
 	fmt.Fprintf(&b, "The second came from %s. Send this file to the publisher.\n\nThe checkpoint kept before:\n\n%s\nThe checkpoint the mirror served:\n\n%s", mirror, fe.Have, fe.Got)
 	return writeAtomic(fdir, hex.EncodeToString(sum[:8])+".txt", b.Bytes())
 }

@@ -21,6 +21,10 @@ const (
 	// level of the tree, beside the tiles of heights 8 it checks bundles
 	// with (one per 65,536 leaves).
 	maxHashTiles = 64 + MaxNewLeaves/(catalog.TileWidth*catalog.TileWidth)
+	// maxAhead bounds the entry bundles a sync holds, fetched or being
+	// fetched, beyond the first it has not appended: a mirror that holds
+	// back one bundle cannot make it keep the rest in memory.
+	maxAhead = 2 * MaxParallel
 )
 
 // sync fetches the entry bundles that hold leaves [prior.size, a.cp.Size)
@@ -50,7 +54,16 @@ func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, erro
 				return nil, hashTileError(err)
 			}
 			if tlog.CheckTree(p, n1, a.cp.Root, n0, prior.root()) != nil {
-				return nil, errLeaves
+				// The hash tiles hash to the mirror's signed checkpoint,
+				// and prior to one the reader kept (the head's, or the
+				// anchor of a sync in progress): two histories signed.
+				have := st.anchor
+				if st.cp != nil && n0 == st.cp.Size {
+					have = st.checkpoint
+				}
+				fe := &catalog.ForkError{Size: n0, Have: have, Got: a.checkpoint,
+					Reason: fmt.Sprintf("the log's tree of %d leaves differs from the one the reader checked", n0)}
+				return nil, fmt.Errorf("%w: %w", ErrFork, fe)
 			}
 		}
 		// The hashes of heights 8 and above over the bundles to come: what
@@ -70,12 +83,22 @@ func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, erro
 	bodies := make([][][]byte, count)
 	errs := make([]error, count)
 	done := make([]chan struct{}, count)
+	used := make([]chan struct{}, count) // closed once bundle i is appended
 	sem := make(chan struct{}, MaxParallel)
 	for i := range count {
 		done[i] = make(chan struct{})
+		used[i] = make(chan struct{})
 		t := tlog.Tile{H: catalog.TileHeight, L: -1, N: first + int64(i), W: int(min(catalog.TileWidth, n1-(first+int64(i))*catalog.TileWidth))}
 		wg.Go(func() {
 			defer close(done[i])
+			if i >= maxAhead {
+				select {
+				case <-used[i-maxAhead]:
+				case <-ctx.Done():
+					errs[i] = ctx.Err()
+					return
+				}
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
@@ -107,6 +130,7 @@ func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, erro
 		if err := v.append(leaves); err != nil {
 			return nil, err
 		}
+		close(used[i])
 	}
 	if v.root() != a.cp.Root {
 		return nil, errLeaves
