@@ -212,20 +212,7 @@ func TestFetchSavesOnlyImages(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	p := testkeys.New(t, "daily-news")
-	pub := filepath.Join(dir, "publisher.pub")
-	if err := os.WriteFile(pub, []byte(p.Root.Public().String()+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stDir := filepath.Join(dir, "store")
-	st, err := store.Open(stDir, &store.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb, err := publish.New(st, p.Root.Public(), p.Statement, p.Signer, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, stDir, st, pb := newPublisherStore(t, dir)
 	it := publish.Item{Meta: bundle.Metadata{ID: "hostile", Title: "Hostile names", Language: "en"}, Files: []bundle.File{
 		{Type: "text/html", Data: []byte(`<p>Open the picture.</p><a href="evil.html">picture</a><img src="photo.png">`)},
 		{Name: "evil.html", Type: "image/png", Data: []byte(`<script>document.title = "ran"</script>`)},
@@ -275,4 +262,25 @@ func pubID(t *testing.T, pub string) string {
 		t.Fatal(err)
 	}
 	return k.ID()
+}
+
+// newPublisherStore makes a test publisher, writes its publisher.pub in
+// dir and opens a new store in dir/store with a publisher for it.
+func newPublisherStore(t *testing.T, dir string) (pub, stDir string, st *store.Store, pb *publish.Publisher) {
+	t.Helper()
+	p := testkeys.New(t, "daily-news")
+	pub = filepath.Join(dir, "publisher.pub")
+	if err := os.WriteFile(pub, []byte(p.Root.Public().String()+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stDir = filepath.Join(dir, "store")
+	st, err := store.Open(stDir, &store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err = publish.New(st, p.Root.Public(), p.Statement, p.Signer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub, stDir, st, pb
 }

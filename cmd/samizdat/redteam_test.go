@@ -20,9 +20,7 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
-	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/mirror"
-	"github.com/samizdat-news/samizdat/mirror/store"
 	"github.com/samizdat-news/samizdat/publish"
 )
 
@@ -240,20 +238,7 @@ func TestFetchListHoldsNoBundles(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	p := testkeys.New(t, "daily-news")
-	pub := filepath.Join(dir, "publisher.pub")
-	if err := os.WriteFile(pub, []byte(p.Root.Public().String()+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stDir := filepath.Join(dir, "store")
-	st, err := store.Open(stDir, &store.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb, err := publish.New(st, p.Root.Public(), p.Statement, p.Signer, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, stDir, st, pb := newPublisherStore(t, dir)
 	rnd := rand.NewChaCha8([32]byte{1})
 	for i := range articles {
 		img := make([]byte, imageSize) // incompressible, as photos are
@@ -338,20 +323,7 @@ func TestFetchListTimeBounded(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	p := testkeys.New(t, "daily-news")
-	pub := filepath.Join(dir, "publisher.pub")
-	if err := os.WriteFile(pub, []byte(p.Root.Public().String()+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	stDir := filepath.Join(dir, "store")
-	st, err := store.Open(stDir, &store.Options{Create: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb, err := publish.New(st, p.Root.Public(), p.Statement, p.Signer, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, stDir, st, pb := newPublisherStore(t, dir)
 	rnd := rand.NewChaCha8([32]byte{2})
 	for i := range articles {
 		img := make([]byte, 64<<10)
