@@ -55,12 +55,12 @@ func TestIndexProofRoute(t *testing.T) {
 	for path, code := range map[string]int{
 		"/p/" + a + "/index/" + strconv.FormatInt(cp.Size-1, 10) + "/hostile": 404, // an older size
 		"/p/" + a + "/index/" + strconv.FormatInt(cp.Size+1, 10) + "/hostile": 404,
-		"/p/" + a + "/index/0" + strconv.FormatInt(cp.Size, 10) + "/hostile":   404, // not canonical
-		"/p/" + a + "/index/-1/hostile":                                        404,
-		"/p/" + a + "/index/x/hostile":                                         404,
-		base + "Not-An-Id":                                                     404,
-		base + "hostile?x=1":                                                   400,
-		"/p/" + f.gamma.ID() + "/index/1/secret":                               404, // not trusted here
+		"/p/" + a + "/index/0" + strconv.FormatInt(cp.Size, 10) + "/hostile":  404, // not canonical
+		"/p/" + a + "/index/-1/hostile":                                       404,
+		"/p/" + a + "/index/x/hostile":                                        404,
+		base + "Not-An-Id":                                                    404,
+		base + "hostile?x=1":                                                  400,
+		"/p/" + f.gamma.ID() + "/index/1/secret":                              404, // not trusted here
 	} {
 		if r := f.get(path); r.StatusCode != code || r.Header.Get("Cache-Control") == "public, max-age=31536000, immutable" {
 			t.Errorf("%s: %d (%s), want %d, not cached for good", path, r.StatusCode, r.Header.Get("Cache-Control"), code)
