@@ -24,6 +24,11 @@ var bktIndex = []byte("index")
 // publisher carries no article index (one signed before it existed).
 var ErrNoIndex = errors.New("store: the publisher's checkpoint carries no article index")
 
+// ErrFalseIndex is wrapped, beside a *catalog.ForkError, by Apply's error
+// for a checkpoint whose article index root is not that of the log it
+// signs: the log is the publisher's, the index line a lie.
+var ErrFalseIndex = errors.New("the checkpoint's article index is not the log's")
+
 // indexBucket is an index.Store over a publisher's index bucket. Reads see
 // the bucket (nil: nothing stored yet) through the writes made so far.
 // With direct set, writes go to the bucket, which must be writable;
@@ -99,7 +104,8 @@ func (p *plan) indexLeaves(pb *bolt.Bucket) error {
 		}
 	}
 	if p.newCP.Index != (tlog.Hash{}) && p.newCP.Index != x.Root() {
-		return p.fork(fmt.Sprintf("the checkpoint of size %d signs article index root %s, but the log's leaves give %s", p.newCP.Size, p.newCP.Index, x.Root()))
+		fe := p.fork(fmt.Sprintf("the checkpoint of size %d signs article index root %s, but the log's leaves give %s", p.newCP.Size, p.newCP.Index, x.Root()))
+		return fmt.Errorf("%w (%w)", fe, ErrFalseIndex)
 	}
 	return nil
 }

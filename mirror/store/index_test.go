@@ -95,7 +95,7 @@ func TestIndexRefusesFalseRoot(t *testing.T) {
 		}
 		_, err = f.st.Apply(f.pub.Root.Public(), &store.Update{Leaves: [][]byte{lb2}, Checkpoint: signed, Bundles: [][]byte{b2}})
 		var fe *catalog.ForkError
-		if !errors.As(err, &fe) || string(fe.Got) != string(signed) || len(fe.Have) == 0 {
+		if !errors.As(err, &fe) || !errors.Is(err, store.ErrFalseIndex) || string(fe.Got) != string(signed) || len(fe.Have) == 0 {
 			t.Fatalf("%s: Apply = %v, want a fork with both checkpoints", name, err)
 		}
 		if got := f.snapshot(); got != before {
