@@ -17,10 +17,10 @@ package catalog_test
 // checks the store's own. Every tampered proof must be refused by both our
 // checks and the oracle's.
 //
-// Tiles are not checked: torchwood v0.6.1 has a tlog-tiles client
-// (Client, TileFetcher, TilePath), but samizdat's tile layout (branch
-// h/tiles) was not on main when these tests were written. Once it is, a
-// test should read an exported log through torchwood.Client.
+// Tiles are checked over HTTP in mirror/web (TestTilesAndProofsOfAGrownLog
+// and the reader routes' test): torchwood's tlog-tiles client
+// (TileFetcher, Client.Entry) reads the mirror's tiles and proves each
+// leaf it reads against the checkpoint.
 
 import (
 	"bytes"

@@ -1,12 +1,15 @@
 package web_test
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"testing"
 
+	"filippo.io/torchwood"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/catalog/index"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // TestIndexProofRoute serves index proofs that verify against the
@@ -64,6 +67,47 @@ func TestIndexProofRoute(t *testing.T) {
 	} {
 		if r := f.get(path); r.StatusCode != code || r.Header.Get("Cache-Control") == "public, max-age=31536000, immutable" {
 			t.Errorf("%s: %d (%s), want %d, not cached for good", path, r.StatusCode, r.Header.Get("Cache-Control"), code)
+		}
+	}
+}
+
+// TestTilesAndProofsOfAGrownLog reads a log of more than two full tiles
+// (so level 1 tiles are used) through torchwood's tlog-tiles client, an
+// independent implementation, and checks the index proofs of a sample of
+// its articles, present and absent, against the same checkpoint.
+func TestTilesAndProofsOfAGrownLog(t *testing.T) {
+	f := newFixture(t, nil)
+	f.grow(600)
+	a := f.alpha.ID()
+	cp, err := catalog.OpenCheckpoint([]byte(f.get("/p/"+a+"/checkpoint").body), f.alpha.Trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf, err := torchwood.NewTileFetcher(f.srv.URL + "/p/" + a + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, err := torchwood.NewClient(tf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := tlog.Tree{N: cp.Size, Hash: cp.Root}
+	for _, n := range []int64{0, 255, 256, 511, 512, cp.Size - 1} {
+		leaf, proof, err := tc.Entry(context.Background(), tree, n)
+		if err != nil {
+			t.Fatalf("torchwood: leaf %d: %v", n, err)
+		}
+		if err := catalog.CheckInclusion(cp, n, leaf, proof); err != nil {
+			t.Errorf("leaf %d: %v", n, err)
+		}
+		l, err := catalog.ParseLeaf(leaf)
+		if err != nil || l.Kind != catalog.KindBundle {
+			continue // the fixture's first leaves: key statement, articles
+		}
+		r := f.get("/p/" + a + "/index/" + strconv.FormatInt(cp.Size, 10) + "/" + l.ID)
+		v, ok, err := index.Verify(cp.Index, l.ID, []byte(r.body))
+		if err != nil || !ok || (v.Leaf != n && l.ID[:6] == "filler") {
+			t.Errorf("%s (leaf %d): index proof %d, %v, %v", l.ID, n, v.Leaf, ok, err)
 		}
 	}
 }
