@@ -547,6 +547,11 @@ func (s *Store) commit(p *plan) (*Result, error) {
 			if err != nil {
 				return err
 			}
+			if len(p.leaves) > 0 {
+				if err := keepIndexHistory(pb, xb, p.index, p.oldSize, res.Size, p.newCP.Time); err != nil {
+					return err
+				}
+			}
 			for k, v := range p.index {
 				put(xb, []byte(k), v)
 			}

@@ -19,3 +19,15 @@ func IndexBytes(s *Store, pub string) (n int64) {
 	})
 	return n
 }
+
+// IndexUndoRecords returns how many saved index records a publisher's
+// history holds.
+func IndexUndoRecords(s *Store, pub string) (n int) {
+	s.db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bktPubs).Bucket([]byte(pub)).Bucket(bktIndexUndo); b != nil {
+			n = b.Stats().KeyN
+		}
+		return nil
+	})
+	return n
+}

@@ -2,7 +2,9 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/mod/sumdb/tlog"
@@ -167,5 +169,83 @@ func TestIndexProofRefuses(t *testing.T) {
 		if _, _, err := f.st.IndexProof(f.id(), id); err == nil {
 			t.Errorf("IndexProof(%q) gave a proof", id)
 		}
+	}
+}
+
+// TestIndexHistory proves articles against the checkpoints a store held
+// lately, not only its current one (caches in front of a mirror serve
+// those for a while), and forgets them by age and by count.
+func TestIndexHistory(t *testing.T) {
+	f := newFixture(t)
+	f.init()
+	ids := []string{"a", "b", "c", "d", "ghost"}
+	var sizes []int64
+	step := func(leaves ...[]byte) {
+		sizes = append(sizes, int64(len(f.log.leaves)))
+		f.apply(f.next(leaves...))
+	}
+	_, la2 := f.bundle("a", 2, "<p>a 2</p>")
+	_, lc1 := f.bundle("c", 1, "<p>c</p>")
+	_, ld1 := f.bundle("d", 1, "<p>d</p>")
+	step(la2)
+	step(lc1, retraction("b", 1, f.now))
+	step(ld1)
+	for _, size := range append(sizes, int64(len(f.log.leaves))) {
+		cp := f.cps[size]
+		for _, id := range ids {
+			proof, err := f.st.IndexProofAt(f.id(), id, size)
+			if err != nil {
+				t.Fatalf("IndexProofAt(%q, %d): %v", id, size, err)
+			}
+			v, ok, err := index.Verify(cp.Index, id, proof)
+			if err != nil {
+				t.Fatalf("size %d, %q: %v", size, id, err)
+			}
+			var want int64 = -1
+			for n := range size {
+				if l, _ := catalog.ParseLeaf(f.log.leaves[n]); l != nil && l.ID == id {
+					want = n
+				}
+			}
+			if ok != (want >= 0) || ok && v.Leaf != want {
+				t.Errorf("size %d, %q: proven %v at leaf %d, want leaf %d", size, id, ok, v.Leaf, want)
+			}
+		}
+	}
+	// A size that was never a checkpoint's, or beyond the log, has no index.
+	for _, size := range []int64{1, sizes[1] + 1, int64(len(f.log.leaves)) + 1, -5} {
+		if _, err := f.st.IndexProofAt(f.id(), "a", size); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("IndexProofAt size %d: %v, want ErrNotFound", size, err)
+		}
+	}
+	// After IndexHistoryAge, only the current size is provable.
+	f.now = f.now.Add(store.IndexHistoryAge)
+	_, le1 := f.bundle("e", 1, "<p>e</p>")
+	last := int64(len(f.log.leaves))
+	f.apply(f.next(le1))
+	if _, err := f.st.IndexProofAt(f.id(), "a", sizes[0]); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("size %d, superseded %v ago: %v, want ErrNotFound", sizes[0], store.IndexHistoryAge, err)
+	}
+	if _, err := f.st.IndexProofAt(f.id(), "a", last); err != nil {
+		t.Errorf("the size superseded just now: %v", err)
+	}
+	if n := store.IndexUndoRecords(f.st, f.id()); n == 0 || n > 40 {
+		t.Errorf("%d saved records for one size of history", n)
+	}
+	// By count: a burst of updates keeps the newest IndexHistorySizes.
+	for i := range store.IndexHistorySizes + 3 {
+		_, l := f.bundle(fmt.Sprintf("burst-%d", i), 1, "<p>burst</p>")
+		next := f.log.with(t, l)
+		f.now = f.now.Add(time.Second)
+		f.apply(&store.Update{Leaves: [][]byte{l}, Checkpoint: f.signCP(next, int64(len(next.leaves)), f.now)})
+	}
+	kept := 0
+	for size := last; size < int64(len(f.log.leaves)); size++ {
+		if _, err := f.st.IndexProofAt(f.id(), "a", size); err == nil {
+			kept++
+		}
+	}
+	if kept != store.IndexHistorySizes {
+		t.Errorf("%d older sizes provable after a burst, want %d", kept, store.IndexHistorySizes)
 	}
 }

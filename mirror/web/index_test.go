@@ -55,8 +55,14 @@ func TestIndexProofRoute(t *testing.T) {
 			t.Errorf("%s: conditional request: %d", tc.id, r2.StatusCode)
 		}
 	}
+	// The checkpoint before the last update (a cache may still serve it).
+	if r := f.get("/p/" + a + "/index/" + strconv.FormatInt(cp.Size-1, 10) + "/hostile"); r.StatusCode != 200 {
+		t.Errorf("proof at the size before the last update: %d %s", r.StatusCode, r.body)
+	} else if _, err := index.ParseProof([]byte(r.body)); err != nil {
+		t.Errorf("proof at the size before the last update: %v", err)
+	}
 	for path, code := range map[string]int{
-		"/p/" + a + "/index/" + strconv.FormatInt(cp.Size-1, 10) + "/hostile": 404, // an older size
+		"/p/" + a + "/index/1/hostile":                                        404, // never a checkpoint's size
 		"/p/" + a + "/index/" + strconv.FormatInt(cp.Size+1, 10) + "/hostile": 404,
 		"/p/" + a + "/index/0" + strconv.FormatInt(cp.Size, 10) + "/hostile":  404, // not canonical
 		"/p/" + a + "/index/-1/hostile":                                       404,

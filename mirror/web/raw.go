@@ -272,8 +272,9 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 // article index that the mirror's checkpoint of that size carries, of the
 // article's newest leaf or of its absence (FORMAT.md "Article index"). A
 // proof for a size never changes, so it is cached for good. The mirror
-// keeps only its current index: any other size is 404, and the reader
-// fetches the checkpoint again.
+// can prove against its current checkpoint and those it held in the last
+// store.IndexHistoryAge (a cache in front of it may still serve them);
+// any other size is 404, and the reader fetches the checkpoint again.
 func (h *Handler) serveIndexProof(w http.ResponseWriter, r *http.Request) {
 	s := h.logState(w, r)
 	if s == nil {
@@ -293,16 +294,16 @@ func (h *Handler) serveIndexProof(w http.ResponseWriter, r *http.Request) {
 		h.notFound(w, r, textKind, "no such index proof: not a valid article id")
 		return
 	}
-	have, proof, err := h.st.IndexProof(s.id, id)
+	proof, err := h.st.IndexProofAt(s.id, id, size)
 	switch {
 	case errors.Is(err, store.ErrNoIndex):
 		h.notFound(w, r, textKind, "this mirror's checkpoint carries no article index: read the whole log (tile/...)")
 		return
+	case errors.Is(err, store.ErrNotFound):
+		h.notFound(w, r, textKind, fmt.Sprintf("this mirror has no article index of size %d (it keeps its checkpoint's and those of the last %v): fetch the checkpoint again", size, store.IndexHistoryAge))
+		return
 	case err != nil:
 		h.storeError(w, r, textKind, err)
-		return
-	case have != size:
-		h.notFound(w, r, textKind, fmt.Sprintf("this mirror's checkpoint is of size %d, not %d: fetch the checkpoint again", have, size))
 		return
 	}
 	serveBytes(w, r, proof, "application/octet-stream", immutable)
