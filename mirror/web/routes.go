@@ -73,14 +73,19 @@ var routeKinds = map[string]string{
 	"GET /metrics":                  "ops",
 }
 
-// ServeHTTP serves a request. Only GET and HEAD are allowed; paths and
-// queries are bounded and checked before routing.
+// ServeHTTP serves a request. Only GET and HEAD are allowed, and OPTIONS
+// (a CORS preflight) on the reader routes; paths and queries are bounded
+// and checked before routing.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, head: r.Method == http.MethodHead}
 	hd := w.Header()
 	hd["X-Content-Type-Options"] = nosniff
 	hd["Referrer-Policy"] = noReferrer
 	hd["Content-Security-Policy"] = dataCSPValue
+	public := publicPath(r.URL.Path)
+	if public {
+		hd["Access-Control-Allow-Origin"] = corsAnyOrigin // cors.go
+	}
 	route := "invalid"
 	start := time.Now()
 	defer func() {
@@ -90,6 +95,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case !h.clients.allow(r):
 		hd.Set("Retry-After", "1")
 		h.fail(sw, r, textKind, http.StatusTooManyRequests, "too many requests from your address; try again in a moment")
+		return
+	case r.Method == http.MethodOptions && public:
+		route = "preflight"
+		preflight(sw)
 		return
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		hd.Set("Allow", "GET, HEAD")
