@@ -210,7 +210,8 @@ func (p *cachingProxy) get(t testing.TB, path string) (int, string, []byte) {
 	return resp.StatusCode, resp.Header.Get("X-Cache-Status"), body
 }
 
-// accessLog returns nginx's access log lines, "CACHE-STATUS STATUS URI",
+// accessLog returns nginx's access log lines, "CACHE-STATUS STATUS URI
+// BODY-BYTES",
 // from line from on, and how many there are in all. nginx writes each
 // line when the response is done, before the next request on the
 // connection is read.
@@ -302,7 +303,7 @@ func TestCachingProxy(t *testing.T) {
 	lines, _ := px.accessLog(t, logFrom)
 	hits, immutables := 0, 0
 	for _, l := range lines {
-		if len(l) != 3 {
+		if len(l) != 4 {
 			t.Fatalf("access log line %q", l)
 		}
 		if strings.Contains(l[2], "/tile/") || strings.HasPrefix(l[2], "/b/") {
