@@ -2,9 +2,12 @@ package web_test
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/samizdat-news/samizdat/catalog"
 )
 
 // Cache-Control values of the reader routes (PROTOCOL.md "Cache headers").
@@ -32,6 +35,12 @@ func TestReaderRouteHeaders(t *testing.T) {
 	a := f.alpha.ID()
 	d := f.digest("plain")
 	p := "/p/" + a + "/"
+	cp, err := catalog.ParseUnverified([]byte(f.get(p + "checkpoint").body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := strconv.FormatInt(cp.Size, 10)
+	older := strconv.FormatInt(cp.Size-1, 10)
 	tests := []struct {
 		path    string
 		code    int
@@ -52,6 +61,8 @@ func TestReaderRouteHeaders(t *testing.T) {
 		{p + "tile/entries/000", 200, "application/octet-stream", ccImmutable, "", true, true, nil},
 		{p + "tile/entries/001.p/44", 200, "application/octet-stream", ccImmutable, "", true, true, nil},
 		{p + "tile/entries/000.p/3", 200, "application/octet-stream", ccImmutable, "", true, true, nil},
+		{p + "index/" + size + "/plain", 200, "application/octet-stream", ccImmutable, "", true, true, nil},
+		{p + "index/" + size + "/never-published", 200, "application/octet-stream", ccImmutable, "", true, true, nil},
 		{"/b/" + d.String(), 200, "application/octet-stream", ccImmutable, "", true, true, nil},
 		{"/b/" + d.String(), 304, "", ccImmutable, "", true, true, []string{`If-None-Match: "` + d.String() + `"`}},
 		{p + "a/plain/index.txt", 200, "text/plain; charset=utf-8", "public, max-age=300", "Accept-Encoding", true, true, nil},
@@ -61,6 +72,7 @@ func TestReaderRouteHeaders(t *testing.T) {
 		{p + "tile/0/002", 404, "text/plain; charset=utf-8", "no-store", "", false, true, nil},
 		{p + "tile/entries/002", 404, "text/plain; charset=utf-8", "no-store", "", false, true, nil},
 		{p + "tile/entries/001.p/45", 404, "text/plain; charset=utf-8", "no-store", "", false, true, nil},
+		{p + "index/" + older + "/plain", 404, "text/plain; charset=utf-8", "no-store", "", false, true, nil},
 		{p + "tile/9/000", 404, "text/plain; charset=utf-8", "no-store", "", false, true, nil},
 		{"/b/" + strings.Repeat("0", 64), 404, "text/plain; charset=utf-8", "no-store", "", false, true, nil},
 		{"/p/" + f.beta.ID() + "/checkpoint", 404, "text/plain; charset=utf-8", "no-store", "", false, true, nil},

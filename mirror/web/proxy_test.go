@@ -22,6 +22,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/catalog/index"
 	"github.com/samizdat-news/samizdat/reader"
 )
 
@@ -329,6 +330,21 @@ func TestCachingProxy(t *testing.T) {
 		t.Errorf("checkpoint asked twice: %s then %s", c1, c2)
 	}
 
+	// An index proof (the light reader's path) is immutable for its size:
+	// the second request is a HIT, and it verifies against the checkpoint
+	// the proxy serves.
+	proofPath := fmt.Sprintf("%sindex/%d/plain", pubPath, size)
+	if code, cache, _ := px.get(t, proofPath); code != http.StatusOK || cache == "HIT" {
+		t.Fatalf("%s: %d, %s", proofPath, code, cache)
+	}
+	code, cache, proof := px.get(t, proofPath)
+	if code != http.StatusOK || cache != "HIT" {
+		t.Errorf("%s asked again: %d, %s", proofPath, code, cache)
+	}
+	if _, ok, err := index.Verify(res.Checkpoint.Index, "plain", proof); !ok || err != nil {
+		t.Errorf("%s through the proxy: present %v, %v", proofPath, ok, err)
+	}
+
 	// 4. A tile the log does not hold yet: 404, and not kept by the proxy
 	// (the mirror sends no-store), so asking again reaches the mirror.
 	next := pubPath + catalog.TilePath(tlog.Tile{H: catalog.TileHeight, L: -1, N: size / 256, W: int(size%256) + 1})
@@ -368,6 +384,18 @@ func TestCachingProxy(t *testing.T) {
 	}
 	if body, err := res.Bundle.Entry(0); err != nil || string(body) != "Fresh news." {
 		t.Errorf("new article through the proxy: %q, %v", body, err)
+	}
+	// The old checkpoint's proof, cached, is still served (the mirror
+	// keeps only its current index); the new checkpoint's proof of the
+	// new article verifies.
+	if code, cache, _ := px.get(t, proofPath); code != http.StatusOK || cache != "HIT" {
+		t.Errorf("%s after the update: %d, %s", proofPath, code, cache)
+	}
+	newProof := fmt.Sprintf("%sindex/%d/fresh", pubPath, res.Checkpoint.Size)
+	if code, cache, proof := px.get(t, newProof); code != http.StatusOK {
+		t.Errorf("%s: %d, %s", newProof, code, cache)
+	} else if _, ok, err := index.Verify(res.Checkpoint.Index, "fresh", proof); !ok || err != nil {
+		t.Errorf("%s through the proxy: present %v, %v", newProof, ok, err)
 	}
 	// The tile that was 404 exists now, and the proxy serves it.
 	if code, cache, body := px.get(t, next); code != http.StatusOK || len(body) == 0 {
