@@ -55,7 +55,9 @@ func publicPath(p string) bool {
 	switch {
 	case rest == "key-statement", rest == "checkpoint", rest == "mirrors":
 		return true
-	case strings.HasPrefix(rest, "tile/"), strings.HasPrefix(rest, "index/"):
+	case rest == "tile", strings.HasPrefix(rest, "tile/"), strings.HasPrefix(rest, "index/"):
+		// tile alone is redirected to tile/, and a page that follows
+		// the redirect needs the header on it too.
 		return true
 	case strings.HasPrefix(rest, "a/"):
 		// An entry, a/{id}/{name}; a/{id}/ is the article's page.
