@@ -345,6 +345,26 @@ func TestCachingProxy(t *testing.T) {
 		t.Errorf("%s through the proxy: present %v, %v", proofPath, ok, err)
 	}
 
+	// CORS through the proxy: a cached tile keeps its
+	// Access-Control-Allow-Origin, and a preflight is passed on.
+	for _, method := range []string{http.MethodGet, http.MethodOptions} {
+		req, err := http.NewRequest(method, px.URL+pubPath+"tile/entries/000", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", "null")
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := map[string]int{http.MethodGet: http.StatusOK, http.MethodOptions: http.StatusNoContent}[method]
+		if resp.StatusCode != want || resp.Header.Get("Access-Control-Allow-Origin") != "*" || method == http.MethodGet && resp.Header.Get("X-Cache-Status") != "HIT" {
+			t.Errorf("%s tile through the proxy: %d, %v", method, resp.StatusCode, resp.Header)
+		}
+	}
+
 	// 4. A tile the log does not hold yet: 404, and not kept by the proxy
 	// (the mirror sends no-store), so asking again reaches the mirror.
 	next := pubPath + catalog.TilePath(tlog.Tile{H: catalog.TileHeight, L: -1, N: size / 256, W: int(size%256) + 1})
