@@ -443,7 +443,7 @@ func TestProxyReadme(t *testing.T) {
 	block = strings.ReplaceAll("\n"+block, "\n  ", "\n")[1:]
 	var want bytes.Buffer
 	tmpl := template.Must(template.New("").Parse(block))
-	if err := tmpl.Execute(&want, &proxyConf{Cache: "/var/cache/nginx/samizdat", Mirror: "127.0.0.1:8080", Listen: "80"}); err != nil {
+	if err := tmpl.Execute(&want, &proxyConf{Cache: "/var/lib/nginx/samizdat", Mirror: "127.0.0.1:8080", Listen: "80"}); err != nil {
 		t.Fatal(err)
 	}
 	readme, err := os.ReadFile("../../README.md")
