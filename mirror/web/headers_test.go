@@ -86,9 +86,10 @@ func TestReaderRouteHeaders(t *testing.T) {
 		{"/api" + p + "a/plain", 200, "application/json", ccShort, "", false, true, nil},
 		{"/api" + p + "a/withdrawn", 410, "application/json", "public, max-age=300", "", false, true, nil},
 		{"/api" + p + "a/nosuch", 404, "application/json", "no-store", "", false, true, nil},
-		// Pages and the feed: cached briefly or revalidated, never CORS.
-		{"/", 200, "text/html; charset=utf-8", "no-cache", "", false, false, nil},
-		{p, 200, "text/html; charset=utf-8", "no-cache", "", false, false, nil},
+		// Pages and the feed: cached briefly, never CORS.
+		{"/", 200, "text/html; charset=utf-8", ccCheckpoint, "", false, false, nil},
+		{"/?lang=en", 200, "text/html; charset=utf-8", ccCheckpoint, "", false, false, nil},
+		{p, 200, "text/html; charset=utf-8", ccCheckpoint, "", false, false, nil},
 		{p + "a/plain/", 200, "text/html; charset=utf-8", ccShort, "Accept-Encoding", false, false, nil},
 		{p + "a/withdrawn/", 410, "text/html; charset=utf-8", "public, max-age=300", "", false, false, nil},
 		{p + "a/nosuch/", 404, "text/html; charset=utf-8", "no-store", "", false, false, nil},

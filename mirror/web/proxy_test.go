@@ -345,6 +345,13 @@ func TestCachingProxy(t *testing.T) {
 		t.Errorf("%s through the proxy: present %v, %v", proofPath, ok, err)
 	}
 
+	// The index page, asked twice in a row, is rendered once.
+	px.get(t, "/")
+	rendered := mirror.snapshot()["/"]
+	if code, cache, _ := px.get(t, "/"); code != http.StatusOK || cache != "HIT" || mirror.snapshot()["/"] != rendered {
+		t.Errorf("index page asked twice: %d, %s; reached the mirror %d times", code, cache, mirror.snapshot()["/"])
+	}
+
 	// CORS through the proxy: a cached tile keeps its
 	// Access-Control-Allow-Origin, and a preflight is passed on.
 	for _, method := range []string{http.MethodGet, http.MethodOptions} {
