@@ -104,8 +104,9 @@ type proxyConf struct {
 
 // cachingProxy is a running nginx with proxy_cache in front of a mirror.
 type cachingProxy struct {
-	URL string // http://127.0.0.1:PORT
-	dir string
+	URL   string // http://127.0.0.1:PORT
+	dir   string
+	marks int
 }
 
 // startProxy runs nginx, configured from testdata/nginx-proxy.conf, in
@@ -212,25 +213,50 @@ func (p *cachingProxy) get(t testing.TB, path string) (int, string, []byte) {
 }
 
 // accessLog returns nginx's access log lines, "CACHE-STATUS STATUS URI
-// BODY-BYTES",
-// from line from on, and how many there are in all. nginx writes each
-// line when the response is done, before the next request on the
-// connection is read.
-func (p *cachingProxy) accessLog(t testing.TB, from int) ([][]string, int) {
+// BODY-BYTES".
+func (p *cachingProxy) accessLog(t testing.TB) [][]string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(p.dir, "access.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
-	if len(b) == 0 {
-		lines = nil
-	}
 	var out [][]string
-	for _, l := range lines[min(from, len(lines)):] {
-		out = append(out, strings.Fields(l))
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" {
+			out = append(out, strings.Fields(l))
+		}
 	}
-	return out, len(lines)
+	return out
+}
+
+// mark asks the proxy for a marker URI and waits until nginx has logged
+// it, polling (nginx is another process) for at most 10 s. Its one
+// worker logs each request as it finishes, so every request answered
+// before is logged above the marker. mark returns the number of lines
+// up to the marker, included.
+func (p *cachingProxy) mark(t testing.TB) int {
+	t.Helper()
+	p.marks++
+	uri := fmt.Sprintf("/healthz?mark=%d", p.marks)
+	p.get(t, uri) // 400 from the mirror: only the log line matters
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for i, l := range p.accessLog(t) {
+			if len(l) > 2 && l[2] == uri {
+				return i + 1
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nginx did not log %s within 10 s", uri)
+		}
+		time.Sleep(10 * time.Millisecond) // polling another process's file
+	}
+}
+
+// logged returns the access log lines between two marks.
+func (p *cachingProxy) logged(t testing.TB, from, to int) [][]string {
+	t.Helper()
+	return p.accessLog(t)[from : to-1]
 }
 
 // proxyReader returns a reader that reads through the proxy only, with a
@@ -286,7 +312,7 @@ func TestCachingProxy(t *testing.T) {
 	// 2. A second reader, new state: every tile and bundle it asks for
 	// comes from the cache; none of those requests reaches the mirror.
 	before := mirror.snapshot()
-	_, logFrom := px.accessLog(t, 0)
+	logFrom := px.mark(t)
 	rb := proxyReader(t, f, px.URL)
 	res, err = rb.Fetch(ctx, "plain")
 	if err != nil {
@@ -301,7 +327,7 @@ func TestCachingProxy(t *testing.T) {
 			t.Errorf("second reader: %s reached the mirror (%d times, %d before)", p, n, before[p])
 		}
 	}
-	lines, _ := px.accessLog(t, logFrom)
+	lines := px.logged(t, logFrom, px.mark(t))
 	hits, immutables := 0, 0
 	for _, l := range lines {
 		if len(l) != 4 {
