@@ -27,6 +27,7 @@ func BenchmarkProxyReaderSync(b *testing.B) {
 }
 
 func benchProxySync(b *testing.B, n int64) {
+	nginxBinary(b) // skip (or fail) before building anything
 	f := newFixture(b, nil)
 	f.grow(n)
 	mirror := &countingMirror{h: f.h, n: map[string]int{}}

@@ -287,6 +287,7 @@ func proxyReader(t testing.TB, f *fixture, proxyURL string) *reader.Client {
 // proxy within the checkpoint's max-age; and a 404 for a tile the log does
 // not hold yet is not kept, so the tile is served once it exists.
 func TestCachingProxy(t *testing.T) {
+	nginxBinary(t) // skip (or fail) before building anything
 	f := newFixture(t, nil)
 	f.grow(600) // full tiles and partial ones, of entries and hashes
 	mirror := &countingMirror{h: f.h, n: map[string]int{}}
