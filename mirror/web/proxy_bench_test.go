@@ -128,3 +128,57 @@ func benchProxySync(b *testing.B, n int64) {
 		<-tick.C
 	}
 }
+
+// BenchmarkProxyFlashCrowd measures a flash crowd: flashReaders readers
+// with empty states start syncing a log of 10,000 leaves through a
+// caching proxy at once, while its cache is cold. proxy_cache_lock lets
+// one request per URL through to the mirror and holds the others until
+// it is cached, so the mirror answers about one reader's requests, not
+// flashReaders times as many. BENCHMARKS.md, "Caching proxy":
+//
+//	go test -run '^$' -bench ProxyFlashCrowd -benchtime 1x ./mirror/web/
+func BenchmarkProxyFlashCrowd(b *testing.B) {
+	nginxBinary(b)
+	for i := 0; i < b.N; i++ {
+		f := newFixture(b, nil)
+		f.grow(10000)
+		mirror := &countingMirror{h: f.h, n: map[string]int{}}
+		up := httptest.NewServer(mirror)
+		px := startProxy(b, up.Listener.Addr().String())
+		readers := make([]*reader.Client, flashReaders)
+		for j := range readers {
+			readers[j] = proxyReader(b, f, px.URL)
+		}
+		from := px.mark(b)
+		at := mirror.count()
+		errs := make(chan error, flashReaders)
+		t0 := time.Now()
+		for _, c := range readers {
+			go func() {
+				_, err := c.Fetch(context.Background(), "plain")
+				errs <- err
+			}()
+		}
+		for range readers {
+			if err := <-errs; err != nil {
+				b.Fatal(err)
+			}
+		}
+		took := time.Since(t0)
+		reached := mirror.count() - at
+		lines := px.logged(b, from, px.mark(b))
+		statuses := map[string]int{}
+		for _, l := range lines {
+			statuses[l[0]]++
+		}
+		b.ReportMetric(float64(reached), "mirror-reqs")
+		b.ReportMetric(float64(len(lines)), "proxy-reqs")
+		b.Logf("%d readers at once, 10,000 leaves, cold cache: %d requests to the proxy %v, %d reached the mirror; all verified in %v", flashReaders, len(lines), statuses, reached, took.Round(time.Millisecond))
+		up.Close()
+	}
+}
+
+// flashReaders is how many readers BenchmarkProxyFlashCrowd starts at
+// once: each opens up to reader.MaxParallel connections, and the test
+// nginx has 256 (worker_connections, its upstream ones included).
+const flashReaders = 32
