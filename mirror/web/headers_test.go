@@ -148,6 +148,9 @@ func TestCORSOnRefusals(t *testing.T) {
 		if r.StatusCode != tt.code || r.Header.Get("Access-Control-Allow-Origin") != "*" || r.Header.Get("Cache-Control") != "no-store" {
 			t.Errorf("%s %.60s: %d, Access-Control-Allow-Origin %q, Cache-Control %q", tt.method, tt.path, r.StatusCode, r.Header.Get("Access-Control-Allow-Origin"), r.Header.Get("Cache-Control"))
 		}
+		if tt.code == http.StatusMethodNotAllowed && r.Header.Get("Allow") != "GET, HEAD, OPTIONS" {
+			t.Errorf("%s %s: Allow %q", tt.method, tt.path, r.Header.Get("Allow"))
+		}
 	}
 }
 

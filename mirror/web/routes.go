@@ -104,6 +104,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		hd.Set("Allow", "GET, HEAD")
+		if public {
+			hd["Allow"] = corsAllow
+		}
 		h.fail(sw, r, textKind, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: this mirror is read-only")
 		return
 	case len(r.URL.Path) > h.cfg.MaxPathLen || len(r.URL.RawPath) > 3*h.cfg.MaxPathLen:
