@@ -178,6 +178,7 @@ func (h *Handler) apiArticle(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.Retracted {
 		t := a.Time
+		w.Header().Set("Cache-Control", "public, max-age=300") // as the article page's 410
 		writeJSON(w, http.StatusGone, jsonArticle{ID: a.ID, Revision: a.Revision, Digest: a.Digest.String(), Leaf: a.Leaf, Retracted: true, RetractedAt: &t, URL: articleURL(s.id, a.ID)})
 		return
 	}

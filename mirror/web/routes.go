@@ -75,14 +75,19 @@ var routeKinds = map[string]string{
 	"GET /metrics":                   "ops",
 }
 
-// ServeHTTP serves a request. Only GET and HEAD are allowed; paths and
-// queries are bounded and checked before routing.
+// ServeHTTP serves a request. Only GET and HEAD are allowed, and OPTIONS
+// (a CORS preflight) on the reader routes; paths and queries are bounded
+// and checked before routing.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, head: r.Method == http.MethodHead}
 	hd := w.Header()
 	hd["X-Content-Type-Options"] = nosniff
 	hd["Referrer-Policy"] = noReferrer
 	hd["Content-Security-Policy"] = dataCSPValue
+	public := publicPath(r.URL.Path)
+	if public {
+		hd["Access-Control-Allow-Origin"] = corsAnyOrigin // cors.go
+	}
 	route := "invalid"
 	start := time.Now()
 	defer func() {
@@ -93,8 +98,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Retry-After", "1")
 		h.fail(sw, r, textKind, http.StatusTooManyRequests, "too many requests from your address; try again in a moment")
 		return
+	case r.Method == http.MethodOptions && public:
+		route = "preflight"
+		preflight(sw)
+		return
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		hd.Set("Allow", "GET, HEAD")
+		if public {
+			hd["Allow"] = corsAllow
+		}
 		h.fail(sw, r, textKind, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: this mirror is read-only")
 		return
 	case len(r.URL.Path) > h.cfg.MaxPathLen || len(r.URL.RawPath) > 3*h.cfg.MaxPathLen:
