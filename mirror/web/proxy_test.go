@@ -428,8 +428,18 @@ func TestCachingProxy(t *testing.T) {
 	// within the checkpoint's max-age (nginx counts in whole seconds: one
 	// more), plus the time a sync takes. nginx is another process, so this
 	// polls, with a deadline.
+	oldIndex := res.Checkpoint.Index
 	f.publish(item("fresh", "text/plain", "Fresh news.", "en", "Fresh"))
 	published := time.Now()
+	// A proof at the old size that the proxy has not cached, as a reader
+	// that got the old checkpoint from the proxy asks for it: the mirror
+	// still proves it (it keeps its index's recent history).
+	oldProof := fmt.Sprintf("%sindex/%d/hostile", pubPath, size)
+	if code, cache, proof := px.get(t, oldProof); code != http.StatusOK || cache == "HIT" {
+		t.Errorf("%s after the update: %d, %s", oldProof, code, cache)
+	} else if _, ok, err := index.Verify(oldIndex, "hostile", proof); !ok || err != nil {
+		t.Errorf("%s after the update: present %v, %v", oldProof, ok, err)
+	}
 	limit := checkpointMaxAge + time.Second + 4*time.Second
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -451,9 +461,8 @@ func TestCachingProxy(t *testing.T) {
 	if body, err := res.Bundle.Entry(0); err != nil || string(body) != "Fresh news." {
 		t.Errorf("new article through the proxy: %q, %v", body, err)
 	}
-	// The old checkpoint's proof, cached, is still served (the mirror
-	// keeps only its current index); the new checkpoint's proof of the
-	// new article verifies.
+	// The old checkpoint's proof, cached, is still served; the new
+	// checkpoint's proof of the new article verifies.
 	if code, cache, _ := px.get(t, proofPath); code != http.StatusOK || cache != "HIT" {
 		t.Errorf("%s after the update: %d, %s", proofPath, code, cache)
 	}
