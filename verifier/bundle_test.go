@@ -36,6 +36,18 @@ func buildBundle(t *testing.T, meta bundle.Metadata, files []bundle.File, publis
 	return b
 }
 
+// bundleMeta and bundleFiles are the test bundle's article: the Persian
+// one of browsertest, with an image.
+func bundleMeta() bundle.Metadata {
+	a := browsertest.Articles[2]
+	return bundle.Metadata{ID: a.ID, Revision: 3, Created: time.Unix(1_700_000_000, 0), Updated: time.Unix(1_750_000_000, 0),
+		Title: a.Title, Language: a.Lang, CanonicalURL: "https://example.org/" + a.ID, Authors: a.Authors}
+}
+
+func bundleFiles(t *testing.T) []bundle.File {
+	return []bundle.File{{Type: "text/html", Data: []byte(browsertest.Articles[2].Body)}, {Name: "img/photo.png", Type: "image/png", Data: browsertest.PhotoPNG(t)}}
+}
+
 // TestBundle opens a real bundle, built and signed by the Go code with a
 // test publisher's keys (a Persian article with an image), in the page:
 // the manifest must read as Go reads it, every entry's decompressed bytes
@@ -47,9 +59,7 @@ func buildBundle(t *testing.T, meta bundle.Metadata, files []bundle.File, publis
 func TestBundle(t *testing.T) {
 	pub := testkeys.New(t, "verifier")
 	a := browsertest.Articles[2]
-	meta := bundle.Metadata{ID: a.ID, Revision: 3, Created: time.Unix(1_700_000_000, 0), Updated: time.Unix(1_750_000_000, 0),
-		Title: a.Title, Language: a.Lang, CanonicalURL: "https://example.org/" + a.ID, Authors: a.Authors}
-	files := []bundle.File{{Type: "text/html", Data: []byte(a.Body)}, {Name: "img/photo.png", Type: "image/png", Data: browsertest.PhotoPNG(t)}}
+	meta, files := bundleMeta(), bundleFiles(t)
 	good := buildBundle(t, meta, files, pub.Root.Public(), pub.Signer)
 	b, err := bundle.Open(good, pub.Trust, nil)
 	if err != nil {
