@@ -55,11 +55,6 @@ const refused = async (f) => { try { await f(); return ''; } catch (e) { if (!(e
 	}
 }
 
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
 func TestPage(t *testing.T) {
 	p := Page()
 	if len(p) > MaxSize {

@@ -18,7 +18,7 @@
 //
 // The page's Content-Security-Policy, in a meta element, allows exactly
 // its own script and style (by SHA-256), connections to any origin (for
-// mirrors) and blob: images, and nothing else.
+// mirrors) and data: images (the verified article's), and nothing else.
 //
 // This is the core of the verifier: the fetching and reading interface
 // (issue 11) comes on top of the samizdat object the script defines.
@@ -30,6 +30,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -42,10 +43,19 @@ const MaxSize = 64 << 10
 var pageTemplate string
 
 //go:embed verifier.js
-var script string
+var core string
+
+//go:embed ui.js
+var ui string
 
 //go:embed style.css
 var style string
+
+//go:embed frame.css
+var frameStyle string
+
+// script is the page's one inline script: the core, then the page.
+var script = core + "\n" + strings.Replace(ui, "'{{FRAME_CSS}}'", jsString(frameStyle), 1)
 
 var page = mustBuild()
 
@@ -66,20 +76,34 @@ func Script() string { return script }
 // build puts the script and style into the page template, with a CSP that
 // allows exactly them.
 func build() ([]byte, error) {
-	if strings.Contains(strings.ToLower(script), "</script") || strings.Contains(strings.ToLower(style), "</style") {
-		return nil, fmt.Errorf("verifier: the script or style holds its own end tag")
+	if strings.Contains(strings.ToLower(script), "</script") || strings.Contains(strings.ToLower(style+frameStyle), "</style") {
+		return nil, fmt.Errorf("verifier: the script or a style holds its own end tag")
+	}
+	if strings.Contains(script, "{{FRAME_CSS}}") {
+		return nil, fmt.Errorf("verifier: the article style was not put into the script")
 	}
 	hash := func(s string) string {
 		sum := sha256.Sum256([]byte(s))
 		return "'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) + "'"
 	}
-	csp := "default-src 'none'; script-src " + hash(script) + "; style-src " + hash(style) +
-		"; connect-src *; img-src blob:; base-uri 'none'; form-action 'none'"
+	// The article's iframe (srcdoc) inherits this policy, so its style is
+	// allowed here too.
+	csp := "default-src 'none'; script-src " + hash(script) + "; style-src " + hash(style) + " " + hash(frameStyle) +
+		"; connect-src *; img-src data:; base-uri 'none'; form-action 'none'"
 	p := strings.NewReplacer("{{CSP}}", csp, "{{STYLE}}", style, "{{SCRIPT}}", script).Replace(pageTemplate)
 	if len(p) > MaxSize {
 		return nil, fmt.Errorf("verifier: page is %d bytes, more than %d", len(p), MaxSize)
 	}
 	return []byte(p), nil
+}
+
+// jsString returns s as a JavaScript string literal.
+func jsString(s string) string {
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
 
 func mustBuild() []byte {

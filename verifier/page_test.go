@@ -1,0 +1,274 @@
+//go:build linux
+
+package verifier
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/internal/browsertest"
+	"github.com/samizdat-news/samizdat/internal/testkeys"
+	"github.com/samizdat-news/samizdat/keys"
+	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/mirror/web"
+	"github.com/samizdat-news/samizdat/publish"
+)
+
+// mirror is a real mirror (a store and web.Handler) on loopback holding
+// a test publisher's articles: the browsertest articles in English,
+// Russian and Persian, with an image.
+type mirror struct {
+	pub   *testkeys.Publisher
+	st    *store.Store
+	srv   *httptest.Server
+	oldCP []byte // a checkpoint signed before the last article was published
+}
+
+// withVerifier serves the verifier page at /verify.html and allows any
+// origin to read the reader routes, as the issue asks of mirrors.
+func withVerifier(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Access-Control-Allow-Origin", "*")
+		if r.URL.Path == "/verify.html" {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(Page())
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func newMirror(t *testing.T) *mirror {
+	t.Helper()
+	m := &mirror{pub: testkeys.New(t, "news")}
+	var err error
+	if m.st, err = store.Open(filepath.Join(t.TempDir(), "store"), &store.Options{Create: true}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.st.Close() })
+	p, err := publish.New(m.st, m.pub.Root.Public(), m.pub.Statement, m.pub.Signer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := web.New(m.st, []*keys.PublicKey{m.pub.Root.Public()}, &web.Config{Rate: -1, Refresh: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.srv = httptest.NewServer(withVerifier(h))
+	t.Cleanup(m.srv.Close)
+	var items []publish.Item
+	for _, a := range browsertest.Articles {
+		items = append(items, publish.Item{
+			Meta:  bundle.Metadata{ID: a.ID, Title: a.Title, Language: a.Lang, Authors: a.Authors, CanonicalURL: "https://news.example/" + a.ID},
+			Files: []bundle.File{{Type: "text/html", Data: []byte(a.Body)}, {Name: "img/photo.png", Type: "image/png", Data: browsertest.PhotoPNG(t)}},
+		})
+	}
+	if _, err := p.Publish(items[:2]); err != nil {
+		t.Fatal(err)
+	}
+	m.oldCP = m.get(t, "/p/"+m.pub.ID()+"/checkpoint")
+	if _, err := p.Publish(items[2:]); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func (m *mirror) get(t *testing.T, path string) []byte {
+	t.Helper()
+	r, err := http.Get(m.srv.URL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Body.Close()
+	b, err := io.ReadAll(r.Body)
+	if err != nil || r.StatusCode != 200 {
+		t.Fatalf("GET %s: %d %v", path, r.StatusCode, err)
+	}
+	return b
+}
+
+// proxy serves the mirror's answers, changed by change (which may
+// rewrite the body or, returning a code, refuse the request).
+func proxy(t *testing.T, m *mirror, change func(path string, body []byte) ([]byte, int)) string {
+	t.Helper()
+	srv := httptest.NewServer(withVerifier(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(m.srv.URL + r.URL.Path)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		code := resp.StatusCode
+		if code == 200 {
+			var c int
+			if b, c = change(r.URL.Path, b); c != 0 {
+				code = c
+			}
+		}
+		w.WriteHeader(code)
+		w.Write(b)
+	})))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/"
+}
+
+// waitState waits for the page's data-samizdat to leave "working" and
+// returns it, with the page's whole DOM (the article's iframe srcdoc
+// included) and its status line.
+func waitState(t *testing.T, p *browsertest.Page) (state, dom, status string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var s struct{ State, DOM, Status string }
+		if err := p.Eval(`({State: document.documentElement.dataset.samizdat, DOM: document.documentElement.outerHTML + [...document.querySelectorAll('iframe')].map((f) => f.srcdoc).join(''), Status: document.getElementById('status').textContent + ' | ' + document.getElementById('failures').textContent})`, &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.State != "working" {
+			return s.State, s.DOM, s.Status
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the page is still working after 20 s: %s", s.Status)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the browser, an external process
+	}
+}
+
+func fragment(key string, id string, mirrors ...string) string {
+	f := "#k=" + url.QueryEscape(key)
+	for _, m := range mirrors {
+		f += "&m=" + url.QueryEscape(m)
+	}
+	return f + "&a=" + id
+}
+
+// TestPageReadsAMirror runs the page, from disk (file://) and from the
+// mirror (/verify.html), against real mirrors on loopback: an honest one
+// gives "verified" and the article; a tampering mirror, a rollback, a
+// different article than asked for and a withheld bundle give "failed"
+// with no article text in the DOM; a tampering mirror beside an honest
+// one gives "verified"; the Persian article is laid out right to left;
+// a conflicting key for a pinned publisher is refused.
+func TestPageReadsAMirror(t *testing.T) {
+	m := newMirror(t)
+	b := browsertest.StartBrowser(t)
+	file := filepath.Join(t.TempDir(), "verify.html")
+	if err := os.WriteFile(file, Page(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pubID := m.pub.ID()
+	en, fa := browsertest.Articles[0], browsertest.Articles[2]
+	enText := "Delegations from both countries ended eight hours of talks"
+	faText := "هیئت‌های دو کشور"
+	key := m.pub.Root.Public().String()
+	honest := m.srv.URL + "/"
+
+	tampering := proxy(t, m, func(path string, b []byte) ([]byte, int) {
+		if strings.HasPrefix(path, "/b/") {
+			b = bytes.Clone(b)
+			b[len(b)-10] ^= 1
+		}
+		return b, 0
+	})
+	tamperedEntry := proxy(t, m, func(path string, b []byte) ([]byte, int) {
+		if strings.HasPrefix(path, "/p/"+pubID+"/a/") {
+			return bytes.Replace(b, []byte("eight hours"), []byte("nine hours!"), 1), 0
+		}
+		return b, 0
+	})
+	withheld := proxy(t, m, func(path string, b []byte) ([]byte, int) {
+		if strings.HasPrefix(path, "/b/") {
+			return []byte("not here\n"), 404
+		}
+		return b, 0
+	})
+	otherArticle := proxy(t, m, func(path string, b []byte) ([]byte, int) {
+		if strings.HasPrefix(path, "/p/"+pubID+"/index/") && strings.HasSuffix(path, "/"+en.ID) {
+			return m.get(t, strings.TrimSuffix(path, en.ID)+fa.ID), 0
+		}
+		return b, 0
+	})
+	rollback := proxy(t, m, func(path string, b []byte) ([]byte, int) {
+		if path == "/p/"+pubID+"/checkpoint" {
+			return m.oldCP, 0
+		}
+		return b, 0
+	})
+
+	for _, from := range []struct{ name, base string }{{"file", "file://" + file}, {"mirror", m.srv.URL + "/verify.html"}} {
+		t.Run(from.name, func(t *testing.T) {
+			open := func(frag string) *browsertest.Page { return b.Open(t, from.base+frag, browsertest.Phone) }
+			for _, tc := range []struct {
+				name, id string
+				mirrors  []string
+				want     string
+				text     string // in the DOM when verified, absent when failed
+				why      string // in the status when failed
+			}{
+				{"honest", en.ID, []string{honest}, "verified", enText, ""},
+				{"persian", fa.ID, []string{honest}, "verified", faText, ""},
+				{"tampered bundle", en.ID, []string{tampering}, "failed", enText, "signed hash"},
+				{"tampered entry", en.ID, []string{tamperedEntry}, "failed", "nine hours", "signed hash"},
+				{"withheld bundle", en.ID, []string{withheld}, "failed", enText, "HTTP 404"},
+				{"another article's proof", en.ID, []string{otherArticle}, "failed", faText, "does not match the root"},
+				{"rollback", en.ID, []string{rollback}, "failed", enText, "rollback"},
+				{"tampering then honest", en.ID, []string{tampering, honest}, "verified", enText, ""},
+			} {
+				p := open(fragment(key, tc.id, tc.mirrors...))
+				state, dom, status := waitState(t, p)
+				if state != tc.want {
+					t.Errorf("%s: data-samizdat=%q, want %q (%s)", tc.name, state, tc.want, status)
+				}
+				if tc.want == "verified" {
+					if !strings.Contains(dom, tc.text) {
+						t.Errorf("%s: the article's text is not in the page", tc.name)
+					}
+					if tc.name == "honest" {
+						browsertest.SaveScreenshot(t, "verifier-"+from.name+"-verified-en-phone", p.Screenshot(t, true))
+					}
+					if tc.name == "persian" {
+						if !strings.Contains(dom, `dir="rtl"`) || !strings.Contains(dom, `lang="fa" dir="rtl"`) {
+							t.Errorf("persian: not laid out right to left")
+						}
+						browsertest.SaveScreenshot(t, "verifier-"+from.name+"-verified-phone", p.Screenshot(t, false))
+					}
+					continue
+				}
+				if strings.Contains(dom, tc.text) {
+					t.Errorf("%s: article text in the DOM of a failed page", tc.name)
+				}
+				if !strings.Contains(status, tc.why) {
+					t.Errorf("%s: the page says %q, want it to name %q", tc.name, status, tc.why)
+				}
+				if tc.name == "tampered bundle" {
+					browsertest.SaveScreenshot(t, "verifier-"+from.name+"-failed-phone", p.Screenshot(t, false))
+				}
+			}
+			// A different key under the pinned publisher's name.
+			seed := sha256.Sum256([]byte("an impostor"))
+			impostor, err := keys.NewPrivateKey("news", keys.RoleRoot, seed[:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := open(fragment(impostor.Public().String(), en.ID, honest))
+			if state, _, status := waitState(t, p); state != "failed" || !strings.Contains(status, "pinned a different key") {
+				t.Errorf("impostor key: %s: %s", state, status)
+			}
+			// The pinned key is still the publisher's: no key given reads it.
+			p = open("#m=" + url.QueryEscape(honest) + "&a=" + en.ID)
+			if state, _, status := waitState(t, p); state != "verified" {
+				t.Errorf("pinned key: %s: %s", state, status)
+			}
+		})
+	}
+}
