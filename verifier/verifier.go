@@ -57,7 +57,7 @@ var frameStyle string
 // script is the page's one inline script: the core, then the page.
 var script = core + "\n" + strings.Replace(ui, "'{{FRAME_CSS}}'", jsString(frameStyle), 1)
 
-var page = mustBuild()
+var page, csp = mustBuild()
 
 // Page returns the verifier page. It is the same bytes on every call and
 // for every build of the same source, so that its SHA-256 (SHA256) can be
@@ -70,17 +70,22 @@ func SHA256() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// CSP returns the page's Content-Security-Policy, as its meta element
+// states it. A server that sends the page should send this policy, or
+// none: any other is added to it and may stop the page's script.
+func CSP() string { return csp }
+
 // Script returns the page's JavaScript, as inlined in it.
 func Script() string { return script }
 
 // build puts the script and style into the page template, with a CSP that
 // allows exactly them.
-func build() ([]byte, error) {
+func build() ([]byte, string, error) {
 	if strings.Contains(strings.ToLower(script), "</script") || strings.Contains(strings.ToLower(style+frameStyle), "</style") {
-		return nil, fmt.Errorf("verifier: the script or a style holds its own end tag")
+		return nil, "", fmt.Errorf("verifier: the script or a style holds its own end tag")
 	}
 	if strings.Contains(script, "{{FRAME_CSS}}") {
-		return nil, fmt.Errorf("verifier: the article style was not put into the script")
+		return nil, "", fmt.Errorf("verifier: the article style was not put into the script")
 	}
 	hash := func(s string) string {
 		sum := sha256.Sum256([]byte(s))
@@ -92,9 +97,9 @@ func build() ([]byte, error) {
 		"; connect-src *; img-src data:; base-uri 'none'; form-action 'none'"
 	p := strings.NewReplacer("{{CSP}}", csp, "{{STYLE}}", style, "{{SCRIPT}}", script).Replace(pageTemplate)
 	if len(p) > MaxSize {
-		return nil, fmt.Errorf("verifier: page is %d bytes, more than %d", len(p), MaxSize)
+		return nil, "", fmt.Errorf("verifier: page is %d bytes, more than %d", len(p), MaxSize)
 	}
-	return []byte(p), nil
+	return []byte(p), csp, nil
 }
 
 // jsString returns s as a JavaScript string literal.
@@ -106,10 +111,10 @@ func jsString(s string) string {
 	return string(b)
 }
 
-func mustBuild() []byte {
-	p, err := build()
+func mustBuild() ([]byte, string) {
+	p, csp, err := build()
 	if err != nil {
 		panic(err) // the embedded source is broken: TestPage fails first
 	}
-	return p
+	return p, csp
 }
