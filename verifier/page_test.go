@@ -29,6 +29,8 @@ import (
 // a test publisher's articles: the browsertest articles in English,
 // Russian and Persian, with an image.
 type mirror struct {
+	evil  *httptest.Server // named by the hostile article; must never be asked
+	hits  chan string
 	pub   *testkeys.Publisher
 	st    *store.Store
 	srv   *httptest.Server
@@ -52,7 +54,14 @@ func withVerifier(h http.Handler) http.Handler {
 
 func newMirror(t *testing.T) *mirror {
 	t.Helper()
-	m := &mirror{pub: testkeys.New(t, "news")}
+	m := &mirror{pub: testkeys.New(t, "news"), hits: make(chan string, 100)}
+	m.evil = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case m.hits <- r.URL.Path:
+		default:
+		}
+	}))
+	t.Cleanup(m.evil.Close)
 	var err error
 	if m.st, err = store.Open(filepath.Join(t.TempDir(), "store"), &store.Options{Create: true}); err != nil {
 		t.Fatal(err)
@@ -79,6 +88,11 @@ func newMirror(t *testing.T) *mirror {
 		t.Fatal(err)
 	}
 	m.oldCP = m.get(t, "/p/"+m.pub.ID()+"/checkpoint")
+	items = append(items, publish.Item{
+		Meta: bundle.Metadata{ID: "hostile", Title: "Hostile <b>title</b>", Language: "en"},
+		Files: []bundle.File{{Type: "text/html", Data: []byte(browsertest.HostileBody(m.evil.URL, false))},
+			{Name: "img/evil.svg", Type: "image/svg+xml", Data: []byte(browsertest.HostileSVGScript)}},
+	})
 	if _, err := p.Publish(items[2:]); err != nil {
 		t.Fatal(err)
 	}
@@ -256,13 +270,39 @@ func TestPageReadsAMirror(t *testing.T) {
 					browsertest.SaveScreenshot(t, "verifier-"+from.name+"-failed-phone", p.Screenshot(t, false))
 				}
 			}
+			// Hostile content: verified, shown without anything active.
+			p := open(fragment(key, "hostile", honest))
+			state, dom, status := waitState(t, p)
+			if state != "verified" || !strings.Contains(dom, "Hostile article, kept readable.") {
+				t.Errorf("hostile: %s: %s", state, status)
+			}
+			var srcdoc string
+			if err := p.Eval(`(() => { const f = document.querySelector('iframe'); return f.getAttribute('sandbox') === '' ? f.srcdoc : 'not sandboxed'; })()`, &srcdoc); err != nil {
+				t.Fatal(err)
+			}
+			low := strings.ToLower(srcdoc)
+			for _, bad := range []string{"<script", "onerror", "onload", "onfocus", "javascript:", "<iframe", "<svg", "<style>body{background", "http-equiv=\"refresh", "<base", "<form", "<input", "<object", "<embed", "<link", "style=", strings.ToLower(m.evil.URL)} {
+				if strings.Contains(low, bad) {
+					t.Errorf("hostile: the article's iframe holds %q", bad)
+				}
+			}
+			if !strings.Contains(srcdoc, `src="data:image/svg+xml;base64,`) || !strings.Contains(dom, "Hostile &lt;b&gt;title&lt;/b&gt;") {
+				t.Error("hostile: the verified SVG entry is not shown as an image, or the title not as text")
+			}
+			browsertest.AssertNoScriptRan(t, "hostile", dom, "")
+			select {
+			case path := <-m.hits:
+				t.Errorf("hostile: the page asked the evil server for %s", path)
+			default:
+			}
+
 			// A different key under the pinned publisher's name.
 			seed := sha256.Sum256([]byte("an impostor"))
 			impostor, err := keys.NewPrivateKey("news", keys.RoleRoot, seed[:])
 			if err != nil {
 				t.Fatal(err)
 			}
-			p := open(fragment(impostor.Public().String(), en.ID, honest))
+			p = open(fragment(impostor.Public().String(), en.ID, honest))
 			if state, _, status := waitState(t, p); state != "failed" || !strings.Contains(status, "pinned a different key") {
 				t.Errorf("impostor key: %s: %s", state, status)
 			}

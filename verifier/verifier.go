@@ -54,8 +54,21 @@ var style string
 //go:embed frame.css
 var frameStyle string
 
-// script is the page's one inline script: the core, then the page.
-var script = core + "\n" + strings.Replace(ui, "'{{FRAME_CSS}}'", jsString(frameStyle), 1)
+// script is the page's one inline script: the core, then the page, without
+// their whole-line comments (the source files keep them; no line of the
+// scripts' strings or template literals starts with //).
+var script = stripComments(core + "\n" + strings.Replace(ui, "'{{FRAME_CSS}}'", jsString(frameStyle), 1))
+
+// stripComments drops the lines that hold only a // comment.
+func stripComments(js string) string {
+	var b strings.Builder
+	for line := range strings.Lines(js) {
+		if !strings.HasPrefix(strings.TrimSpace(line), "//") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
 
 var page, csp = mustBuild()
 
