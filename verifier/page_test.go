@@ -306,6 +306,13 @@ func TestPageReadsAMirror(t *testing.T) {
 			if state, _, status := waitState(t, p); state != "failed" || !strings.Contains(status, "pinned a different key") {
 				t.Errorf("impostor key: %s: %s", state, status)
 			}
+			// The key as publisher.pub holds it, not URL-encoded.
+			start := time.Now()
+			p = open("#k=" + key + "&m=" + honest + "&a=" + en.ID)
+			if state, _, status := waitState(t, p); state != "verified" {
+				t.Errorf("raw key: %s: %s", state, status)
+			}
+			t.Logf("%s: page load to verified (honest loopback mirror, 2 entries): %v", from.name, time.Since(start).Round(time.Millisecond))
 			// The pinned key is still the publisher's: no key given reads it.
 			p = open("#m=" + url.QueryEscape(honest) + "&a=" + en.ID)
 			if state, _, status := waitState(t, p); state != "verified" {
