@@ -89,11 +89,17 @@ func newMirror(t *testing.T) *mirror {
 	}
 	m.oldCP = m.get(t, "/p/"+m.pub.ID()+"/checkpoint")
 	items = append(items, publish.Item{
+		Meta:  bundle.Metadata{ID: "withdrawn", Title: "Soon gone", Language: "en"},
+		Files: []bundle.File{{Type: "text/plain", Data: []byte("Words the publisher took back.")}},
+	}, publish.Item{
 		Meta: bundle.Metadata{ID: "hostile", Title: "Hostile <b>title</b>", Language: "en"},
 		Files: []bundle.File{{Type: "text/html", Data: []byte(browsertest.HostileBody(m.evil.URL, false))},
 			{Name: "img/evil.svg", Type: "image/svg+xml", Data: []byte(browsertest.HostileSVGScript)}},
 	})
 	if _, err := p.Publish(items[2:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Retract("withdrawn"); err != nil {
 		t.Fatal(err)
 	}
 	return m
@@ -239,6 +245,8 @@ func TestPageReadsAMirror(t *testing.T) {
 				{"another article's proof", en.ID, []string{otherArticle}, "failed", faText, "does not match the root"},
 				{"rollback", en.ID, []string{rollback}, "failed", enText, "rollback"},
 				{"tampering then honest", en.ID, []string{tampering, honest}, "verified", enText, ""},
+				{"withdrawn", "withdrawn", []string{honest}, "failed", "Words the publisher took back", "withdrawn by the publisher"},
+				{"never published", "never-published", []string{honest}, "failed", enText, "has no article"},
 			} {
 				p := open(fragment(key, tc.id, tc.mirrors...))
 				state, dom, status := waitState(t, p)
@@ -313,6 +321,20 @@ func TestPageReadsAMirror(t *testing.T) {
 				t.Errorf("raw key: %s: %s", state, status)
 			}
 			t.Logf("%s: page load to verified (honest loopback mirror, 2 entries): %v", from.name, time.Since(start).Round(time.Millisecond))
+			// The whole path in pure JavaScript, as where crypto.subtle is
+			// missing: the page says so.
+			p = open("")
+			waitState(t, p)
+			if err := p.Eval(`samizdat.use('pure').then(() => { document.documentElement.dataset.samizdat = 'working'; location.hash = `+"`"+fragment(key, fa.ID, honest)+"`"+`; })`, nil); err != nil {
+				t.Fatal(err)
+			}
+			if state, dom, status := waitState(t, p); state != "verified" || !strings.Contains(dom, faText) {
+				t.Errorf("pure JS: %s: %s", state, status)
+			}
+			var engine string
+			if err := p.Eval(`samizdat.engine().text`, &engine); err != nil || !strings.HasPrefix(engine, "pure JavaScript for Ed25519 and SHA-256") {
+				t.Errorf("pure JS: the page says %q (%v)", engine, err)
+			}
 			// The pinned key is still the publisher's: no key given reads it.
 			p = open("#m=" + url.QueryEscape(honest) + "&a=" + en.ID)
 			if state, _, status := waitState(t, p); state != "verified" {
