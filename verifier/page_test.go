@@ -343,3 +343,68 @@ func TestPageReadsAMirror(t *testing.T) {
 		})
 	}
 }
+
+// TestPageStaleMirror: a mirror whose checkpoint is more than a day old
+// is shown, marked stale, only when no other mirror has a fresher one
+// within two seconds; beside a fresh mirror the fresh one wins, as in the
+// CLI's reader.
+func TestPageStaleMirror(t *testing.T) {
+	pub := testkeys.New(t, "gazette")
+	st, err := store.Open(filepath.Join(t.TempDir(), "store"), &store.Options{Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().Add(-48 * time.Hour)
+	p, err := publish.New(st, pub.Root.Public(), pub.Statement, pub.Signer, &publish.Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := browsertest.Articles[1]
+	if _, err := p.Publish([]publish.Item{{Meta: bundle.Metadata{ID: a.ID, Title: a.Title, Language: a.Lang},
+		Files: []bundle.File{{Type: "text/html", Data: []byte(a.Body)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := web.New(st, []*keys.PublicKey{pub.Root.Public()}, &web.Config{Rate: -1, Refresh: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := httptest.NewServer(h)
+	defer fresh.Close()
+	m := &mirror{pub: pub, srv: fresh}
+	old := m.get(t, "/p/"+pub.ID()+"/checkpoint")
+	now = time.Now()
+	if _, err := p.Refresh(); err != nil {
+		t.Fatal(err)
+	}
+	stale := proxy(t, m, func(path string, b []byte) ([]byte, int) {
+		if path == "/p/"+pub.ID()+"/checkpoint" {
+			return old, 0
+		}
+		return b, 0
+	})
+	b := browsertest.StartBrowser(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(verifier.Page()) }))
+	defer srv.Close()
+	key := pub.Root.Public().String()
+	for _, tc := range []struct {
+		name    string
+		mirrors []string
+		want    string // in the status and facts
+		not     string
+	}{
+		{"stale alone", []string{stale}, "STALE", "from " + fresh.URL},
+		{"stale, then fresh", []string{stale, fresh.URL + "/"}, "from " + fresh.URL, "STALE"},
+	} {
+		pg := b.Open(t, srv.URL+"/verify.html"+fragment(key, a.ID, tc.mirrors...), browsertest.Phone)
+		state, _, status := waitState(t, pg)
+		var shown string
+		if err := pg.Eval(`document.getElementById('result').textContent`, &shown); err != nil {
+			t.Fatal(err)
+		}
+		shown = status + shown
+		if state != "verified" || !strings.Contains(shown, tc.want) || strings.Contains(shown, tc.not) {
+			t.Errorf("%s: %s: %s; want %q and not %q in the page", tc.name, state, status, tc.want, tc.not)
+		}
+	}
+}

@@ -8,7 +8,7 @@
 const S = globalThis.samizdat, doc = globalThis.document;
 if (!doc || !doc.getElementById('app')) return;
 const $ = (id) => doc.getElementById(id), L = S.LIMITS;
-const STAGGER = 150, TIMEOUT = 30000, MAX_AGE = 86400, MAX_SKEW = 600; // as the CLI's reader
+const STAGGER = 150, TIMEOUT = 30000, MAX_AGE = 86400, STALE_WAIT = 2000, MAX_SKEW = 600; // as the CLI's reader
 const FRAME_CSS = '{{FRAME_CSS}}';
 const state = (s) => doc.documentElement.setAttribute('data-samizdat', s);
 const say = (m) => { $('status').textContent = m; };
@@ -100,23 +100,35 @@ const verifyAt = async (base, root, id, signal) => {
 
 // race tries the mirrors as the CLI does: one after another at staggered
 // times, the next at once when one fails; the first verified answer wins.
+// A stale one (its checkpoint older than MAX_AGE) wins only if no other
+// mirror has a fresher one within STALE_WAIT.
 const race = (mirrors, root, id) => new Promise((resolve) => {
   const ctl = new AbortController(), failures = [];
-  let next = 0, running = 0, done = false, timer;
+  let next = 0, running = 0, done = false, timer, best = null;
   const finish = (r) => { done = true; clearTimeout(timer); ctl.abort(); resolve({ ...r, failures }); };
   setTimeout(() => ctl.abort(), TIMEOUT);
+  const ended = () => { if (!done && next >= mirrors.length && !running) finish(best || {}); };
   const start = () => {
     if (done || next >= mirrors.length) return;
     const m = mirrors[next++];
     running++;
     clearTimeout(timer);
     timer = setTimeout(start, STAGGER);
-    verifyAt(m, root, id, ctl.signal).then((r) => { if (!done) finish(r); }, (e) => {
+    verifyAt(m, root, id, ctl.signal).then((r) => {
+      running--;
+      if (done) return;
+      if (Date.now() / 1000 - r.cp.time <= MAX_AGE) return finish(r);
+      if (!best || r.cp.time > best.cp.time) best = r;
+      setTimeout(() => { if (!done) finish(best); }, STALE_WAIT);
+      start();
+      ended();
+    }, (e) => {
       running--;
       failures.push({ m, why: e instanceof S.VerifyError ? e.message : `could not fetch (${e.message || e})` });
       showFailures(failures);
       if (done) return;
-      if (next < mirrors.length) start(); else if (!running) finish({});
+      start();
+      ended();
     });
   };
   start();
