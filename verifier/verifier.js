@@ -537,13 +537,65 @@ const checkConsistency = async (size1, root1, size2, root2, proof) => {
   }
   if (sn !== 0n || !equal(fr, root1) || !equal(sr, root2)) bad(`sizes ${size1} and ${size2} are not consistent (fork, or a wrong proof)`);
 };
-// entryTilePath is the path, below a publisher's prefix, of the entry
-// tile that holds leaf n of a log of size (FORMAT.md "Tiles").
+// tilePath is the path, below a publisher's prefix, of tile n of level
+// (-1 for entries) holding w (1 to 256) hashes or leaves (FORMAT.md
+// "Tiles").
+const tilePath = (level, n, w) => {
+  const t = BigInt(n).toString(), digits = t.padStart(3 * Math.ceil(t.length / 3), '0').match(/.../g);
+  return `tile/${level < 0 ? 'entries' : level}/` + digits.map((d, i) => (i < digits.length - 1 ? 'x' : '') + d).join('/') + (w < 256 ? `.p/${w}` : '');
+};
+// entryTilePath is the path of the entry tile that holds leaf n of a log
+// of size.
 const entryTilePath = (n, size) => {
-  n = BigInt(n); size = BigInt(size);
-  const t = n / 256n, w = size - t * 256n;
-  const digits = t.toString().padStart(3 * Math.ceil(Math.max(1, t.toString().length) / 3), '0').match(/.../g);
-  return 'tile/entries/' + digits.map((d, i) => (i < digits.length - 1 ? 'x' : '') + d).join('/') + (w < 256n ? `.p/${w}` : '');
+  const t = BigInt(n) / 256n;
+  return tilePath(-1, t, Number(BigInt(size) - t * 256n > 256n ? 256n : BigInt(size) - t * 256n));
+};
+// mth is the RFC 6962 tree hash of a list of hashes taken as subtrees of
+// equal height.
+const mth = async (hs) => {
+  if (hs.length === 1) return hs[0];
+  let k = 1;
+  while (k * 2 < hs.length) k *= 2;
+  return nodeHash(await mth(hs.slice(0, k)), await mth(hs.slice(k)));
+};
+const tileHashes = (b, w) => {
+  if (b.length !== 32 * w) fail(`hash tile of ${b.length} bytes, want ${32 * w}`);
+  return Array.from({ length: w }, (_, i) => b.subarray(32 * i, 32 * i + 32));
+};
+// newestLeaves returns the leaves of the entry tile that holds a log's
+// last leaf, checked against the checkpoint's size and root with the
+// tiles on the tree's right edge, as {first: index of the first, leaves}.
+// get(path) fetches a tile's bytes.
+const newestLeaves = async (size, root, get) => {
+  const N = BigInt(size);
+  if (N < 1n) fail('tiles: the log is empty');
+  const c = [], edge = [];
+  for (let L = 0; L < 8; L++) c.push(Number((N >> BigInt(8 * L)) & 255n));
+  const t0 = (N - 1n) / 256n, w0 = Number(N - t0 * 256n);
+  const leaves = parseEntryTile(await get(tilePath(-1, t0, w0)), w0);
+  const lh = await Promise.all(leaves.map(leafHash));
+  edge[0] = lh;
+  for (let L = 1; L < 8; L++) if (c[L]) edge[L] = tileHashes(await get(tilePath(L, N >> BigInt(8 * L + 8), c[L])), c[L]);
+  // A full newest tile is the last hash of the level above, through full
+  // tiles up to the first level with a partial right edge.
+  let L = 0, cur = await mth(lh);
+  if (!c[0]) {
+    for (L = 1; !c[L]; L++) {
+      const hs = tileHashes(await get(tilePath(L, (N >> BigInt(8 * L + 8)) - 1n, 256)), 256);
+      if (!equal(hs[255], cur)) fail(`tiles: level ${L} does not hold the tile below`);
+      cur = await mth(hs);
+    }
+    if (!equal(edge[L][c[L] - 1], cur)) fail(`tiles: level ${L} does not hold the tile below`);
+  }
+  // The root from the perfect subtrees, largest first, nested to the right.
+  const parts = [];
+  for (let L = 7; L >= 0; L--) {
+    for (let r = 7, off = 0; r >= 0; r--) if (c[L] & (1 << r)) { parts.push(await mth(edge[L].slice(off, off + (1 << r)))); off += 1 << r; }
+  }
+  let h = parts.pop();
+  while (parts.length) h = await nodeHash(parts.pop(), h);
+  if (!equal(h, root)) fail(`tiles do not lead to the root of the checkpoint of size ${N}`);
+  return { first: t0 * 256n, leaves };
 };
 // parseEntryTile splits an entry tile into its w leaves
 // (catalog.ParseEntryBundle).
@@ -790,7 +842,7 @@ globalThis.samizdat = Object.freeze({
   use: (force) => (ready = choose(force === 'auto' ? undefined : force)),
   hex, unhex, b64decode, b64encode, sha256, sha256Pure, sha512Pure, verify, ed25519Pure, ed25519WebCrypto,
   checkPoint, parseKey, openNote, openStatement, parseCheckpoint, openCheckpoint,
-  parseLeaf, leafHash, nodeHash, checkInclusion, checkConsistency, entryTilePath, parseEntryTile,
+  parseLeaf, leafHash, nodeHash, checkInclusion, checkConsistency, tilePath, entryTilePath, parseEntryTile, newestLeaves,
   parseIndexProof, verifyIndexProof, checkArticleLeaf, parseManifest, openBundle, checkEntry,
 });
 })();
