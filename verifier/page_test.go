@@ -220,6 +220,13 @@ func TestPageReadsAMirror(t *testing.T) {
 		}
 		return b, 0
 	})
+	badTile := proxy(t, m, func(path string, b []byte) ([]byte, int) {
+		if strings.HasPrefix(path, "/p/"+pubID+"/tile/entries/") {
+			b = bytes.Clone(b)
+			b[len(b)-1] ^= 1
+		}
+		return b, 0
+	})
 	rollback := proxy(t, m, func(path string, b []byte) ([]byte, int) {
 		if path == "/p/"+pubID+"/checkpoint" {
 			return m.oldCP, 0
@@ -246,6 +253,8 @@ func TestPageReadsAMirror(t *testing.T) {
 				{"rollback", en.ID, []string{rollback}, "failed", enText, "rollback"},
 				{"tampering then honest", en.ID, []string{tampering, honest}, "verified", enText, ""},
 				{"withdrawn", "withdrawn", []string{honest}, "failed", "Words the publisher took back", "withdrawn by the publisher"},
+				{"list", "", []string{honest}, "verified", fa.Title, ""},
+				{"list from a mirror that changes a tile", "", []string{badTile}, "failed", fa.Title, "tiles do not lead to the root"},
 				{"never published", "never-published", []string{honest}, "failed", enText, "has no article"},
 			} {
 				p := open(fragment(key, tc.id, tc.mirrors...))
@@ -256,6 +265,14 @@ func TestPageReadsAMirror(t *testing.T) {
 				if tc.want == "verified" {
 					if !strings.Contains(dom, tc.text) {
 						t.Errorf("%s: the article's text is not in the page", tc.name)
+					}
+					if tc.name == "list" {
+						for _, want := range []string{en.Title, "Hostile &lt;b&gt;title&lt;/b&gt;", "withdrawn 20", `lang="fa" dir="rtl"`, "#k=" + url.QueryEscape(key)[:10]} {
+							if !strings.Contains(dom, want) {
+								t.Errorf("list: the page lacks %q", want)
+							}
+						}
+						browsertest.SaveScreenshot(t, "verifier-"+from.name+"-list-phone", p.Screenshot(t, false))
 					}
 					if tc.name == "honest" {
 						browsertest.SaveScreenshot(t, "verifier-"+from.name+"-verified-en-phone", p.Screenshot(t, true))

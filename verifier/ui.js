@@ -47,24 +47,35 @@ const mirrorURL = (m) => {
   return u.href;
 };
 
-// get fetches base+path and returns at most max bytes of a 200 answer.
-const get = async (base, path, max, signal) => {
-  const r = await fetch(new URL(path, base), { signal, credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store' });
-  if (r.status !== 200) throw new S.VerifyError(`${path}: HTTP ${r.status}`);
+// get fetches base+path and returns at most max bytes of a 200 answer;
+// with head, only the first head bytes (a Range request; a server that
+// ignores it is read that far).
+const get = async (base, path, max, signal, head) => {
+  const r = await fetch(new URL(path, base), { signal, credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store', headers: head ? { Range: `bytes=0-${head - 1}` } : {} });
+  if (r.status !== 200 && !(head && r.status === 206)) throw new S.VerifyError(`${path}: HTTP ${r.status}`);
   const rd = r.body.getReader(), parts = [];
   for (let n = 0; ;) {
     const { done, value } = await rd.read();
-    if (done) return parts.length === 1 ? parts[0] : new Uint8Array(await new Blob(parts).arrayBuffer());
-    if ((n += value.length) > max) { rd.cancel(); throw new S.VerifyError(`${path}: more than ${max} bytes`); }
+    if (done) return concatAll(parts);
     parts.push(value);
+    if ((n += value.length) > max) {
+      rd.cancel();
+      if (head) return concatAll(parts).subarray(0, head);
+      throw new S.VerifyError(`${path}: more than ${max} bytes`);
+    }
   }
 };
+const concatAll = (parts) => {
+  const o = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let i = 0;
+  for (const p of parts) { o.set(p, i); i += p.length; }
+  return o;
+};
 
-// verifyAt runs the light path at one mirror: the key statement against
-// the pinned root, the checkpoint (signature, age, not older than what
-// this browser saw), the index proof that names the article's newest
-// leaf, that leaf from its entry tile, the bundle and every entry.
-const verifyAt = async (base, root, id, signal) => {
+// openLog verifies, at one mirror, the key statement against the pinned
+// root and the checkpoint (signature, age, not older than what this
+// browser saw).
+const openLog = async (base, root, signal) => {
   const pub = root.id, seen = store.get('seen:' + pub) || {};
   const trust = await S.openStatement(await get(base, `p/${pub}/key-statement`, L.statement, signal), root);
   if (seen.v && trust.version < BigInt(seen.v)) throw new S.VerifyError(`key statement version ${trust.version} is older than version ${seen.v} seen before (rollback)`);
@@ -76,8 +87,15 @@ const verifyAt = async (base, root, id, signal) => {
     if (cp.size < size || (cp.size === size && cp.time < seen.time)) throw new S.VerifyError(`checkpoint of size ${cp.size} at ${iso(cp.time)} is older than the one of size ${size} at ${iso(seen.time)} seen before (rollback)`);
     if (cp.size === size && root64 !== seen.root) throw new S.VerifyError(`two checkpoints of size ${size} with different roots: the publisher's key signed two histories (fork)`);
   }
+  return { base, trust, cp, seen: () => store.set('seen:' + pub, { v: String(trust.version), size: String(cp.size), time: cp.time, root: root64 }) };
+};
+
+// verifyAt runs the light path at one mirror: the log (openLog), the
+// index proof that names the article's newest leaf, that leaf from its
+// entry tile, the bundle and every entry.
+const verifyAt = async (base, root, id, signal) => {
+  const pub = root.id, out = await openLog(base, root, signal), cp = out.cp, trust = out.trust;
   if (!cp.index) throw new S.VerifyError('the checkpoint carries no article index, which this page needs');
-  const out = { base, trust, cp, seen: () => store.set('seen:' + pub, { v: String(trust.version), size: String(cp.size), time: cp.time, root: root64 }) };
   const v = await S.verifyIndexProof(cp.index, id, await get(base, `p/${pub}/index/${cp.size}/${id}`, L.indexProof, signal));
   if (!v.present) return { ...out, absent: true };
   if (v.leaf >= cp.size) throw new S.VerifyError(`the index names leaf ${v.leaf}, beyond the log's ${cp.size}`);
@@ -98,11 +116,37 @@ const verifyAt = async (base, root, id, signal) => {
   return { ...out, leaf, bundle: b, entries };
 };
 
+// listAt lists, at one mirror, the articles of the log's newest entry
+// tile (checked against the checkpoint through the tiles), newest first,
+// with the titles of their signed manifests (the start of each bundle,
+// fetched with a Range request).
+const LIST = 30;
+const listAt = async (base, root, _, signal) => {
+  const pub = root.id, out = await openLog(base, root, signal);
+  const { leaves } = await S.newestLeaves(out.cp.size, out.cp.root, (path) => get(base, `p/${pub}/${path}`, L.tileWidth * (2 + L.leaf), signal));
+  const ids = new Set(), items = [];
+  for (let i = leaves.length - 1; i >= 0 && items.length < LIST; i--) {
+    const l = S.parseLeaf(leaves[i]);
+    if ((l.kind === 'bundle' || l.kind === 'retraction') && !ids.has(l.id)) { ids.add(l.id); items.push(l); }
+  }
+  for (const l of items) {
+    if (l.kind !== 'bundle') continue;
+    try {
+      let h = await get(base, `b/${l.digest}`, HEAD, signal, HEAD);
+      if (h.length >= 116 && 116 + S.u32(h, 112) > h.length) h = await get(base, `b/${l.digest}`, 116 + S.u32(h, 112), signal, 116 + S.u32(h, 112));
+      const m = (await S.openManifest(h, out.trust)).manifest;
+      if (m.id === l.id && m.revision === l.revision) l.manifest = m;
+    } catch (e) { if (signal.aborted) throw e; }
+  }
+  return { ...out, items };
+};
+const HEAD = 65536;
+
 // race tries the mirrors as the CLI does: one after another at staggered
 // times, the next at once when one fails; the first verified answer wins.
 // A stale one (its checkpoint older than MAX_AGE) wins only if no other
 // mirror has a fresher one within STALE_WAIT.
-const race = (mirrors, root, id) => new Promise((resolve) => {
+const race = (mirrors, root, id, at) => new Promise((resolve) => {
   const ctl = new AbortController(), failures = [];
   let next = 0, running = 0, done = false, timer, best = null;
   const finish = (r) => { done = true; clearTimeout(timer); ctl.abort(); resolve({ ...r, failures }); };
@@ -114,7 +158,7 @@ const race = (mirrors, root, id) => new Promise((resolve) => {
     running++;
     clearTimeout(timer);
     timer = setTimeout(start, STAGGER);
-    verifyAt(m, root, id, ctl.signal).then((r) => {
+    at(m, root, id, ctl.signal).then((r) => {
       running--;
       if (done) return;
       if (Date.now() / 1000 - r.cp.time <= MAX_AGE) return finish(r);
@@ -180,6 +224,20 @@ const render = (r, id) => {
   res.hidden = false;
 };
 const b64 = (b) => { let s = ''; for (let i = 0; i < b.length; i += 32768) s += String.fromCharCode(...b.subarray(i, i + 32768)); return btoa(s); };
+const renderList = (r, p) => {
+  const res = $('result'), ul = el('ul', undefined, { class: 'list' }), k = encodeURIComponent(r.trust.root.text);
+  const ms = p.m.map((m) => '&m=' + encodeURIComponent(m)).join('');
+  for (const l of r.items) {
+    const li = el('li'), m = l.manifest;
+    const a = el('a', m ? m.title : l.id, { href: `#k=${k}${ms}&a=${encodeURIComponent(l.id)}` });
+    if (m) { a.lang = m.language; a.dir = dirOf(m.language); }
+    li.append(a, ` — ${l.kind === 'retraction' ? `withdrawn ${iso(l.time)}` : m ? `${iso(m.updated).slice(0, 10)}, revision ${l.revision}` : `revision ${l.revision}, title not verified`}`);
+    ul.append(li);
+  }
+  const age = Date.now() / 1000 - r.cp.time;
+  res.replaceChildren(el('h2', `Newest articles of ${r.trust.root.name}`), el('p', `From the newest entries of the publisher's log of ${r.cp.size} entries, checked against its checkpoint of ${iso(r.cp.time)} (${ago(age)} old${age > MAX_AGE ? ', STALE' : ''}), key statement version ${r.trust.version}; titles from each article's signed manifest. Fetched from ${r.base}.`), ul);
+  res.hidden = false;
+};
 const esc = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // clean returns the sanitised HTML of a parsed body.
 const clean = (body) => {
@@ -224,11 +282,19 @@ const run = async () => {
       if (all.length !== 1) { state('failed'); return say('Give a publisher key: paste the line of its publisher.pub below, or open a link with #k=KEY.'); }
       root = await S.parseKey(all[0]);
     }
-    if (!p.a) { state('failed'); return say(`Publisher ${root.name} (${root.id}) is pinned. Give an article id (#a=ID) to read one; this page does not list articles yet.`); }
     if (!p.m.length) { state('failed'); return say('Give a mirror: #m=https://mirror.example/ (repeatable).'); }
     const mirrors = p.m.map(mirrorURL);
+    if (!p.a) {
+      say(`Listing the newest articles of ${root.name} from ${mirrors.length} mirror(s)…`);
+      const r = await race(mirrors, root, null, listAt);
+      if (!r.trust) { state('failed'); return say(`Failed: no mirror gave the newest articles of ${root.name} with valid signatures and proofs.`); }
+      r.seen();
+      renderList(r, p);
+      say(`Verified the newest articles of ${root.name} from ${r.base}.`);
+      return state('verified');
+    }
     say(`Verifying "${p.a}" of ${root.name} at ${mirrors.length} mirror(s)…`);
-    const r = await race(mirrors, root, p.a);
+    const r = await race(mirrors, root, p.a, verifyAt);
     if (!r.trust) { state('failed'); return say(`Failed: no mirror gave "${p.a}" with valid signatures and proofs. Nothing of it is shown.`); }
     r.seen();
     if (r.absent) { state('failed'); return say(`The publisher's log, as of its checkpoint of ${iso(r.cp.time)}, has no article "${p.a}" (proven by its article index).`); }

@@ -796,26 +796,36 @@ const parseManifest = (b) => {
   });
   return m;
 };
-// openBundle verifies a bundle against a trust in FORMAT.md's order:
-// lengths, the signing key's delegation, the signature over the exact
-// manifest bytes, then the manifest, its publisher and the key's window
-// at its updated time, then the stored entries and their SHA-256. It
-// returns the manifest, the bundle's digest (hex) and each entry's stored
-// bytes. Decompressed entries are checked with checkEntry.
-const openBundle = async (data, trust) => {
+// openManifest verifies the header and the signed manifest at the start
+// of a bundle (FORMAT.md "Verification order", steps 1 to 4): head holds
+// at least the bundle's first 116 bytes and its manifest. It returns the
+// manifest, the signing key and where the entries start. A list of
+// articles uses it for their titles without fetching their entries.
+const openManifest = async (head, trust) => {
   const bad = (m) => fail(`bundle: ${m}`);
-  if (data.length > LIMITS.bundle) bad(`${data.length} bytes, limit ${LIMITS.bundle}`);
-  if (data.length < HEADER || !equal(data.subarray(0, 16), BUNDLE_MAGIC)) bad('not a samizdat bundle (bad magic or shorter than its header)');
-  const signer = data.subarray(16, 48), sig = data.subarray(48, 112), ml = u32(data, 112);
+  if (head.length < HEADER || !equal(head.subarray(0, 16), BUNDLE_MAGIC)) bad('not a samizdat bundle (bad magic or shorter than its header)');
+  const signer = head.subarray(16, 48), sig = head.subarray(48, 112), ml = u32(head, 112);
   if (ml > LIMITS.manifest) bad(`manifest length ${ml} exceeds limit ${LIMITS.manifest}`);
-  if (ml > data.length - HEADER) bad(`truncated: manifest length ${ml}, only ${data.length - HEADER} bytes follow`);
-  const mb = data.subarray(HEADER, HEADER + ml);
+  if (ml > head.length - HEADER) bad(`truncated: manifest length ${ml}, only ${head.length - HEADER} bytes follow`);
+  const mb = head.subarray(HEADER, HEADER + ml);
   const key = trust.authorize(signer, null);
   if (!(await verify(signer, concat(SIGN_PREFIX, mb), sig))) bad(`signature does not verify: the bundle was altered or not signed by ${key.text}`);
   const m = parseManifest(mb);
   if (!equal(m.publisher, trust.root.key)) bad(`manifest names another publisher, not ${trust.publisherID}`);
   trust.authorize(signer, m.updated);
-  let off = HEADER + ml;
+  return { manifest: m, signer: key, end: HEADER + ml };
+};
+// openBundle verifies a bundle against a trust in FORMAT.md's order:
+// lengths, the signing key's delegation, the signature over the exact
+// manifest bytes, then the manifest, its publisher and the key's window
+// at its updated time (openManifest), then the stored entries and their
+// SHA-256. It returns the manifest, the bundle's digest (hex) and each
+// entry's stored bytes. Decompressed entries are checked with checkEntry.
+const openBundle = async (data, trust) => {
+  const bad = (m) => fail(`bundle: ${m}`);
+  if (data.length > LIMITS.bundle) bad(`${data.length} bytes, limit ${LIMITS.bundle}`);
+  const { manifest: m, signer: key, end } = await openManifest(data, trust);
+  let off = end;
   const stored = m.entries.map((e) => {
     if (e.storedSize > BigInt(data.length - off)) bad(`truncated: entry "${e.name}" needs ${e.storedSize} bytes, ${data.length - off} remain`);
     off += Number(e.storedSize);
@@ -840,10 +850,10 @@ globalThis.samizdat = Object.freeze({
   ready: () => ready, engine: () => ({ ...engine, text: describe() }),
   // use chooses the implementations again: 'pure', 'webcrypto' or 'auto'.
   use: (force) => (ready = choose(force === 'auto' ? undefined : force)),
-  hex, unhex, b64decode, b64encode, sha256, sha256Pure, sha512Pure, verify, ed25519Pure, ed25519WebCrypto,
+  hex, unhex, u32, b64decode, b64encode, sha256, sha256Pure, sha512Pure, verify, ed25519Pure, ed25519WebCrypto,
   checkPoint, parseKey, openNote, openStatement, parseCheckpoint, openCheckpoint,
   parseLeaf, leafHash, nodeHash, checkInclusion, checkConsistency, tilePath, entryTilePath, parseEntryTile, newestLeaves,
-  parseIndexProof, verifyIndexProof, checkArticleLeaf, parseManifest, openBundle, checkEntry,
+  parseIndexProof, verifyIndexProof, checkArticleLeaf, parseManifest, openManifest, openBundle, checkEntry,
 });
 })();
 
