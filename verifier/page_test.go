@@ -227,6 +227,23 @@ func TestPageReadsAMirror(t *testing.T) {
 		}
 		return b, 0
 	})
+	// A bundle the log does not name, though signed by the publisher's key
+	// with the article's id and revision, served with its own entry.
+	forgedBody := "<p>Forged words the log never recorded.</p>"
+	forged, err := bundle.Build(bundle.Metadata{ID: en.ID, Revision: 1, Title: en.Title, Language: "en", Created: time.Now(), Updated: time.Now()},
+		[]bundle.File{{Type: "text/html", Data: []byte(forgedBody)}}, m.pub.Root.Public(), m.pub.Signer, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	substitute := proxy(t, m, func(path string, b []byte) ([]byte, int) {
+		switch {
+		case strings.HasPrefix(path, "/b/"):
+			return forged, 0
+		case path == "/p/"+pubID+"/a/"+en.ID+"/index.html":
+			return []byte(forgedBody), 0
+		}
+		return b, 0
+	})
 	rollback := proxy(t, m, func(path string, b []byte) ([]byte, int) {
 		if path == "/p/"+pubID+"/checkpoint" {
 			return m.oldCP, 0
@@ -251,6 +268,7 @@ func TestPageReadsAMirror(t *testing.T) {
 				{"withheld bundle", en.ID, []string{withheld}, "failed", enText, "HTTP 404"},
 				{"another article's proof", en.ID, []string{otherArticle}, "failed", faText, "does not match the root"},
 				{"rollback", en.ID, []string{rollback}, "failed", enText, "rollback"},
+				{"a signed bundle the log does not name", en.ID, []string{substitute}, "failed", "Forged words", "not the one the log names"},
 				{"tampering then honest", en.ID, []string{tampering, honest}, "verified", enText, ""},
 				{"withdrawn", "withdrawn", []string{honest}, "failed", "Words the publisher took back", "withdrawn by the publisher"},
 				{"list", "", []string{honest}, "verified", fa.Title, ""},
