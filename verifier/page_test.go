@@ -33,6 +33,7 @@ type mirror struct {
 	hits  chan string
 	pub   *testkeys.Publisher
 	st    *store.Store
+	h     http.Handler
 	srv   *httptest.Server
 	oldCP []byte // a checkpoint signed before the last article was published
 }
@@ -75,6 +76,7 @@ func newMirror(t *testing.T) *mirror {
 	if err != nil {
 		t.Fatal(err)
 	}
+	m.h = h
 	m.srv = httptest.NewServer(h)
 	t.Cleanup(m.srv.Close)
 	var items []publish.Item
