@@ -11,7 +11,11 @@
 // browser's WebCrypto for Ed25519 and SHA-256 and, where crypto.subtle is
 // missing (a page that is not a secure context, or an old browser), its
 // own pure-JavaScript Ed25519 (cofactorless, with the verdicts of Go's
-// crypto/ed25519), SHA-256 and SHA-512, and says which it used. It needs
+// crypto/ed25519), SHA-256 and SHA-512, and says which it used. Every
+// public key passes the page's keys.CheckPoint first, so samizdat's
+// verdict is Go's on either path (Firefox's WebCrypto refuses
+// non-canonically encoded keys that Go takes; the key check refuses them
+// first). It needs
 // no zstd decoder: the manifest is not compressed, stored entries are
 // checked against their stored SHA-256, and decompressed entries come from
 // a mirror's entry route, which the browser decompresses itself.
