@@ -445,3 +445,39 @@ func TestPageStaleMirror(t *testing.T) {
 		}
 	}
 }
+
+// TestPageAccessible checks the page, verified (an article, the list) and
+// failed, at phone and laptop width: nothing wider than the window and no
+// serious or critical axe-core finding.
+func TestPageAccessible(t *testing.T) {
+	browsertest.AxeAvailable(t)
+	m := newMirror(t)
+	b := browsertest.StartBrowser(t)
+	key := m.pub.Root.Public().String()
+	tampering := proxy(t, m, func(path string, b []byte) ([]byte, int) {
+		if strings.HasPrefix(path, "/b/") {
+			b = bytes.Clone(b)
+			b[len(b)-10] ^= 1
+		}
+		return b, 0
+	})
+	for _, tc := range []struct{ name, frag, want string }{
+		{"article", fragment(key, browsertest.Articles[0].ID, m.srv.URL+"/"), "verified"},
+		{"persian", fragment(key, browsertest.Articles[2].ID, m.srv.URL+"/"), "verified"},
+		{"list", fragment(key, "", m.srv.URL+"/"), "verified"},
+		{"failed", fragment(key, browsertest.Articles[0].ID, tampering), "failed"},
+	} {
+		for _, v := range []browsertest.Viewport{browsertest.Phone, browsertest.Desktop} {
+			p := b.Open(t, m.srv.URL+"/verify.html"+tc.frag, v)
+			if state, _, status := waitState(t, p); state != tc.want {
+				t.Fatalf("%s: %s: %s", tc.name, state, status)
+			}
+			if over := p.Overflow(t); len(over) > 0 {
+				t.Errorf("%s at %s: wider than the window: %q", tc.name, v.Name, over)
+			}
+			for _, vi := range browsertest.Serious(p.Axe(t)) {
+				t.Errorf("%s at %s: axe: %s", tc.name, v.Name, vi)
+			}
+		}
+	}
+}
