@@ -15,7 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/internal/browsertest"
 	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
@@ -246,6 +249,27 @@ func TestPageReadsAMirror(t *testing.T) {
 		}
 		return b, 0
 	})
+	// Checkpoints of the log's size and root, signed later by the
+	// publisher's key: without the index line, and with a false index.
+	cur, err := catalog.ParseUnverified(m.get(t, "/p/"+pubID+"/checkpoint"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resign := func(index tlog.Hash) string {
+		c := *cur
+		c.Time, c.Index = time.Now().Add(time.Minute).Truncate(time.Second), index
+		signed, err := c.Sign(m.pub.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return proxy(t, m, func(path string, b []byte) ([]byte, int) {
+			if path == "/p/"+pubID+"/checkpoint" {
+				return signed, 0
+			}
+			return b, 0
+		})
+	}
+	noIndex, falseIndex := resign(tlog.Hash{}), resign(tlog.Hash{1})
 	rollback := proxy(t, m, func(path string, b []byte) ([]byte, int) {
 		if path == "/p/"+pubID+"/checkpoint" {
 			return m.oldCP, 0
@@ -274,6 +298,8 @@ func TestPageReadsAMirror(t *testing.T) {
 				{"tampering then honest", en.ID, []string{tampering, honest}, "verified", enText, ""},
 				{"withdrawn", "withdrawn", []string{honest}, "failed", "Words the publisher took back", "withdrawn by the publisher"},
 				{"list", "", []string{honest}, "verified", fa.Title, ""},
+				{"list from a checkpoint that drops the index", "", []string{noIndex}, "failed", fa.Title, "no article index, though"},
+				{"a checkpoint with a false index", en.ID, []string{falseIndex}, "failed", enText, "different article indexes"},
 				{"list from a mirror that changes a tile", "", []string{badTile}, "failed", fa.Title, "tiles do not lead to the root"},
 				{"never published", "never-published", []string{honest}, "failed", enText, "has no article"},
 			} {
