@@ -87,7 +87,7 @@ const openLog = async (base, root, signal) => {
     if (cp.size < size || (cp.size === size && cp.time < seen.time)) throw new S.VerifyError(`checkpoint of size ${cp.size} at ${iso(cp.time)} is older than the one of size ${size} at ${iso(seen.time)} seen before (rollback)`);
     if (cp.size === size && root64 !== seen.root) throw new S.VerifyError(`two checkpoints of size ${size} with different roots: the publisher's key signed two histories (fork)`);
     if (seen.index && !cp.index) throw new S.VerifyError('the checkpoint carries no article index, though the one seen before does');
-    if (cp.size === size && seen.index && S.b64encode(cp.index) !== seen.index) throw new S.VerifyError(`two checkpoints of size ${size} with different article indexes: one of them is false (fork)`);
+    if (cp.size === size && seen.index && cp.index && S.b64encode(cp.index) !== seen.index) throw new S.VerifyError(`two checkpoints of size ${size} with different article indexes: one of them is false (fork)`);
   }
   const index = cp.index ? S.b64encode(cp.index) : seen.index;
   return { base, trust, cp, seen: () => store.set('seen:' + pub, { v: String(trust.version), size: String(cp.size), time: cp.time, root: root64, index }) };
