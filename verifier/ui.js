@@ -171,7 +171,7 @@ const race = (mirrors, root, id, at) => new Promise((resolve) => {
       ended();
     }, (e) => {
       running--;
-      failures.push({ m, why: e instanceof S.VerifyError ? e.message : `could not fetch (${e.message || e})` });
+      failures.push({ m, why: e instanceof S.VerifyError ? e.message : e.name === 'AbortError' ? 'no answer in time' : `could not fetch or read (${e.message || e})` });
       showFailures(failures);
       if (done) return;
       start();
