@@ -85,9 +85,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd["X-Content-Type-Options"] = nosniff
 	hd["Referrer-Policy"] = noReferrer
 	hd["Content-Security-Policy"] = dataCSPValue
-	if readerRoute(r.URL.Path) {
-		hd["Access-Control-Allow-Origin"] = anyOrigin
-	}
 	route := "invalid"
 	start := time.Now()
 	defer func() {
