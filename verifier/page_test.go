@@ -265,9 +265,9 @@ func TestPageReadsAMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	resign := func(index tlog.Hash) string {
+	resign := func(index tlog.Hash, ahead time.Duration) string {
 		c := *cur
-		c.Time, c.Index = time.Now().Add(time.Minute).Truncate(time.Second), index
+		c.Time, c.Index = time.Now().Add(ahead).Truncate(time.Second), index
 		signed, err := c.Sign(m.pub.Signer)
 		if err != nil {
 			t.Fatal(err)
@@ -279,7 +279,7 @@ func TestPageReadsAMirror(t *testing.T) {
 			return b, 0
 		})
 	}
-	noIndex, falseIndex := resign(tlog.Hash{}), resign(tlog.Hash{1})
+	noIndex, falseIndex, future := resign(tlog.Hash{}, time.Minute), resign(tlog.Hash{1}, time.Minute), resign(cur.Index, time.Hour)
 	rollback := proxy(t, m, func(path string, b []byte) ([]byte, int) {
 		if path == "/p/"+pubID+"/checkpoint" {
 			return m.oldCP, 0
@@ -310,6 +310,7 @@ func TestPageReadsAMirror(t *testing.T) {
 				{"list", "", []string{honest}, "verified", fa.Title, ""},
 				{"list from a checkpoint that drops the index", "", []string{noIndex}, "failed", fa.Title, "no article index, though"},
 				{"a checkpoint with a false index", en.ID, []string{falseIndex}, "failed", enText, "different article indexes"},
+				{"a checkpoint dated an hour ahead", en.ID, []string{future}, "failed", enText, "in the future"},
 				{"list from a mirror that changes a tile", "", []string{badTile}, "failed", fa.Title, "tiles do not lead to the root"},
 				{"never published", "never-published", []string{honest}, "failed", enText, "has no article"},
 			} {
