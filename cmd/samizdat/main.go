@@ -58,6 +58,7 @@ func init() {
 		{"follow", "poll feeds, publish new and changed items, push to mirrors: the newsroom's daemon", runFollow},
 		{"fetch", "fetch an article from mirrors, verify it and save it", runFetch},
 		{"read", "run a local verifying reader to read a publisher in your browser", runRead},
+		{"verifier", "write the verifier page: one HTML file that checks signatures in any browser", runVerifier},
 		{"demo", "see it work: keys, publishing, three chained mirrors and a reader, on loopback", runDemo},
 		{"version", "print the version, the source revision and the Go version", runVersion},
 	}

@@ -20,6 +20,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /{$}", h.serveIndex)
 	m.HandleFunc("GET /status", h.serveStatus)
 	m.HandleFunc("GET /static/style.css", h.serveCSS)
+	m.HandleFunc("GET /verify.html", h.serveVerifier)
 	m.HandleFunc("GET /p/{pub}/{$}", h.servePublisher)
 	m.HandleFunc("GET /p/{pub}", redirectSlash)
 	m.HandleFunc("GET /p/{pub}/a/{id}/{$}", h.serveArticle)
@@ -59,6 +60,7 @@ var routeKinds = map[string]string{
 	"GET /p/{pub}":                   "redirect",
 	"GET /p/{pub}/a/{id}":            "redirect",
 	"GET /static/style.css":          "static",
+	"GET /verify.html":               "static",
 	"GET /p/{pub}/a/{id}/{name...}":  "entry",
 	"GET /p/{pub}/feed.atom":         "feed",
 	"GET /p/{pub}/key-statement":     "log",
