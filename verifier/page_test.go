@@ -56,16 +56,6 @@ func withVerifier(h http.Handler) http.Handler {
 	})
 }
 
-// withCORS lets any origin read the mirror's answers, as mirrors do on
-// their reader routes (mirror/web's own CORS is tested there), so that the
-// page opened from disk can read the mirror.
-func withCORS(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Access-Control-Allow-Origin", "*")
-		h.ServeHTTP(w, r)
-	})
-}
-
 func newMirror(t *testing.T) *mirror {
 	t.Helper()
 	m := &mirror{pub: testkeys.New(t, "news"), hits: make(chan string, 100)}
@@ -90,7 +80,7 @@ func newMirror(t *testing.T) *mirror {
 		t.Fatal(err)
 	}
 	m.h = h
-	m.srv = httptest.NewServer(withCORS(h))
+	m.srv = httptest.NewServer(h)
 	t.Cleanup(m.srv.Close)
 	var items []publish.Item
 	for _, a := range browsertest.Articles {
@@ -443,7 +433,7 @@ func TestPageStaleMirror(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := httptest.NewServer(withCORS(h))
+	fresh := httptest.NewServer(h)
 	defer fresh.Close()
 	m := &mirror{pub: pub, srv: fresh}
 	old := m.get(t, "/p/"+pub.ID()+"/checkpoint")
