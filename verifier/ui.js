@@ -22,7 +22,7 @@ const store = {
   get: (k) => { try { return JSON.parse(localStorage.getItem('samizdat:' + k)); } catch { return null; } },
   set: (k, v) => { try { localStorage.setItem('samizdat:' + k, JSON.stringify(v)); } catch {} },
 };
-const ago = (s) => s < 120 ? `${Math.round(s)} seconds` : s < 7200 ? `${Math.round(s / 60)} minutes` : s < 172800 ? `${Math.round(s / 3600)} hours` : `${Math.round(s / 86400)} days`;
+const ago = (s) => Math.round(s) === 1 ? '1 second' : s < 120 ? `${Math.round(s)} seconds` : s < 7200 ? `${Math.round(s / 60)} minutes` : s < 172800 ? `${Math.round(s / 3600)} hours` : `${Math.round(s / 86400)} days`;
 const iso = (t) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
 const RTL = /^(ar|fa|he|iw|ur|ps|yi|dv|ckb|sd|ug|syr)(-|$)|-(arab|hebr|thaa|syrc|nkoo|adlm)(-|$)/i;
 const dirOf = (lang) => RTL.test(lang) && !/-latn(-|$)/i.test(lang) ? 'rtl' : 'ltr';
