@@ -63,7 +63,7 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 	// holds with this one.
 	var wg sync.WaitGroup
 	var consErr error
-	wg.Go(func() { consErr = consistent(get, pub, held, heldSigned, a) })
+	wg.Go(func() { consErr = consistent(newTileReader(get, pub, false), held, heldSigned, a) })
 	proof, err := get(pub+"/index/"+strconv.FormatInt(a.cp.Size, 10)+"/"+id, artindex.MaxProofSize)
 	wg.Wait()
 	if es := (*errStatus)(nil); errors.As(err, &es) && es.code == http.StatusNotFound {
@@ -132,11 +132,10 @@ func articleOf(l *catalog.Leaf, n int64) *catalog.Article {
 // checkpoint the reader verified before: O(log n) hashes. A tree that does
 // not is a fork: the tiles hash to a's signed root, and held was signed
 // too. Judge has refused a smaller or same-size checkpoint already.
-func consistent(get getter, pub string, held *catalog.Checkpoint, heldSigned []byte, a *attempt) error {
+func consistent(tr *tileReader, held *catalog.Checkpoint, heldSigned []byte, a *attempt) error {
 	if held == nil || held.Size == 0 || held.Size >= a.cp.Size {
 		return nil
 	}
-	tr := &tileReader{get: get, pub: pub, cache: map[tlog.Tile][]byte{}}
 	hr := tlog.TileHashReader(tlog.Tree{N: a.cp.Size, Hash: a.cp.Root}, tr)
 	p, err := tlog.ProveTree(a.cp.Size, held.Size, hr)
 	if err != nil {
@@ -150,15 +149,42 @@ func consistent(get getter, pub string, held *catalog.Checkpoint, heldSigned []b
 	return nil
 }
 
+// newTileReader returns a reader of a mirror's tiles; with entries, one
+// that reads tiles of level 0 as entry bundles and keeps their leaves.
+func newTileReader(get getter, pub string, entries bool) *tileReader {
+	tr := &tileReader{get: get, pub: pub, cache: map[tlog.Tile][]byte{}}
+	if entries {
+		tr.entries, tr.max = map[int64][][]byte{}, maxLightTiles
+	}
+	return tr
+}
+
+// lightNewest sets a.newest to the newest k articles of a's log, and
+// proves, with the same tiles where they are shared, that the log extends
+// held's (signed as heldSigned; nil for none).
+func lightNewest(get getter, pub string, a *attempt, k int, held *catalog.Checkpoint, heldSigned []byte) error {
+	tr := newTileReader(get, pub, true)
+	var wg sync.WaitGroup
+	var consErr error
+	wg.Go(func() { consErr = consistent(tr, held, heldSigned, a) })
+	var err error
+	a.newest, err = newest(tr, a, k)
+	wg.Wait()
+	if consErr != nil {
+		return consErr
+	}
+	return err
+}
+
 // newest returns the newest k articles of a's log (k at most MaxNewest),
+// read through tr (which reads entry bundles as tiles of level 0),
 // most recently changed first: the article leaves at the log's end, read
 // back from it, each id's last leaf there being its newest state as of the
 // checkpoint. The entry bundles they are in and the hash tiles that tie
 // those to the checkpoint's root are all it reads: O(k + log n). It stops
 // at the log's start or after maxNewestBundles entry bundles.
-func newest(get getter, pub string, a *attempt, k int) ([]*catalog.Article, error) {
+func newest(tr *tileReader, a *attempt, k int) ([]*catalog.Article, error) {
 	n := a.cp.Size
-	tr := &tileReader{get: get, pub: pub, cache: map[tlog.Tile][]byte{}, entries: map[int64][][]byte{}, max: maxLightTiles}
 	hr := tlog.TileHashReader(tlog.Tree{N: n, Hash: a.cp.Root}, tr)
 	seen := map[string]bool{}
 	var out []*catalog.Article

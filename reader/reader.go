@@ -889,8 +889,8 @@ func (c *Client) try(ctx context.Context, st *state, mirror string, q query) (a 
 		}
 		if q.id != "" {
 			err = c.lightArticle(get, pub, st, a, q.id, held, heldSigned)
-		} else if err = consistent(get, pub, held, heldSigned, a); err == nil {
-			a.newest, err = newest(get, pub, a, q.newest)
+		} else {
+			err = lightNewest(get, pub, a, q.newest, held, heldSigned)
 		}
 		switch {
 		case err == nil:
@@ -906,7 +906,7 @@ func (c *Client) try(ctx context.Context, st *state, mirror string, q query) (a 
 		if latest != nil {
 			// The light fetch's checkpoint is not in prior's tree: the
 			// mirror's tiles must show it in this one's.
-			if err := consistent(get, pub, latest, st.light, a); err != nil {
+			if err := consistent(newTileReader(get, pub, false), latest, st.light, a); err != nil {
 				return a, err
 			}
 		}

@@ -164,7 +164,8 @@ type tileReader struct {
 	get     getter
 	pub     string
 	mu      sync.Mutex
-	cache   map[tlog.Tile][]byte
+	cache   map[tlog.Tile][]byte    // verified
+	calls   map[tlog.Tile]*tileCall // fetched or being fetched, once
 	fetched int
 	// entries, when not nil, holds the leaves of the entry bundles read
 	// as tiles of level 0, by bundle number: checked only once
@@ -173,44 +174,67 @@ type tileReader struct {
 	max     int // bound on tiles fetched; 0 means maxHashTiles
 }
 
+// tileCall is one fetch of a tile, which every ReadTiles that wants the
+// tile waits for: two proofs read at once fetch a tile they share once.
+type tileCall struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
 func (r *tileReader) Height() int { return catalog.TileHeight }
 
 func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
-	errs := make([]error, len(tiles))
+	calls := make([]*tileCall, len(tiles))
 	limit := r.max
 	if limit == 0 {
 		limit = maxHashTiles
 	}
 	sem := make(chan struct{}, MaxParallel)
 	var wg sync.WaitGroup
+	defer wg.Wait()
 	for i, t := range tiles {
 		r.mu.Lock()
-		d, ok := r.cache[t]
-		if !ok {
-			r.fetched++
-		}
-		n := r.fetched
-		r.mu.Unlock()
-		if ok {
+		if d, ok := r.cache[t]; ok {
+			r.mu.Unlock()
 			out[i] = d
 			continue
 		}
-		if n > limit {
-			wg.Wait()
-			return nil, &fetchError{fmt.Errorf("more than %d tiles asked for", limit)}
+		if r.calls == nil {
+			r.calls = map[tlog.Tile]*tileCall{}
+		}
+		c, ok := r.calls[t]
+		if !ok {
+			r.fetched++
+			if r.fetched > limit {
+				r.mu.Unlock()
+				return nil, &fetchError{fmt.Errorf("more than %d tiles asked for", limit)}
+			}
+			c = &tileCall{done: make(chan struct{})}
+			r.calls[t] = c
+		}
+		r.mu.Unlock()
+		calls[i] = c
+		if ok {
+			continue
 		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			out[i], errs[i] = r.readTile(t)
+			defer close(c.done)
+			c.data, c.err = r.readTile(t)
 		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
+	for i, c := range calls {
+		if c == nil {
+			continue
 		}
+		<-c.done
+		if c.err != nil {
+			return nil, c.err
+		}
+		out[i] = c.data
 	}
 	return out, nil
 }
