@@ -377,3 +377,18 @@ func TestNewestStatic(t *testing.T) {
 }
 
 var _ = store.Options{}
+
+// TestNewestRollback: a reader that keeps no log but the newest
+// checkpoint it verified refuses an older one, from the same process and
+// from the next.
+func TestNewestRollback(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	if _, err := w.lightClient(dir, serve(t, w.honestMirror().h)).Newest(ctx, 5); err != nil {
+		t.Fatal(err)
+	}
+	old := serve(t, w.handler(w.store(step0, step1)))
+	if _, err := w.lightClient(dir, old).Newest(ctx, 5); !errors.Is(err, reader.ErrRollback) {
+		t.Fatalf("err = %v, want a rollback", err)
+	}
+}
