@@ -1,6 +1,7 @@
 package reader
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net/http"
@@ -45,6 +46,10 @@ const (
 // serves no index proofs.
 var errFallback = errors.New("no per-article proof")
 
+// errMoved says a mirror's checkpoint moved on while the reader asked for
+// a proof against the one it served: the attempt starts again.
+var errMoved = errors.New("the mirror's checkpoint moved on during the fetch")
+
 // indexRoot returns the article index root a checkpoint carries, zero for
 // none.
 func indexRoot(cp *catalog.Checkpoint) tlog.Hash { return tlog.Hash{} } // TODO(CORE-INDEX): cp.Index
@@ -69,6 +74,11 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 	if es := (*errStatus)(nil); errors.As(err, &es) && es.code == http.StatusNotFound {
 		if consErr != nil {
 			return consErr
+		}
+		// A mirror serves proofs against its current checkpoint only:
+		// one that moved on since answers 404 too.
+		if cp, err := get(pub+"/checkpoint", catalog.MaxCheckpointSize); err == nil && !bytes.Equal(cp, a.checkpoint) {
+			return errMoved
 		}
 		return fmt.Errorf("%w: the mirror serves no index proofs (%s)", errFallback, es.status)
 	}

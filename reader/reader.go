@@ -786,8 +786,24 @@ type query struct {
 	newest int
 }
 
+// maxMoves bounds the times one attempt starts again because the
+// mirror's checkpoint moved on while the reader asked for a proof
+// against it.
+const maxMoves = 2
+
 // try asks one mirror and verifies its answer against st.
 func (c *Client) try(ctx context.Context, st *state, mirror string, q query) (a *attempt, err error) {
+	for range maxMoves {
+		a, err = c.tryOnce(ctx, st, mirror, q)
+		if !errors.Is(err, errMoved) {
+			break
+		}
+	}
+	return a, err
+}
+
+// tryOnce asks one mirror and verifies its answer against st.
+func (c *Client) tryOnce(ctx context.Context, st *state, mirror string, q query) (a *attempt, err error) {
 	a = &attempt{mirror: mirror}
 	defer func() {
 		if err != nil {
