@@ -835,6 +835,19 @@ func (c *Client) tryOnce(ctx context.Context, st *state, mirror string, q query)
 		go func() { hints <- c.peerHints(ctx, base, h3) }()
 	}
 
+	// A reader that keeps no log may take the light path, which does not
+	// see the log's mirror list leaves: it learns the publisher's signed
+	// mirror list from the same round trip, best effort.
+	maybeLight := !c.cfg.Full && st.view.size == 0 && st.anchorCP == nil && (q.id != "" || q.newest > 0)
+	var mirrors chan []byte
+	if maybeLight && !c.cfg.NoDiscovery {
+		mirrors = make(chan []byte, 1)
+		go func() {
+			b, _ := get(pub+"/mirrors", catalog.MaxMirrorListSize)
+			mirrors <- b
+		}()
+	}
+
 	// The key statement and the checkpoint, in one round trip.
 	var stmt []byte
 	var stmtErr error
@@ -898,7 +911,7 @@ func (c *Client) tryOnce(ctx context.Context, st *state, mirror string, q query)
 	a.stale = a.at.Sub(a.cp.Time) > c.cfg.MaxAge
 	// A reader that keeps no copy of the log reads one article, or the
 	// newest ones, without it.
-	if !c.cfg.Full && prior.size == 0 && anchor == nil && !a.rebased && (q.id != "" || q.newest > 0) {
+	if maybeLight && !a.rebased {
 		held, heldSigned := old, st.checkpoint
 		if latest != nil {
 			held, heldSigned = latest, st.light
@@ -911,6 +924,9 @@ func (c *Client) tryOnce(ctx context.Context, st *state, mirror string, q query)
 		switch {
 		case err == nil:
 			a.light = true
+			if mirrors != nil {
+				a.mirrorList = lightMirrorList(<-mirrors, a.trust, st.mirrors.SignedVersion)
+			}
 		case errors.Is(err, errFallback):
 			a.fallback = err.Error()
 			c.cfg.Logger.Info("reader: syncing the whole log", "mirror", mirror, "reason", err)
@@ -1040,6 +1056,21 @@ func (c *Client) mirrorList(get getter, pub string, a *attempt) (*catalog.Mirror
 		return nil, errors.New("the mirror list is not the one the log records last")
 	}
 	return catalog.OpenMirrorList(data, a.trust)
+}
+
+// lightMirrorList returns the signed mirror list data if it verifies
+// under trust and is newer than the version kept, else nil. A light
+// reader cannot check that it is the newest the log records: like hints,
+// its URLs are only ever tried, and its version only grows.
+func lightMirrorList(data []byte, trust *keys.Trust, kept uint64) *catalog.MirrorList {
+	if data == nil {
+		return nil
+	}
+	ml, err := catalog.OpenMirrorList(data, trust)
+	if err != nil || ml.Version <= kept {
+		return nil
+	}
+	return ml
 }
 
 // peerHints asks a mirror which mirrors it knows. It is best effort.
