@@ -52,7 +52,7 @@ var errMoved = errors.New("the mirror's checkpoint moved on during the fetch")
 
 // indexRoot returns the article index root a checkpoint carries, zero for
 // none.
-func indexRoot(cp *catalog.Checkpoint) tlog.Hash { return tlog.Hash{} } // TODO(CORE-INDEX): cp.Index
+func indexRoot(cp *catalog.Checkpoint) tlog.Hash { return cp.Index }
 
 // lightArticle verifies article id of a's checkpoint through its index
 // proof and the one leaf it names, then fetches its bundle unless it is
