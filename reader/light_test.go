@@ -139,22 +139,14 @@ func (c costs) String() string {
 
 // lightClient is a reader that keeps no copy of the log (not Full).
 func (w *world) lightClient(stateDir string, mirrors ...string) *reader.Client {
-	return w.client(stateDir, mirrors...)
+	w.t.Helper()
+	return w.newClient(&reader.Config{Mirrors: mirrors, StateDir: stateDir})
 }
 
 // fullClient is a reader that verifies the whole log.
 func (w *world) fullClient(stateDir string, mirrors ...string) *reader.Client {
 	w.t.Helper()
-	c, err := reader.New(&reader.Config{
-		Root: w.root(), Mirrors: mirrors, StateDir: stateDir, Full: true,
-		Stagger: 100 * time.Millisecond, Timeout: 20 * time.Second, HeaderTimeout: 2 * time.Second,
-		Now: func() time.Time { return now }, NoDiscovery: true,
-	})
-	if err != nil {
-		w.t.Fatal(err)
-	}
-	w.t.Cleanup(func() { c.Close() })
-	return c
+	return w.client(stateDir, mirrors...)
 }
 
 // sameArticles fails unless got lists the articles of want, in order.
