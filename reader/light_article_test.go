@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/samizdat-news/samizdat/catalog"
@@ -289,4 +290,33 @@ func TestLightHostile(t *testing.T) {
 			t.Fatalf("err = %v, evidence %v: want a fork, kept", err, c.ForkEvidence())
 		}
 	})
+}
+
+// TestLightCheckpointMoved: a mirror serves proofs against its current
+// checkpoint only; when it moved on between the checkpoint and the proof
+// (404), the reader starts again with the new checkpoint instead of
+// syncing the whole log.
+func TestLightCheckpointMoved(t *testing.T) {
+	w := newWorld(t)
+	m := w.honestMirror()
+	before := w.handler(w.store(step0, step1))
+	var once sync.Once
+	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		first := false
+		if strings.HasSuffix(r.URL.Path, "/checkpoint") {
+			once.Do(func() { first = true })
+		}
+		if first {
+			before.ServeHTTP(rw, r)
+			return
+		}
+		m.h.ServeHTTP(rw, r)
+	})
+	r, err := w.lightClient(t.TempDir(), serve(t, h)).Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Light || r.FullSync != "" || r.Article.Revision != 2 {
+		t.Fatalf("Light %v, FullSync %q, revision %d: want the light path on the new checkpoint", r.Light, r.FullSync, r.Article.Revision)
+	}
 }
