@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +27,18 @@ func TestLightCosts(t *testing.T) {
 	sizes := []int{1000, 100000}
 	if testing.Short() {
 		sizes = sizes[:1]
+	}
+	// SAMIZDAT_LIGHT_SIZES="1000000" measures other sizes instead (a log
+	// of a million leaves takes minutes to build).
+	if env := os.Getenv("SAMIZDAT_LIGHT_SIZES"); env != "" {
+		sizes = nil
+		for _, f := range strings.Fields(env) {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 {
+				t.Fatalf("SAMIZDAT_LIGHT_SIZES: %q is not a size", f)
+			}
+			sizes = append(sizes, n)
+		}
 	}
 	for _, n := range sizes {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
