@@ -25,7 +25,7 @@ import (
 // them to the checkpoint, in 2 round trips.
 func TestLightCosts(t *testing.T) {
 	sizes := []int{1000, 100000}
-	if testing.Short() {
+	if testing.Short() || raceDetector {
 		sizes = sizes[:1]
 	}
 	// SAMIZDAT_LIGHT_SIZES="1000000" measures other sizes instead (a log
