@@ -212,11 +212,8 @@ func newest(tr *tileReader, a *attempt, k int) ([]*catalog.Article, error) {
 		if _, err := hr.ReadHashes(idx); err != nil {
 			return nil, hashTileError(err)
 		}
-		tr.mu.Lock()
-		entries := tr.entries
-		tr.mu.Unlock()
 		for i := end - 1; i >= lo && len(out) < k; i-- {
-			raw := entries[i/catalog.TileWidth][i%catalog.TileWidth]
+			raw := tr.leaves(i / catalog.TileWidth)[i%catalog.TileWidth]
 			l, err := catalog.ParseLeaf(raw)
 			if err != nil {
 				return nil, fmt.Errorf("leaf %d: %w", i, err)

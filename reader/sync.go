@@ -272,6 +272,13 @@ func (r *tileReader) readTile(t tlog.Tile) ([]byte, error) {
 	return d, nil
 }
 
+// leaves returns the leaves of entry bundle n, read as a tile of level 0.
+func (r *tileReader) leaves(n int64) [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.entries[n]
+}
+
 func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
