@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/catalog/index"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -332,5 +334,38 @@ func TestLightCheckpointMoved(t *testing.T) {
 	}
 	if !r.Light || r.FullSync != "" || r.Article.Revision != 2 {
 		t.Fatalf("Light %v, FullSync %q, revision %d: want the light path on the new checkpoint", r.Light, r.FullSync, r.Article.Revision)
+	}
+}
+
+// TestLightFallbackOldCheckpoint: a checkpoint without an article index
+// (four lines, signed before the index existed) makes the reader verify
+// the whole log, and say why.
+func TestLightFallbackOldCheckpoint(t *testing.T) {
+	w := newWorld(t)
+	m := w.honestMirror()
+	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/checkpoint") {
+			m.h.ServeHTTP(rw, r)
+			return
+		}
+		cp, err := catalog.ParseUnverified(record(m.h, r).Body.Bytes())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		cp.Index = tlog.Hash{}
+		signed, err := cp.Sign(w.pub.Signer)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		rw.Write(signed)
+	})
+	r, err := w.lightClient(t.TempDir(), serve(t, h)).Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Light || !strings.Contains(r.FullSync, "carries no article index") || r.Bundle == nil || r.Checkpoint.Index != (tlog.Hash{}) {
+		t.Fatalf("Light %v, FullSync %q: want a full sync, and why", r.Light, r.FullSync)
 	}
 }
