@@ -18,6 +18,17 @@
 // with what is new, not with the log; a long sync cut short keeps what it
 // checked and goes on from there.
 //
+// A reader that keeps no copy of the log (Config.Full unset, nothing
+// synced yet) takes the light path instead: one article is verified by
+// its index proof against the article index root the checkpoint carries,
+// the one leaf the proof names (in its entry bundle) and its bundle, in
+// four sequential round trips whatever the log's size; the newest
+// articles (Newest) by the log's last leaves and the hash tiles that tie
+// them to the checkpoint. It keeps the newest checkpoint it verified, and
+// a later one must extend it (hash tiles again, O(log n)). A checkpoint
+// without an index, or a mirror without index proofs, makes it sync the
+// whole log as above.
+//
 // Mirrors are tried at staggered times, and at once when one fails; the
 // first verified answer wins and the others are cancelled. A verified
 // checkpoint older than Config.MaxAge is stale: the reader keeps asking
