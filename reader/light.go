@@ -213,7 +213,11 @@ func newest(tr *tileReader, a *attempt, k int) ([]*catalog.Article, error) {
 			return nil, hashTileError(err)
 		}
 		for i := end - 1; i >= lo && len(out) < k; i-- {
-			raw := tr.leaves(i / catalog.TileWidth)[i%catalog.TileWidth]
+			leaves := tr.leaves(i / catalog.TileWidth)
+			if int(i%catalog.TileWidth) >= len(leaves) {
+				return nil, fmt.Errorf("reader: internal error: leaf %d was not read", i)
+			}
+			raw := leaves[i%catalog.TileWidth]
 			l, err := catalog.ParseLeaf(raw)
 			if err != nil {
 				return nil, fmt.Errorf("leaf %d: %w", i, err)
