@@ -367,3 +367,24 @@ func TestNewestRollback(t *testing.T) {
 		t.Fatalf("err = %v, want a rollback", err)
 	}
 }
+
+// TestLightStateKept: what a light fetch keeps (the file latest) bounds
+// the next process's fetches, and a damaged one is reported, not ignored:
+// ignoring it would drop the protection against rollback it gives.
+func TestLightStateKept(t *testing.T) {
+	w := newWorld(t)
+	dir := t.TempDir()
+	url := serve(t, w.honestMirror().h)
+	if _, err := w.lightClient(dir, url).Newest(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	latest := filepath.Join(dir, w.pub.ID(), "latest")
+	if _, err := os.Stat(latest); err != nil {
+		t.Fatal(err)
+	}
+	flip(t, latest, -3)
+	_, err := w.lightClient(dir, url).Newest(ctx, 1)
+	if err == nil || !strings.Contains(err.Error(), "is damaged") {
+		t.Fatalf("damaged latest: err = %v", err)
+	}
+}

@@ -74,6 +74,7 @@ type state struct {
 	light      []byte
 	lightCP    *catalog.Checkpoint
 	lightTrust *keys.Trust
+	lightFile  []byte // what the latest file held when loaded or written
 }
 
 // newestTrust returns the newest key statement the state keeps, nil for
@@ -137,9 +138,9 @@ func (s *state) current() bool {
 func (s *state) lightCurrent() bool {
 	b, err := readFileMax(filepath.Join(s.dir, "latest"), int64(maxHead))
 	if errors.Is(err, fs.ErrNotExist) {
-		return s.light == nil
+		return s.lightFile == nil
 	}
-	return err == nil && s.light != nil && bytes.Equal(b, encodeHead(s.lightTrust.SignedStatement(), s.light))
+	return err == nil && s.lightFile != nil && bytes.Equal(b, s.lightFile)
 }
 
 // index returns the state's index.
@@ -257,6 +258,7 @@ func (s *state) openLight(root *keys.PublicKey) error {
 	} else if err != nil {
 		return err
 	}
+	s.lightFile = b
 	stmt, cpb, err := decodeHead(b)
 	if err != nil {
 		return fmt.Errorf("latest: %v", err)
@@ -475,12 +477,12 @@ func (s *state) commit(r *attempt) error {
 			}
 		}
 	}
-	if s.light != nil {
+	if s.light != nil || s.lightFile != nil {
 		// The race checked that r's checkpoint extends it.
 		if err := os.Remove(filepath.Join(s.dir, "latest")); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		s.light, s.lightCP, s.lightTrust = nil, nil, nil
+		s.light, s.lightCP, s.lightTrust, s.lightFile = nil, nil, nil, nil
 	}
 	superseded := r.view.superseded
 	s.apply(r, added)
@@ -502,10 +504,11 @@ func (s *state) commitLight(r *attempt) error {
 		if err := os.MkdirAll(filepath.Join(s.dir, "bundles"), 0o700); err != nil {
 			return err
 		}
-		if !bytes.Equal(r.checkpoint, s.light) || s.lightTrust == nil || !bytes.Equal(r.trust.SignedStatement(), s.lightTrust.SignedStatement()) {
-			if err := writeAtomic(s.dir, "latest", encodeHead(r.trust.SignedStatement(), r.checkpoint)); err != nil {
+		if f := encodeHead(r.trust.SignedStatement(), r.checkpoint); !bytes.Equal(f, s.lightFile) {
+			if err := writeAtomic(s.dir, "latest", f); err != nil {
 				return err
 			}
+			s.lightFile = f
 		}
 		if r.bundle != nil {
 			d := r.bundle.Digest.String()
