@@ -127,7 +127,7 @@ func runFetch(e *env, args []string) error {
 	fs := newFlags(e, "fetch", "-t PUBFILE -m URL [-m URL]... [--full] [-o DIR] [ID]\n\n"+fetchListHelp)
 	rf := addReaderFlags(e, fs, true)
 	out := fs.String("o", "", "write the article (index.html and its images) here; default ./ID")
-	limit := fs.Int("n", 50, fmt.Sprintf("without ID: list this many of the most recently changed articles (0: all, which verifies the whole log; at most %d otherwise)", reader.MaxNewest))
+	limit := fs.Int("n", 50, fmt.Sprintf("without ID: list this many of the most recently changed articles (0, or more than %d: all, which verifies the whole log)", reader.MaxNewest))
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -356,9 +356,10 @@ dates come from each article's verified bundle: the copy kept in the state
 directory, or else one fetched now from the mirror that answered (and then
 kept), four at a time, for at most a minute in all.
 
-A reader that keeps no copy of the log (the default, until --full) reads
-the -n newest from the log's last leaves and the hash tiles that tie them
-to the checkpoint; with -n 0 or --full it verifies and keeps the whole log.
+A reader that keeps no copy of the log (the default; --full makes it keep
+one) reads the -n newest from the log's last leaves and the hash tiles that
+tie them to the checkpoint; with -n 0 or --full it verifies and keeps the
+whole log, and a reader that keeps it reads only what is new.
 With ID, it reads the article's index proof, its one leaf and its bundle:
 at most four round trips, whatever the log's size.
 
