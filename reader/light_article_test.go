@@ -1,14 +1,19 @@
 package reader_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -367,5 +372,69 @@ func TestLightFallbackOldCheckpoint(t *testing.T) {
 	}
 	if r.Light || !strings.Contains(r.FullSync, "carries no article index") || r.Bundle == nil || r.Checkpoint.Index != (tlog.Hash{}) {
 		t.Fatalf("Light %v, FullSync %q: want a full sync, and why", r.Light, r.FullSync)
+	}
+}
+
+// TestLightPythonStatic: one article and the newest ones from a static
+// tree served by python3 -m http.server, a server that knows nothing of
+// samizdat, under a URL prefix. It is skipped without python3.
+func TestLightPythonStatic(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("no python3:", err)
+	}
+	w := newWorld(t)
+	m := w.honestMirror()
+	p, err := m.st.Publisher(w.pub.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := w.digest(m.st, "a")
+	tree := staticTree(t, m.h, w.pub.ID(), p.Size, []string{"a"}, d.String())
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "some"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tree, filepath.Join(root, "some", "prefix")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(py, "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", root, "0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// "Serving HTTP on 127.0.0.1 port 41233 (http://127.0.0.1:41233/) ..."
+	port := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if f := strings.Fields(sc.Text()); len(f) > 5 && f[0] == "Serving" && f[4] == "port" {
+				port <- f[5]
+				break
+			}
+		}
+		io.Copy(io.Discard, out)
+	}()
+	var url string
+	select {
+	case p := <-port:
+		url = "http://127.0.0.1:" + p + "/some/prefix"
+	case <-time.After(20 * time.Second):
+		t.Fatal("python3 -m http.server did not say where it listens")
+	}
+	r, err := w.lightClient(t.TempDir(), url).Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Light || r.Bundle == nil || r.Bundle.Digest != d {
+		t.Fatalf("Light %v (%s), bundle %v", r.Light, r.FullSync, r.Bundle != nil)
+	}
+	l, err := w.lightClient(t.TempDir(), url).Newest(ctx, 2)
+	if err != nil || len(l.Articles()) != 2 || l.Articles()[0].ID != "d" {
+		t.Fatalf("newest: %v, %v", l, err)
 	}
 }
