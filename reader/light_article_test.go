@@ -438,3 +438,16 @@ func TestLightPythonStatic(t *testing.T) {
 		t.Fatalf("newest: %v, %v", l, err)
 	}
 }
+
+// TestLightStale: the light path shows a checkpoint's age, and one older
+// than MaxAge as stale, like the full one.
+func TestLightStale(t *testing.T) {
+	w := newWorld(t)
+	r, err := w.lightClient(t.TempDir(), serve(t, w.handler(w.store(step0, step1)))).Fetch(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Light || !r.Stale || r.Age != now.Sub(t1) {
+		t.Fatalf("Light %v, Stale %v, Age %v: want light, stale, %v old", r.Light, r.Stale, r.Age, now.Sub(t1))
+	}
+}
