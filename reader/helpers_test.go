@@ -285,19 +285,25 @@ func blackHoleUDP(t testing.TB) string {
 	return "h3://" + c.LocalAddr().String()
 }
 
-// client returns a reader for the world's publisher with test timings.
+// client returns a reader for the world's publisher with test timings
+// that verifies the whole log (Config.Full): what most tests check. The
+// light path's tests use lightClient.
 func (w *world) client(stateDir string, mirrors ...string) *reader.Client {
 	w.t.Helper()
-	c, err := reader.New(&reader.Config{
-		Root:          w.root(),
-		Mirrors:       mirrors,
-		StateDir:      stateDir,
-		Stagger:       100 * time.Millisecond,
-		Timeout:       20 * time.Second,
-		HeaderTimeout: 2 * time.Second,
-		Now:           func() time.Time { return now },
-		NoDiscovery:   true,
-	})
+	return w.newClient(&reader.Config{Mirrors: mirrors, StateDir: stateDir, Full: true})
+}
+
+// newClient returns a reader for the world's publisher configured by cfg,
+// with test timings, no discovery and the test's clock.
+func (w *world) newClient(cfg *reader.Config) *reader.Client {
+	w.t.Helper()
+	cfg.Root = w.root()
+	cfg.Stagger = 100 * time.Millisecond
+	cfg.Timeout = 20 * time.Second
+	cfg.HeaderTimeout = 2 * time.Second
+	cfg.Now = func() time.Time { return now }
+	cfg.NoDiscovery = true
+	c, err := reader.New(cfg)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -31,6 +31,9 @@ type transports struct {
 	// reached around it.
 	proxy   func(*url.URL) (*url.URL, error)
 	proxied bool
+	// test, when set, carries http and https requests instead of tcp: a
+	// test's counting or delaying wrapper around it.
+	test http.RoundTripper
 }
 
 func newTransports(cfg *Config) *transports {
@@ -314,6 +317,9 @@ func (t *transports) get(ctx context.Context, m *meter, base string, h3 bool, pa
 	}
 	req.Header.Set("User-Agent", "samizdat-reader/1")
 	rt := http.RoundTripper(t.tcp)
+	if t.test != nil {
+		rt = t.test
+	}
 	if h3 {
 		rt = t.quic
 	}

@@ -18,6 +18,17 @@
 // with what is new, not with the log; a long sync cut short keeps what it
 // checked and goes on from there.
 //
+// A reader that keeps no copy of the log (Config.Full unset, nothing
+// synced yet) takes the light path instead: one article is verified by
+// its index proof against the article index root the checkpoint carries,
+// the one leaf the proof names (in its entry bundle) and its bundle, in
+// four sequential round trips whatever the log's size; the newest
+// articles (Newest) by the log's last leaves and the hash tiles that tie
+// them to the checkpoint. It keeps the newest checkpoint it verified, and
+// a later one must extend it (hash tiles again, O(log n)). A checkpoint
+// without an index, or a mirror without index proofs, makes it sync the
+// whole log as above.
+//
 // Mirrors are tried at staggered times, and at once when one fails; the
 // first verified answer wins and the others are cancelled. A verified
 // checkpoint older than Config.MaxAge is stale: the reader keeps asking
@@ -113,6 +124,15 @@ type Config struct {
 	InsecureTLS bool
 	// Now gives the time; nil means time.Now.
 	Now func() time.Time
+	// Full makes every fetch verify the whole log, as a reader that
+	// lists every article needs (and then keeps it, and reads only new
+	// leaves on later fetches). Without it, a reader that keeps no copy
+	// of the log fetches one article (Fetch) or the newest ones (Newest)
+	// by the light path: the article's index proof, its leaf and its
+	// bundle, or the log's last leaves, never the whole log. It syncs the
+	// whole log anyway when a mirror's checkpoint carries no article index
+	// or the mirror serves no index proofs (Result.FullSync says why).
+	Full bool
 	// Logger receives each mirror's outcome at debug level. Nil means
 	// silent.
 	Logger *slog.Logger
@@ -293,7 +313,16 @@ type Result struct {
 	Bundle  *bundle.Bundle
 	// Failures are the mirrors that failed before the winner answered.
 	Failures []Failure
+	// Light says the answer was verified by the light path, without the
+	// whole log: Article by its index proof against Checkpoint, or the
+	// newest articles from the log's last leaves. Articles then lists
+	// only those.
+	Light bool
+	// FullSync, when set, says why a fetch that would have taken the
+	// light path verified the whole log instead.
+	FullSync string
 	view     *view
+	newest   []*catalog.Article
 }
 
 // Articles returns every article of the verified log, most recently
@@ -301,13 +330,20 @@ type Result struct {
 //
 // It reads the reader's index of the log: nil if the index cannot be read
 // (ArticleList says why).
+//
+// A light answer (Light set) lists only the newest articles it verified.
 func (r *Result) Articles() []*catalog.Article {
-	l, _ := r.view.list()
+	l, _ := r.ArticleList()
 	return l
 }
 
 // ArticleList is Articles with the error that reading the index gave.
-func (r *Result) ArticleList() ([]*catalog.Article, error) { return r.view.list() }
+func (r *Result) ArticleList() ([]*catalog.Article, error) {
+	if r.view == nil {
+		return r.newest, nil
+	}
+	return r.view.list()
+}
 
 // Errors a mirror's answer can fail with, besides transport and
 // verification errors.
@@ -330,7 +366,30 @@ var (
 )
 
 // List fetches the publisher's verified log: Result.Articles lists it.
-func (c *Client) List(ctx context.Context) (*Result, error) { return c.fetch(ctx, "") }
+// It syncs the whole log (and keeps it: later fetches read only new
+// leaves).
+func (c *Client) List(ctx context.Context) (*Result, error) { return c.fetch(ctx, query{}) }
+
+// Newest fetches the publisher's k most recently changed articles (k at
+// most MaxNewest): Result.Articles lists them, each in its newest state
+// as of the checkpoint. A reader that keeps no copy of the log (and is not
+// Config.Full) reads only the log's last leaves and the hash tiles that
+// tie them to the checkpoint; one that keeps the log syncs it, as List.
+func (c *Client) Newest(ctx context.Context, k int) (*Result, error) {
+	if k < 1 || k > MaxNewest {
+		return nil, fmt.Errorf("reader: newest %d articles: want 1 to %d", k, MaxNewest)
+	}
+	r, err := c.fetch(ctx, query{newest: k})
+	if err == nil && r.view != nil {
+		// A sync of the whole log: its newest k.
+		l, err := r.view.list()
+		if err != nil {
+			return nil, err
+		}
+		r.newest, r.view = l[:min(k, len(l))], nil
+	}
+	return r, err
+}
 
 // Fetch fetches the article id's current revision and verifies it. A
 // withdrawn article is a verified answer too: Result.Article.Retracted is
@@ -339,7 +398,7 @@ func (c *Client) Fetch(ctx context.Context, id string) (*Result, error) {
 	if err := bundle.CheckID(id); err != nil {
 		return nil, fmt.Errorf("reader: %w", err)
 	}
-	return c.fetch(ctx, id)
+	return c.fetch(ctx, query{id: id})
 }
 
 // Cached returns what the state holds of the article id without asking
@@ -399,10 +458,10 @@ func (c *Client) ForkEvidence() []string {
 // offline reading, or nil.
 func (c *Client) Saved(a *catalog.Article) *bundle.Bundle {
 	st, err := c.state()
-	if err != nil || st.trust == nil {
+	if err != nil || st.newestTrust() == nil {
 		return nil
 	}
-	return st.cached(a, st.trust)
+	return st.cached(a, st.newestTrust())
 }
 
 // Bundle returns the verified bundle of a, an article that res lists (a
@@ -518,7 +577,7 @@ func (c *Client) candidates(st *state) []string {
 	return out
 }
 
-func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
+func (c *Client) fetch(ctx context.Context, q query) (*Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 	c.fetchMu.Lock()
@@ -536,7 +595,7 @@ func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 	if len(cands) == 0 {
 		return nil, errors.New("reader: no mirror to ask: give at least one")
 	}
-	win, failures, untried, err := c.race(ctx, st, id, cands)
+	win, failures, untried, err := c.race(ctx, st, q, cands)
 	for _, f := range failures {
 		var fe *catalog.ForkError
 		if errors.As(f.Err, &fe) {
@@ -551,7 +610,11 @@ func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 	}
 	// Losing attempts may still read st: commit into a copy.
 	st = st.clone()
-	if err := st.commit(win); err != nil {
+	commit := st.commit
+	if win.light {
+		commit = st.commitLight
+	}
+	if err := commit(win); err != nil {
 		// The answer is verified; only remembering it failed.
 		c.cfg.Logger.Warn("reader: cannot save state", "dir", c.dir, "err", err)
 		st = nil // load it again next time
@@ -562,14 +625,14 @@ func (c *Client) fetch(ctx context.Context, id string) (*Result, error) {
 	return &Result{
 		Mirror: win.mirror, Publisher: c.PublisherID(), Trust: win.trust, Checkpoint: win.cp,
 		Stale: win.stale, Age: win.at.Sub(win.cp.Time), Article: win.article, Bundle: win.bundle,
-		Failures: failures, view: win.view,
+		Failures: failures, view: win.view, Light: win.light, FullSync: win.fallback, newest: win.newest,
 	}, nil
 }
 
 // race tries the candidates at staggered times and returns the first
 // fresh verified answer, or the freshest stale one once every mirror has
 // answered or the grace for a fresher one has passed.
-func (c *Client) race(ctx context.Context, st *state, id string, cands []string) (*attempt, []Failure, []string, error) {
+func (c *Client) race(ctx context.Context, st *state, q query, cands []string) (*attempt, []Failure, []string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan outcome, len(cands))
@@ -579,7 +642,7 @@ func (c *Client) race(ctx context.Context, st *state, id string, cands []string)
 		next++
 		running++
 		go func() {
-			a, err := c.try(ctx, st, m, id)
+			a, err := c.try(ctx, st, m, q)
 			results <- outcome{m, a, err}
 		}()
 	}
@@ -700,6 +763,9 @@ type attempt struct {
 	hints      []string
 	rebased    bool // the kept log was dropped: its checkpoint's key is revoked
 	progress   *progress
+	light      bool               // verified by the light path: view is nil
+	fallback   string             // why the light path gave way to a sync
+	newest     []*catalog.Article // a light list's articles
 }
 
 // staleFork returns a fork error if b's checkpoint, verified, has the size
@@ -721,8 +787,34 @@ func (a *attempt) newer(b *attempt) bool {
 	return a.cp.Size > b.cp.Size || a.cp.Size == b.cp.Size && a.cp.Time.After(b.cp.Time)
 }
 
+// getter fetches a path from one mirror, with at most max bytes of body.
+type getter func(path string, max int64) ([]byte, error)
+
+// query is what a fetch asks for: an article (id), the newest articles
+// (newest > 0), or else the whole log.
+type query struct {
+	id     string
+	newest int
+}
+
+// maxMoves bounds the times one attempt starts again because the
+// mirror's checkpoint moved on while the reader asked for a proof
+// against it.
+const maxMoves = 2
+
 // try asks one mirror and verifies its answer against st.
-func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *attempt, err error) {
+func (c *Client) try(ctx context.Context, st *state, mirror string, q query) (a *attempt, err error) {
+	for range maxMoves {
+		a, err = c.tryOnce(ctx, st, mirror, q)
+		if !errors.Is(err, errMoved) {
+			break
+		}
+	}
+	return a, err
+}
+
+// tryOnce asks one mirror and verifies its answer against st.
+func (c *Client) tryOnce(ctx context.Context, st *state, mirror string, q query) (a *attempt, err error) {
 	a = &attempt{mirror: mirror}
 	defer func() {
 		if err != nil {
@@ -743,7 +835,7 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	m := newMeter(&c.cfg, cancel)
-	get := func(path string, max int64) ([]byte, error) { return c.t.get(ctx, m, base, h3, path, max) }
+	get := getter(func(path string, max int64) ([]byte, error) { return c.t.get(ctx, m, base, h3, path, max) })
 
 	// Hints travel unsigned and are only ever tried, so they are asked
 	// for alongside the rest and used if they arrive in time; their speed
@@ -754,22 +846,44 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 		go func() { hints <- c.peerHints(ctx, base, h3) }()
 	}
 
-	stmt, err := get(pub+"/key-statement", keys.MaxStatementSize)
-	if es := (*errStatus)(nil); errors.As(err, &es) && es.code == http.StatusNotFound {
+	// A reader that keeps no log may take the light path, which does not
+	// see the log's mirror list leaves: it learns the publisher's signed
+	// mirror list from the same round trip, best effort.
+	maybeLight := !c.cfg.Full && st.view.size == 0 && st.anchorCP == nil && (q.id != "" || q.newest > 0)
+	var mirrors chan []byte
+	if maybeLight && !c.cfg.NoDiscovery {
+		mirrors = make(chan []byte, 1)
+		go func() {
+			b, _ := get(pub+"/mirrors", catalog.MaxMirrorListSize)
+			mirrors <- b
+		}()
+	}
+
+	// The key statement and the checkpoint, in one round trip.
+	var stmt []byte
+	var stmtErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		stmt, stmtErr = get(pub+"/key-statement", keys.MaxStatementSize)
+	}()
+	var cpErr error
+	a.checkpoint, cpErr = get(pub+"/checkpoint", catalog.MaxCheckpointSize)
+	<-done
+	if es := (*errStatus)(nil); errors.As(stmtErr, &es) && es.code == http.StatusNotFound {
 		return a, fmt.Errorf("%w (%s)", ErrNotCarried, c.PublisherID())
 	}
-	if err != nil {
-		return a, err
+	if stmtErr != nil {
+		return a, stmtErr
 	}
-	if st.trust != nil {
-		a.trust, err = st.trust.Update(stmt)
+	if cpErr != nil {
+		return a, cpErr
+	}
+	if trust := st.newestTrust(); trust != nil {
+		a.trust, err = trust.Update(stmt)
 	} else {
 		a.trust, err = keys.NewTrust(c.cfg.Root, stmt)
 	}
-	if err != nil {
-		return a, err
-	}
-	a.checkpoint, err = get(pub+"/checkpoint", catalog.MaxCheckpointSize)
 	if err != nil {
 		return a, err
 	}
@@ -787,10 +901,14 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 	// kept checkpoint: then that checkpoint proves nothing (it may come
 	// from the stolen key), and the log is checked afresh from leaf 0.
 	// A sync in progress goes on from where it stopped, and the
-	// checkpoint it was checked against bounds this one too.
-	prior, old, anchor := st.view, st.cp, st.anchorCP
+	// checkpoint it was checked against bounds this one too; so does the
+	// newest checkpoint a light fetch verified.
+	prior, old, anchor, latest := st.view, st.cp, st.anchorCP, st.lightCP
 	if old != nil && !stillTrusted(st.checkpoint, a.trust) || anchor != nil && !stillTrusted(st.anchor, a.trust) {
 		prior, old, anchor, a.rebased = &view{}, nil, nil, true
+	}
+	if latest != nil && !stillTrusted(st.light, a.trust) {
+		latest = nil
 	}
 	if err := judge(old, st.checkpoint, a); err != nil {
 		return a, err
@@ -798,49 +916,45 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 	if err := judge(anchor, st.anchor, a); err != nil {
 		return a, err
 	}
-	if a.cp.Size-prior.size > MaxNewLeaves {
-		return a, fmt.Errorf("checkpoint adds %d leaves, more than the %d one fetch accepts", a.cp.Size-prior.size, MaxNewLeaves)
-	}
-	if a.view, err = c.sync(ctx, get, pub, st, prior, a); err != nil {
-		if errors.Is(err, errLeaves) && prior.size > 0 {
-			// A lie or a fork: only the mirror's whole log could tell,
-			// and a lying mirror must not raise a fork alarm.
-			return a, fmt.Errorf("the mirror's leaves do not hash to its checkpoint from the log seen (altered, or the log forked)")
-		}
+	if err := judge(latest, st.light, a); err != nil {
 		return a, err
 	}
-	if a.view.keyVersion > a.trust.Statement().Version {
-		return a, fmt.Errorf("the log records key statement version %d, the mirror served version %d (withholds a newer one)", a.view.keyVersion, a.trust.Statement().Version)
-	}
 	a.stale = a.at.Sub(a.cp.Time) > c.cfg.MaxAge
-	if id != "" {
-		if a.article, err = a.view.article(id); err != nil {
+	// A reader that keeps no copy of the log reads one article, or the
+	// newest ones, without it.
+	if maybeLight && !a.rebased {
+		held, heldSigned := old, st.checkpoint
+		if latest != nil {
+			held, heldSigned = latest, st.light
+		}
+		if q.id != "" {
+			err = c.lightArticle(get, pub, st, a, q.id, held, heldSigned)
+		} else {
+			err = lightNewest(get, pub, a, q.newest, held, heldSigned)
+		}
+		switch {
+		case err == nil:
+			a.light = true
+			if mirrors != nil {
+				a.mirrorList = lightMirrorList(<-mirrors, a.trust, st.mirrors.SignedVersion)
+			}
+		case errors.Is(err, errFallback):
+			a.fallback = err.Error()
+			c.cfg.Logger.Info("reader: syncing the whole log", "mirror", mirror, "reason", err)
+		default:
 			return a, err
 		}
-		if a.article == nil {
-			return a, fmt.Errorf("%w: %q (log of %d leaves)", ErrNotFound, id, a.cp.Size)
-		}
-		if !a.article.Retracted {
-			if a.bundle = st.cached(a.article, a.trust); a.bundle == nil {
-				data, err := get("/b/"+a.article.Digest.String(), c.cfg.MaxBundleSize)
-				var es *errStatus
-				if errors.As(err, &es) {
-					return a, fmt.Errorf("%w: %s (%s)", ErrWithheld, a.article.Digest, es.status)
-				} else if err != nil {
-					return a, err
-				}
-				if a.bundle, err = verifyBundle(data, a.trust, a.article); err != nil {
-					return a, err
-				}
+	}
+	if !a.light {
+		if latest != nil {
+			// The light fetch's checkpoint is not in prior's tree: the
+			// mirror's tiles must show it in this one's.
+			if err := consistent(newTileReader(get, pub, false), latest, st.light, a); err != nil {
+				return a, err
 			}
 		}
-	}
-	if !c.cfg.NoDiscovery && a.view.mirrorVersion > st.mirrors.SignedVersion {
-		// The publisher's newer mirror list: useful, not required.
-		if ml, err := c.mirrorList(get, pub, a); err != nil {
-			c.cfg.Logger.Debug("reader: mirror list", "mirror", mirror, "err", err)
-		} else {
-			a.mirrorList = ml
+		if err := c.full(ctx, get, pub, st, prior, a, q.id); err != nil {
+			return a, err
 		}
 	}
 	if hints != nil {
@@ -851,6 +965,65 @@ func (c *Client) try(ctx context.Context, st *state, mirror, id string) (a *atte
 		}
 	}
 	return a, nil
+}
+
+// full verifies the whole log of a's checkpoint: it syncs the leaves after
+// prior's and, if id is set, finds the article and fetches its bundle.
+func (c *Client) full(ctx context.Context, get getter, pub string, st *state, prior *view, a *attempt, id string) error {
+	if a.cp.Size-prior.size > MaxNewLeaves {
+		return fmt.Errorf("checkpoint adds %d leaves, more than the %d one fetch accepts", a.cp.Size-prior.size, MaxNewLeaves)
+	}
+	var err error
+	if a.view, err = c.sync(ctx, get, pub, st, prior, a); err != nil {
+		if errors.Is(err, errLeaves) && prior.size > 0 {
+			// A lie or a fork: only the mirror's whole log could tell,
+			// and a lying mirror must not raise a fork alarm.
+			return fmt.Errorf("the mirror's leaves do not hash to its checkpoint from the log seen (altered, or the log forked)")
+		}
+		return err
+	}
+	if a.view.keyVersion > a.trust.Statement().Version {
+		return fmt.Errorf("the log records key statement version %d, the mirror served version %d (withholds a newer one)", a.view.keyVersion, a.trust.Statement().Version)
+	}
+	if id != "" {
+		if a.article, err = a.view.article(id); err != nil {
+			return err
+		}
+		if a.article == nil {
+			return fmt.Errorf("%w: %q (log of %d leaves)", ErrNotFound, id, a.cp.Size)
+		}
+		if !a.article.Retracted {
+			if err := c.fetchBundle(get, st, a); err != nil {
+				return err
+			}
+		}
+	}
+	if !c.cfg.NoDiscovery && a.view.mirrorVersion > st.mirrors.SignedVersion {
+		// The publisher's newer mirror list: useful, not required.
+		if ml, err := c.mirrorList(get, pub, a); err != nil {
+			c.cfg.Logger.Debug("reader: mirror list", "mirror", a.mirror, "err", err)
+		} else {
+			a.mirrorList = ml
+		}
+	}
+	return nil
+}
+
+// fetchBundle sets a.bundle to the verified bundle of a.article: the copy
+// st keeps, or else the one the mirror serves.
+func (c *Client) fetchBundle(get getter, st *state, a *attempt) error {
+	if a.bundle = st.cached(a.article, a.trust); a.bundle != nil {
+		return nil
+	}
+	data, err := get("/b/"+a.article.Digest.String(), c.cfg.MaxBundleSize)
+	var es *errStatus
+	if errors.As(err, &es) {
+		return fmt.Errorf("%w: %s (%s)", ErrWithheld, a.article.Digest, es.status)
+	} else if err != nil {
+		return err
+	}
+	a.bundle, err = verifyBundle(data, a.trust, a.article)
+	return err
 }
 
 // stillTrusted reports whether the signed checkpoint cp verifies under
@@ -885,7 +1058,7 @@ func (e *mirrorError) Error() string { return e.err.Error() }
 func (e *mirrorError) Unwrap() error { return e.err }
 
 // mirrorList fetches and verifies the mirror list a's log records last.
-func (c *Client) mirrorList(get func(string, int64) ([]byte, error), pub string, a *attempt) (*catalog.MirrorList, error) {
+func (c *Client) mirrorList(get getter, pub string, a *attempt) (*catalog.MirrorList, error) {
 	data, err := get(pub+"/mirrors", catalog.MaxMirrorListSize)
 	if err != nil {
 		return nil, err
@@ -894,6 +1067,21 @@ func (c *Client) mirrorList(get func(string, int64) ([]byte, error), pub string,
 		return nil, errors.New("the mirror list is not the one the log records last")
 	}
 	return catalog.OpenMirrorList(data, a.trust)
+}
+
+// lightMirrorList returns the signed mirror list data if it verifies
+// under trust and is newer than the version kept, else nil. A light
+// reader cannot check that it is the newest the log records: like hints,
+// its URLs are only ever tried, and its version only grows.
+func lightMirrorList(data []byte, trust *keys.Trust, kept uint64) *catalog.MirrorList {
+	if data == nil {
+		return nil
+	}
+	ml, err := catalog.OpenMirrorList(data, trust)
+	if err != nil || ml.Version <= kept {
+		return nil
+	}
+	return ml
 }
 
 // peerHints asks a mirror which mirrors it knows. It is best effort.

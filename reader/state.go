@@ -34,6 +34,9 @@ import (
 //	index.db    the index of the log (see index): each article's state,
 //	            the log's size, the right edge of its tree, the versions
 //	            it records, and a sync in progress
+//	latest      the newest key statement and checkpoint a light fetch
+//	            verified, when newer than the head's (the head's format):
+//	            a reader that keeps no copy of the log keeps this alone
 //	mirrors     mirror URLs learned (JSON)
 //	bundles/    verified bundles of current articles, for offline reading
 //	forks/      evidence of forks seen: both signed checkpoints (saveFork)
@@ -65,6 +68,22 @@ type state struct {
 	anchorCP  *catalog.Checkpoint
 	baseProof tlog.TreeProof
 	tipProof  tlog.TreeProof
+	// The newest checkpoint a light fetch verified, newer than the
+	// head's, with the statement it verified under (the file latest):
+	// every later checkpoint must extend it.
+	light      []byte
+	lightCP    *catalog.Checkpoint
+	lightTrust *keys.Trust
+	lightFile  []byte // what the latest file held when loaded or written
+}
+
+// newestTrust returns the newest key statement the state keeps, nil for
+// none.
+func (s *state) newestTrust() *keys.Trust {
+	if s.lightTrust != nil {
+		return s.lightTrust
+	}
+	return s.trust
 }
 
 // mirrorState is what a reader has learned of mirrors.
@@ -108,8 +127,20 @@ func (s *state) current() bool {
 	if err != nil || s.trust == nil || !bytes.Equal(b, encodeHead(s.trust.SignedStatement(), s.checkpoint)) {
 		return false
 	}
+	if !s.lightCurrent() {
+		return false
+	}
 	m, err := s.index().readMeta()
 	return err == nil && m.size == s.view.size && m.leafBytes == s.leafBytes
+}
+
+// lightCurrent reports whether the latest file holds what s does.
+func (s *state) lightCurrent() bool {
+	b, err := readFileMax(filepath.Join(s.dir, "latest"), int64(maxHead))
+	if errors.Is(err, fs.ErrNotExist) {
+		return s.lightFile == nil
+	}
+	return err == nil && s.lightFile != nil && bytes.Equal(b, s.lightFile)
 }
 
 // index returns the state's index.
@@ -187,6 +218,9 @@ func loadState(dir string, root *keys.PublicKey) (*state, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		// A first sync may have been cut short.
 		s.openFirstSync(root) // none, or not usable: start afresh
+		if err := s.openLight(root); err != nil {
+			return nil, damaged(err)
+		}
 		return s, nil
 	} else if err != nil {
 		return nil, damaged(err)
@@ -202,14 +236,51 @@ func loadState(dir string, root *keys.PublicKey) (*state, error) {
 		return nil, damaged(err)
 	}
 	s.checkpoint = cpb
-	if err := s.openIndex(); err == nil {
-		return s, nil
+	if err := s.openIndex(); err != nil {
+		// No index, or not the head's: read the whole log again.
+		if err := s.rebuild(); err != nil {
+			return nil, damaged(err)
+		}
 	}
-	// No index, or not the head's: read the whole log again.
-	if err := s.rebuild(); err != nil {
+	if err := s.openLight(root); err != nil {
 		return nil, damaged(err)
 	}
 	return s, nil
+}
+
+// openLight reads the latest file, if any: the newest checkpoint a light
+// fetch verified, and its statement. One that is not newer than the
+// head's (a full sync went past it) is ignored.
+func (s *state) openLight(root *keys.PublicKey) error {
+	b, err := readFileMax(filepath.Join(s.dir, "latest"), int64(maxHead))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	s.lightFile = b
+	stmt, cpb, err := decodeHead(b)
+	if err != nil {
+		return fmt.Errorf("latest: %v", err)
+	}
+	var trust *keys.Trust
+	if s.trust != nil {
+		trust, err = s.trust.Update(stmt)
+	} else {
+		trust, err = keys.NewTrust(root, stmt)
+	}
+	if err != nil {
+		return fmt.Errorf("latest: %v", err)
+	}
+	cp, err := catalog.OpenCheckpoint(cpb, trust)
+	if err != nil {
+		return fmt.Errorf("latest: %v", err)
+	}
+	if s.cp != nil && (catalog.Judge(s.cp, cp) != nil || bytes.Equal(cpb, s.checkpoint)) {
+		return nil
+	}
+	s.light, s.lightCP, s.lightTrust = cpb, cp, trust
+	return nil
 }
 
 // noHead is the index's checkpoint while the state has no head: a first
@@ -372,6 +443,7 @@ func readFileMax(name string, max int64) ([]byte, error) {
 func (s *state) commit(r *attempt) error {
 	if s.dir == "" {
 		s.apply(r, 0)
+		s.light, s.lightCP, s.lightTrust = nil, nil, nil
 		return nil
 	}
 	if err := os.MkdirAll(filepath.Join(s.dir, "bundles"), 0o700); err != nil {
@@ -405,6 +477,13 @@ func (s *state) commit(r *attempt) error {
 			}
 		}
 	}
+	if s.light != nil || s.lightFile != nil {
+		// The race checked that r's checkpoint extends it.
+		if err := os.Remove(filepath.Join(s.dir, "latest")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		s.light, s.lightCP, s.lightTrust, s.lightFile = nil, nil, nil, nil
+	}
 	superseded := r.view.superseded
 	s.apply(r, added)
 	s.anchor, s.anchorCP, s.baseProof, s.tipProof = nil, nil, nil, nil
@@ -414,6 +493,35 @@ func (s *state) commit(r *attempt) error {
 	}
 	s.collect(superseded)
 	return nil
+}
+
+// commitLight keeps what a light fetch r verified: its checkpoint and
+// statement as the newest (the file latest), and its bundle. The head,
+// the leaves and the index are unchanged. s is left unchanged if writing
+// fails.
+func (s *state) commitLight(r *attempt) error {
+	if s.dir != "" {
+		if err := os.MkdirAll(filepath.Join(s.dir, "bundles"), 0o700); err != nil {
+			return err
+		}
+		if f := encodeHead(r.trust.SignedStatement(), r.checkpoint); !bytes.Equal(f, s.lightFile) {
+			if err := writeAtomic(s.dir, "latest", f); err != nil {
+				return err
+			}
+			s.lightFile = f
+		}
+		if r.bundle != nil {
+			d := r.bundle.Digest.String()
+			if _, err := os.Stat(filepath.Join(s.dir, "bundles", d)); err != nil {
+				if err := writeAtomic(filepath.Join(s.dir, "bundles"), d, r.bundle.Raw()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	s.light, s.lightCP, s.lightTrust = r.checkpoint, r.cp, r.trust
+	s.applyMirrors(r)
+	return s.saveMirrors()
 }
 
 // progress is a sync cut short whose leaves were checked against a
@@ -477,6 +585,11 @@ func (s *state) writeLeaves(leaves [][]byte) (int64, error) {
 func (s *state) apply(r *attempt, added int64) {
 	s.trust, s.checkpoint, s.cp, s.view = r.trust, r.checkpoint, r.cp, r.view
 	s.leafBytes += added
+	s.applyMirrors(r)
+}
+
+// applyMirrors takes what r learned of mirrors into s.
+func (s *state) applyMirrors(r *attempt) {
 	if r.mirrorList != nil && r.mirrorList.Version > s.mirrors.SignedVersion {
 		s.mirrors.Signed, s.mirrors.SignedVersion = r.mirrorList.URLs, r.mirrorList.Version
 	}

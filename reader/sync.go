@@ -34,7 +34,7 @@ const (
 // lie or a fork shows before the download) and can prove any prefix of
 // it: if a bundle then fails to come, the leaves before it are checked
 // against the checkpoint and left in a.progress, for fetch to keep.
-func (c *Client) sync(ctx context.Context, get func(string, int64) ([]byte, error), pub string, st *state, prior *view, a *attempt) (*view, error) {
+func (c *Client) sync(ctx context.Context, get getter, pub string, st *state, prior *view, a *attempt) (*view, error) {
 	n0, n1 := prior.size, a.cp.Size
 	v := prior.child()
 	if n1 == n0 {
@@ -154,45 +154,129 @@ func hashTileError(err error) error {
 	return fmt.Errorf("the mirror's hash tiles do not hash to its checkpoint (%w)", err)
 }
 
-// tileReader reads a mirror's hash tiles for tlog.TileHashReader, and
-// keeps those it verified.
+// tileReader reads a mirror's hash tiles for tlog.TileHashReader, up to
+// MaxParallel at a time, and keeps those it verified. With entries set it
+// reads the tiles of level 0 (the leaves' hashes) as the entry bundles of
+// the same number and width, hashing the leaves itself, and keeps the
+// leaves in entries: tlog.TileHashReader then verifies the leaves
+// themselves against the tree. It is safe for concurrent use.
 type tileReader struct {
-	get     func(string, int64) ([]byte, error)
+	get     getter
 	pub     string
 	mu      sync.Mutex
-	cache   map[tlog.Tile][]byte
+	cache   map[tlog.Tile][]byte    // verified
+	calls   map[tlog.Tile]*tileCall // fetched or being fetched, once
 	fetched int
+	// entries, when not nil, holds the leaves of the entry bundles read
+	// as tiles of level 0, by bundle number: checked only once
+	// ReadHashes has verified the tiles they hash to.
+	entries map[int64][][]byte
+	max     int // bound on tiles fetched; 0 means maxHashTiles
+}
+
+// tileCall is one fetch of a tile, which every ReadTiles that wants the
+// tile waits for: two proofs read at once fetch a tile they share once.
+type tileCall struct {
+	done chan struct{}
+	data []byte
+	err  error
 }
 
 func (r *tileReader) Height() int { return catalog.TileHeight }
 
 func (r *tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
+	calls := make([]*tileCall, len(tiles))
+	limit := r.max
+	if limit == 0 {
+		limit = maxHashTiles
+	}
+	sem := make(chan struct{}, MaxParallel)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for i, t := range tiles {
 		r.mu.Lock()
-		d, ok := r.cache[t]
-		if !ok {
-			r.fetched++
-		}
-		n := r.fetched
-		r.mu.Unlock()
-		if ok {
+		if d, ok := r.cache[t]; ok {
+			r.mu.Unlock()
 			out[i] = d
 			continue
 		}
-		if n > maxHashTiles {
-			return nil, &fetchError{fmt.Errorf("more than %d hash tiles asked for", maxHashTiles)}
+		if r.calls == nil {
+			r.calls = map[tlog.Tile]*tileCall{}
 		}
-		d, err := r.get(r.pub+"/"+catalog.TilePath(t), int64(t.W)*tlog.HashSize)
+		c, ok := r.calls[t]
+		if !ok {
+			r.fetched++
+			if r.fetched > limit {
+				r.mu.Unlock()
+				return nil, &fetchError{fmt.Errorf("more than %d tiles asked for", limit)}
+			}
+			c = &tileCall{done: make(chan struct{})}
+			r.calls[t] = c
+		}
+		r.mu.Unlock()
+		calls[i] = c
+		if ok {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			defer close(c.done)
+			c.data, c.err = r.readTile(t)
+		})
+	}
+	for i, c := range calls {
+		if c == nil {
+			continue
+		}
+		<-c.done
+		if c.err != nil {
+			return nil, c.err
+		}
+		out[i] = c.data
+	}
+	return out, nil
+}
+
+// readTile fetches one tile: a hash tile, or an entry bundle whose leaves'
+// hashes stand for a tile of level 0.
+func (r *tileReader) readTile(t tlog.Tile) ([]byte, error) {
+	if t.L == 0 && r.entries != nil {
+		e := tlog.Tile{H: t.H, L: -1, N: t.N, W: t.W}
+		body, err := r.get(r.pub+"/"+catalog.TilePath(e), int64(t.W)*(2+catalog.MaxLeafSize))
 		if err != nil {
 			return nil, &fetchError{err}
 		}
-		if len(d) != t.W*tlog.HashSize {
-			return nil, fmt.Errorf("hash tile %s has %d bytes, not %d", catalog.TilePath(t), len(d), t.W*tlog.HashSize)
+		leaves, err := catalog.ParseEntryBundle(body, t.W)
+		if err != nil {
+			return nil, &fetchError{err}
 		}
-		out[i] = d
+		d := make([]byte, 0, t.W*tlog.HashSize)
+		for _, l := range leaves {
+			h := catalog.LeafHash(l)
+			d = append(d, h[:]...)
+		}
+		r.mu.Lock()
+		r.entries[t.N] = leaves
+		r.mu.Unlock()
+		return d, nil
 	}
-	return out, nil
+	d, err := r.get(r.pub+"/"+catalog.TilePath(t), int64(t.W)*tlog.HashSize)
+	if err != nil {
+		return nil, &fetchError{err}
+	}
+	if len(d) != t.W*tlog.HashSize {
+		return nil, fmt.Errorf("hash tile %s has %d bytes, not %d", catalog.TilePath(t), len(d), t.W*tlog.HashSize)
+	}
+	return d, nil
+}
+
+// leaves returns the leaves of entry bundle n, read as a tile of level 0.
+func (r *tileReader) leaves(n int64) [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.entries[n]
 }
 
 func (r *tileReader) SaveTiles(tiles []tlog.Tile, data [][]byte) {

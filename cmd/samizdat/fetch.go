@@ -32,11 +32,15 @@ type readerFlags struct {
 	stagger     *time.Duration
 	insecureTLS *bool
 	noDiscovery *bool
+	full        *bool
 	logLevel    *string
 }
 
-func addReaderFlags(e *env, fs *flag.FlagSet) *readerFlags {
-	f := &readerFlags{}
+// addReaderFlags adds the reader's flags to fs; --full only when light
+// (fetch: a reader that may keep no copy of the log), else a reader keeps
+// the whole log (read, which lists every article).
+func addReaderFlags(e *env, fs *flag.FlagSet, light bool) *readerFlags {
+	f := &readerFlags{full: new(bool)}
 	f.trust = fs.String("t", "", "the publisher's root public key file (publisher.pub), obtained from the publisher by a channel you trust")
 	fs.Var(&f.mirrors, "m", "a mirror URL: http://HOST[:PORT], https://HOST[:PORT] or h3://HOST[:PORT] (HTTP/3), or any page's URL on the mirror as the browser shows it (.../p/ID/...); repeatable, tried in order. A bare HOST:PORT is refused: give the scheme")
 	f.state = fs.String("state", defaultStateDir(e), "directory keeping the newest verified checkpoint, the log and saved articles, per publisher")
@@ -46,6 +50,11 @@ func addReaderFlags(e *env, fs *flag.FlagSet) *readerFlags {
 	f.stagger = fs.Duration("stagger", reader.DefaultStagger, "wait this long for a mirror before trying the next one as well")
 	f.insecureTLS = fs.Bool("insecure-tls", false, "accept mirrors' TLS certificates unchecked (content is verified all the same; the link's privacy is not)")
 	f.noDiscovery = fs.Bool("no-discovery", false, "only ask the -m mirrors, not those learned from the publisher's mirror list or from mirrors")
+	if !light {
+		*f.full = true
+	} else {
+		fs.BoolVar(f.full, "full", false, "verify the whole log and keep it (later fetches read only what is new), instead of one article by its index proof or the newest articles by the log's last leaves; resumes where an earlier one stopped")
+	}
 	f.logLevel = fs.String("log-level", "warn", "debug (each mirror's outcome), info, warn or error")
 	return f
 }
@@ -97,7 +106,7 @@ func (f *readerFlags) client(e *env) (*reader.Client, error) {
 	c, err := reader.New(&reader.Config{
 		Root: root, Mirrors: f.mirrors, StateDir: state, NoDiscovery: *f.noDiscovery,
 		Stagger: *f.stagger, Timeout: *f.timeout, MaxAge: *f.maxAge, InsecureTLS: *f.insecureTLS,
-		Logger: log,
+		Full: *f.full, Logger: log,
 	})
 	if err != nil {
 		return nil, usagef("%v", err)
@@ -115,10 +124,10 @@ func (f *readerFlags) client(e *env) (*reader.Client, error) {
 }
 
 func runFetch(e *env, args []string) error {
-	fs := newFlags(e, "fetch", "-t PUBFILE -m URL [-m URL]... [-o DIR] [ID]\n\n"+fetchListHelp)
-	rf := addReaderFlags(e, fs)
+	fs := newFlags(e, "fetch", "-t PUBFILE -m URL [-m URL]... [--full] [-o DIR] [ID]\n\n"+fetchListHelp)
+	rf := addReaderFlags(e, fs, true)
 	out := fs.String("o", "", "write the article (index.html and its images) here; default ./ID")
-	limit := fs.Int("n", 50, "without ID: list this many of the most recently changed articles (0: all)")
+	limit := fs.Int("n", 50, fmt.Sprintf("without ID: list this many of the most recently changed articles (0, or more than %d: all, which verifies the whole log)", reader.MaxNewest))
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -150,9 +159,12 @@ func runFetch(e *env, args []string) error {
 	}
 	defer c.Close()
 	var res *reader.Result
-	if len(pos) == 0 {
+	switch {
+	case len(pos) == 0 && (*limit <= 0 || *limit > reader.MaxNewest || *rf.full):
 		res, err = c.List(e.ctx)
-	} else {
+	case len(pos) == 0:
+		res, err = c.Newest(e.ctx, *limit)
+	default:
 		res, err = c.Fetch(e.ctx, pos[0])
 	}
 	var re *reader.Error
@@ -164,6 +176,9 @@ func runFetch(e *env, args []string) error {
 		return err
 	}
 	forkAlarm(e, res.Forks(), c.ForkEvidence())
+	if res.FullSync != "" {
+		fmt.Fprintf(e.stderr, "samizdat fetch: %s gives no per-article proof (%s): verified the whole log instead\n", printable(res.Mirror), printable(strings.TrimPrefix(res.FullSync, "no per-article proof: ")))
+	}
 	fmt.Fprintf(e.stdout, "publisher %s (%s)\n", res.Trust.Root().Name(), res.Publisher)
 	fmt.Fprintf(e.stdout, "checkpoint %d entries at %s, %s old, from %s\n", res.Checkpoint.Size, res.Checkpoint.Time.Format(time.RFC3339), res.Age.Round(time.Second), res.Mirror)
 	if res.Stale {
@@ -205,7 +220,7 @@ func runFetch(e *env, args []string) error {
 
 func runRead(e *env, args []string) error {
 	fs := newFlags(e, "read", "-t PUBFILE -m URL [-m URL]... [--listen 127.0.0.1:PORT]")
-	rf := addReaderFlags(e, fs)
+	rf := addReaderFlags(e, fs, false)
 	listen := fs.String("listen", "127.0.0.1:8470", "address of the local reader's web server; keep it on loopback")
 	refresh := fs.Duration("refresh", local.DefaultRefresh, "how often to ask the mirrors for news in the background")
 	prefetch := fs.Int("prefetch", local.DefaultPrefetch, "how many of the newest articles to download for offline reading (negative: none)")
@@ -340,6 +355,13 @@ could be had, DATE and TITLE are "-", and a warning says why. Titles and
 dates come from each article's verified bundle: the copy kept in the state
 directory, or else one fetched now from the mirror that answered (and then
 kept), four at a time, for at most a minute in all.
+
+A reader that keeps no copy of the log (the default; --full makes it keep
+one) reads the -n newest from the log's last leaves and the hash tiles that
+tie them to the checkpoint; with -n 0 or --full it verifies and keeps the
+whole log, and a reader that keeps it reads only what is new.
+With ID, it reads the article's index proof, its one leaf and its bundle:
+at most four round trips, whatever the log's size.
 
 With an article page's URL as -m (as the browser shows it), ID may be left
 out: the article the URL names is fetched.`

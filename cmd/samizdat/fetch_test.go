@@ -9,6 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -283,4 +286,60 @@ func newPublisherStore(t *testing.T, dir string) (pub, stDir string, st *store.S
 		t.Fatal(err)
 	}
 	return pub, stDir, st, pb
+}
+
+// TestFetchLightAndFull: a new reader's fetch of one article takes the
+// light path and says nothing more; through a mirror that serves no index
+// proofs it verifies the whole log and says so in one line; --full and
+// -n 0 list from the whole log.
+func TestFetchLightAndFull(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	pub, stDir, st, pb := newPublisherStore(t, dir)
+	for _, id := range []string{"first", "second"} {
+		it := publish.Item{Meta: bundle.Metadata{ID: id, Title: "Article " + id, Language: "en"}, Files: []bundle.File{{Type: "text/html", Data: []byte("<p>Words.</p>")}}}
+		if _, err := pb.Publish([]publish.Item{it}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := mirror.Start(ctx, &mirror.Config{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopMirror(m)
+	url := "http://" + m.HTTPAddr()
+	noProofs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/index/") {
+			http.NotFound(w, r)
+			return
+		}
+		httputil.NewSingleHostReverseProxy(&neturl.URL{Scheme: "http", Host: m.HTTPAddr()}).ServeHTTP(w, r)
+	}))
+	defer noProofs.Close()
+
+	out := filepath.Join(dir, "saved")
+	code, stdout, stderr := runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", url, "-o", out, "first")
+	if code != exitOK || stderr != "" || !strings.Contains(stdout, `verified "Article first"`) {
+		t.Fatalf("light fetch: exit %d\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", noProofs.URL, "-o", out, "first")
+	if code != exitOK || !strings.Contains(stdout, `verified "Article first"`) ||
+		stderr != "samizdat fetch: "+noProofs.URL+" gives no per-article proof (the mirror serves no index proofs (404 Not Found)): verified the whole log instead\n" {
+		t.Fatalf("fetch without proofs: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, args := range [][]string{{"-n", "1"}, {"--full", "-n", "1"}, {"-n", "0"}} {
+		code, stdout, stderr = runExit(ctx, append([]string{"fetch", "-t", pub, "--no-state", "-m", url}, args...)...)
+		rows := strings.Count(stdout, "\tArticle ")
+		want := 2
+		if args[0] == "-n" && args[1] == "1" || args[0] == "--full" {
+			want = 1
+		}
+		if code != exitOK || stderr != "" || rows != want || !strings.Contains(stdout, "second\t1\t") {
+			t.Errorf("list %v: exit %d, %d rows, want %d\n%s%s", args, code, rows, want, stdout, stderr)
+		}
+	}
 }
