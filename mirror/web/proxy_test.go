@@ -279,9 +279,23 @@ func (p *cachingProxy) cachedTwice(t testing.TB, mirror *countingMirror, path st
 
 // proxyReader returns a reader that reads through the proxy only, with a
 // state directory of its own.
+// proxyReader returns a reader that keeps the whole log (Config.Full), as
+// the proxy benchmarks measure; proxyLightReader one that takes the light
+// path.
 func proxyReader(t testing.TB, f *fixture, proxyURL string) *reader.Client {
 	t.Helper()
+	return newProxyReader(t, f, proxyURL, true)
+}
+
+func proxyLightReader(t testing.TB, f *fixture, proxyURL string) *reader.Client {
+	t.Helper()
+	return newProxyReader(t, f, proxyURL, false)
+}
+
+func newProxyReader(t testing.TB, f *fixture, proxyURL string, full bool) *reader.Client {
+	t.Helper()
 	c, err := reader.New(&reader.Config{
+		Full:          full,
 		Root:          f.alpha.Root.Public(),
 		Mirrors:       []string{proxyURL},
 		StateDir:      t.TempDir(),
@@ -366,6 +380,33 @@ func TestCachingProxy(t *testing.T) {
 		t.Fatalf("second reader asked for no tile or bundle through the proxy: %v", lines)
 	}
 	t.Logf("second reader: %d requests to the proxy, %d hits (%d tiles and bundles)", len(lines), hits, immutables)
+	// A light reader (index proof, one entry tile, the bundle): the tile
+	// and bundle the full readers fetched are hits; its proof reaches the
+	// mirror once, and is a hit for the next light reader.
+	for i, want := range []string{"MISS", "HIT"} {
+		logFrom := px.mark(t)
+		rl := proxyLightReader(t, f, px.URL)
+		if _, err := rl.Fetch(ctx, "plain"); err != nil {
+			t.Fatalf("light reader %d through the proxy: %v", i+1, err)
+		}
+		proofs := 0
+		for _, l := range px.logged(t, logFrom, px.mark(t)) {
+			switch {
+			case strings.Contains(l[2], "/index/"):
+				proofs++
+				if l[0] != want {
+					t.Errorf("light reader %d: %s was %s, want %s", i+1, l[2], l[0], want)
+				}
+			case strings.Contains(l[2], "/tile/") || strings.HasPrefix(l[2], "/b/"):
+				if l[0] != "HIT" {
+					t.Errorf("light reader %d: %s was %s, not a cache HIT", i+1, l[2], l[0])
+				}
+			}
+		}
+		if proofs != 1 {
+			t.Errorf("light reader %d asked for %d index proofs, want 1", i+1, proofs)
+		}
+	}
 	// The checkpoint is cached too, for its max-age.
 	if !px.cachedTwice(t, mirror, pubPath+"checkpoint") {
 		t.Errorf("checkpoint asked twice in a row: not a HIT the second time")
@@ -374,7 +415,8 @@ func TestCachingProxy(t *testing.T) {
 	// An index proof (the light reader's path) is immutable for its size:
 	// the second request is a HIT, and it verifies against the checkpoint
 	// the proxy serves.
-	proofPath := fmt.Sprintf("%sindex/%d/plain", pubPath, size)
+	// (Of an article the readers above did not ask for: theirs is cached.)
+	proofPath := fmt.Sprintf("%sindex/%d/farsi", pubPath, size)
 	if code, cache, _ := px.get(t, proofPath); code != http.StatusOK || cache == "HIT" {
 		t.Fatalf("%s: %d, %s", proofPath, code, cache)
 	}
@@ -382,7 +424,7 @@ func TestCachingProxy(t *testing.T) {
 	if code != http.StatusOK || cache != "HIT" {
 		t.Errorf("%s asked again: %d, %s", proofPath, code, cache)
 	}
-	if _, ok, err := index.Verify(res.Checkpoint.Index, "plain", proof); !ok || err != nil {
+	if _, ok, err := index.Verify(res.Checkpoint.Index, "farsi", proof); !ok || err != nil {
 		t.Errorf("%s through the proxy: present %v, %v", proofPath, ok, err)
 	}
 
