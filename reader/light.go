@@ -75,9 +75,9 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 		if consErr != nil {
 			return consErr
 		}
-		// A mirror serves proofs against its current checkpoint only:
-		// one that moved on since answers 404 too.
-		if cp, err := get(pub+"/checkpoint", catalog.MaxCheckpointSize); err == nil && !bytes.Equal(cp, a.checkpoint) {
+		// A mirror proves against its current checkpoint and recent
+		// ones: one that moved on far since answers 404 too.
+		if movedOn(get, pub, a) {
 			return errMoved
 		}
 		return fmt.Errorf("%w: the mirror serves no index proofs (%s)", errFallback, es.status)
@@ -117,7 +117,21 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 		return nil
 	}
 	// Round trip 4: the bundle.
-	return c.fetchBundle(get, st, a)
+	err = c.fetchBundle(get, st, a)
+	if errors.Is(err, ErrWithheld) && movedOn(get, pub, a) {
+		// A newer revision came since the checkpoint (which a cache in
+		// front of the mirror may have served), and the mirror dropped
+		// this one's bundle.
+		return errMoved
+	}
+	return err
+}
+
+// movedOn reports whether the mirror serves another checkpoint now than
+// the attempt's.
+func movedOn(get getter, pub string, a *attempt) bool {
+	cp, err := get(pub+"/checkpoint", catalog.MaxCheckpointSize)
+	return err == nil && !bytes.Equal(cp, a.checkpoint)
 }
 
 // entryTile returns the entry bundle of a log of size leaves that holds

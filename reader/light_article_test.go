@@ -313,32 +313,46 @@ func TestLightHostile(t *testing.T) {
 	})
 }
 
-// TestLightCheckpointMoved: a mirror serves proofs against its current
-// checkpoint only; when it moved on between the checkpoint and the proof
-// (404), the reader starts again with the new checkpoint instead of
-// syncing the whole log.
+// TestLightCheckpointMoved: the mirror moved on between the checkpoint the
+// reader got (from a cache, say) and the bundle: it still proves the old
+// checkpoint's newest revision, but has dropped that revision's bundle
+// (404). The reader starts again with the new checkpoint instead of
+// blaming the mirror or syncing the whole log; so it does when the
+// mirror no longer proves the old checkpoint at all.
 func TestLightCheckpointMoved(t *testing.T) {
 	w := newWorld(t)
 	m := w.honestMirror()
-	before := w.handler(w.store(step0, step1))
-	var once sync.Once
-	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		first := false
-		if strings.HasSuffix(r.URL.Path, "/checkpoint") {
-			once.Do(func() { first = true })
-		}
-		if first {
-			before.ServeHTTP(rw, r)
-			return
-		}
-		m.h.ServeHTTP(rw, r)
-	})
-	r, err := w.lightClient(t.TempDir(), serve(t, h)).Fetch(ctx, "a")
+	old := w.store(step0, step1)
+	p, err := old.Publisher(w.pub.ID())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Light || r.FullSync != "" || r.Article.Revision != 2 {
-		t.Fatalf("Light %v, FullSync %q, revision %d: want the light path on the new checkpoint", r.Light, r.FullSync, r.Article.Revision)
+	before := w.handler(old)
+	// forget: the mirror no longer proves the old size either (it moved
+	// on further than its index history reaches): the proof is 404.
+	for _, forget := range []bool{false, true} {
+		var once sync.Once
+		h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+			first := false
+			if strings.HasSuffix(r.URL.Path, "/checkpoint") {
+				once.Do(func() { first = true })
+			}
+			switch {
+			case first:
+				before.ServeHTTP(rw, r)
+			case forget && strings.Contains(r.URL.Path, "/index/"+strconv.FormatInt(p.Size, 10)+"/"):
+				http.NotFound(rw, r)
+			default:
+				m.h.ServeHTTP(rw, r)
+			}
+		})
+		r, err := w.lightClient(t.TempDir(), serve(t, h)).Fetch(ctx, "a")
+		if err != nil {
+			t.Fatalf("forget %v: %v", forget, err)
+		}
+		if !r.Light || r.FullSync != "" || r.Article.Revision != 2 {
+			t.Fatalf("forget %v: Light %v, FullSync %q, revision %d: want the light path on the new checkpoint", forget, r.Light, r.FullSync, r.Article.Revision)
+		}
 	}
 }
 
