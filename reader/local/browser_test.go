@@ -68,8 +68,10 @@ func TestBrowserReaderPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	mirror, _ := browsertest.NewLoggedServer(t, h)
+	// Full: samizdat read keeps the whole log, for its lists and offline
+	// copies.
 	c, err := reader.New(&reader.Config{Root: pub.Root.Public(), Mirrors: []string{mirror.URL}, StateDir: t.TempDir(),
-		NoDiscovery: true, Timeout: 10 * time.Second, HeaderTimeout: 2 * time.Second})
+		NoDiscovery: true, Timeout: 10 * time.Second, HeaderTimeout: 2 * time.Second, Full: true})
 	if err != nil {
 		t.Fatal(err)
 	}
