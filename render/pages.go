@@ -1,6 +1,8 @@
 package render
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"html/template"
 	"io"
 	"time"
@@ -13,7 +15,9 @@ import (
 // fill the data below, every link in it included: a mirror gives its
 // absolute routes, a static export paths relative to the page, so one
 // set of templates serves both.
-var pages = template.Must(template.New("pages").Funcs(Funcs()).Parse(`
+var pages = template.Must(template.New("pages").Funcs(Funcs()).Parse(pagesText))
+
+const pagesText = `
 {{define "head"}}<!doctype html>
 <html lang="en">
 <head>
@@ -128,7 +132,7 @@ var pages = template.Must(template.New("pages").Funcs(Funcs()).Parse(`
 <h1>{{.Code}} {{.Status}}</h1>
 <p>{{.Message}}</p>
 {{template "foot" .}}{{end}}
-`))
+`
 
 // Common is what every page's head and foot need. Every URL is as the
 // page links it: absolute on a mirror, relative to the page in a static
@@ -269,3 +273,14 @@ func WriteError(w io.Writer, p *ErrorPage) error { return pages.ExecuteTemplate(
 // WriteFreshness writes the fragment that says how fresh a publisher's
 // log is, as the index and publisher pages show it.
 func WriteFreshness(w io.Writer, f *Freshness) error { return pages.ExecuteTemplate(w, "fresh", f) }
+
+// Fingerprint changes when the pages' templates or style sheet do: a
+// static export writes its pages again when it changed.
+func Fingerprint() string { return fingerprint }
+
+var fingerprint = func() string {
+	h := sha256.New()
+	h.Write([]byte(pagesText))
+	h.Write(styleCSS)
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}()

@@ -1,0 +1,212 @@
+package static_test
+
+import (
+	"context"
+	"html"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/mirror/static"
+	"github.com/samizdat-news/samizdat/reader"
+)
+
+// TestExportDir checks what an export to a directory holds: the reader's
+// files under the dynamic mirror's paths, the pages with a strict meta
+// policy and relative links only, and the entries under safe names.
+func TestExportDir(t *testing.T) {
+	f := newFixture(t)
+	out := t.TempDir()
+	stats := f.exportDir(out)
+	if stats.Publishers != 1 || stats.Written == 0 {
+		t.Fatalf("stats %+v", stats)
+	}
+	pub := "p/" + f.alpha.ID() + "/"
+	hostile := f.digest("hostile")
+	for _, name := range []string{
+		pub + "checkpoint", pub + "key-statement", pub + "mirrors", pub + "tile/0/000.p/7", pub + "tile/entries/000.p/7",
+		pub + "index.html", pub + "feed.atom", pub + "a/hostile/index.html", pub + "a/withdrawn/index.html",
+		"b/" + hostile.String(), "e/" + hostile.String() + "/img/photo.png", "e/" + hostile.String() + "/evil.html.png",
+		"index.html", "static/style.css",
+	} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("export lacks %s: %v", name, err)
+		}
+	}
+	stored, err := f.st.Publisher(f.alpha.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mustRead(t, filepath.Join(out, pub, "checkpoint")); got != string(stored.Checkpoint) {
+		t.Errorf("checkpoint %q, want the store's %q", got, stored.Checkpoint)
+	}
+	// Every file's extension gives a type a browser will not run: only
+	// the pages are HTML, and no SVG, XML or script is written.
+	err = filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(out, p)
+		rel = filepath.ToSlash(rel)
+		ext := strings.ToLower(filepath.Ext(rel))
+		switch {
+		case ext == ".html":
+			if strings.HasPrefix(rel, "e/") || strings.HasPrefix(rel, "b/") {
+				t.Errorf("%s: an entry written as HTML", rel)
+			}
+			checkPage(t, rel, mustRead(t, p))
+		case ext == ".svg" || ext == ".xml" || ext == ".js" || ext == ".htm" || ext == ".xhtml":
+			t.Errorf("%s written with a risky extension", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := mustRead(t, filepath.Join(out, pub, "a/hostile/index.html"))
+	if !strings.Contains(page, `src="../../../../e/`+hostile.String()+`/img/photo.png"`) || !strings.Contains(page, `src="../../../../e/`+hostile.String()+`/evil.html.png"`) {
+		t.Errorf("hostile page does not link its images under their safe names:\n%s", page)
+	}
+	if strings.Contains(page, "evil.svg") {
+		t.Errorf("hostile page links the SVG entry, which is not written")
+	}
+	if !slices.ContainsFunc(stats.Left, func(s string) bool { return strings.Contains(s, "img/evil.svg") }) {
+		t.Errorf("the SVG entry left out is not reported: %q", stats.Left)
+	}
+}
+
+var (
+	absLink   = regexp.MustCompile(`(?i)(href|src)="(/|[a-z]+:)`)
+	metaCSP   = `<meta http-equiv="Content-Security-Policy" content="` + html.EscapeString(static.PageCSP) + `">`
+	anyScript = regexp.MustCompile(`(?i)<script|\son[a-z]+=|javascript:`)
+)
+
+// checkPage checks an exported page: the meta policy before anything it
+// governs, no script, and links relative to the page (the export works
+// under any path prefix), but for the publisher's canonical link.
+func checkPage(t *testing.T, name, page string) {
+	t.Helper()
+	i := strings.Index(page, metaCSP)
+	if i < 0 || i > strings.Index(page, "<link") {
+		t.Errorf("%s: no meta Content-Security-Policy before the style sheet", name)
+	}
+	if m := anyScript.FindString(page); m != "" {
+		t.Errorf("%s: holds %q", name, m)
+	}
+	for _, m := range absLink.FindAllStringIndex(page, -1) {
+		ctx := page[m[0]:min(len(page), m[1]+60)]
+		if !strings.Contains(ctx, "https://news.example/") {
+			t.Errorf("%s: absolute link %q", name, ctx)
+		}
+	}
+}
+
+// TestExportCheckpointLast checks the order of writes: each
+// publisher's checkpoint after a sync that follows every other file.
+func TestExportCheckpointLast(t *testing.T) {
+	f := newFixture(t)
+	sink, err := static.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{Sink: sink}
+	f.export(rec)
+	cp := slices.Index(rec.puts, "p/"+f.alpha.ID()+"/checkpoint")
+	if cp < 1 || rec.puts[cp-1] != "(sync)" {
+		t.Fatalf("the checkpoint is not put right after a sync: %q", rec.puts)
+	}
+	for _, name := range rec.puts[cp+1:] {
+		if name != "(sync)" && name != static.StateName {
+			t.Errorf("%s put after the checkpoint", name)
+		}
+	}
+}
+
+// TestExportIncremental checks that exporting again writes nothing when
+// nothing changed, and after a new article only what changed: never an
+// immutable file again.
+func TestExportIncremental(t *testing.T) {
+	f := newFixture(t)
+	out := t.TempDir()
+	first := f.exportDir(out)
+	pub := "p/" + f.alpha.ID() + "/"
+	immutable := []string{"b/" + f.digest("plain").String(), "e/" + f.digest("hostile").String() + "/img/photo.png", pub + "tile/0/000.p/7"}
+	ids := map[string]string{}
+	for _, name := range append(immutable, pub+"a/plain/index.html") {
+		ids[name] = fileID(t, filepath.Join(out, name))
+	}
+	again := f.exportDir(out)
+	if again.Written != 0 || again.Skipped == 0 || first.Written == 0 {
+		t.Errorf("second export wrote %d files and kept %d, want none written", again.Written, again.Skipped)
+	}
+	f.publish(item("new", "text/plain", "news", "en", "New article"))
+	rec := &recorder{}
+	sink, err := static.NewDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Sink = sink
+	f.export(rec)
+	for _, name := range rec.puts {
+		if slices.Contains(immutable, name) || name == pub+"a/plain/index.html" {
+			t.Errorf("re-export wrote %s again", name)
+		}
+	}
+	for name, id := range ids {
+		if got := fileID(t, filepath.Join(out, name)); got != id && name != pub+"tile/0/000.p/7" {
+			t.Errorf("%s was replaced", name)
+		}
+	}
+	for _, want := range []string{pub + "a/new/index.html", "b/" + f.digest("new").String(), pub + "tile/0/000.p/8", pub + "checkpoint", pub + "index.html", "index.html"} {
+		if !slices.Contains(rec.puts, want) {
+			t.Errorf("re-export did not write %s; wrote %q", want, rec.puts)
+		}
+	}
+}
+
+func (f *fixture) digest(id string) bundle.Digest {
+	f.t.Helper()
+	a, err := f.st.Article(f.alpha.ID(), id)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return a.Digest
+}
+
+// TestExportReadOverHTTP serves an export with python3 -m http.server
+// under a path prefix, and has the reader sync from it and fetch and
+// verify an article.
+func TestExportReadOverHTTP(t *testing.T) {
+	f := newFixture(t)
+	root := t.TempDir()
+	f.exportDir(filepath.Join(root, "mirrors", "alpha"))
+	base := servePython(t, root) + "/mirrors/alpha"
+	fetchFrom(t, f, base)
+}
+
+// fetchFrom has a new reader fetch the fixture's hostile article from a
+// mirror URL and checks it verified.
+func fetchFrom(t *testing.T, f *fixture, mirror string) {
+	t.Helper()
+	c, err := reader.New(&reader.Config{Root: f.alpha.Root.Public(), Mirrors: []string{mirror}, NoDiscovery: true,
+		Now: func() time.Time { return f.clock.t.Add(time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := c.Fetch(ctx, "hostile")
+	if err != nil {
+		t.Fatalf("fetch from %s: %v", mirror, err)
+	}
+	if res.Bundle == nil || res.Bundle.Manifest.ID != "hostile" || res.Bundle.Digest != f.digest("hostile") {
+		t.Fatalf("fetched %+v", res)
+	}
+}
