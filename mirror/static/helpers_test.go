@@ -158,7 +158,13 @@ func freePort(t testing.TB) string {
 // (any status) or the deadline passes; it is stopped when the test ends.
 func startProcess(t testing.TB, url string, cmd *exec.Cmd) {
 	t.Helper()
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s said:\n%s", cmd.Path, out.String())
+		}
+	})
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", cmd.Path, err)
 	}
@@ -219,4 +225,29 @@ func fileID(t testing.TB, path string) string {
 		t.Fatal(err)
 	}
 	return fmt.Sprint(fi.Sys(), fi.ModTime().UnixNano())
+}
+
+// lockedBuffer keeps the last part of a process's output.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+// maxProcessOutput bounds what is kept of a process's output.
+const maxProcessOutput = 64 << 10
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > maxProcessOutput {
+		b.buf = b.buf[len(b.buf)-maxProcessOutput:]
+	}
+	return len(p), nil
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
 }
