@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/render"
 )
@@ -27,9 +29,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // jsonCheckpoint is a checkpoint in the JSON API.
 type jsonCheckpoint struct {
-	Size int64     `json:"size"`
-	Root string    `json:"root"`
-	Time time.Time `json:"time"`
+	Size  int64     `json:"size"`
+	Root  string    `json:"root"`
+	Time  time.Time `json:"time"`
+	Index string    `json:"index"` // "" when the checkpoint carries none
 }
 
 // jsonPublisher is one publisher in /api/publishers. Every field is
@@ -61,6 +64,9 @@ func (h *Handler) apiPublishers(w http.ResponseWriter, r *http.Request) {
 			}
 			if s.cp != nil {
 				jp.Checkpoint = &jsonCheckpoint{Size: s.cp.Size, Root: s.cp.Root.String(), Time: s.cp.Time}
+				if s.cp.Index != (tlog.Hash{}) {
+					jp.Checkpoint.Index = s.cp.Index.String()
+				}
 			}
 			if l, err := h.listIndex(s); err == nil {
 				jp.Articles = l.live

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -265,4 +266,44 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	serveBytes(w, r, data, "application/octet-stream", immutable)
+}
+
+// serveIndexProof serves /p/{pub}/index/{size}/{id}: the proof, in the
+// article index that the mirror's checkpoint of that size carries, of the
+// article's newest leaf or of its absence (FORMAT.md "Article index"). A
+// proof for a size never changes, so it is cached for good. The mirror
+// keeps only its current index: any other size is 404, and the reader
+// fetches the checkpoint again.
+func (h *Handler) serveIndexProof(w http.ResponseWriter, r *http.Request) {
+	s := h.logState(w, r)
+	if s == nil {
+		return
+	}
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		h.fail(w, r, textKind, http.StatusBadRequest, "index proofs take no query")
+		return
+	}
+	size, err := strconv.ParseInt(r.PathValue("size"), 10, 64)
+	if err != nil || size < 0 || strconv.FormatInt(size, 10) != r.PathValue("size") {
+		h.notFound(w, r, textKind, "no such index proof: want index/SIZE/ID, SIZE the checkpoint's size in decimal")
+		return
+	}
+	id := r.PathValue("id")
+	if bundle.CheckID(id) != nil {
+		h.notFound(w, r, textKind, "no such index proof: not a valid article id")
+		return
+	}
+	have, proof, err := h.st.IndexProof(s.id, id)
+	switch {
+	case errors.Is(err, store.ErrNoIndex):
+		h.notFound(w, r, textKind, "this mirror's checkpoint carries no article index: read the whole log (tile/...)")
+		return
+	case err != nil:
+		h.storeError(w, r, textKind, err)
+		return
+	case have != size:
+		h.notFound(w, r, textKind, fmt.Sprintf("this mirror's checkpoint is of size %d, not %d: fetch the checkpoint again", have, size))
+		return
+	}
+	serveBytes(w, r, proof, "application/octet-stream", immutable)
 }
