@@ -135,6 +135,15 @@ func (r *recorder) Put(ctx context.Context, o static.Object, data []byte) error 
 	return r.Sink.Put(ctx, o, data)
 }
 
+func (r *recorder) Delete(ctx context.Context, names []string) error {
+	r.mu.Lock()
+	for _, n := range names {
+		r.puts = append(r.puts, "(delete) "+n)
+	}
+	r.mu.Unlock()
+	return r.Sink.Delete(ctx, names)
+}
+
 func (r *recorder) Sync(ctx context.Context) error {
 	r.mu.Lock()
 	r.puts = append(r.puts, "(sync)")

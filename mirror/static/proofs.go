@@ -1,12 +1,87 @@
 package static
 
-import "context"
+import (
+	"context"
+	"errors"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
 
-// proofs writes the index proofs of the publisher's articles at the
-// checkpoint's size. (Index proofs come with the checkpoint's article
-// index; until the store gives them there are none to write.)
-func (e *exporter) proofs(ctx context.Context, p *pubExport) error { return nil }
+	"github.com/samizdat-news/samizdat/mirror/store"
+)
 
-// pruneProofs removes the index proofs of older sizes, once the new
-// checkpoint is in place.
-func (e *exporter) pruneProofs(ctx context.Context, p *pubExport) error { return nil }
+// proofDir is the directory of a publisher's index proofs at one size.
+func proofDir(pub string, size int64) string {
+	return "p/" + pub + "/index/" + strconv.FormatInt(size, 10) + "/"
+}
+
+// proofs writes the index proof (store.IndexProof) of every article of
+// the publisher at the checkpoint's size, as p/ID/index/SIZE/ARTICLE, the
+// path a dynamic mirror serves it at. A proof never changes for a size,
+// so one already written is not written again. A checkpoint without an
+// article index has none. The proofs of articles whose ID ends in an
+// extension a static host may serve as HTML, XML or script (riskyExts)
+// are left out; a light reader falls back to reading the log for them.
+// (A static export holds no proofs of absence: it cannot know which IDs
+// will be asked for.)
+func (e *exporter) proofs(ctx context.Context, p *pubExport) error {
+	dir := proofDir(p.id, p.cp.Size)
+	for i := range p.arts {
+		id := p.arts[i].ID
+		if riskyExts[strings.ToLower(path.Ext(id))] {
+			e.leave("article %s of publisher %s: its index proof is not written (the file name ends in %s)", id, p.id, path.Ext(id))
+			continue
+		}
+		err := e.putOnce(ctx, Object{Name: dir + id, Type: "application/octet-stream", Cache: CacheImmutable}, func() ([]byte, error) {
+			size, proof, err := e.st.IndexProof(p.id, id)
+			if err != nil {
+				return nil, err
+			}
+			if size != p.cp.Size {
+				return nil, errMoved
+			}
+			return proof, nil
+		})
+		switch {
+		case errors.Is(err, store.ErrNoIndex):
+			return nil
+		case errors.Is(err, errMoved):
+			e.leave("publisher %s: the store's checkpoint changed during the export; its index proofs are left for the next one", p.id)
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+	return nil
+}
+
+var errMoved = errors.New("static: the store's checkpoint changed")
+
+// pruneProofs removes the publisher's index proofs of every size but the
+// checkpoint's. It runs once the checkpoint is in place: a reader that
+// read the previous checkpoint a moment ago may still ask for its proofs
+// and get 404, then fetches the checkpoint again (as from a dynamic
+// mirror, which keeps only its current index).
+func (e *exporter) pruneProofs(ctx context.Context, p *pubExport) error {
+	prefix := "p/" + p.id + "/index/"
+	keep := proofDir(p.id, p.cp.Size)
+	var old []string
+	for name := range e.have {
+		if strings.HasPrefix(name, prefix) && !strings.HasPrefix(name, keep) {
+			old = append(old, name)
+		}
+	}
+	if len(old) == 0 {
+		return nil
+	}
+	sort.Strings(old)
+	if err := e.sink.Delete(ctx, old); err != nil {
+		return err
+	}
+	for _, name := range old {
+		delete(e.have, name)
+	}
+	e.stats.Deleted += len(old)
+	return nil
+}

@@ -99,6 +99,7 @@ func TestExportS3(t *testing.T) {
 		{pub + "key-statement", "text/plain; charset=utf-8", static.CacheLog},
 		{pub + "tile/0/000.p/7", "application/octet-stream", static.CacheImmutable},
 		{pub + "tile/entries/000.p/7", "application/octet-stream", static.CacheImmutable},
+		{pub + "index/7/hostile", "application/octet-stream", static.CacheImmutable},
 		{"mirror/alpha/b/" + hostile, "application/octet-stream", static.CacheImmutable},
 		{"mirror/alpha/e/" + hostile + "/evil.html.png", "image/png", static.CacheImmutable},
 		{pub + "a/hostile/index.html", "text/html; charset=utf-8", static.CachePage},
@@ -128,6 +129,17 @@ func TestExportS3(t *testing.T) {
 	for _, name := range rec.puts {
 		if strings.HasPrefix(name, "b/") && name != "b/"+f.digest("new").String() || strings.HasPrefix(name, "e/") || name == "p/"+f.alpha.ID()+"/tile/0/000.p/7" {
 			t.Errorf("re-export uploaded %s again", name)
+		}
+	}
+	// The proofs of the old size are gone, those of the new one there.
+	for key, want := range map[string]int{pub + "index/7/hostile": http.StatusNotFound, pub + "index/8/hostile": http.StatusOK, pub + "index/8/new": http.StatusOK} {
+		resp, err := http.Get(s.endpoint + "/" + s3Bucket + "/" + key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("%s: %s, want %d", key, resp.Status, want)
 		}
 	}
 	puts := slices.DeleteFunc(rec.puts, func(s string) bool { return s == "(sync)" })

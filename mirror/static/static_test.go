@@ -108,22 +108,40 @@ func checkPage(t *testing.T, name, page string) {
 }
 
 // TestExportCheckpointLast checks the order of writes: each
-// publisher's checkpoint after a sync that follows every other file.
+// publisher's checkpoint after a sync that follows every other file, and
+// the index proofs of the old size removed only after it.
 func TestExportCheckpointLast(t *testing.T) {
 	f := newFixture(t)
 	sink, err := static.NewDir(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rec := &recorder{Sink: sink}
-	f.export(rec)
-	cp := slices.Index(rec.puts, "p/"+f.alpha.ID()+"/checkpoint")
-	if cp < 1 || rec.puts[cp-1] != "(sync)" {
-		t.Fatalf("the checkpoint is not put right after a sync: %q", rec.puts)
-	}
-	for _, name := range rec.puts[cp+1:] {
-		if name != "(sync)" && name != static.StateName {
-			t.Errorf("%s put after the checkpoint", name)
+	for round := 0; round < 2; round++ {
+		if round == 1 {
+			f.publish(item("new", "text/plain", "news", "en", "New article"))
+		}
+		rec := &recorder{Sink: sink}
+		f.export(rec)
+		cp := slices.Index(rec.puts, "p/"+f.alpha.ID()+"/checkpoint")
+		if cp < 1 || rec.puts[cp-1] != "(sync)" {
+			t.Fatalf("round %d: the checkpoint is not put right after a sync: %q", round, rec.puts)
+		}
+		deleted := 0
+		for _, name := range rec.puts[:cp] {
+			if strings.HasPrefix(name, "(delete)") {
+				t.Errorf("round %d: %s before the checkpoint", round, name)
+			}
+		}
+		for _, name := range rec.puts[cp+1:] {
+			switch {
+			case strings.HasPrefix(name, "(delete) p/"+f.alpha.ID()+"/index/7/"):
+				deleted++
+			case name != "(sync)" && name != static.StateName:
+				t.Errorf("round %d: %s after the checkpoint", round, name)
+			}
+		}
+		if want := 4 * round; deleted != want {
+			t.Errorf("round %d: %d old index proofs removed, want %d", round, deleted, want)
 		}
 	}
 }
