@@ -48,8 +48,14 @@ type Sink interface {
 // Dir is a Sink writing files under a directory. Every file is written
 // to a temporary file beside it and renamed into place.
 type Dir struct {
-	root string
+	root    string
+	written []string // files put since the last Sync
 }
+
+// fsyncFiles is the most files put since the last Sync that Sync flushes
+// one by one (with their directories); beyond it, it flushes the whole
+// file system at once.
+const fsyncFiles = 256
 
 // NewDir returns a Sink writing under dir, which it creates if missing.
 func NewDir(dir string) (*Dir, error) {
@@ -122,6 +128,7 @@ func (d *Dir) Put(ctx context.Context, o Object, data []byte) error {
 		os.Remove(f.Name())
 		return fmt.Errorf("static: writing %s: %w", p, err)
 	}
+	d.written = append(d.written, p)
 	return nil
 }
 
@@ -162,17 +169,52 @@ func (d *Dir) Delete(ctx context.Context, names []string) error {
 	return nil
 }
 
-// Sync flushes the file system the directory is on (syncfs), so that no
-// checkpoint written after it can outlive, in a crash, the files it
-// points at.
+// Sync makes the files put since the last Sync durable: each file and
+// its directory by fsync when there are few (up to fsyncFiles), else the
+// whole file system the directory is on at once (syncfs). A checkpoint
+// written after it cannot outlive, in a crash, the files it points at.
 func (d *Dir) Sync(ctx context.Context) error {
-	f, err := os.Open(d.root)
+	if len(d.written) == 0 {
+		return nil
+	}
+	if len(d.written) > fsyncFiles {
+		if err := fsync(d.root, true); err != nil {
+			return err
+		}
+		d.written = d.written[:0]
+		return nil
+	}
+	dirs := map[string]bool{}
+	for _, p := range d.written {
+		if err := fsync(p, false); err != nil {
+			return err
+		}
+		dirs[filepath.Dir(p)] = true
+	}
+	for dir := range dirs {
+		if err := fsync(dir, false); err != nil {
+			return err
+		}
+	}
+	d.written = d.written[:0]
+	return nil
+}
+
+// fsync flushes a file or directory, or with all set the whole file
+// system it is on.
+func fsync(p string, all bool) error {
+	f, err := os.Open(p)
 	if err != nil {
 		return fmt.Errorf("static: %w", err)
 	}
 	defer f.Close()
-	if err := unix.Syncfs(int(f.Fd())); err != nil {
-		return fmt.Errorf("static: syncing %s: %w", d.root, err)
+	if all {
+		err = unix.Syncfs(int(f.Fd()))
+	} else {
+		err = f.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("static: syncing %s: %w", p, err)
 	}
 	return nil
 }
