@@ -85,21 +85,31 @@ func (e *exporter) publisherPages(ctx context.Context, p *pubExport) error {
 	pages := max(1, (len(p.arts)+PageSize-1)/PageSize)
 	for n := 1; n <= pages; n++ {
 		o := pageObject(listPage(p.id, n))
-		l := linksFrom(o.Name)
-		pp := &render.PublisherPage{Common: e.common(l, name, "feed.atom"),
-			ID: p.id, Name: name, Root: p.pub.Root.String(), StatementVersion: p.trust.Statement().Version,
-			StatementURL: "key-statement", Fresh: p.freshness()}
-		for i := (n - 1) * PageSize; i < min(n*PageSize, len(p.arts)); i++ {
-			pp.List = append(pp.List, p.item(l, &p.arts[i]))
+		first, last := (n-1)*PageSize, min(n*PageSize, len(p.arts))
+		// The page's key is what it shows (an article's list entry is
+		// its bundle's), so an unchanged page is not even rendered.
+		inputs := []string{"list", e.opts.SiteName, name, p.pub.Root.String(), strconv.FormatUint(p.trust.Statement().Version, 10),
+			strconv.FormatInt(p.cp.Size, 10), p.cp.Time.String(), strconv.Itoa(pages)}
+		for i := first; i < last; i++ {
+			a := &p.arts[i]
+			inputs = append(inputs, a.ID, a.Digest.String(), strconv.FormatUint(a.Revision, 10), strconv.FormatBool(a.Retracted), a.Time.String(), strconv.FormatBool(p.sums[a.Digest] != nil))
 		}
-		if n < pages {
-			pp.Next = "page-" + strconv.Itoa(n+1) + ".html"
-		}
-		var buf bytes.Buffer
-		if err := render.WritePublisher(&buf, pp); err != nil {
-			return err
-		}
-		if err := e.putRendered(ctx, o, buf.Bytes()); err != nil {
+		err := e.putPage(ctx, o, pageKey(inputs...), func() ([]byte, error) {
+			l := linksFrom(o.Name)
+			pp := &render.PublisherPage{Common: e.common(l, name, "feed.atom"),
+				ID: p.id, Name: name, Root: p.pub.Root.String(), StatementVersion: p.trust.Statement().Version,
+				StatementURL: "key-statement", Fresh: p.freshness()}
+			for i := first; i < last; i++ {
+				pp.List = append(pp.List, p.item(l, &p.arts[i]))
+			}
+			if n < pages {
+				pp.Next = "page-" + strconv.Itoa(n+1) + ".html"
+			}
+			var buf bytes.Buffer
+			err := render.WritePublisher(&buf, pp)
+			return buf.Bytes(), err
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -109,21 +119,27 @@ func (e *exporter) publisherPages(ctx context.Context, p *pubExport) error {
 }
 
 // recent returns up to n of the publisher's live articles that have a
-// summary, most recently updated first.
+// summary and that keep accepts, most recently updated first.
 func (p *pubExport) recent(l links, n int, keep func(*render.Item) bool) []render.Item {
-	var out []render.Item
-	for i := range p.arts {
-		a := &p.arts[i]
-		if a.Retracted || p.sums[a.Digest] == nil {
-			continue
+	if p.byUpdated == nil {
+		p.byUpdated = []int{}
+		for i := range p.arts {
+			if a := &p.arts[i]; !a.Retracted && p.sums[a.Digest] != nil {
+				p.byUpdated = append(p.byUpdated, i)
+			}
 		}
-		if it := p.item(l, a); keep(&it) {
+		sort.SliceStable(p.byUpdated, func(i, j int) bool {
+			return p.sums[p.arts[p.byUpdated[i]].Digest].Updated.After(p.sums[p.arts[p.byUpdated[j]].Digest].Updated)
+		})
+	}
+	var out []render.Item
+	for _, i := range p.byUpdated {
+		if len(out) == n {
+			break
+		}
+		if it := p.item(l, &p.arts[i]); keep(&it) {
 			out = append(out, it)
 		}
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Updated.After(out[j].Updated) })
-	if len(out) > n {
-		out = out[:n]
 	}
 	return out
 }

@@ -277,6 +277,8 @@ type pubExport struct {
 	cp    *catalog.Checkpoint
 	arts  []catalog.Article // current states set by leaves below cp.Size, newest first
 	sums  map[bundle.Digest]*Summary
+
+	byUpdated []int // indexes of live articles in arts, most recently updated first; made on first use
 }
 
 // publisher writes one publisher's log files, bundles, images, proofs
