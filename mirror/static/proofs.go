@@ -17,7 +17,8 @@ func proofDir(pub string, size int64) string {
 }
 
 // proofs writes the index proof (store.IndexProof) of every article of
-// the publisher at the checkpoint's size, as p/ID/index/SIZE/ARTICLE, the
+// the publisher (or of its Options.IndexProofs most recently changed) at
+// the checkpoint's size, as p/ID/index/SIZE/ARTICLE, the
 // path a dynamic mirror serves it at. A proof never changes for a size,
 // so one already written is not written again. A checkpoint without an
 // article index has none. The proofs of articles whose ID ends in an
@@ -27,7 +28,11 @@ func proofDir(pub string, size int64) string {
 // will be asked for.)
 func (e *exporter) proofs(ctx context.Context, p *pubExport) error {
 	dir := proofDir(p.id, p.cp.Size)
-	for i := range p.arts {
+	n := len(p.arts)
+	if e.opts.IndexProofs != 0 {
+		n = max(0, min(n, e.opts.IndexProofs))
+	}
+	for i := range n { // p.arts is most recently changed first
 		id := p.arts[i].ID
 		if riskyExts[strings.ToLower(path.Ext(id))] {
 			e.leave("article %s of publisher %s: its index proof is not written (the file name ends in %s)", id, p.id, path.Ext(id))

@@ -1,13 +1,16 @@
 package static_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/catalog/index"
+	"github.com/samizdat-news/samizdat/mirror/static"
 )
 
 // TestExportIndexProofs checks that an export holds, for every article,
@@ -65,4 +68,35 @@ func (f *fixture) checkpoint(file string) *catalog.Checkpoint {
 		f.t.Fatal(err)
 	}
 	return cp
+}
+
+// TestExportSomeIndexProofs checks Options.IndexProofs: proofs for the
+// most recently changed articles only, or none.
+func TestExportSomeIndexProofs(t *testing.T) {
+	f := newFixture(t)
+	pub := "p/" + f.alpha.ID() + "/"
+	for _, tc := range []struct {
+		n    int
+		want []string
+	}{{2, []string{"withdrawn", "farsi"}}, {-1, nil}} {
+		out := t.TempDir()
+		sink, err := static.NewDir(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := static.Export(context.Background(), f.st, sink, &static.Options{IndexProofs: tc.n}); err != nil {
+			t.Fatal(err)
+		}
+		cp := f.checkpoint(filepath.Join(out, pub, "checkpoint"))
+		entries, _ := os.ReadDir(filepath.Join(out, pub, "index", strconv.FormatInt(cp.Size, 10)))
+		var got []string
+		for _, e := range entries {
+			got = append(got, e.Name())
+		}
+		slices.Sort(got)
+		want := slices.Sorted(slices.Values(tc.want))
+		if !slices.Equal(got, want) {
+			t.Errorf("IndexProofs %d: proofs of %q, want %q", tc.n, got, want)
+		}
+	}
 }

@@ -120,6 +120,14 @@ type Options struct {
 	// Limits bound bundles read from the store; nil means
 	// bundle.DefaultLimits.
 	Limits *bundle.Limits
+	// IndexProofs is how many of each publisher's most recently changed
+	// articles get an index proof: every export writes them all anew
+	// (each checkpoint has a new size), one file each, so at 100,000
+	// articles that is 100,000 files (60 MB, or as many S3 PUT
+	// requests) an export. Zero means every article; negative, none. A
+	// light reader asking for an article without one reads the log
+	// instead.
+	IndexProofs int
 	// RewritePages writes every page again, whether or not what it shows
 	// changed (after an upgrade that changed how pages look).
 	RewritePages bool
