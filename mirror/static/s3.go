@@ -170,14 +170,30 @@ func (s *S3) Get(ctx context.Context, name string, max int64) ([]byte, error) {
 	return nil, s.fail("reading "+name+" from", err)
 }
 
-// Delete removes objects.
+// Delete removes objects, up to 1,000 a request (S3's multi-object
+// delete).
 func (s *S3) Delete(ctx context.Context, names []string) error {
-	for _, n := range names {
-		if err := s.c.RemoveObject(ctx, s.bucket, s.prefix+n, minio.RemoveObjectOptions{}); err != nil {
-			return s.fail("removing "+n+" from", err)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	objs := make(chan minio.ObjectInfo)
+	go func() {
+		defer close(objs)
+		for _, n := range names {
+			select {
+			case objs <- minio.ObjectInfo{Key: s.prefix + n}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var first error
+	for e := range s.c.RemoveObjects(ctx, s.bucket, objs, minio.RemoveObjectsOptions{}) {
+		if first == nil && e.Err != nil {
+			first = s.fail("removing "+strings.TrimPrefix(e.ObjectName, s.prefix)+" from", e.Err)
+			cancel()
 		}
 	}
-	return nil
+	return first
 }
 
 // Sync does nothing: an upload is durable once S3 answered it.
