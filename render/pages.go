@@ -82,7 +82,7 @@ const pagesText = `
 <dt>Key statement</dt><dd>version {{.StatementVersion}} (<a href="{{.StatementURL}}">signed statement</a>)</dd>
 <dt>Feed</dt><dd><a href="{{.Feed}}">Atom</a></dd>
 </dl>
-{{template "fresh" .Fresh}}
+{{if not .NoFreshness}}{{template "fresh" .Fresh}}{{end}}
 <ul class="articles">
 {{range .List}}<li>{{if .Retracted}}<span class="withdrawn">{{.ID}} — withdrawn by the publisher on <time datetime="{{iso .Time}}">{{time .Time}}</time></span>{{else if .Title}}{{template "item" .}} <span class="meta"><time datetime="{{iso .Created}}">{{date .Created}}</time>{{if ne (date .Created) (date .Updated)}} (updated <time datetime="{{iso .Updated}}">{{date .Updated}}</time>){{end}}{{template "itemlang" .}} · revision {{.Revision}}</span>{{else}}<a href="{{.URL}}">{{.ID}}</a> <span class="meta">(cannot be verified on this mirror)</span>{{end}}</li>
 {{end}}</ul>
@@ -204,6 +204,7 @@ type PublisherPage struct {
 	StatementVersion uint64
 	StatementURL     string
 	Fresh            Freshness
+	NoFreshness      bool // leave Fresh out (a static export's older pages)
 	List             []Item
 	Next             string // the next page's URL, or ""
 }

@@ -30,13 +30,9 @@ func (l links) article(pub, id string) string {
 	return l.root + articleDir(pub, id) + "index.html"
 }
 
-// listPage is the name of page n (from 1) of a publisher's list.
-func listPage(pub string, n int) string {
-	if n == 1 {
-		return "p/" + pub + "/index.html"
-	}
-	return "p/" + pub + "/page-" + strconv.Itoa(n) + ".html"
-}
+// olderPage is the file name of chunk c of a publisher's list (see
+// publisherPages).
+func olderPage(c int) string { return "older-" + strconv.Itoa(c) + ".html" }
 
 // langPage is the name of the index in one language.
 func langPage(tag string) string { return "lang-" + tag + ".html" }
@@ -80,16 +76,33 @@ func (p *pubExport) live() int {
 }
 
 // publisherPages writes a publisher's list pages and Atom feed.
+//
+// The list is cut so that its pages stay the same as the log grows:
+// counting from the oldest article (in the order of the articles' last
+// change), chunk c holds PageSize articles from the (c·PageSize)th, and
+// is the page older-c.html. index.html holds the rest, the newest
+// (PageSize to 2·PageSize-1 of them, or all when there are fewer), and
+// the checkpoint's freshness, which the older pages leave out. A new
+// article changes index.html, and a new older page once every PageSize
+// articles; a changed or withdrawn article changes the chunk it leaves
+// and every newer one.
 func (e *exporter) publisherPages(ctx context.Context, p *pubExport) error {
 	name := p.pub.Root.Name()
-	pages := max(1, (len(p.arts)+PageSize-1)/PageSize)
-	for n := 1; n <= pages; n++ {
-		o := pageObject(listPage(p.id, n))
-		first, last := (n-1)*PageSize, min(n*PageSize, len(p.arts))
+	n := len(p.arts)
+	chunks := max(0, n/PageSize-1) // older pages
+	for c := chunks; c >= 0; c-- {
+		// arts is newest first: chunk c is arts[n-(c+1)·PageSize : n-c·PageSize].
+		first, last, file := n-(c+1)*PageSize, n-c*PageSize, olderPage(c)
+		if c == chunks {
+			first, last, file = 0, n-c*PageSize, "index.html"
+		}
+		o := pageObject("p/" + p.id + "/" + file)
 		// The page's key is what it shows (an article's list entry is
 		// its bundle's), so an unchanged page is not even rendered.
-		inputs := []string{"list", e.opts.SiteName, name, p.pub.Root.String(), strconv.FormatUint(p.trust.Statement().Version, 10),
-			strconv.FormatInt(p.cp.Size, 10), p.cp.Time.String(), strconv.Itoa(pages)}
+		inputs := []string{"list", e.opts.SiteName, name, p.pub.Root.String(), strconv.FormatUint(p.trust.Statement().Version, 10), strconv.Itoa(c)}
+		if c == chunks {
+			inputs = append(inputs, strconv.FormatInt(p.cp.Size, 10), p.cp.Time.String())
+		}
 		for i := first; i < last; i++ {
 			a := &p.arts[i]
 			inputs = append(inputs, a.ID, a.Digest.String(), strconv.FormatUint(a.Revision, 10), strconv.FormatBool(a.Retracted), a.Time.String(), strconv.FormatBool(p.sums[a.Digest] != nil))
@@ -98,12 +111,12 @@ func (e *exporter) publisherPages(ctx context.Context, p *pubExport) error {
 			l := linksFrom(o.Name)
 			pp := &render.PublisherPage{Common: e.common(l, name, "feed.atom"),
 				ID: p.id, Name: name, Root: p.pub.Root.String(), StatementVersion: p.trust.Statement().Version,
-				StatementURL: "key-statement", Fresh: p.freshness()}
+				StatementURL: "key-statement", Fresh: p.freshness(), NoFreshness: c != chunks}
 			for i := first; i < last; i++ {
 				pp.List = append(pp.List, p.item(l, &p.arts[i]))
 			}
-			if n < pages {
-				pp.Next = "page-" + strconv.Itoa(n+1) + ".html"
+			if c > 0 {
+				pp.Next = olderPage(c - 1)
 			}
 			var buf bytes.Buffer
 			err := render.WritePublisher(&buf, pp)
@@ -113,8 +126,6 @@ func (e *exporter) publisherPages(ctx context.Context, p *pubExport) error {
 			return err
 		}
 	}
-	// Pages of a longer list before are left: an old link to one shows
-	// an older list, not an error.
 	return e.feed(ctx, p)
 }
 

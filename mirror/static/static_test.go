@@ -2,6 +2,7 @@ package static_test
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"io/fs"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/mirror/static"
+	"github.com/samizdat-news/samizdat/publish"
 	"github.com/samizdat-news/samizdat/reader"
 )
 
@@ -226,5 +228,44 @@ func fetchFrom(t *testing.T, f *fixture, mirror string) {
 	}
 	if res.Bundle == nil || res.Bundle.Manifest.ID != "hostile" || res.Bundle.Digest != f.digest("hostile") {
 		t.Fatalf("fetched %+v", res)
+	}
+}
+
+// TestExportListPages checks that a publisher's older list pages stay
+// the same as articles are added: a new article rewrites index.html
+// only, and the older pages are linked one from the next.
+func TestExportListPages(t *testing.T) {
+	f := newFixture(t)
+	var items []publish.Item
+	for i := range 450 {
+		items = append(items, item(fmt.Sprintf("filler-%03d", i), "text/plain", "filler", "en", fmt.Sprintf("Filler %d", i)))
+	}
+	f.publish(items...)
+	out := t.TempDir()
+	f.exportDir(out)
+	pub := "p/" + f.alpha.ID() + "/"
+	index := mustRead(t, filepath.Join(out, pub, "index.html"))
+	older := mustRead(t, filepath.Join(out, pub, "older-0.html"))
+	if _, err := os.Stat(filepath.Join(out, pub, "older-1.html")); err == nil {
+		t.Errorf("454 articles make older-1.html, want index.html and older-0.html only")
+	}
+	if !strings.Contains(index, `href="older-0.html" rel="next"`) || strings.Contains(older, `rel="next"`) {
+		t.Errorf("the pages are not linked newest to oldest")
+	}
+	if !strings.Contains(older, ">hostile<") && !strings.Contains(older, "Hostile") || strings.Contains(older, "filler-449") || strings.Contains(older, `class="fresh`) {
+		t.Errorf("older-0.html does not hold the oldest articles alone, without freshness:\n%s", older)
+	}
+	if !strings.Contains(index, "Filler 449") || !strings.Contains(index, `class="fresh`) {
+		t.Errorf("index.html does not hold the newest articles and the log's freshness")
+	}
+	f.publish(item("new", "text/plain", "news", "en", "New article"))
+	sink, err := static.NewDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{Sink: sink}
+	f.export(rec)
+	if !slices.Contains(rec.puts, pub+"index.html") || slices.Contains(rec.puts, pub+"older-0.html") {
+		t.Errorf("after a new article the export wrote %q, want index.html and not older-0.html", rec.puts)
 	}
 }
