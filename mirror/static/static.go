@@ -159,7 +159,8 @@ type exporter struct {
 // store without writing it; a store written at the same time (a running
 // mirror) is exported as of some moment, and the next export catches
 // up. It stops at the first error writing to the sink, before any
-// checkpoint that would point at what is missing.
+// checkpoint that would point at what is missing; the next export
+// completes what it left. Two exports to one sink must not run at once.
 func Export(ctx context.Context, st *store.Store, sink Sink, opts *Options) (*Stats, error) {
 	e := &exporter{st: st, sink: sink}
 	if opts != nil {

@@ -2,6 +2,7 @@ package static_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"io/fs"
@@ -267,5 +268,47 @@ func TestExportListPages(t *testing.T) {
 	f.export(rec)
 	if !slices.Contains(rec.puts, pub+"index.html") || slices.Contains(rec.puts, pub+"older-0.html") {
 		t.Errorf("after a new article the export wrote %q, want index.html and not older-0.html", rec.puts)
+	}
+}
+
+// failing is a Sink whose Put fails for one name.
+type failing struct {
+	*recorder
+	name string
+}
+
+func (s *failing) Put(ctx context.Context, o static.Object, data []byte) error {
+	if o.Name == s.name {
+		return errors.New("static: writing " + o.Name + ": disk full")
+	}
+	return s.recorder.Put(ctx, o, data)
+}
+
+// TestExportFailsBeforeCheckpoint checks that an export that cannot
+// write a file stops with a one-line error and writes no checkpoint;
+// the next export completes it.
+func TestExportFailsBeforeCheckpoint(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	sink, err := static.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := &failing{recorder: &recorder{Sink: sink}, name: "b/" + f.digest("plain").String()}
+	_, err = static.Export(context.Background(), f.st, bad, nil)
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("export with a failing write: %v", err)
+	}
+	for _, name := range bad.puts {
+		if strings.HasSuffix(name, "/checkpoint") {
+			t.Errorf("the checkpoint was written after a failed write: %q", bad.puts)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "p", f.alpha.ID(), "checkpoint")); err == nil {
+		t.Errorf("a checkpoint is in the export")
+	}
+	f.exportDir(dir)
+	if _, err := os.Stat(filepath.Join(dir, "b", f.digest("plain").String())); err != nil {
+		t.Errorf("the next export did not write what the failed one could not: %v", err)
 	}
 }
