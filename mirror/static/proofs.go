@@ -64,16 +64,32 @@ func (e *exporter) proofs(ctx context.Context, p *pubExport) error {
 var errMoved = errors.New("static: the store's checkpoint changed")
 
 // pruneProofs removes the publisher's index proofs of every size but the
-// checkpoint's. It runs once the checkpoint is in place: a reader that
-// read the previous checkpoint a moment ago may still ask for its proofs
-// and get 404, then fetches the checkpoint again (as from a dynamic
-// mirror, which keeps only its current index).
+// checkpoint's and the one before it (the largest smaller size the sink
+// holds proofs of: the previous export's). It runs once the checkpoint
+// is in place. The previous size's stay for the export after, so that a
+// reader holding the previous checkpoint, from a cache in front of the
+// export (whose checkpoint may be 10 seconds old) or read a moment before,
+// still finds its proofs; one of an older one gets 404 and fetches the
+// checkpoint again, as from a dynamic mirror.
 func (e *exporter) pruneProofs(ctx context.Context, p *pubExport) error {
 	prefix := "p/" + p.id + "/index/"
-	keep := proofDir(p.id, p.cp.Size)
+	sizeOf := func(name string) int64 {
+		s, _, _ := strings.Cut(strings.TrimPrefix(name, prefix), "/")
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return -1
+		}
+		return n
+	}
+	prev := int64(-1)
+	for name := range e.have {
+		if n := sizeOf(name); strings.HasPrefix(name, prefix) && n < p.cp.Size && n > prev {
+			prev = n
+		}
+	}
 	var old []string
 	for name := range e.have {
-		if strings.HasPrefix(name, prefix) && !strings.HasPrefix(name, keep) {
+		if n := sizeOf(name); strings.HasPrefix(name, prefix) && n != p.cp.Size && n != prev {
 			old = append(old, name)
 		}
 	}

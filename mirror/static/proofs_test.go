@@ -39,15 +39,27 @@ func TestExportIndexProofs(t *testing.T) {
 			t.Errorf("index proof of %s: %+v, present %v, %v; want leaf %d", id, v, present, err, a.Leaf)
 		}
 	}
+	// The previous size's proofs stay for one export more, for readers
+	// holding the previous checkpoint.
 	f.publish(item("new", "text/plain", "news", "en", "New article"))
+	if stats := f.exportDir(out); stats.Deleted != 0 {
+		t.Errorf("%d files removed, want none: the previous size's proofs stay", stats.Deleted)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "hostile")); err != nil {
+		t.Errorf("the previous size's proofs are gone: %v", err)
+	}
+	f.publish(item("new2", "text/plain", "news", "en", "New article"))
 	stats := f.exportDir(out)
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
-		t.Errorf("the proofs of the old size are still there: %v", err)
+		t.Errorf("the proofs of the size before the previous are still there: %v", err)
 	}
 	if stats.Deleted != 4 {
-		t.Errorf("%d files removed, want the 4 old proofs", stats.Deleted)
+		t.Errorf("%d files removed, want the 4 oldest proofs", stats.Deleted)
 	}
 	cp2 := f.checkpoint(filepath.Join(out, pub, "checkpoint"))
+	if _, err := os.Stat(filepath.Join(out, pub, "index", strconv.FormatInt(cp2.Size-1, 10), "new")); err != nil {
+		t.Errorf("the previous size's proofs are gone: %v", err)
+	}
 	proof, err := os.ReadFile(filepath.Join(out, pub, "index", strconv.FormatInt(cp2.Size, 10), "new"))
 	if err != nil {
 		t.Fatal(err)

@@ -131,8 +131,12 @@ func TestExportS3(t *testing.T) {
 			t.Errorf("re-export uploaded %s again", name)
 		}
 	}
-	// The proofs of the old size are gone, those of the new one there.
-	for key, want := range map[string]int{pub + "index/7/hostile": http.StatusNotFound, pub + "index/8/hostile": http.StatusOK, pub + "index/8/new": http.StatusOK} {
+	// The proofs of the new size are there, and the previous size's
+	// stay until the export after; then they are removed.
+	rec2 := &recorder{Sink: s.sink(t, "mirror/alpha")}
+	f.publish(item("new2", "text/plain", "news", "en", "New article"))
+	f.export(rec2)
+	for key, want := range map[string]int{pub + "index/7/hostile": http.StatusNotFound, pub + "index/8/hostile": http.StatusOK, pub + "index/9/new": http.StatusOK} {
 		resp, err := http.Get(s.endpoint + "/" + s3Bucket + "/" + key)
 		if err != nil {
 			t.Fatal(err)
