@@ -1,6 +1,7 @@
 package static
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,8 @@ const stateVersion = 1
 
 // state is what the state file holds.
 type state struct {
+	raw []byte // the file as read, or nil
+
 	Version   int                 `json:"version"`
 	Pages     map[string]string   `json:"pages"`     // page name -> key of its inputs
 	Summaries map[string]*Summary `json:"summaries"` // bundle digest -> what lists show of it
@@ -53,14 +56,19 @@ func (e *exporter) readState(ctx context.Context) *state {
 		e.log.Warn("static: the export state is damaged or of another version; writing every page again")
 		return newState()
 	}
+	s.raw = b
 	return s
 }
 
-// writeState records the pages this export left.
+// writeState records the pages this export left, unless that is what
+// the state file says already.
 func (e *exporter) writeState(ctx context.Context) error {
 	b, err := json.Marshal(e.next)
 	if err != nil {
 		return err
+	}
+	if bytes.Equal(b, e.state.raw) {
+		return nil
 	}
 	return e.sink.Put(ctx, Object{Name: StateName, Type: "application/json", Cache: "no-store"}, b)
 }
