@@ -85,40 +85,48 @@ func sanitize(body []byte, images func(*url.URL)) []byte {
 }
 
 // imageRewriter returns a source rewriter that points relative references
-// to the bundle's image entries at base (the article's URL, ending in a
-// slash) and empties every other source: an image from anywhere else
-// would be blocked by the page's policy anyway, and would tell a third
-// party who reads what.
-func imageRewriter(b *bundle.Bundle, base string) func(*url.URL) {
+// to the bundle's image entries at src's URL for the entry and empties
+// every other source (and those src gives "" for): an image from
+// anywhere else would be blocked by the page's policy anyway, and would
+// tell a third party who reads what.
+func imageRewriter(b *bundle.Bundle, src func(*bundle.EntryInfo) string) func(*url.URL) {
 	return func(u *url.URL) {
-		name, ok := imageName(b, u)
+		i, ok := imageEntry(b, u)
 		*u = url.URL{}
 		if ok {
-			u.Path = base + name
+			u.Path = src(&b.Manifest.Entries[i])
 		}
 	}
 }
 
-// imageName returns the bundle image entry a relative reference names.
-func imageName(b *bundle.Bundle, u *url.URL) (string, bool) {
+// imageEntry returns the index of the bundle image entry a relative
+// reference names.
+func imageEntry(b *bundle.Bundle, u *url.URL) (int, bool) {
 	if u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || u.Path == "" || strings.HasPrefix(u.Path, "/") {
-		return "", false
+		return 0, false
 	}
 	name := path.Clean(u.Path)
 	if bundle.CheckName(name) != nil {
-		return "", false
+		return 0, false
 	}
 	i := b.Lookup(name)
 	if i <= 0 || !bundle.ImageTypes[b.Manifest.Entries[i].Type] {
-		return "", false
+		return 0, false
 	}
-	return name, true
+	return i, true
 }
 
 // Body returns a verified bundle's body bytes (its first entry,
 // decompressed) as sanitised HTML. base is the
 // article's URL path, ending in a slash.
 func Body(b *bundle.Bundle, body []byte, base string) []byte {
+	return BodyLinked(b, body, func(e *bundle.EntryInfo) string { return base + e.Name })
+}
+
+// BodyLinked is Body with the URL of each image entry the body shows
+// given by src, which may return "" to drop the image (a static export
+// writes entries under names of its own, and leaves some out).
+func BodyLinked(b *bundle.Bundle, body []byte, src func(*bundle.EntryInfo) string) []byte {
 	typ := b.Manifest.Entries[0].Type
 	switch typ {
 	case "text/markdown":
@@ -131,7 +139,7 @@ func Body(b *bundle.Bundle, body []byte, base string) []byte {
 	default:
 		return renderText(body)
 	}
-	return dropTitle(sanitize(body, imageRewriter(b, base)), b.Manifest.Title)
+	return dropTitle(sanitize(body, imageRewriter(b, src)), b.Manifest.Title)
 }
 
 // dropTitle removes a first heading that repeats the title, which the

@@ -51,6 +51,7 @@ func init() {
 		{"rotate", "replace the signing key (needs the root key)", runRotate},
 		{"revoke", "revoke a signing key (needs the root key)", runRevoke},
 		{"export", "write articles as one standalone, verifiable file", runExport},
+		{"export-static", "write a static mirror to a directory or an S3 bucket, for any web server or CDN", runExportStatic},
 		{"verify", "verify standalone files or a store against a publisher key", runVerify},
 		{"inspect", "show what a bundle, standalone file or key file holds", runInspect},
 		{"mirror", "run a mirror node: sync with peers over QUIC, serve readers over HTTP", runMirror},
@@ -136,7 +137,7 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "copied between mirrors and verified by every reader.")
 	fmt.Fprintln(w, "\nUsage: samizdat COMMAND [flags] [args]\n\nCommands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-13s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'samizdat COMMAND --help' for a command's flags. Passphrases come from")
 	fmt.Fprintln(w, "SAMIZDAT_PASSPHRASE, or are asked for on the terminal.")

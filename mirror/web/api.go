@@ -1,18 +1,13 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
-	"encoding/xml"
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
-	"unicode"
 
 	"golang.org/x/mod/sumdb/tlog"
-	"golang.org/x/net/html"
 
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/render"
@@ -227,122 +222,15 @@ func (h *Handler) apiArticle(w http.ResponseWriter, r *http.Request) {
 // feedEntries bounds an Atom feed.
 const feedEntries = 50
 
-type atomLink struct {
-	Rel  string `xml:"rel,attr,omitempty"`
-	Type string `xml:"type,attr,omitempty"`
-	Href string `xml:"href,attr"`
-}
-
-type atomPerson struct {
-	Name string `xml:"name"`
-}
-
-type atomEntry struct {
-	// Lang is the article's language, as xml:lang.
-	Lang      string       `xml:"http://www.w3.org/XML/1998/namespace lang,attr,omitempty"`
-	ID        string       `xml:"id"`
-	Title     string       `xml:"title"`
-	Updated   string       `xml:"updated"`
-	Published string       `xml:"published"`
-	Link      atomLink     `xml:"link"`
-	Authors   []atomPerson `xml:"author"`
-	Summary   *atomText    `xml:"summary"`
-	Content   *atomText    `xml:"content"`
-}
-
-// atomText is an Atom text construct; the encoder escapes Body.
-type atomText struct {
-	Type string `xml:"type,attr"`
-	Body string `xml:",chardata"`
-}
-
-// Bounds of an Atom entry's text.
-const (
-	// feedContentMax bounds the sanitised HTML body sent as an entry's
-	// content.
-	feedContentMax = 16 << 10
-	// feedSummaryMax is the most characters of text in the summary sent
-	// instead when the body is longer.
-	feedSummaryMax = 600
-)
-
-// feedText returns an entry's text: the article's sanitised body as its
-// page shows it (same sanitiser, same image links), or when that is
-// longer than feedContentMax, a plain-text summary of the body's start.
+// feedText returns an entry's text (render.FeedText) from the article's
+// sanitised body as its page shows it (same sanitiser, same image links).
 // Both are nil when the body cannot be verified.
-func (h *Handler) feedText(s *pubState, a *catalog.Article) (content, summary *atomText) {
+func (h *Handler) feedText(s *pubState, a *catalog.Article) (content, summary *render.AtomText) {
 	rp, err := h.articlePage(s, a, h.freshFragment(s))
 	if err != nil {
 		return nil, nil
 	}
-	body := rp.body()
-	if len(body) <= feedContentMax {
-		return &atomText{Type: "html", Body: string(body)}, nil
-	}
-	return nil, &atomText{Type: "text", Body: textSummary(body, feedSummaryMax)}
-}
-
-// textSummary returns the text of sanitised HTML, with runs of white
-// space made one space, cut to at most limit characters at a word boundary
-// (ending in an ellipsis when cut).
-func textSummary(htm []byte, limit int) string {
-	var text []rune
-	z := html.NewTokenizer(bytes.NewReader(htm))
-	space := false
-	for len(text) <= limit {
-		tt := z.Next()
-		if tt == html.ErrorToken {
-			break
-		}
-		if tt != html.TextToken {
-			name, _ := z.TagName()
-			space = space || blockTags[string(name)] // "<p>a</p><p>b</p>" is two words
-			continue
-		}
-		for _, r := range string(z.Text()) {
-			if len(text) > limit {
-				break
-			}
-			if unicode.IsSpace(r) {
-				space = true
-				continue
-			}
-			if space && len(text) > 0 {
-				text = append(text, ' ')
-			}
-			space = false
-			text = append(text, r)
-		}
-	}
-	if len(text) <= limit {
-		return string(text)
-	}
-	cut := limit - 1 // room for the ellipsis
-	for i := cut; i > cut/2; i-- {
-		if text[i] == ' ' {
-			cut = i
-			break
-		}
-	}
-	return strings.TrimRight(string(text[:cut]), " ") + "…"
-}
-
-// blockTags are the elements that separate words in textSummary.
-var blockTags = map[string]bool{
-	"p": true, "br": true, "div": true, "li": true, "ul": true, "ol": true, "dd": true, "dt": true,
-	"h1": true, "h2": true, "h3": true, "h4": true, "h5": true, "h6": true, "blockquote": true,
-	"pre": true, "tr": true, "td": true, "th": true, "table": true, "figure": true, "figcaption": true,
-	"section": true, "article": true, "header": true, "footer": true, "aside": true, "hr": true, "img": true,
-}
-
-type atomFeed struct {
-	XMLName xml.Name    `xml:"http://www.w3.org/2005/Atom feed"`
-	ID      string      `xml:"id"`
-	Title   string      `xml:"title"`
-	Updated string      `xml:"updated"`
-	Links   []atomLink  `xml:"link"`
-	Author  atomPerson  `xml:"author"`
-	Entries []atomEntry `xml:"entry"`
+	return render.FeedText(rp.body())
 }
 
 // serveFeed serves an Atom feed of a publisher's most recently changed
@@ -360,11 +248,11 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 		serveFeedBytes(w, r, fb)
 		return
 	}
-	f := atomFeed{
+	f := render.Feed{
 		ID:     "urn:samizdat:" + s.id,
 		Title:  s.root.Name(),
-		Links:  []atomLink{{Rel: "self", Type: "application/atom+xml", Href: "/p/" + s.id + "/feed.atom"}, {Rel: "alternate", Type: "text/html", Href: "/p/" + s.id + "/"}},
-		Author: atomPerson{Name: s.root.Name()},
+		Links:  []render.AtomLink{{Rel: "self", Type: "application/atom+xml", Href: "/p/" + s.id + "/feed.atom"}, {Rel: "alternate", Type: "text/html", Href: "/p/" + s.id + "/"}},
+		Author: render.AtomPerson{Name: s.root.Name()},
 	}
 	var latest time.Time
 	if s.cp != nil {
@@ -375,10 +263,10 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 	items, complete := h.recent(s, feedEntries, func(l *listed) bool { return !l.Updated.IsZero() })
 	sortByUpdated(items)
 	for _, l := range items {
-		e := atomEntry{Lang: render.LangAttr(l.Lang), ID: "urn:samizdat:" + s.id + ":" + l.ID, Title: l.Title, Updated: l.Updated.UTC().Format(time.RFC3339),
-			Published: l.Created.UTC().Format(time.RFC3339), Link: atomLink{Rel: "alternate", Type: "text/html", Href: l.URL}}
+		e := render.AtomEntry{Lang: render.LangAttr(l.Lang), ID: "urn:samizdat:" + s.id + ":" + l.ID, Title: l.Title, Updated: l.Updated.UTC().Format(time.RFC3339),
+			Published: l.Created.UTC().Format(time.RFC3339), Link: render.AtomLink{Rel: "alternate", Type: "text/html", Href: l.URL}}
 		for _, au := range l.Authors {
-			e.Authors = append(e.Authors, atomPerson{Name: au})
+			e.Authors = append(e.Authors, render.AtomPerson{Name: au})
 		}
 		e.Content, e.Summary = h.feedText(s, l.art)
 		complete = complete && (e.Content != nil || e.Summary != nil)
@@ -388,16 +276,12 @@ func (h *Handler) serveFeed(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.Updated = latest.UTC().Format(time.RFC3339)
-	var buf bytes.Buffer
-	buf.WriteString(xml.Header)
-	enc := xml.NewEncoder(&buf)
-	enc.Indent("", "  ")
-	if err := enc.Encode(f); err != nil {
+	body, err := f.Encode()
+	if err != nil {
 		h.fail(w, r, textKind, http.StatusInternalServerError, "internal error encoding the feed")
 		return
 	}
-	buf.WriteByte('\n')
-	fb := &renderedFeed{body: buf.Bytes(), etag: etagOf(buf.Bytes())}
+	fb := &renderedFeed{body: body, etag: etagOf(body)}
 	if complete {
 		s.derived.feed.Store(fb)
 	}

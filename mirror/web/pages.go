@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -32,150 +32,24 @@ var styleETag = etagOf(styleCSS)
 // comments, and it comes before the body anyway.
 const freshMarker = "<!--samizdat:fresh-->"
 
-var funcs = func() template.FuncMap {
-	f := render.Funcs()
-	f["marker"] = func() template.HTML { return freshMarker }
-	return f
-}()
-
-var pages = template.Must(template.New("pages").Funcs(funcs).Parse(`
-{{define "head"}}<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>{{.PageTitle}} · {{.Site}}</title>
-<link rel="stylesheet" href="/static/style.css">
-{{- if .Feed}}
-<link rel="alternate" type="application/atom+xml" href="{{.Feed}}">{{end}}
-</head>
-<body>
-<header class="site"><a href="/">{{.Site}}</a> <nav><a href="/status">status</a></nav></header>
-<main>
-{{end}}
-
-{{define "foot"}}</main>
-<footer>Served by a samizdat mirror. Articles are signed by their publishers; this mirror only copies them.</footer>
-</body>
-</html>
-{{end}}
-
-{{define "alarms"}}{{range .}}<p class="alarm" role="alert">⚠ {{.}}</p>
-{{end}}{{end}}
-
-{{define "fresh"}}<p class="fresh{{if .Stale}} stale{{end}}">{{if .Size}}Publisher's log: {{.Size}} entries, checkpoint signed <time datetime="{{iso .Time}}">{{time .Time}}</time> ({{.Age}}).{{else}}No checkpoint from this publisher yet.{{end}}</p>
-{{template "alarms" .Alarms}}{{end}}
-
-{{define "pubref"}}<a href="/p/{{.ID}}/"><bdi>{{.Name}}</bdi></a>{{end}}
-
-{{define "item"}}<a href="{{.URL}}" lang="{{lang .Lang}}" dir="{{dir .Lang}}">{{.Title}}</a>{{end}}
-
-{{define "itemlang"}}{{with langname .Lang}} · <span lang="{{lang $.Lang}}" dir="{{dir $.Lang}}">{{.}}</span>{{end}}{{end}}
-
-{{define "index"}}{{template "head" .}}
-<h1>{{.Site}}</h1>
-<section>
-<h2>Publishers</h2>
-{{if not .Publishers}}<p>This mirror carries no publishers yet.</p>{{end}}
-<ul class="publishers">
-{{range .Publishers}}<li>{{if .Held}}{{template "pubref" .}}{{else}}<bdi>{{.Name}}</bdi>{{end}} <code class="id">{{.ID}}</code> · {{if .Held}}{{.Articles}} articles{{template "fresh" .Fresh}}{{else}}not yet copied to this mirror{{end}}</li>
-{{end}}</ul>
-</section>
-<section>
-<h2>Recent articles</h2>
-{{if .Languages}}<nav class="langs" aria-label="Languages"><a href="/"{{if not .Lang}} aria-current="page"{{end}}>All languages</a>
-{{range .Languages}}<a href="/?lang={{.Tag}}" lang="{{.Tag}}" dir="{{dir .Tag}}"{{if .Current}} aria-current="page"{{end}}>{{.Name}}</a>
-{{end}}</nav>{{end}}
-{{if not .Recent}}<p>{{if .Lang}}No recent articles in this language.{{else}}No articles yet.{{end}}</p>{{end}}
-<ul class="articles">
-{{range .Recent}}<li>{{template "item" .}} <span class="meta"><time datetime="{{iso .Created}}">{{date .Created}}</time>{{if ne (date .Created) (date .Updated)}} (updated <time datetime="{{iso .Updated}}">{{date .Updated}}</time>){{end}}{{template "itemlang" .}} · <bdi>{{.Publisher}}</bdi></span></li>
-{{end}}</ul>
-</section>
-{{template "foot" .}}{{end}}
-
-{{define "publisher"}}{{template "head" .}}
-<h1 dir="auto">{{.Name}}</h1>
-<dl class="provenance">
-<dt>Publisher key ID</dt><dd><code>{{.ID}}</code></dd>
-<dt>Root key</dt><dd><code>{{.Root}}</code></dd>
-<dt>Key statement</dt><dd>version {{.StatementVersion}} (<a href="/p/{{.ID}}/key-statement">signed statement</a>)</dd>
-<dt>Feed</dt><dd><a href="{{.Feed}}">Atom</a></dd>
-</dl>
-{{template "fresh" .Fresh}}
-<ul class="articles">
-{{range .List}}<li>{{if .Retracted}}<span class="withdrawn">{{.ID}} — withdrawn by the publisher on <time datetime="{{iso .Time}}">{{time .Time}}</time></span>{{else if .Title}}{{template "item" .}} <span class="meta"><time datetime="{{iso .Created}}">{{date .Created}}</time>{{if ne (date .Created) (date .Updated)}} (updated <time datetime="{{iso .Updated}}">{{date .Updated}}</time>){{end}}{{template "itemlang" .}} · revision {{.Revision}}</span>{{else}}<a href="{{.URL}}">{{.ID}}</a> <span class="meta">(cannot be verified on this mirror)</span>{{end}}</li>
-{{end}}</ul>
-{{if .Next}}<p><a href="{{.Next}}" rel="next">Older articles</a></p>{{end}}
-{{template "foot" .}}{{end}}
-
-{{define "article"}}{{template "head" .}}
-<article lang="{{lang .Lang}}" dir="{{dir .Lang}}">
-<h1>{{.Title}}</h1>
-<p class="byline">{{range $i, $a := .Authors}}{{if $i}}{{comma $.Lang}}{{end}}<bdi>{{$a}}</bdi>{{end}}{{if .Authors}} · {{end}}<time datetime="{{iso .Created}}">{{date .Created}}</time></p>
-<div class="body">
-{{.Body}}
-</div>
-</article>
-<aside class="provenance" lang="en" dir="ltr">
-<h2>Provenance</h2>
-<p class="check">This mirror checked the publisher's signature on this article before showing it. Your browser checked nothing: a dishonest mirror could show something else here. To check it yourself, read it with <code>samizdat read</code>, which verifies every article on your own computer.</p>
-<dl>
-<dt>Signed by</dt><dd><a href="/p/{{.PubID}}/"><bdi>{{.PubName}}</bdi></a>, publisher key ID <code>{{.PubID}}</code></dd>
-<dt>Signing key</dt><dd><bdi><code>{{.Signer}}</code></bdi></dd>
-<dt>Revision</dt><dd>{{.Revision}}</dd>
-<dt>Published</dt><dd><time datetime="{{iso .Created}}">{{time .Created}}</time></dd>
-<dt>Updated</dt><dd><time datetime="{{iso .Updated}}">{{time .Updated}}</time></dd>
-<dt>Bundle</dt><dd><a href="/b/{{.Digest}}"><code>{{.Digest}}</code></a> (log entry {{.Leaf}})</dd>
-{{if .Canonical}}<dt>Original</dt><dd><a href="{{.Canonical}}" rel="noreferrer nofollow">{{.Canonical}}</a></dd>{{end}}
-</dl>
-{{marker}}
-</aside>
-{{template "foot" .}}{{end}}
-
-{{define "gone"}}{{template "head" .}}
-<h1>Withdrawn</h1>
-<p>The article <code>{{.ID}}</code> was withdrawn by its publisher, <a href="/p/{{.PubID}}/"><bdi>{{.PubName}}</bdi></a> (publisher key ID <code>{{.PubID}}</code>), on <time datetime="{{iso .Time}}">{{time .Time}}</time>. Its revision {{.Revision}} is no longer served.</p>
-{{template "foot" .}}{{end}}
-
-{{define "status"}}{{template "head" .}}
-<h1>Status</h1>
-<table>
-<thead><tr><th>Publisher</th><th>Key ID</th><th>Log size</th><th>Checkpoint time</th><th>Age</th><th>Alarms</th></tr></thead>
-<tbody>
-{{range .Publishers}}<tr{{if .Fresh.Alarms}} class="alarm"{{end}}><td>{{if .Held}}{{template "pubref" .}}{{else}}<bdi>{{.Name}}</bdi>{{end}}</td><td><code>{{.ID}}</code></td><td>{{if .Held}}{{.Fresh.Size}}{{else}}not held{{end}}</td><td>{{if .Fresh.Size}}<time datetime="{{iso .Fresh.Time}}">{{time .Fresh.Time}}</time>{{end}}</td><td>{{if .Fresh.Size}}{{.Fresh.Age}}{{end}}</td><td>{{range .Fresh.Alarms}}<p class="alarm">{{.}}</p>{{else}}none{{end}}</td></tr>
-{{end}}</tbody>
-</table>
-{{template "foot" .}}{{end}}
-
-{{define "errorPage"}}{{template "head" .}}
-<h1>{{.Code}} {{.Status}}</h1>
-<p>{{.Message}}</p>
-{{template "foot" .}}{{end}}
-`))
-
 // common is what every page's head and foot need.
-type common struct {
-	Site      string
-	PageTitle string
-	Feed      string
-}
+type common = render.Common
 
-type errorData struct {
-	common
-	Code    int
-	Status  string
-	Message string
+// The mirror's absolute routes of the pages' shared parts.
+const (
+	homeURL   = "/"
+	styleURL  = "/static/style.css"
+	statusURL = "/status"
+)
+
+// withLinks returns c with the links every page has.
+func withLinks(c common) common {
+	c.Home, c.Style, c.Status = homeURL, styleURL, statusURL
+	return c
 }
 
 // freshness says how old a publisher's checkpoint is.
-type freshness struct {
-	Size   int64
-	Time   time.Time
-	Age    string
-	Stale  bool
-	Alarms []string
-}
+type freshness = render.Freshness
 
 // staleAfter is the checkpoint age shown as stale: publishers refresh
 // checkpoints far more often.
@@ -211,7 +85,7 @@ func (h *Handler) freshFragment(s *pubState) []byte {
 		return ff.html
 	}
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, "fresh", f); err != nil {
+	if err := render.WriteFreshness(&buf, &f); err != nil {
 		h.log.Error("web: rendering freshness", "err", err)
 	}
 	s.fresh.Store(&freshFrag{key: key, html: buf.Bytes()})
@@ -255,10 +129,11 @@ func setPageHeaders(w http.ResponseWriter) {
 	hd["X-Frame-Options"] = frameDeny
 }
 
-// writePage renders a template and writes it with the page headers.
-func (h *Handler) writePage(w http.ResponseWriter, code int, name string, data any) {
+// writePage renders a page with write and writes it with the page
+// headers.
+func writePage[P any](h *Handler, w http.ResponseWriter, code int, name string, write func(io.Writer, *P) error, data *P) {
 	var buf bytes.Buffer
-	if err := pages.ExecuteTemplate(&buf, name, data); err != nil {
+	if err := write(&buf, data); err != nil {
 		h.log.Error("web: rendering page", "page", name, "err", err)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)
@@ -272,23 +147,20 @@ func (h *Handler) writePage(w http.ResponseWriter, code int, name string, data a
 }
 
 func (h *Handler) common(title string) common {
-	return common{Site: h.cfg.SiteName, PageTitle: title}
+	return withLinks(common{Site: h.cfg.SiteName, PageTitle: title})
 }
 
 // pubInfo is one publisher as the index and status pages list it.
-type pubInfo struct {
-	ID, Name string
-	Held     bool
-	Articles int
-	Fresh    freshness
-}
+type pubInfo = render.PublisherInfo
+
+func publisherURL(pub string) string { return "/p/" + pub + "/" }
 
 func (h *Handler) pubInfos() ([]pubInfo, []*pubState) {
 	var out []pubInfo
 	var states []*pubState
 	for _, id := range h.order {
 		s := h.state(id)
-		pi := pubInfo{ID: id, Name: s.root.Name(), Held: s.held && s.err == nil}
+		pi := pubInfo{ID: id, Name: s.root.Name(), URL: publisherURL(id), Held: s.held && s.err == nil}
 		if pi.Held {
 			if l, err := h.listIndex(s); err == nil {
 				pi.Articles = l.live
@@ -301,20 +173,25 @@ func (h *Handler) pubInfos() ([]pubInfo, []*pubState) {
 	return out, states
 }
 
-// listed is one article in a list.
+// listed is one article in a list, and its state.
 type listed struct {
-	ID, Title, Lang, URL, Publisher string
-	Revision                        uint64
-	Updated, Created, Time          time.Time
-	Authors                         []string
-	Retracted                       bool
-	art                             *catalog.Article
+	render.Item
+	art *catalog.Article
+}
+
+// items returns the list items of listed articles.
+func items(l []listed) []render.Item {
+	out := make([]render.Item, len(l))
+	for i := range l {
+		out[i] = l[i].Item
+	}
+	return out
 }
 
 func articleURL(pub, id string) string { return "/p/" + pub + "/a/" + id + "/" }
 
 func (h *Handler) listItem(s *pubState, a *catalog.Article) listed {
-	l := listed{ID: a.ID, URL: articleURL(s.id, a.ID), Publisher: s.root.Name(), Revision: a.Revision, Retracted: a.Retracted, Time: a.Time, art: a}
+	l := listed{Item: render.Item{ID: a.ID, URL: articleURL(s.id, a.ID), Publisher: s.root.Name(), Revision: a.Revision, Retracted: a.Retracted, Time: a.Time}, art: a}
 	if !a.Retracted {
 		if sm, err := h.summary(s, a.Digest); err == nil {
 			l.Title, l.Lang, l.Updated, l.Created, l.Authors = sm.Title, sm.Language, sm.Updated, sm.Created, sm.Authors
@@ -327,10 +204,7 @@ func (h *Handler) listItem(s *pubState, a *catalog.Article) listed {
 }
 
 // languageLink is one language the index offers to filter by.
-type languageLink struct {
-	Tag, Name string // the primary language subtag, and its name
-	Current   bool
-}
+type languageLink = render.LanguageLink
 
 func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 	want, ok := queryLang(r)
@@ -358,7 +232,7 @@ func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 	}
 	var langs []languageLink
 	for lang := range seen {
-		langs = append(langs, languageLink{Tag: lang, Name: render.LanguageName(lang), Current: lang == want})
+		langs = append(langs, languageLink{Tag: lang, Name: render.LanguageName(lang), URL: "/?lang=" + lang, Current: lang == want})
 	}
 	slices.SortFunc(langs, func(a, b languageLink) int { return strings.Compare(a.Tag, b.Tag) })
 	if len(langs) > maxLanguages {
@@ -369,13 +243,8 @@ func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 		title = "Recent articles in " + render.LanguageName(want)
 	}
 	w.Header().Set("Cache-Control", cacheList)
-	h.writePage(w, http.StatusOK, "index", &struct {
-		common
-		Publishers []pubInfo
-		Recent     []listed
-		Languages  []languageLink
-		Lang       string
-	}{h.common(title), infos, recent, langs, want})
+	writePage(h, w, http.StatusOK, "index", render.WriteIndex, &render.IndexPage{Common: h.common(title),
+		Publishers: infos, Recent: items(recent), Languages: langs, AllURL: homeURL, Lang: want})
 }
 
 // queryLang parses the index's ?lang=, a primary language subtag of 2 to
@@ -431,14 +300,9 @@ func (h *Handler) servePublisher(w http.ResponseWriter, r *http.Request) {
 		version = s.trust.Statement().Version
 	}
 	w.Header().Set("Cache-Control", cacheList)
-	h.writePage(w, http.StatusOK, "publisher", &struct {
-		common
-		ID, Name, Root   string
-		StatementVersion uint64
-		Fresh            freshness
-		List             []listed
-		Next             string
-	}{c, s.id, s.root.Name(), s.root.String(), version, h.freshness(s), list, next})
+	writePage(h, w, http.StatusOK, "publisher", render.WritePublisher, &render.PublisherPage{Common: c,
+		ID: s.id, Name: s.root.Name(), Root: s.root.String(), StatementVersion: version, StatementURL: "/p/" + s.id + "/key-statement",
+		Fresh: h.freshness(s), List: items(list), Next: next})
 }
 
 // queryPage parses ?page=, from 1; the only query a list takes.
@@ -502,12 +366,8 @@ func (h *Handler) serveArticle(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.Retracted {
 		w.Header().Set("Cache-Control", "public, max-age=300")
-		h.writePage(w, http.StatusGone, "gone", &struct {
-			common
-			ID, PubID, PubName string
-			Revision           uint64
-			Time               time.Time
-		}{h.common("Withdrawn"), a.ID, s.id, s.root.Name(), a.Revision, a.Time})
+		writePage(h, w, http.StatusGone, "gone", render.WriteGone, &render.GonePage{Common: h.common("Withdrawn"),
+			ID: a.ID, PubID: s.id, PubName: s.root.Name(), PubURL: publisherURL(s.id), Revision: a.Revision, Time: a.Time})
 		return
 	}
 	fp := rp.withFreshness(fresh)
@@ -619,21 +479,11 @@ func (h *Handler) articlePage(s *pubState, a *catalog.Article, fresh []byte) (*r
 	}
 	clean := render.Body(b, body, base)
 	var buf bytes.Buffer
-	err = pages.ExecuteTemplate(&buf, "article", &struct {
-		common
-		Title, Lang    string
-		Authors        []string
-		Body           template.HTML
-		PubID, PubName string
-		Signer         string
-		Revision       uint64
-		Created        time.Time
-		Updated        time.Time
-		Digest         bundle.Digest
-		Leaf           int64
-		Canonical      string
-	}{h.common(title), title, m.Language, m.Authors, template.HTML(clean),
-		s.id, s.root.Name(), b.Signer.String(), m.Revision, m.Created, m.Updated, b.Digest, a.Leaf, m.CanonicalURL})
+	err = render.WriteArticle(&buf, &render.ArticlePage{Common: h.common(title),
+		Title: title, Lang: m.Language, Authors: m.Authors, Body: template.HTML(clean),
+		PubID: s.id, PubName: s.root.Name(), PubURL: publisherURL(s.id), Signer: b.Signer.String(),
+		Revision: m.Revision, Created: m.Created, Updated: m.Updated, Digest: b.Digest, BundleURL: "/b/" + b.Digest.String(),
+		Leaf: a.Leaf, Canonical: m.CanonicalURL, Fresh: freshMarker})
 	if err != nil {
 		return nil, fmt.Errorf("web: rendering article %s: %w", a.ID, err)
 	}
@@ -662,10 +512,7 @@ func (h *Handler) serveStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	infos, _ := h.pubInfos()
 	w.Header().Set("Cache-Control", "no-store")
-	h.writePage(w, http.StatusOK, "status", &struct {
-		common
-		Publishers []pubInfo
-	}{h.common("Status"), infos})
+	writePage(h, w, http.StatusOK, "status", render.WriteStatus, &render.StatusPage{Common: h.common("Status"), Publishers: infos})
 }
 
 func (h *Handler) serveCSS(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/mirror/store"
+	"github.com/samizdat-news/samizdat/render"
 )
 
 // routes registers every route on the handler's mux. PROTOCOL.md (part 2) documents
@@ -216,7 +217,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, k kind, code int,
 	hd.Set("Cache-Control", "no-store")
 	switch k {
 	case pageKind:
-		h.writePage(w, code, "errorPage", &errorData{Code: code, Status: http.StatusText(code), Message: msg})
+		writePage(h, w, code, "errorPage", render.WriteError, &render.ErrorPage{Common: withLinks(common{}), Code: code, Status: http.StatusText(code), Message: msg})
 	case jsonKind:
 		writeJSON(w, code, &jsonError{Error: msg, Status: code})
 	default:

@@ -1,4 +1,4 @@
-package web
+package render
 
 import (
 	"strings"
@@ -20,11 +20,11 @@ func TestTextSummary(t *testing.T) {
 		{"<p>abcdefghijklmnopqrstuvwxyz</p>", 10, "abcdefghi…"},
 		{"", 10, ""},
 	} {
-		if got := textSummary([]byte(tc.html), tc.max); got != tc.want {
-			t.Errorf("textSummary(%q, %d) = %q, want %q", tc.html, tc.max, got, tc.want)
+		if got := TextSummary([]byte(tc.html), tc.max); got != tc.want {
+			t.Errorf("TextSummary(%q, %d) = %q, want %q", tc.html, tc.max, got, tc.want)
 		}
 	}
-	got := textSummary([]byte(long), 600)
+	got := TextSummary([]byte(long), 600)
 	if n := utf8.RuneCountInString(got); !utf8.ValidString(got) || n > 600 || n < 300 || !strings.HasSuffix(got, "…") || strings.Contains(got, "<") {
 		t.Errorf("long Farsi summary: %d characters, valid %v: %q", n, utf8.ValidString(got), got)
 	}

@@ -1,0 +1,74 @@
+package static
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io/fs"
+	"time"
+)
+
+// StateName is the file in which an export records, for the next one,
+// what each page was made from and what each article's list entry shows,
+// so that re-exporting does not read every bundle again. It holds nothing
+// that the export's pages do not show. Deleting it makes the next export
+// write every page again.
+const StateName = "samizdat-export.json"
+
+// stateVersion is the version of the state file's format.
+const stateVersion = 1
+
+// state is what the state file holds.
+type state struct {
+	raw []byte // the file as read, or nil
+
+	Version   int                 `json:"version"`
+	Pages     map[string]string   `json:"pages"`     // page name -> key of its inputs
+	Summaries map[string]*Summary `json:"summaries"` // bundle digest -> what lists show of it
+}
+
+// Summary is what lists show of an article's bundle.
+type Summary struct {
+	Title    string    `json:"title,omitempty"`
+	Language string    `json:"lang,omitempty"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
+	Authors  []string  `json:"authors,omitempty"`
+}
+
+func newState() *state {
+	return &state{Version: stateVersion, Pages: map[string]string{}, Summaries: map[string]*Summary{}}
+}
+
+// readState reads the state an earlier export left; a missing, damaged
+// or unknown one is an empty state (every page is written again).
+func (e *exporter) readState(ctx context.Context) *state {
+	b, err := e.sink.Get(ctx, StateName, MaxStateSize)
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			e.log.Warn("static: reading the export state; writing every page again", "err", err)
+		}
+		return newState()
+	}
+	s := newState()
+	if err := json.Unmarshal(b, s); err != nil || s.Version != stateVersion || s.Pages == nil || s.Summaries == nil {
+		e.log.Warn("static: the export state is damaged or of another version; writing every page again")
+		return newState()
+	}
+	s.raw = b
+	return s
+}
+
+// writeState records the pages this export left, unless that is what
+// the state file says already.
+func (e *exporter) writeState(ctx context.Context) error {
+	b, err := json.Marshal(e.next)
+	if err != nil {
+		return err
+	}
+	if bytes.Equal(b, e.state.raw) {
+		return nil
+	}
+	return e.sink.Put(ctx, Object{Name: StateName, Type: "application/json", Cache: "no-store"}, b)
+}
