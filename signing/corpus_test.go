@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -26,15 +25,6 @@ import (
 // that changes any verdict fails them. The corpus lives outside the module,
 // in ../shared/corpus; the tests skip when it is absent, and fail then
 // under SAMIZDAT_REQUIRE_CORPUS=1 (see internal/corpus).
-
-func readCorpus(t *testing.T, path ...string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(corpus.Path(t, path...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
 
 func unhex(t *testing.T, s string) []byte {
 	t.Helper()
@@ -91,7 +81,7 @@ func TestWycheproof(t *testing.T) {
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			var f wycheproofFile
-			if err := json.Unmarshal(readCorpus(t, "wycheproof", tc.file), &f); err != nil {
+			if err := json.Unmarshal(corpus.Read(t, "wycheproof", tc.file), &f); err != nil {
 				t.Fatal(err)
 			}
 			if f.Algorithm != "EDDSA" {
@@ -169,7 +159,7 @@ func TestWycheproof(t *testing.T) {
 // crypto/ed25519/testdata/sign.input.gz. Each line is
 // "sk||pk:pk:msg:sig||msg:" in hex, where sk is the 32-byte seed.
 func TestSignInput(t *testing.T) {
-	zr, err := gzip.NewReader(strings.NewReader(string(readCorpus(t, "ed25519", "go-testdata", "sign.input.gz"))))
+	zr, err := gzip.NewReader(strings.NewReader(string(corpus.Read(t, "ed25519", "go-testdata", "sign.input.gz"))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +225,7 @@ type cctvVector struct {
 // cofactorless and refuses non-canonical R. The counts pin both steps.
 func TestCCTV(t *testing.T) {
 	var vs []cctvVector
-	if err := json.Unmarshal(readCorpus(t, "ed25519", "cctv", "ed25519vectors.json"), &vs); err != nil {
+	if err := json.Unmarshal(corpus.Read(t, "ed25519", "cctv", "ed25519vectors.json"), &vs); err != nil {
 		t.Fatal(err)
 	}
 	var (
@@ -330,12 +320,12 @@ type speccheckCase struct {
 // that of Go's six accepted cases only 2 and 3 are accepted by samizdat.
 func TestSpeccheck(t *testing.T) {
 	var cases []speccheckCase
-	if err := json.Unmarshal(readCorpus(t, "ed25519", "speccheck", "cases.json"), &cases); err != nil {
+	if err := json.Unmarshal(corpus.Read(t, "ed25519", "speccheck", "cases.json"), &cases); err != nil {
 		t.Fatal(err)
 	}
 	// Go's row of results.md: "| V | V | ... |".
 	var goRow []bool
-	for line := range strings.Lines(string(readCorpus(t, "ed25519", "speccheck", "results.md"))) {
+	for line := range strings.Lines(string(corpus.Read(t, "ed25519", "speccheck", "results.md"))) {
 		cells := strings.Split(line, "|")
 		if len(cells) < 3 || strings.TrimSpace(cells[1]) != "Go" {
 			continue

@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -28,15 +27,6 @@ type edVector struct {
 	Sig      string `json:"sig"`
 	Verified bool   `json:"verified"`
 	KeyOK    bool   `json:"key_ok"`
-}
-
-func readCorpus(t *testing.T, path ...string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(corpus.Path(t, path...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 func unhex(t *testing.T, s string) []byte {
@@ -70,7 +60,7 @@ func edVectors(t *testing.T) []edVector {
 				}
 			}
 		}
-		if err := json.Unmarshal(readCorpus(t, "wycheproof", f), &w); err != nil {
+		if err := json.Unmarshal(corpus.Read(t, "wycheproof", f), &w); err != nil {
 			t.Fatal(err)
 		}
 		for _, g := range w.TestGroups {
@@ -90,7 +80,7 @@ func edVectors(t *testing.T) []edVector {
 		Number        int
 		Key, Sig, Msg string
 	}
-	if err := json.Unmarshal(readCorpus(t, "ed25519", "cctv", "ed25519vectors.json"), &cctv); err != nil {
+	if err := json.Unmarshal(corpus.Read(t, "ed25519", "cctv", "ed25519vectors.json"), &cctv); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cctv {
@@ -101,13 +91,13 @@ func edVectors(t *testing.T) []edVector {
 		PubKey    string `json:"pub_key"`
 		Signature string `json:"signature"`
 	}
-	if err := json.Unmarshal(readCorpus(t, "ed25519", "speccheck", "cases.json"), &spec); err != nil {
+	if err := json.Unmarshal(corpus.Read(t, "ed25519", "speccheck", "cases.json"), &spec); err != nil {
 		t.Fatal(err)
 	}
 	for i, c := range spec {
 		add(fmt.Sprintf("speccheck#%d", i), unhex(t, c.PubKey), unhex(t, c.Message), unhex(t, c.Signature))
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(readCorpus(t, "ed25519", "go-testdata", "sign.input.gz")))
+	zr, err := gzip.NewReader(bytes.NewReader(corpus.Read(t, "ed25519", "go-testdata", "sign.input.gz")))
 	if err != nil {
 		t.Fatal(err)
 	}

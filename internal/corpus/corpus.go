@@ -74,6 +74,17 @@ func Path(t testing.TB, elem ...string) string {
 	return p
 }
 
+// Read returns the contents of a file inside the corpus; if it is absent,
+// the test ends as Dir says, and if it cannot be read, it fails.
+func Read(t testing.TB, elem ...string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(Path(t, elem...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // Missing ends the test because corpus material is absent: a failure if
 // the corpus is required, else a skip.
 func Missing(t testing.TB, why string) {
