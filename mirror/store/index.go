@@ -302,7 +302,7 @@ func keepIndexHistory(pb, xb *bolt.Bucket, writes map[string][]byte, oldSize, ne
 	}
 	// The oldest sizes go first: by age, then by count.
 	var keep int64 = -1 // the oldest size kept; -1: none
-	n := 0 // Stats would miss the Put above, not yet on a page
+	n := 0              // Stats would miss the Put above, not yet on a page
 	c := sb.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		n++
