@@ -25,6 +25,7 @@ var articlePathCases = []string{
 	"/q/x/a/y/",
 	"/p/x%2Fz/a/y/",
 	"/p/x/a/y%2F/",
+	"/p/x/a%2Fy/",
 	"/p/x/a/%79/",
 	"/p/x%20z/a/y/",
 	"/p/%41/a/%25/",
