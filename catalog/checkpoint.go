@@ -21,6 +21,11 @@ type Checkpoint struct {
 	Size   int64
 	Root   tlog.Hash
 	Time   time.Time
+	// Index is the root hash of the article index of the log's first Size
+	// leaves (package catalog/index, FORMAT.md "Article index"). Zero means
+	// the checkpoint carries none: one signed before the index existed,
+	// which light readers cannot use.
+	Index tlog.Hash
 }
 
 // Origin returns the checkpoint origin of a publisher's log.
@@ -32,8 +37,14 @@ func Origin(publisherID string) string { return "samizdat/" + publisherID }
 //	<size>
 //	<base64 root hash>
 //	time <unix seconds>
+//	index <base64 article index root>
+//
+// The last line is left out when Index is zero.
 func (c *Checkpoint) Text() string {
-	return fmt.Sprintf("%s\n%d\n%s\ntime %d\n", c.Origin, c.Size, c.Root, c.Time.Unix())
+	if c.Index == (tlog.Hash{}) {
+		return fmt.Sprintf("%s\n%d\n%s\ntime %d\n", c.Origin, c.Size, c.Root, c.Time.Unix())
+	}
+	return fmt.Sprintf("%s\n%d\n%s\ntime %d\nindex %s\n", c.Origin, c.Size, c.Root, c.Time.Unix(), c.Index)
 }
 
 // CheckpointError reports a checkpoint that is malformed, not signed by a
@@ -85,8 +96,8 @@ func ParseCheckpoint(text string) (*Checkpoint, error) {
 		return nil, cpErr("text must end in a newline")
 	}
 	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
-	if len(lines) != 4 {
-		return nil, cpErr("want 4 lines (origin, size, root hash, time), got %d", len(lines))
+	if len(lines) != 4 && len(lines) != 5 {
+		return nil, cpErr("want 5 lines (origin, size, root hash, time, index), got %d", len(lines))
 	}
 	c := &Checkpoint{Origin: lines[0]}
 	if !strings.HasPrefix(c.Origin, "samizdat/") {
@@ -106,6 +117,12 @@ func ParseCheckpoint(text string) (*Checkpoint, error) {
 		return nil, cpErr("fourth line must be \"time UNIXSECONDS\"")
 	}
 	c.Time = time.Unix(t, 0).UTC()
+	if len(lines) == 5 {
+		hs, ok := strings.CutPrefix(lines[4], "index ")
+		if c.Index, err = tlog.ParseHash(hs); !ok || err != nil || c.Index == (tlog.Hash{}) {
+			return nil, cpErr("fifth line must be \"index BASE64\", the article index's root hash")
+		}
+	}
 	if c.Text() != text {
 		return nil, cpErr("not in canonical form")
 	}

@@ -39,6 +39,8 @@ func TestCheckpointRoundTrip(t *testing.T) {
 		testCheckpoint(p),
 		{Origin: catalog.Origin(p.ID()), Size: 0, Time: testkeys.NotBefore},
 		{Origin: catalog.Origin(p.ID()), Size: 1<<63 - 1, Root: tlog.Hash{0xff}, Time: time.Date(2099, 12, 31, 23, 59, 59, 0, time.UTC)},
+		{Origin: catalog.Origin(p.ID()), Size: 3, Root: tlog.Hash{1}, Time: cpTime, Index: tlog.Hash{2}},
+		{Origin: catalog.Origin(p.ID()), Size: 0, Time: testkeys.NotBefore, Index: tlog.Hash{0xff}},
 	} {
 		signed := mustSign(t, c, p.Signer)
 		got, err := catalog.OpenCheckpoint(signed, p.Trust)
@@ -60,6 +62,11 @@ func TestCheckpointText(t *testing.T) {
 	want := "samizdat/abc\n12\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\ntime 1700000000\n"
 	if got := c.Text(); got != want {
 		t.Errorf("Text() = %q, want %q", got, want)
+	}
+	c.Index = tlog.Hash{0: 0xfb, 31: 1}
+	want += "index +wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n"
+	if got := c.Text(); got != want {
+		t.Errorf("Text() with an index = %q, want %q", got, want)
 	}
 	if got := catalog.Origin("abc"); got != "samizdat/abc" {
 		t.Errorf("Origin = %q", got)
@@ -204,6 +211,9 @@ func TestParseCheckpointRefuses(t *testing.T) {
 	if _, err := catalog.ParseCheckpoint(good); err != nil {
 		t.Fatalf("good text refused: %v", err)
 	}
+	if c, err := catalog.ParseCheckpoint(good + "index " + root + "\n"); err != nil || c.Index.String() != root {
+		t.Fatalf("good text with an index line: %+v, %v", c, err)
+	}
 	// A root hash whose last base64 digit has non-zero padding bits.
 	b := []byte(root)
 	b[len(b)-2] ^= 1
@@ -236,6 +246,17 @@ func TestParseCheckpointRefuses(t *testing.T) {
 		"samizdat/abc\n5\n" + root + "\n1700000000\n",
 		"samizdat/abc\r\n5\r\n" + root + "\r\ntime 1700000000\r\n",
 		"samizdat/abc\n5\n" + root + "\ntime 1700000000\nfoo 1\n",
+		// The index line: fifth, once, a canonical non-zero hash.
+		good + "index " + root + "\nindex " + root + "\n",
+		good + "index " + root + "\nfoo 1\n",
+		"samizdat/abc\n5\n" + root + "\nindex " + root + "\ntime 1700000000\n",
+		good + "index AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n",
+		good + "index " + loose + "\n",
+		good + "index " + strings.TrimRight(root, "=") + "\n",
+		good + "index  " + root + "\n",
+		good + "Index " + root + "\n",
+		good + "index\n",
+		good + root + "\n",
 	} {
 		if c, err := catalog.ParseCheckpoint(text); err == nil {
 			t.Errorf("ParseCheckpoint(%q) = %+v, want an error", text, c)

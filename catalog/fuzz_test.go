@@ -60,6 +60,7 @@ func FuzzParseCheckpoint(f *testing.F) {
 	f.Add("samizdat/x\n0\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\ntime 0\n")
 	f.Add("samizdat/x\n05\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\ntime 0\n")
 	f.Add("samizdat/x\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\ntime 1\n")
+	f.Add("samizdat/x\n5\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB=\ntime 1\nindex +wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		c, err := catalog.ParseCheckpoint(text)
 		if err != nil {

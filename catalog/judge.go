@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // This file is the one judge of checkpoints: every part of samizdat that
@@ -16,6 +18,12 @@ import (
 // ErrRollback is wrapped by Judge's error when a checkpoint is older than
 // the one held: fewer leaves, or an earlier time.
 var ErrRollback = errors.New("catalog: checkpoint is older than the one held (rollback)")
+
+// ErrIndexDropped is Judge's error for a checkpoint that carries no
+// article index after one that did: light readers could not use it, so a
+// stolen key could use such checkpoints to keep mirrors from auditing the
+// index.
+var ErrIndexDropped = errors.New("catalog: checkpoint carries no article index, though the one held does")
 
 // ForkError reports two checkpoints that the publisher's keys signed for
 // two different histories of its log. Have and Got, when set, are the two
@@ -57,7 +65,10 @@ func ParseUnverified(signed []byte) (*Checkpoint, error) {
 //     consistency proof or the leaves themselves, which Judge does not see.
 //   - an error wrapping ErrRollback if got has fewer leaves or an earlier
 //     time than have;
-//   - a *ForkError if both have the same size and different roots.
+//   - a *ForkError if both have the same size and different roots, or the
+//     same root and two different article index roots (the index is a
+//     function of the log, so one of them is false);
+//   - ErrIndexDropped if have carries an article index and got does not.
 //
 // Size is judged before time: a smaller log is a rollback whatever its
 // time, and a same-size log with another root is a fork whatever its time.
@@ -70,6 +81,10 @@ func Judge(have, got *Checkpoint) error {
 		return fmt.Errorf("%w: %d leaves, %d already seen", ErrRollback, got.Size, have.Size)
 	case got.Size == have.Size && got.Root != have.Root:
 		return &ForkError{Size: got.Size}
+	case got.Size == have.Size && got.Index != have.Index && got.Index != (tlog.Hash{}) && have.Index != (tlog.Hash{}):
+		return &ForkError{Size: got.Size, Reason: fmt.Sprintf("two checkpoints of size %d with one root and different article index roots", got.Size)}
+	case have.Index != (tlog.Hash{}) && got.Index == (tlog.Hash{}):
+		return ErrIndexDropped
 	case got.Time.Before(have.Time):
 		return fmt.Errorf("%w: dated %s, one dated %s already seen", ErrRollback, got.Time.UTC().Format(time.RFC3339), have.Time.UTC().Format(time.RFC3339))
 	}

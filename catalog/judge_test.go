@@ -14,23 +14,33 @@ import (
 func TestJudge(t *testing.T) {
 	t0 := time.Unix(1_700_000_000, 0).UTC()
 	r1, r2 := tlog.Hash{1}, tlog.Hash{2}
-	have := &Checkpoint{Origin: Origin("p"), Size: 10, Root: r1, Time: t0}
+	x1, x2 := tlog.Hash{3}, tlog.Hash{4}
 	for _, tc := range []struct {
-		name string
-		got  Checkpoint
-		want string // "", "rollback" or "fork"
+		name    string
+		noIndex bool // have carries no index
+		got     Checkpoint
+		want    string // "", "rollback", "fork" or "dropped"
 	}{
-		{"same", Checkpoint{Size: 10, Root: r1, Time: t0}, ""},
-		{"larger, same time", Checkpoint{Size: 11, Root: r2, Time: t0}, ""},
-		{"larger, later", Checkpoint{Size: 11, Root: r2, Time: t0.Add(time.Hour)}, ""},
-		{"same tree, later (heartbeat)", Checkpoint{Size: 10, Root: r1, Time: t0.Add(time.Hour)}, ""},
-		{"smaller, later: rollback by size alone", Checkpoint{Size: 9, Root: r2, Time: t0.Add(time.Hour)}, "rollback"},
-		{"same tree, earlier: rollback by time alone", Checkpoint{Size: 10, Root: r1, Time: t0.Add(-time.Second)}, "rollback"},
-		{"larger, earlier: rollback by time alone", Checkpoint{Size: 12, Root: r2, Time: t0.Add(-time.Second)}, "rollback"},
-		{"same size, other root, later: fork", Checkpoint{Size: 10, Root: r2, Time: t0.Add(time.Hour)}, "fork"},
-		{"same size, other root, earlier: fork", Checkpoint{Size: 10, Root: r2, Time: t0.Add(-time.Hour)}, "fork"},
+		{"same", false, Checkpoint{Size: 10, Root: r1, Time: t0, Index: x1}, ""},
+		{"larger, same time", false, Checkpoint{Size: 11, Root: r2, Time: t0, Index: x2}, ""},
+		{"larger, later", false, Checkpoint{Size: 11, Root: r2, Time: t0.Add(time.Hour), Index: x2}, ""},
+		{"same tree, later (heartbeat)", false, Checkpoint{Size: 10, Root: r1, Time: t0.Add(time.Hour), Index: x1}, ""},
+		{"smaller, later: rollback by size alone", false, Checkpoint{Size: 9, Root: r2, Time: t0.Add(time.Hour), Index: x2}, "rollback"},
+		{"same tree, earlier: rollback by time alone", false, Checkpoint{Size: 10, Root: r1, Time: t0.Add(-time.Second), Index: x1}, "rollback"},
+		{"larger, earlier: rollback by time alone", false, Checkpoint{Size: 12, Root: r2, Time: t0.Add(-time.Second), Index: x2}, "rollback"},
+		{"same size, other root, later: fork", false, Checkpoint{Size: 10, Root: r2, Time: t0.Add(time.Hour), Index: x2}, "fork"},
+		{"same size, other root, earlier: fork", false, Checkpoint{Size: 10, Root: r2, Time: t0.Add(-time.Hour), Index: x2}, "fork"},
+		{"same tree, other index: fork", false, Checkpoint{Size: 10, Root: r1, Time: t0.Add(time.Hour), Index: x2}, "fork"},
+		{"same tree, no index after one", false, Checkpoint{Size: 10, Root: r1, Time: t0.Add(time.Hour)}, "dropped"},
+		{"larger, no index after one", false, Checkpoint{Size: 11, Root: r2, Time: t0.Add(time.Hour)}, "dropped"},
+		{"no index before, index now", true, Checkpoint{Size: 10, Root: r1, Time: t0.Add(time.Hour), Index: x1}, ""},
+		{"no index before, none now", true, Checkpoint{Size: 11, Root: r2, Time: t0.Add(time.Hour)}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			have := &Checkpoint{Origin: Origin("p"), Size: 10, Root: r1, Time: t0, Index: x1}
+			if tc.noIndex {
+				have.Index = tlog.Hash{}
+			}
 			got := tc.got
 			got.Origin = have.Origin
 			err := Judge(have, &got)
@@ -39,6 +49,10 @@ func TestJudge(t *testing.T) {
 			case "":
 				if err != nil {
 					t.Fatalf("Judge = %v, want nil", err)
+				}
+			case "dropped":
+				if !errors.Is(err, ErrIndexDropped) {
+					t.Fatalf("Judge = %v, want ErrIndexDropped", err)
 				}
 			case "rollback":
 				if !errors.Is(err, ErrRollback) || errors.As(err, &fe) {
@@ -51,7 +65,7 @@ func TestJudge(t *testing.T) {
 			}
 		})
 	}
-	if err := Judge(nil, have); err != nil {
+	if err := Judge(nil, &Checkpoint{Size: 1}); err != nil {
 		t.Errorf("Judge(nil, cp) = %v, want nil", err)
 	}
 }

@@ -291,9 +291,9 @@ func TestVerifyRefusesOtherSignatureEncodings(t *testing.T) {
 			}
 		}
 	}
-	// Three lines end in "=": the checkpoint's root hash and the two
-	// signatures.
-	if tried != 9 {
-		t.Errorf("tried %d other encodings, want 3 for each of 3 lines", tried)
+	// Four lines end in "=": the checkpoint's root hash, its article
+	// index root and the two signatures.
+	if tried != 12 {
+		t.Errorf("tried %d other encodings, want 3 for each of 4 lines", tried)
 	}
 }

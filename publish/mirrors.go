@@ -125,11 +125,11 @@ func (p *Publisher) Refresh() (*catalog.Checkpoint, error) {
 		return nil, err
 	}
 	now := p.opts.Now().UTC().Truncate(time.Second)
-	size, root, err := p.store.NextRoot(id, nil)
+	cp, err := p.nextCheckpoint(nil)
 	if err != nil {
 		return nil, err
 	}
-	cp := &catalog.Checkpoint{Origin: catalog.Origin(id), Size: size, Root: root, Time: now}
+	cp.Time = now
 	if old, err := storedCheckpoint(have.Checkpoint); err == nil && !now.After(old.Time) {
 		return old, nil
 	}

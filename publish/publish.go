@@ -252,7 +252,7 @@ func (p *Publisher) commit(u *store.Update, leaves []*catalog.Leaf, now time.Tim
 		u.Leaves = append(u.Leaves, l.Encode())
 	}
 	id := p.trust.PublisherID()
-	size, root, err := p.store.NextRoot(id, u.Leaves)
+	cp, err := p.nextCheckpoint(u.Leaves)
 	if err != nil {
 		return err
 	}
@@ -264,12 +264,28 @@ func (p *Publisher) commit(u *store.Update, leaves []*catalog.Leaf, now time.Tim
 			now = old.Time // never sign a checkpoint older than the last
 		}
 	}
-	cp := &catalog.Checkpoint{Origin: catalog.Origin(id), Size: size, Root: root, Time: now}
+	cp.Time = now
 	if u.Checkpoint, err = cp.Sign(p.signer); err != nil {
 		return err
 	}
 	_, err = p.store.Apply(p.trust.Root(), u)
 	return err
+}
+
+// nextCheckpoint returns the checkpoint, without its time, of the
+// publisher's log in the store with leaves appended: its size, root hash
+// and article index root.
+func (p *Publisher) nextCheckpoint(leaves [][]byte) (*catalog.Checkpoint, error) {
+	id := p.trust.PublisherID()
+	size, root, err := p.store.NextRoot(id, leaves)
+	if err != nil {
+		return nil, err
+	}
+	x, err := p.store.NextIndex(id, leaves)
+	if err != nil {
+		return nil, err
+	}
+	return &catalog.Checkpoint{Origin: catalog.Origin(id), Size: size, Root: root, Index: x}, nil
 }
 
 // current returns the article's state and, if it is not retracted, its

@@ -39,7 +39,11 @@ func (w *world) grow(st *store.Store, n int, at time.Time) {
 		if err != nil {
 			w.t.Fatal(err)
 		}
-		cp, err := (&catalog.Checkpoint{Origin: catalog.Origin(w.pub.ID()), Size: size, Root: root, Time: at}).Sign(w.pub.Signer)
+		x, err := st.NextIndex(w.pub.ID(), leaves)
+		if err != nil {
+			w.t.Fatal(err)
+		}
+		cp, err := (&catalog.Checkpoint{Origin: catalog.Origin(w.pub.ID()), Size: size, Root: root, Index: x, Time: at}).Sign(w.pub.Signer)
 		if err != nil {
 			w.t.Fatal(err)
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/samizdat-news/samizdat/internal/files"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/store"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 func runExport(e *env, args []string) error {
@@ -242,6 +243,9 @@ func runInspect(e *env, args []string) error {
 
 func printCheckpoint(w io.Writer, c *catalog.Checkpoint) {
 	fmt.Fprintf(w, "checkpoint: %s, %d leaves, root %s, %s\n", c.Origin, c.Size, c.Root, c.Time.Format(time.RFC3339))
+	if c.Index != (tlog.Hash{}) {
+		fmt.Fprintf(w, "article index root: %s\n", c.Index)
+	}
 }
 
 func printManifest(w io.Writer, m *bundle.Manifest, signer string, digest [32]byte, size int) {

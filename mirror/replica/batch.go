@@ -237,10 +237,11 @@ func (n *Node) applyLog(c session.Conn, root *keys.PublicKey, p *plan, u *store.
 		}
 		res, err = n.st.Apply(root, u)
 	}
-	if asFork(err) != nil && len(u.Leaves) > 0 {
+	if asFork(err) != nil && len(u.Leaves) > 0 && !errors.Is(err, store.ErrFalseIndex) {
 		// The leaves do not lead from the store's log to the checkpoint:
 		// a fork, or leaves the peer made up. refuse decides, once the
-		// lock is released.
+		// lock is released. (A false index root is proven by the leaves
+		// that did lead to the checkpoint: it is raised as it is.)
 		uf := &unprovenFork{got: p.cp, gotCP: p.checkpoint}
 		if now != nil && now.Checkpoint != nil {
 			if uf.have, err = catalog.ParseUnverified(now.Checkpoint); err != nil {

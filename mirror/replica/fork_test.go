@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -257,5 +258,81 @@ func TestTreeBuilder(t *testing.T) {
 		if len(b.stack) > 9 {
 			t.Fatalf("size %d: %d hashes held", i+1, len(b.stack))
 		}
+	}
+}
+
+// TestFalseIndexAlarm: the publisher's key (stolen, say) signs checkpoints
+// whose log is right but whose article index root is not the log's, to lie
+// to light readers. A peer offering one, on a log the node already holds
+// (a refresh) or with new leaves, is refused, and each raises a fork alarm
+// kept with both checkpoints.
+func TestFalseIndexAlarm(t *testing.T) {
+	s := newForkScene(t)
+	st := s.victim(t)
+	have, err := st.Publisher(s.pub.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := catalog.ParseUnverified(have.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if held.Index == (tlog.Hash{}) {
+		t.Fatal("the publisher signed a checkpoint without an article index")
+	}
+	lie := func(c catalog.Checkpoint) []byte {
+		c.Time = c.Time.Add(time.Hour)
+		c.Index = tlog.Hash{0xba, 0xd}
+		signed, err := c.Sign(s.pub.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signed
+	}
+	// With the same log: a refresh carrying another index.
+	refresh := lie(*held)
+	// With a new article: its leaves, under a checkpoint of the right root.
+	s.ps.publish("c", 1)
+	grown, err := s.ps.st.Publisher(s.pub.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcp, err := catalog.ParseUnverified(grown.Checkpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	larger := lie(*gcp)
+
+	rec, cfg := errorLogs()
+	n := newNode(t, st, []*keys.PublicKey{s.root}, cfg)
+	for _, cp := range [][]byte{refresh, larger} {
+		peer := &fake{honest: honest(t, s.ps.st)}
+		peer.list = func() ([]session.Entry, error) {
+			es, err := peer.honest.List()
+			for i := range es {
+				es[i].Checkpoint = cp
+			}
+			return es, err
+		}
+		err := n.SyncWith(testContext(t), dial(t, fakePeer(t, peer), nil))
+		t.Logf("sync: %v", err)
+		if err == nil {
+			t.Error("a checkpoint with a false index was not refused")
+		}
+	}
+	kept, err := st.Alarms(s.pub.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 2 || len(rec.records()) != 2 {
+		t.Fatalf("%d alarms kept, %d logged; want 2 each", len(kept), len(rec.records()))
+	}
+	for _, a := range kept {
+		if !strings.Contains(a.Reason, "index") || len(a.Have) == 0 || (!bytes.Equal(a.Got, refresh) && !bytes.Equal(a.Got, larger)) {
+			t.Errorf("alarm %q without its evidence", a.Reason)
+		}
+	}
+	if p, err := st.Publisher(s.pub.ID()); err != nil || !bytes.Equal(p.Checkpoint, have.Checkpoint) {
+		t.Errorf("the node's checkpoint changed: %v", err)
 	}
 }

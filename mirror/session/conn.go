@@ -78,6 +78,13 @@ func closeWith(c Conn, code byte) {
 	c.Close()
 }
 
+// closedLocally reports whether err says that this side closed the QUIC
+// session (a stopping node, a session reclaimed or refused).
+func closedLocally(err error) bool {
+	var ae *quic.ApplicationError
+	return errors.As(err, &ae) && !ae.Remote
+}
+
 // remoteClose returns err, or, when err says that the peer closed the
 // session with a code (QUIC) or refused new streams (a yamux go-away,
 // which a node sends a session it refuses), an error wrapping a

@@ -522,6 +522,12 @@ func (h *Host) serveStream(ctx context.Context, c Conn, st Stream, s *sess) {
 	defer s.begin()()
 	st.SetDeadline(time.Now().Add(h.cfg.ReadTimeout))
 	t, p, code, err := h.readRequest(ctx, st)
+	if err != nil && (ctx.Err() != nil || closedLocally(err)) {
+		// The node is stopping, or closed this session itself: the
+		// request was cut off, not refused.
+		st.Reset()
+		return
+	}
 	if err != nil {
 		if code == CodeBusy {
 			h.busy.Add(1)

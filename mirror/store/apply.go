@@ -120,6 +120,7 @@ type plan struct {
 	mirrorLeaf    *catalog.Leaf               // the update's newest mirror-list leaf; nil if none
 	mirrorIndex   int64                       // and its index in the log
 	sameMirrors   bool                        // u.MirrorList is the list stored
+	index         map[string][]byte           // the article index records the leaves change
 	write         []bundle.Digest             // the bundles to store, once each
 	raws          [][]byte                    // and their bytes
 	bytes         int64                       // the publisher's bundle bytes afterwards
@@ -165,6 +166,9 @@ func (s *Store) verify(root *keys.PublicKey, u *Update) (*plan, error) {
 			}
 		}
 		if err := p.replayLeaves(ab); err != nil {
+			return err
+		}
+		if err := p.indexLeaves(pb); err != nil {
 			return err
 		}
 		if err := p.checkMirrorList(pb); err != nil {
@@ -268,6 +272,9 @@ func (p *plan) verifyCheckpoint() error {
 func (p *plan) checkTree(hb *bolt.Bucket) error {
 	if err := catalog.Judge(p.oldCP, p.newCP); err != nil {
 		if fe := (*catalog.ForkError)(nil); errors.As(err, &fe) {
+			if fe.Reason != "" {
+				return p.fork(fe.Reason)
+			}
 			return p.fork(fmt.Sprintf("two checkpoints of size %d with different roots", p.newCP.Size))
 		}
 		return &staleError{id: p.id, err: err}
@@ -534,6 +541,20 @@ func (s *Store) commit(p *plan) (*Result, error) {
 		}
 		for name, a := range p.changed {
 			put(ab, []byte(name), encodeArticle(a))
+		}
+		if len(p.index) > 0 {
+			xb, err := pb.CreateBucketIfNotExists(bktIndex)
+			if err != nil {
+				return err
+			}
+			if len(p.leaves) > 0 {
+				if err := keepIndexHistory(pb, xb, p.index, p.oldSize, res.Size, p.newCP.Time); err != nil {
+					return err
+				}
+			}
+			for k, v := range p.index {
+				put(xb, []byte(k), v)
+			}
 		}
 		bb, gb, ib := tx.Bucket(bktBundles), tx.Bucket(bktGarbage), tx.Bucket(bktIntents)
 		for i, d := range p.write {

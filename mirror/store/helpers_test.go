@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/catalog/index"
 	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -55,6 +57,26 @@ func (m *memLog) with(t testing.TB, leaves ...[]byte) *memLog {
 	return n
 }
 
+// index returns the root of the article index of the log's first size
+// leaves, computed afresh in memory: the reference the store's must equal.
+// For a log that has a leaf no index takes (tests of malformed leaves) it
+// returns the zero hash: a checkpoint without an index.
+func (m *memLog) index(t testing.TB, size int64) tlog.Hash {
+	t.Helper()
+	x := index.New()
+	ls := make([]*catalog.Leaf, size)
+	for i := range ls {
+		var err error
+		if ls[i], err = catalog.ParseLeaf(m.leaves[i]); err != nil {
+			return tlog.Hash{}
+		}
+	}
+	if err := x.Apply(context.Background(), 0, ls); err != nil {
+		return tlog.Hash{}
+	}
+	return x.Root()
+}
+
 func (m *memLog) root(t testing.TB, size int64) tlog.Hash {
 	t.Helper()
 	if size == 0 {
@@ -77,6 +99,9 @@ type fixture struct {
 	log *memLog
 	now time.Time
 	cps map[int64]*catalog.Checkpoint // the checkpoints applied, by size
+	// legacy makes signCP sign checkpoints without the article index
+	// line, as before the index existed.
+	legacy bool
 }
 
 var start = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -128,7 +153,10 @@ func retraction(id string, rev uint64, at time.Time) []byte {
 // signCP signs a checkpoint of log at size, at time at.
 func (f *fixture) signCP(log *memLog, size int64, at time.Time) []byte {
 	f.t.Helper()
-	c := &catalog.Checkpoint{Origin: catalog.Origin(f.id()), Size: size, Root: log.root(f.t, size), Time: at}
+	c := &catalog.Checkpoint{Origin: catalog.Origin(f.id()), Size: size, Root: log.root(f.t, size), Time: at, Index: log.index(f.t, size)}
+	if f.legacy {
+		c.Index = tlog.Hash{}
+	}
 	b, err := c.Sign(f.pub.Signer)
 	if err != nil {
 		f.t.Fatal(err)

@@ -245,6 +245,9 @@ func (s *Store) prepare() error {
 			return fmt.Errorf("store: %w", err)
 		}
 	}
+	if err := s.buildIndexes(); err != nil {
+		return err
+	}
 	return s.collectGarbage()
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode"
 
+	"golang.org/x/mod/sumdb/tlog"
 	"golang.org/x/net/html"
 
 	"github.com/samizdat-news/samizdat/catalog"
@@ -33,9 +34,10 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 
 // jsonCheckpoint is a checkpoint in the JSON API.
 type jsonCheckpoint struct {
-	Size int64     `json:"size"`
-	Root string    `json:"root"`
-	Time time.Time `json:"time"`
+	Size  int64     `json:"size"`
+	Root  string    `json:"root"`
+	Time  time.Time `json:"time"`
+	Index string    `json:"index"` // "" when the checkpoint carries none
 }
 
 // jsonPublisher is one publisher in /api/publishers. Every field is
@@ -67,6 +69,9 @@ func (h *Handler) apiPublishers(w http.ResponseWriter, r *http.Request) {
 			}
 			if s.cp != nil {
 				jp.Checkpoint = &jsonCheckpoint{Size: s.cp.Size, Root: s.cp.Root.String(), Time: s.cp.Time}
+				if s.cp.Index != (tlog.Hash{}) {
+					jp.Checkpoint.Index = s.cp.Index.String()
+				}
 			}
 			if l, err := h.listIndex(s); err == nil {
 				jp.Articles = l.live
@@ -173,6 +178,7 @@ func (h *Handler) apiArticle(w http.ResponseWriter, r *http.Request) {
 	}
 	if a.Retracted {
 		t := a.Time
+		w.Header().Set("Cache-Control", "public, max-age=300") // as the article page's 410
 		writeJSON(w, http.StatusGone, jsonArticle{ID: a.ID, Revision: a.Revision, Digest: a.Digest.String(), Leaf: a.Leaf, Retracted: true, RetractedAt: &t, URL: articleURL(s.id, a.ID)})
 		return
 	}

@@ -19,7 +19,7 @@ import (
 // present in every answer, whatever its value.
 var (
 	publisherFields = []string{"id", "name", "root_key", "held", "statement_version", "checkpoint", "articles", "alarms"}
-	checkpointField = []string{"size", "root", "time"}
+	checkpointField = []string{"size", "root", "time", "index"}
 	listFields      = []string{"publisher", "total", "page", "page_size", "articles"}
 	listItemFields  = []string{"id", "revision", "title", "language", "digest", "leaf", "created", "updated", "retracted", "retracted_at", "url"}
 	articleFields   = []string{"publisher", "id", "revision", "title", "language", "canonical_url", "authors", "created", "updated", "signer", "digest", "leaf", "dictionary", "entries", "url", "bundle"}
@@ -73,6 +73,9 @@ func TestJSONFieldsPresent(t *testing.T) {
 		t.Errorf("held publisher's checkpoint: %v", pubs[0]["checkpoint"])
 	} else {
 		hasFields(t, "checkpoint", cp, checkpointField)
+		if x, _ := cp["index"].(string); len(x) != 44 {
+			t.Errorf("held publisher's checkpoint carries index %q, want its article index root", cp["index"])
+		}
 	}
 	if pubs[1]["checkpoint"] != nil || pubs[1]["statement_version"] != 0.0 || !slices.Equal(pubs[1]["alarms"].([]any), []any{}) {
 		t.Errorf("publisher not held: %v", pubs[1])

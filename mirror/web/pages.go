@@ -416,7 +416,7 @@ func (h *Handler) serveIndex(w http.ResponseWriter, r *http.Request) {
 	if want != "" {
 		title = "Recent articles in " + render.LanguageName(want)
 	}
-	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Cache-Control", cacheList)
 	h.writePage(w, http.StatusOK, "index", &struct {
 		common
 		Publishers []pubInfo
@@ -478,7 +478,7 @@ func (h *Handler) servePublisher(w http.ResponseWriter, r *http.Request) {
 	if s.trust != nil {
 		version = s.trust.Statement().Version
 	}
-	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("Cache-Control", cacheList)
 	h.writePage(w, http.StatusOK, "publisher", &struct {
 		common
 		ID, Name, Root   string
@@ -621,6 +621,11 @@ var (
 )
 
 var cacheArticle = []string{"public, max-age=60"}
+
+// cacheList is the caching of the index and publisher pages: as long as
+// the checkpoint's, whose state they show, so that a cache in front of
+// the mirror renders them once for every reader in those seconds.
+const cacheList = "public, max-age=5"
 
 // fullPage is a whole article page with one freshness fragment, and its
 // gzip encoding, made on first use. Each comes with its Content-Length

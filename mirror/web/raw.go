@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -267,4 +268,45 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	serveBytes(w, r, data, "application/octet-stream", immutable)
+}
+
+// serveIndexProof serves /p/{pub}/index/{size}/{id}: the proof, in the
+// article index that the mirror's checkpoint of that size carries, of the
+// article's newest leaf or of its absence (FORMAT.md "Article index"). A
+// proof for a size never changes, so it is cached for good. The mirror
+// can prove against its current checkpoint and those it held in the last
+// store.IndexHistoryAge (a cache in front of it may still serve them);
+// any other size is 404, and the reader fetches the checkpoint again.
+func (h *Handler) serveIndexProof(w http.ResponseWriter, r *http.Request) {
+	s := h.logState(w, r)
+	if s == nil {
+		return
+	}
+	if r.URL.RawQuery != "" || r.URL.ForceQuery {
+		h.fail(w, r, textKind, http.StatusBadRequest, "index proofs take no query")
+		return
+	}
+	size, err := strconv.ParseInt(r.PathValue("size"), 10, 64)
+	if err != nil || size < 0 || strconv.FormatInt(size, 10) != r.PathValue("size") {
+		h.notFound(w, r, textKind, "no such index proof: want index/SIZE/ID, SIZE the checkpoint's size in decimal")
+		return
+	}
+	id := r.PathValue("id")
+	if bundle.CheckID(id) != nil {
+		h.notFound(w, r, textKind, "no such index proof: not a valid article id")
+		return
+	}
+	proof, err := h.st.IndexProofAt(s.id, id, size)
+	switch {
+	case errors.Is(err, store.ErrNoIndex):
+		h.notFound(w, r, textKind, "this mirror's checkpoint carries no article index: read the whole log (tile/...)")
+		return
+	case errors.Is(err, store.ErrNotFound):
+		h.notFound(w, r, textKind, fmt.Sprintf("this mirror has no article index of size %d (it keeps its checkpoint's and those of the last %v): fetch the checkpoint again", size, store.IndexHistoryAge))
+		return
+	case err != nil:
+		h.storeError(w, r, textKind, err)
+		return
+	}
+	serveBytes(w, r, proof, "application/octet-stream", immutable)
 }

@@ -31,6 +31,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /p/{pub}/checkpoint", h.serveCheckpoint)
 	m.HandleFunc("GET /p/{pub}/mirrors", h.serveMirrors)
 	m.HandleFunc("GET /p/{pub}/tile/{path...}", h.serveTile)
+	m.HandleFunc("GET /p/{pub}/index/{size}/{id}", h.serveIndexProof)
 	m.HandleFunc("GET /b/{digest}", h.serveBundle)
 	m.HandleFunc("GET /api/publishers", h.apiPublishers)
 	m.HandleFunc("GET /api/peers", h.apiPeers)
@@ -51,36 +52,42 @@ func (h *Handler) routes() {
 // histogram; any other route is "other", and a request refused before
 // routing "invalid".
 var routeKinds = map[string]string{
-	"GET /{$}":                      "page",
-	"GET /status":                   "page",
-	"GET /p/{pub}/{$}":              "page",
-	"GET /p/{pub}/a/{id}/{$}":       "page",
-	"GET /p/{pub}":                  "redirect",
-	"GET /p/{pub}/a/{id}":           "redirect",
-	"GET /static/style.css":         "static",
-	"GET /p/{pub}/a/{id}/{name...}": "entry",
-	"GET /p/{pub}/feed.atom":        "feed",
-	"GET /p/{pub}/key-statement":    "log",
-	"GET /p/{pub}/checkpoint":       "log",
-	"GET /p/{pub}/mirrors":          "log",
-	"GET /p/{pub}/tile/{path...}":   "log",
-	"GET /b/{digest}":               "bundle",
-	"GET /api/publishers":           "api",
-	"GET /api/peers":                "api",
-	"GET /api/p/{pub}/articles":     "api",
-	"GET /api/p/{pub}/a/{id}":       "api",
-	"GET /healthz":                  "ops",
-	"GET /metrics":                  "ops",
+	"GET /{$}":                       "page",
+	"GET /status":                    "page",
+	"GET /p/{pub}/{$}":               "page",
+	"GET /p/{pub}/a/{id}/{$}":        "page",
+	"GET /p/{pub}":                   "redirect",
+	"GET /p/{pub}/a/{id}":            "redirect",
+	"GET /static/style.css":          "static",
+	"GET /p/{pub}/a/{id}/{name...}":  "entry",
+	"GET /p/{pub}/feed.atom":         "feed",
+	"GET /p/{pub}/key-statement":     "log",
+	"GET /p/{pub}/checkpoint":        "log",
+	"GET /p/{pub}/mirrors":           "log",
+	"GET /p/{pub}/tile/{path...}":    "log",
+	"GET /p/{pub}/index/{size}/{id}": "log",
+	"GET /b/{digest}":                "bundle",
+	"GET /api/publishers":            "api",
+	"GET /api/peers":                 "api",
+	"GET /api/p/{pub}/articles":      "api",
+	"GET /api/p/{pub}/a/{id}":        "api",
+	"GET /healthz":                   "ops",
+	"GET /metrics":                   "ops",
 }
 
-// ServeHTTP serves a request. Only GET and HEAD are allowed; paths and
-// queries are bounded and checked before routing.
+// ServeHTTP serves a request. Only GET and HEAD are allowed, and OPTIONS
+// (a CORS preflight) on the reader routes; paths and queries are bounded
+// and checked before routing.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w, head: r.Method == http.MethodHead}
 	hd := w.Header()
 	hd["X-Content-Type-Options"] = nosniff
 	hd["Referrer-Policy"] = noReferrer
 	hd["Content-Security-Policy"] = dataCSPValue
+	public := publicPath(r.URL.Path)
+	if public {
+		hd["Access-Control-Allow-Origin"] = corsAnyOrigin // cors.go
+	}
 	route := "invalid"
 	start := time.Now()
 	defer func() {
@@ -91,8 +98,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hd.Set("Retry-After", "1")
 		h.fail(sw, r, textKind, http.StatusTooManyRequests, "too many requests from your address; try again in a moment")
 		return
+	case r.Method == http.MethodOptions && public:
+		route = "preflight"
+		preflight(sw)
+		return
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		hd.Set("Allow", "GET, HEAD")
+		if public {
+			hd["Allow"] = corsAllow
+		}
 		h.fail(sw, r, textKind, http.StatusMethodNotAllowed, "method "+r.Method+" not allowed: this mirror is read-only")
 		return
 	case len(r.URL.Path) > h.cfg.MaxPathLen || len(r.URL.RawPath) > 3*h.cfg.MaxPathLen:

@@ -34,7 +34,11 @@ func (f *fixture) grow(n int64) {
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		cp, err := (&catalog.Checkpoint{Origin: catalog.Origin(f.alpha.ID()), Size: size, Root: root, Time: f.clock.now()}).Sign(f.alpha.Signer)
+		x, err := f.st.NextIndex(f.alpha.ID(), leaves)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		cp, err := (&catalog.Checkpoint{Origin: catalog.Origin(f.alpha.ID()), Size: size, Root: root, Index: x, Time: f.clock.now()}).Sign(f.alpha.Signer)
 		if err != nil {
 			f.t.Fatal(err)
 		}
