@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/samizdat-news/samizdat/internal/netlimit"
 )
@@ -23,46 +24,63 @@ const DefaultMaxConcurrentStreams = 16
 // window to be sent. It is safe for concurrent use.
 type inflight struct {
 	h             http.Handler
-	max, perAddr  int
+	max, perAddr  int64
 	limitLoopback bool
 
+	total atomic.Int64 // requests being handled, and those being refused by the total cap
+
 	mu     sync.Mutex
-	total  int
-	byAddr map[netip.Prefix]int
+	byAddr map[netip.Prefix]int64
 }
 
 func newInflight(h http.Handler, max, perAddr int, limitLoopback bool) *inflight {
-	return &inflight{h: h, max: max, perAddr: perAddr, limitLoopback: limitLoopback, byAddr: map[netip.Prefix]int{}}
+	return &inflight{h: h, max: int64(max), perAddr: int64(perAddr), limitLoopback: limitLoopback, byAddr: map[netip.Prefix]int64{}}
 }
 
 func (f *inflight) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var key netip.Prefix
 	per := false
-	if addr, ok := netlimit.ParseAddr(r.RemoteAddr); ok && f.perAddr > 0 && (f.limitLoopback || !addr.IsLoopback()) {
-		key, per = netlimit.Key(addr), true
+	if f.perAddr > 0 {
+		if addr, ok := netlimit.ParseAddr(r.RemoteAddr); ok && (f.limitLoopback || !addr.IsLoopback()) {
+			key, per = netlimit.Key(addr), true
+		}
 	}
-	f.mu.Lock()
-	if f.total >= f.max || per && f.byAddr[key] >= f.perAddr {
-		f.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		w.Header().Set("Cache-Control", "no-store")
-		w.WriteHeader(http.StatusServiceUnavailable)
+	if f.total.Add(1) > f.max {
+		f.total.Add(-1)
+		refuseBusy(w)
 		return
 	}
-	f.total++
+	defer f.total.Add(-1)
 	if per {
-		f.byAddr[key]++
-	}
-	f.mu.Unlock()
-	defer func() {
 		f.mu.Lock()
-		f.total--
-		if per {
+		if f.byAddr[key] >= f.perAddr {
+			f.mu.Unlock()
+			refuseBusy(w)
+			return
+		}
+		f.byAddr[key]++
+		f.mu.Unlock()
+		defer func() {
+			f.mu.Lock()
 			if f.byAddr[key]--; f.byAddr[key] <= 0 {
 				delete(f.byAddr, key)
 			}
-		}
-		f.mu.Unlock()
-	}()
+			f.mu.Unlock()
+		}()
+	}
 	f.h.ServeHTTP(w, r)
 }
+
+// refuseBusy answers a request over a cap.
+func refuseBusy(w http.ResponseWriter) {
+	hd := w.Header()
+	hd["Retry-After"] = retryAfter1
+	hd["Cache-Control"] = noStore
+	w.WriteHeader(http.StatusServiceUnavailable)
+}
+
+// Header values of a refusal, shared and never modified.
+var (
+	retryAfter1 = []string{"1"}
+	noStore     = []string{"no-store"}
+)

@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,10 +30,14 @@ type metrics struct {
 	bytes    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	handler  http.Handler
+
+	mu      sync.Mutex                                  // held to add to byRoute
+	byRoute atomic.Pointer[map[routeCode]*routeMetrics] // never nil; never modified once stored
 }
 
 func newMetrics(h *Handler) (*metrics, error) {
 	m := &metrics{reg: prometheus.NewRegistry()}
+	m.byRoute.Store(&map[routeCode]*routeMetrics{})
 	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "samizdat_http_requests_total",
 		Help: "HTTP requests served, by route pattern and status code.",
@@ -83,8 +89,37 @@ func (m *metrics) observe(route string, w *statusWriter, took time.Duration) {
 	if code == 0 {
 		code = http.StatusOK
 	}
-	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
-	m.bytes.WithLabelValues(route).Add(float64(w.bytes))
+	rm := m.of(route, code)
+	rm.requests.Inc()
+	rm.bytes.Add(float64(w.bytes))
+	rm.duration.Observe(took.Seconds())
+}
+
+// routeCode is a route pattern (or "other", "invalid") and a status code.
+type routeCode struct {
+	route string
+	code  int
+}
+
+// routeMetrics are the metrics of one routeCode, looked up once.
+type routeMetrics struct {
+	requests, bytes prometheus.Counter
+	duration        prometheus.Observer
+}
+
+// maxRouteMetrics bounds the routeCodes whose metrics are kept looked up;
+// others are looked up on each request. Routes are a fixed set and the
+// handler writes a few status codes, so this is never reached.
+const maxRouteMetrics = 1024
+
+// of returns the metrics of route and code: from a map that is read
+// without a lock and copied to add to, so that a request allocates
+// nothing and hashes no label values.
+func (m *metrics) of(route string, code int) *routeMetrics {
+	key := routeCode{route, code}
+	if rm := (*m.byRoute.Load())[key]; rm != nil {
+		return rm
+	}
 	kind := routeKinds[route]
 	if kind == "" {
 		kind = route // "other" or "invalid"
@@ -93,7 +128,23 @@ func (m *metrics) observe(route string, w *statusWriter, took time.Duration) {
 	if c := code / 100; c >= 0 && c < len(statusClasses) {
 		class = statusClasses[c]
 	}
-	m.duration.WithLabelValues(kind, class).Observe(took.Seconds())
+	rm := &routeMetrics{
+		requests: m.requests.WithLabelValues(route, strconv.Itoa(code)),
+		bytes:    m.bytes.WithLabelValues(route),
+		duration: m.duration.WithLabelValues(kind, class),
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := *m.byRoute.Load()
+	if len(old) < maxRouteMetrics {
+		next := make(map[routeCode]*routeMetrics, len(old)+1)
+		for k, v := range old {
+			next[k] = v
+		}
+		next[key] = rm
+		m.byRoute.Store(&next)
+	}
+	return rm
 }
 
 // Registerer returns the registry /metrics exports, so that other parts

@@ -63,48 +63,96 @@ func (h *Handler) freshness(s *pubState) freshness {
 	if s.cp == nil {
 		return f
 	}
-	f.Size, f.Time = s.cp.Size, s.cp.Time
-	age := h.cfg.Now().Sub(s.cp.Time)
-	f.Age = ago(age)
-	f.Stale = age > staleAfter
-	return f
+	return h.freshnessAt(s, f.Alarms, h.cfg.Now().Sub(s.cp.Time))
+}
+
+// freshnessAt is the freshness of s, whose checkpoint is age old.
+func (h *Handler) freshnessAt(s *pubState, alarms []string, age time.Duration) freshness {
+	return freshness{Size: s.cp.Size, Time: s.cp.Time, Age: ago(age), Stale: age > staleAfter, Alarms: alarms}
 }
 
 // freshFrag is a rendered freshness fragment and what it shows.
 type freshFrag struct {
-	key  string
-	html []byte
+	age    ageShown
+	stale  bool
+	alarms []string
+	html   []byte
 }
 
 // freshFragment returns the rendered freshness of a publisher's log for
-// an article page, reusing the last rendering while it shows the same.
+// an article page, reusing the last rendering while it shows the same
+// (the same age, as ago words it, and the same alarms): in the common
+// case it allocates nothing.
 func (h *Handler) freshFragment(s *pubState) []byte {
-	f := h.freshness(s)
-	key := f.Age + "\x00" + strings.Join(f.Alarms, "\x00")
-	if ff := s.fresh.Load(); ff != nil && ff.key == key {
+	var alarms []string
+	if h.cfg.Alarms != nil {
+		alarms = h.cfg.Alarms(s.id)
+	}
+	var age time.Duration
+	if s.cp != nil {
+		age = h.cfg.Now().Sub(s.cp.Time)
+	}
+	shown, stale := ageWords(age), age > staleAfter
+	if ff := s.fresh.Load(); ff != nil && ff.age == shown && ff.stale == stale && slices.Equal(ff.alarms, alarms) {
 		return ff.html
+	}
+	f := freshness{Alarms: alarms}
+	if s.cp != nil {
+		f = h.freshnessAt(s, alarms, age)
 	}
 	var buf bytes.Buffer
 	if err := render.WriteFreshness(&buf, &f); err != nil {
 		h.log.Error("web: rendering freshness", "err", err)
 	}
-	s.fresh.Store(&freshFrag{key: key, html: buf.Bytes()})
+	s.fresh.Store(&freshFrag{age: shown, stale: stale, alarms: slices.Clone(alarms), html: buf.Bytes()})
 	return buf.Bytes()
+}
+
+// ageShown is what ago says of an age: a unit and a count of it.
+type ageShown struct {
+	unit ageUnit
+	n    int
+}
+
+type ageUnit int
+
+const (
+	ageFuture ageUnit = iota
+	ageSeconds
+	ageMinutes
+	ageHours
+	ageDays
+)
+
+// ageWords returns what ago says of d, without making the words.
+func ageWords(d time.Duration) ageShown {
+	switch {
+	case d < 0:
+		return ageShown{ageFuture, 0}
+	case d < time.Minute:
+		return ageShown{ageSeconds, 0}
+	case d < time.Hour:
+		return ageShown{ageMinutes, int(d / time.Minute)}
+	case d < 48*time.Hour:
+		return ageShown{ageHours, int(d / time.Hour)}
+	}
+	return ageShown{ageDays, int(d / (24 * time.Hour))}
 }
 
 // ago renders an age for people.
 func ago(d time.Duration) string {
-	switch {
-	case d < 0:
+	a := ageWords(d)
+	switch a.unit {
+	case ageFuture:
 		return "in the future: check this mirror's clock"
-	case d < time.Minute:
+	case ageSeconds:
 		return "less than a minute ago"
-	case d < time.Hour:
-		return plural(int(d/time.Minute), "minute") + " ago"
-	case d < 48*time.Hour:
-		return plural(int(d/time.Hour), "hour") + " ago"
+	case ageMinutes:
+		return plural(a.n, "minute") + " ago"
+	case ageHours:
+		return plural(a.n, "hour") + " ago"
 	}
-	return plural(int(d/(24*time.Hour)), "day") + " ago"
+	return plural(a.n, "day") + " ago"
 }
 
 func plural(n int, unit string) string {
@@ -329,13 +377,48 @@ type renderedPage struct {
 // body returns the page's sanitised article body.
 func (rp *renderedPage) body() []byte { return rp.full.Load().page[rp.bodyStart:rp.bodyEnd] }
 
+// articlePattern is the article page's route, which ServeHTTP matches
+// itself (articlePath) before the mux.
+const articlePattern = "GET /p/{pub}/a/{id}/{$}"
+
+// articlePath returns the {pub} and {id} of a request the mux would route
+// to articlePattern, if r is one: a GET or HEAD of /p/PUB/a/ID/ where PUB
+// and ID are non-empty and hold no slash. It answers false for any path
+// with escapes that change it (r.URL.RawPath set), leaving those to the
+// mux. ServeHTTP has checked that the path is clean.
+func articlePath(r *http.Request) (pub, id string, ok bool) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead || r.URL.RawPath != "" {
+		return "", "", false
+	}
+	rest, ok := strings.CutPrefix(r.URL.Path, "/p/")
+	if !ok {
+		return "", "", false
+	}
+	pub, rest, ok = strings.Cut(rest, "/")
+	if !ok || pub == "" {
+		return "", "", false
+	}
+	if rest, ok = strings.CutPrefix(rest, "a/"); !ok {
+		return "", "", false
+	}
+	id, rest, ok = strings.Cut(rest, "/")
+	if !ok || id == "" || rest != "" {
+		return "", "", false
+	}
+	return pub, id, true
+}
+
 func (h *Handler) serveArticle(w http.ResponseWriter, r *http.Request) {
-	s := h.publisher(w, r, pageKind)
+	h.serveArticleOf(w, r, r.PathValue("pub"), r.PathValue("id"))
+}
+
+// serveArticleOf serves the page of article id of publisher pub.
+func (h *Handler) serveArticleOf(w http.ResponseWriter, r *http.Request, pub, id string) {
+	s := h.publisherOf(w, r, pageKind, pub)
 	if s == nil {
 		return
 	}
-	id, ok := articleID(r)
-	if !ok {
+	if bundle.CheckID(id) != nil {
 		h.notFound(w, r, pageKind, "no such article: not a valid article ID")
 		return
 	}
@@ -371,18 +454,18 @@ func (h *Handler) serveArticle(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fp := rp.withFreshness(fresh)
-	page := fp.page
+	page, length := fp.page, fp.length
 	setPageHeaders(w)
 	hd := w.Header()
 	hd["Cache-Control"] = cacheArticle
 	hd["Vary"] = varyEncoding
 	if accepts(r, "gzip") {
-		if gz := fp.gzipped(); gz != nil {
-			page = gz
+		if gz, gzLength := fp.gzipped(); gz != nil {
+			page, length = gz, gzLength
 			hd["Content-Encoding"] = gzipEncoding
 		}
 	}
-	hd["Content-Length"] = []string{strconv.Itoa(len(page))}
+	hd["Content-Length"] = length
 	w.WriteHeader(http.StatusOK)
 	if r.Method == http.MethodHead {
 		return
@@ -405,19 +488,27 @@ var cacheArticle = []string{"public, max-age=60"}
 const cacheList = "public, max-age=5"
 
 // fullPage is a whole article page with one freshness fragment, and its
-// gzip encoding, made on first use.
+// gzip encoding, made on first use. Each comes with its Content-Length
+// header value, made once and shared by every response (never modified).
 type fullPage struct {
-	fresh []byte // the freshness fragment, within page
-	page  []byte
+	fresh  []byte // the freshness fragment, within page
+	page   []byte
+	length []string
 
-	gzOnce sync.Once
-	gz     []byte
+	gzOnce   sync.Once
+	gz       []byte
+	gzLength []string
 }
 
-// gzipped returns the page gzip-compressed, or nil if that fails.
-func (fp *fullPage) gzipped() []byte {
-	fp.gzOnce.Do(func() { fp.gz = gzipBytes(fp.page) })
-	return fp.gz
+// gzipped returns the page gzip-compressed and its Content-Length value,
+// or nil if that fails.
+func (fp *fullPage) gzipped() ([]byte, []string) {
+	fp.gzOnce.Do(func() {
+		if fp.gz = gzipBytes(fp.page); fp.gz != nil {
+			fp.gzLength = []string{strconv.Itoa(len(fp.gz))}
+		}
+	})
+	return fp.gz, fp.gzLength
 }
 
 // gzipBytes returns b gzip-compressed at the best compression, in an
@@ -450,7 +541,7 @@ func (rp *renderedPage) withFreshness(fresh []byte) *fullPage {
 func newFullPage(head, fresh, tail []byte) *fullPage {
 	page := make([]byte, 0, len(head)+len(fresh)+len(tail))
 	page = append(append(append(page, head...), fresh...), tail...)
-	return &fullPage{fresh: page[len(head) : len(head)+len(fresh) : len(head)+len(fresh)], page: page}
+	return &fullPage{fresh: page[len(head) : len(head)+len(fresh) : len(head)+len(fresh)], page: page, length: []string{strconv.Itoa(len(page))}}
 }
 
 // bodyOpen is what the article template writes just before the body.

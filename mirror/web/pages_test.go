@@ -7,10 +7,12 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/samizdat-news/samizdat/internal/corpus"
+	"github.com/samizdat-news/samizdat/mirror/web"
 )
 
 // TestIndexLanguageFilter checks the index's ?lang= links, built from the
@@ -163,4 +165,60 @@ func gzipLen(t *testing.T, b []byte) int {
 		t.Fatal(err)
 	}
 	return buf.Len()
+}
+
+// TestArticleFreshnessFollowsClockAndAlarms checks that an article page
+// served from the cache, for a publisher state that is kept, still shows
+// the checkpoint's age as it is now, whether it is stale, and the alarms
+// raised now: the rendered freshness fragment is reused only while all
+// three are the same.
+func TestArticleFreshnessFollowsClockAndAlarms(t *testing.T) {
+	var mu sync.Mutex
+	var now time.Time
+	var alarms []string
+	f := newFixture(t, &web.Config{
+		Refresh: 1 << 40,
+		Now: func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			return now
+		},
+		Alarms: func(string) []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return alarms
+		},
+	})
+	signed := f.clock.t // the fixture's last checkpoint
+	set := func(age time.Duration, a ...string) {
+		mu.Lock()
+		now, alarms = signed.Add(age), a
+		mu.Unlock()
+	}
+	path := "/p/" + f.alpha.ID() + "/a/hostile/"
+	check := func(what string, want ...string) {
+		t.Helper()
+		body := f.get(path).body
+		for _, w := range want {
+			s, neg := strings.CutPrefix(w, "!")
+			if has := strings.Contains(body, s); has == neg {
+				t.Errorf("%s: page contains %q: %v, want %v", what, s, has, !neg)
+			}
+		}
+	}
+	set(time.Hour)
+	check("at first", "1 hour ago", "!"+`class="fresh stale"`, "!"+`class="alarm"`)
+	check("again", "1 hour ago")
+	set(2 * time.Hour)
+	check("an hour later", "2 hours ago", "!1 hour ago")
+	set(2*time.Hour, "fork: two checkpoints of size 7")
+	check("with an alarm", "2 hours ago", `class="alarm"`, "fork: two checkpoints of size 7")
+	set(2*time.Hour, "fork: two checkpoints of size 8")
+	check("another alarm", "fork: two checkpoints of size 8", "!size 7")
+	set(2 * time.Hour)
+	check("alarm cleared", "2 hours ago", "!"+`class="alarm"`)
+	set(24 * time.Hour)
+	check("a day old", "24 hours ago", "!"+`class="fresh stale"`)
+	set(24*time.Hour + time.Nanosecond)
+	check("just over a day old", "24 hours ago", `class="fresh stale"`)
 }

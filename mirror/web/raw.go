@@ -26,8 +26,10 @@ func acceptsZstd(r *http.Request) bool { return accepts(r, "zstd") }
 // with a non-zero quality. Wildcards are not honoured: an encoding is
 // sent only to clients that name it.
 func accepts(r *http.Request, coding string) bool {
-	for _, v := range r.Header.Values("Accept-Encoding") {
-		for _, part := range strings.Split(v, ",") {
+	for _, v := range r.Header["Accept-Encoding"] {
+		for len(v) > 0 {
+			var part string
+			part, v, _ = strings.Cut(v, ",")
 			c, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 			if !strings.EqualFold(strings.TrimSpace(c), coding) {
 				continue

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -319,4 +320,52 @@ func TestServerLimits(t *testing.T) {
 		t.Errorf("oversized headers: %d", resp.StatusCode)
 	}
 	http.DefaultClient.CloseIdleConnections()
+}
+
+// TestMaxRequests checks the total cap on requests being handled at
+// once, whatever their address: beyond ServerConfig.MaxRequests, a request
+// is answered 503 at once, and served again when one finishes.
+func TestMaxRequests(t *testing.T) {
+	const max = 3
+	entered := make(chan struct{}, max)
+	release := make(chan struct{})
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/wait" {
+			entered <- struct{}{}
+			<-release
+		}
+		w.Write([]byte("ok\n"))
+	})
+	_, base := serve(t, h, &web.ServerConfig{MaxRequests: max, MaxRequestsPerAddr: -1, NoCoalesce: true})
+	get := func(src, path string) (int, error) {
+		cl := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialFrom(src).DialContext}}
+		defer cl.CloseIdleConnections()
+		r, err := cl.Get(base + path)
+		if err != nil {
+			return 0, err
+		}
+		io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+		return r.StatusCode, nil
+	}
+	var wg sync.WaitGroup
+	for i := range max {
+		wg.Go(func() {
+			if code, err := get("127.0.0."+strconv.Itoa(2+i), "/wait"); err != nil || code != http.StatusOK {
+				t.Errorf("held request %d: %d, %v", i, code, err)
+			}
+		})
+	}
+	for range max {
+		<-entered
+	}
+	// Every slot is held, each by another address.
+	if code, err := get("127.0.0.9", "/"); err != nil || code != http.StatusServiceUnavailable {
+		t.Errorf("a request beyond the cap: %d, %v; want 503", code, err)
+	}
+	close(release)
+	wg.Wait()
+	if code, err := get("127.0.0.9", "/"); err != nil || code != http.StatusOK {
+		t.Errorf("a request after the others finished: %d, %v; want 200", code, err)
+	}
 }

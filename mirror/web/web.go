@@ -157,13 +157,10 @@ type Handler struct {
 	st      *store.Store
 	cfg     Config
 	log     *slog.Logger
-	trusted map[string]*keys.PublicKey
-	order   []string // trusted publisher IDs, in the order given
+	trusted map[string]*pubSlot // by publisher ID; not modified after New
+	order   []string            // trusted publisher IDs, in the order given
 	mux     *http.ServeMux
 	metrics *metrics
-
-	mu     sync.Mutex
-	states map[string]*pubState
 
 	clients   *clients
 	bundles   *lru[bundle.Digest, *openBundle]
@@ -176,7 +173,7 @@ type Handler struct {
 // It fails only if one of cfg.Collectors cannot be registered (for
 // example, it describes a metric the handler already has).
 func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) (*Handler, error) {
-	h := &Handler{st: st, trusted: map[string]*keys.PublicKey{}, states: map[string]*pubState{}}
+	h := &Handler{st: st, trusted: map[string]*pubSlot{}}
 	if cfg != nil {
 		h.cfg = *cfg
 	}
@@ -221,7 +218,7 @@ func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) (*Handler, err
 			continue
 		}
 		if _, dup := h.trusted[k.ID()]; !dup {
-			h.trusted[k.ID()] = k
+			h.trusted[k.ID()] = &pubSlot{root: k}
 			h.order = append(h.order, k.ID())
 		}
 	}
@@ -240,9 +237,16 @@ func New(st *store.Store, trusted []*keys.PublicKey, cfg *Config) (*Handler, err
 // the next request. The sync side calls it after storing an update, so
 // that new articles show at once.
 func (h *Handler) Invalidate(publisherID string) {
-	h.mu.Lock()
-	delete(h.states, publisherID)
-	h.mu.Unlock()
+	if slot := h.trusted[publisherID]; slot != nil {
+		slot.state.Store(nil)
+	}
+}
+
+// pubSlot is a trusted publisher's root key and the state last read of
+// it, which requests load without a lock.
+type pubSlot struct {
+	root  *keys.PublicKey
+	state atomic.Pointer[pubState] // nil until read, and after Invalidate
 }
 
 // pubState is what the handler read of one trusted publisher. It is
@@ -285,14 +289,13 @@ func (s *pubState) article(st *store.Store, id string) (*catalog.Article, error)
 // state returns the state of a trusted publisher, or nil if the
 // publisher is not trusted.
 func (h *Handler) state(id string) *pubState {
-	root := h.trusted[id]
-	if root == nil {
+	slot := h.trusted[id]
+	if slot == nil {
 		return nil
 	}
+	root := slot.root
 	now := time.Now()
-	h.mu.Lock()
-	old := h.states[id]
-	h.mu.Unlock()
+	old := slot.state.Load()
 	if old != nil && h.cfg.Refresh > 0 && now.Sub(old.loaded) < h.cfg.Refresh {
 		return old
 	}
@@ -325,9 +328,7 @@ func (h *Handler) state(id string) *pubState {
 	} else {
 		s.derived = &derived{}
 	}
-	h.mu.Lock()
-	h.states[id] = s
-	h.mu.Unlock()
+	slot.state.Store(s)
 	return s
 }
 

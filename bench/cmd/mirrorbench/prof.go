@@ -5,11 +5,13 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"strconv"
 	"time"
 
 	"github.com/samizdat-news/samizdat/keys"
@@ -64,6 +66,8 @@ func runServe(args []string) {
 	secs := fs.Duration("for", 20*time.Second, "serve this long")
 	memprof := fs.String("memprofile", "", "heap profile file, written at the end")
 	coalesced := fs.Bool("coalesce", true, "send net/http's full 4 KB buffer with the next write in one writev, as samizdat mirror --http does (package internal/coalesce); -coalesce=false for an A/B comparison")
+	plain := fs.Bool("plain", false, "serve with a bare http.Server (no connection caps, timeouts or coalescing): what web.NewServer's wrappers cost")
+	static := fs.String("static", "", "instead of the mirror's handler, serve this file's bytes at every path with a page's headers (net/http's own floor)")
 	fs.Parse(args)
 	st, err := store.Open(*dir, &store.Options{ReadOnly: true})
 	if err != nil {
@@ -79,10 +83,24 @@ func runServe(args []string) {
 		fatal(err)
 	}
 	fmt.Println(ln.Addr())
+	var handler http.Handler = h
+	if *static != "" {
+		page, err := os.ReadFile(*static)
+		if err != nil {
+			fatal(err)
+		}
+		handler = staticPage(page)
+	}
 	// The server samizdat mirror runs: web.NewServer's caps, timeouts and
 	// coalescing.
-	srv := web.NewServer(ln, h, &web.ServerConfig{NoCoalesce: !*coalesced})
-	go srv.Serve()
+	srv := web.NewServer(ln, handler, &web.ServerConfig{NoCoalesce: !*coalesced})
+	if *plain {
+		bare := &http.Server{Handler: handler}
+		go bare.Serve(ln)
+		defer bare.Close()
+	} else {
+		go srv.Serve()
+	}
 	stop := startCPUProfile(*prof)
 	time.Sleep(*secs)
 	stop()
@@ -194,4 +212,27 @@ func pushTo(ctx context.Context, a, b *replica.Node) error {
 	}
 	defer c.Close()
 	return a.Push(ctx, c)
+}
+
+// staticPage serves page at every path, with the headers of a mirror's
+// article page, made once: the least a net/http handler can do for it.
+func staticPage(page []byte) http.Handler {
+	values := map[string][]string{
+		"Content-Type":            {"text/html; charset=utf-8"},
+		"Content-Security-Policy": {web.PageCSP},
+		"X-Frame-Options":         {"DENY"},
+		"X-Content-Type-Options":  {"nosniff"},
+		"Referrer-Policy":         {"no-referrer"},
+		"Cache-Control":           {"public, max-age=60"},
+		"Vary":                    {"Accept-Encoding"},
+		"Content-Length":          {strconv.Itoa(len(page))},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		for k, v := range values {
+			hd[k] = v
+		}
+		w.WriteHeader(http.StatusOK)
+		w.Write(page)
+	})
 }
