@@ -275,11 +275,12 @@ func openIndexAsOf(pb *bolt.Bucket, size int64) (*index.Index, error) {
 }
 
 // keepIndexHistory saves, in the transaction that writes an Apply's index
-// records (writes), the values they replace, so that the index of oldSize
+// records (writes, whose keys are keys, in ascending order), the values
+// they replace, so that the index of oldSize
 // stays provable; and forgets the sizes superseded more than
 // IndexHistoryAge before now, or beyond IndexHistorySizes, with their
 // saved values.
-func keepIndexHistory(pb, xb *bolt.Bucket, writes map[string][]byte, oldSize, newSize int64, now time.Time) error {
+func keepIndexHistory(pb, xb *bolt.Bucket, writes map[string][]byte, keys []string, oldSize, newSize int64, now time.Time) error {
 	sb, err1 := pb.CreateBucketIfNotExists(bktIndexSizes)
 	ub, err2 := pb.CreateBucketIfNotExists(bktIndexUndo)
 	if err := errors.Join(err1, err2); err != nil {
@@ -287,7 +288,7 @@ func keepIndexHistory(pb, xb *bolt.Bucket, writes map[string][]byte, oldSize, ne
 	}
 	if oldSize > 0 {
 		after := u64(uint64(newSize))
-		for k := range writes {
+		for _, k := range keys {
 			prev := []byte{0}
 			if v := xb.Get([]byte(k)); v != nil {
 				prev = append([]byte{1}, v...)
@@ -302,7 +303,7 @@ func keepIndexHistory(pb, xb *bolt.Bucket, writes map[string][]byte, oldSize, ne
 	}
 	// The oldest sizes go first: by age, then by count.
 	var keep int64 = -1 // the oldest size kept; -1: none
-	n := 0 // Stats would miss the Put above, not yet on a page
+	n := 0              // Stats would miss the Put above, not yet on a page
 	c := sb.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		n++
