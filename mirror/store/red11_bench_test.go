@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/catalog/index"
@@ -27,6 +29,7 @@ import (
 // that carry the article index, as a publisher key (stolen or not) may.
 type indexedLog struct {
 	tb   testing.TB
+	dir  string
 	st   *store.Store
 	pub  *testkeys.Publisher
 	x    *index.Index
@@ -35,12 +38,14 @@ type indexedLog struct {
 }
 
 func newIndexedLog(tb testing.TB) *indexedLog {
-	st, err := store.Open(filepath.Join(tb.TempDir(), "store"), &store.Options{Create: true})
+	dir := filepath.Join(tb.TempDir(), "store")
+	st, err := store.Open(dir, &store.Options{Create: true})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { st.Close() })
-	return &indexedLog{tb: tb, st: st, pub: testkeys.New(tb, "pub"), x: index.New(), at: start}
+	l := &indexedLog{tb: tb, dir: dir, st: st, pub: testkeys.New(tb, "pub"), x: index.New(), at: start}
+	tb.Cleanup(func() { l.st.Close() })
+	return l
 }
 
 // add appends k leaves, ids made by name, in one Apply.
@@ -182,5 +187,54 @@ func BenchmarkRedIndexProofAt(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkRedBuildIndex: the first Open of a store made before the
+// article index builds it, each publisher's in one transaction, the
+// tree's records written as inserted: its time at growing log sizes.
+func BenchmarkRedBuildIndex(b *testing.B) {
+	for _, n := range []int{16384, 65536} {
+		b.Run(fmt.Sprintf("articles=%d", n), func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				dir := filepath.Join(b.TempDir(), "store")
+				st, err := store.Open(dir, &store.Options{Create: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				l := &indexedLog{tb: b, st: st, pub: testkeys.New(b, "pub"), x: index.New(), at: start}
+				for l.size < int64(n) {
+					l.add(min(4096, n-int(l.size)), shortID)
+				}
+				st.Close()
+				db, err := bolt.Open(filepath.Join(dir, "store.db"), 0o600, &bolt.Options{Timeout: time.Second})
+				if err != nil {
+					b.Fatal(err)
+				}
+				err = db.Update(func(tx *bolt.Tx) error {
+					pb := pubBucket(tx, l.pub.ID())
+					for _, name := range []string{"index", "index-undo", "index-sizes"} {
+						if err := pb.DeleteBucket([]byte(name)); err != nil {
+							return err
+						}
+					}
+					return nil
+				})
+				db.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				var st2 *store.Store
+				peak, d := peakHeap(func() { st2, err = store.Open(dir, nil) })
+				if err != nil {
+					b.Fatal(err)
+				}
+				st2.Close()
+				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+				b.ReportMetric(float64(d.Microseconds())/float64(n), "µs/leaf")
+			}
+		})
 	}
 }
