@@ -57,12 +57,11 @@ var ErrFalseIndex = errors.New("the checkpoint's article index is not the log's"
 
 // indexBucket is an index.Store over a publisher's index bucket. Reads see
 // the bucket (nil: nothing stored yet) through the writes made so far.
-// With direct set, writes go to the bucket, which must be writable;
-// otherwise they are kept in writes, for a later transaction, or refused
-// when writes is nil.
+// Writes are kept in writes, to be put in key order (sortedKeys) later, or
+// refused when writes is nil: put one by one in the tree's order, as it
+// inserts, they would cost O(n²) in one transaction (see buildIndexes).
 type indexBucket struct {
 	b      *bolt.Bucket
-	direct bool
 	writes map[string][]byte
 }
 
@@ -81,10 +80,7 @@ func (s *indexBucket) Get(_ context.Context, k []byte) ([]byte, bool, error) {
 }
 
 func (s *indexBucket) Put(_ context.Context, k, v []byte) error {
-	switch {
-	case s.direct:
-		return s.b.Put(bytes.Clone(k), bytes.Clone(v))
-	case s.writes == nil:
+	if s.writes == nil {
 		return errors.New("store: the article index is not stored")
 	}
 	s.writes[string(k)] = bytes.Clone(v)
@@ -276,10 +272,9 @@ func openIndexAsOf(pb *bolt.Bucket, size int64) (*index.Index, error) {
 
 // keepIndexHistory saves, in the transaction that writes an Apply's index
 // records (writes, whose keys are keys, in ascending order), the values
-// they replace, so that the index of oldSize
-// stays provable; and forgets the sizes superseded more than
-// IndexHistoryAge before now, or beyond IndexHistorySizes, with their
-// saved values.
+// they replace, so that the index of oldSize stays provable; and forgets
+// the sizes superseded more than IndexHistoryAge before now, or beyond
+// IndexHistorySizes, with their saved values.
 func keepIndexHistory(pb, xb *bolt.Bucket, writes map[string][]byte, keys []string, oldSize, newSize int64, now time.Time) error {
 	sb, err1 := pb.CreateBucketIfNotExists(bktIndexSizes)
 	ub, err2 := pb.CreateBucketIfNotExists(bktIndexUndo)
@@ -356,11 +351,10 @@ func (s *Store) buildIndexes() error {
 				todo = append(todo, string(k))
 				return nil
 			}
+			// A damaged index is not this function's to judge: the
+			// publisher's next Apply or proof reports it.
 			x, err := index.Open(ctx, &indexBucket{b: ib, writes: map[string][]byte{}})
-			if err != nil {
-				return fmt.Errorf("store: publisher %s: %w", k, err)
-			}
-			if x.Size() < sizeOf(pb) {
+			if err == nil && x.Size() < sizeOf(pb) {
 				todo = append(todo, string(k))
 			}
 			return nil
