@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"runtime"
+	"slices"
 	gosync "sync"
 	"sync/atomic"
 
@@ -539,21 +541,27 @@ func (s *Store) commit(p *plan) (*Result, error) {
 		case p.mirrors == nil && p.mirrorLeaf != nil:
 			del(pb, keyMirrorList) // superseded, its list not given
 		}
-		for name, a := range p.changed {
-			put(ab, []byte(name), encodeArticle(a))
+		// In key order: bbolt splits a bucket's pages only when the
+		// transaction commits, so keys put in a map's random order land
+		// in the same few nodes, each put moving the keys after it, and
+		// an Apply of k new articles cost O(k²) (red team, issue 10:
+		// 113 s for 65,536 leaves); put in order they are appended.
+		for _, name := range sortedKeys(p.changed) {
+			put(ab, []byte(name), encodeArticle(p.changed[name]))
 		}
 		if len(p.index) > 0 {
 			xb, err := pb.CreateBucketIfNotExists(bktIndex)
 			if err != nil {
 				return err
 			}
+			keys := sortedKeys(p.index)
 			if len(p.leaves) > 0 {
-				if err := keepIndexHistory(pb, xb, p.index, p.oldSize, res.Size, p.newCP.Time); err != nil {
+				if err := keepIndexHistory(pb, xb, p.index, keys, p.oldSize, res.Size, p.newCP.Time); err != nil {
 					return err
 				}
 			}
-			for k, v := range p.index {
-				put(xb, []byte(k), v)
+			for _, k := range keys {
+				put(xb, []byte(k), p.index[k])
 			}
 		}
 		bb, gb, ib := tx.Bucket(bktBundles), tx.Bucket(bktGarbage), tx.Bucket(bktIntents)
@@ -705,4 +713,10 @@ func parallel(n int, fn func(i int)) {
 		})
 	}
 	wg.Wait()
+}
+
+// sortedKeys returns m's keys in ascending order, the order in which a
+// transaction puts them cheaply.
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
 }
