@@ -116,7 +116,11 @@ type Config struct {
 	// the size of a peer's log that the node reads whole, hashing it as
 	// it streams, to tell a fork from a lie (at most once per publisher
 	// and peer address in 10 minutes). Default 1<<20 (at most 256 MiB of
-	// leaves, typically 60 MiB).
+	// leaves, typically 60 MiB). Storing them costs more than holding
+	// them: the store's Apply, which also builds their article index in
+	// one transaction, peaked at about 7.5 KiB a leaf in the red team's
+	// measurement (BENCHMARKS.md, "Red team, issue 10 and 11"), so a sync
+	// of a whole log of 1<<20 leaves may take about 8 GiB at its peak.
 	MaxLeaves int64
 	// RetryMin and RetryMax bound the delay between Run's attempts to
 	// reach a peer; it doubles from RetryMin, with jitter. Defaults 500 ms
