@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,8 +59,8 @@ user_pref("browser.startup.homepage_override.mstone", "ignore");
 	cmd.Env = append(os.Environ(), "HOME="+profile, "MOZ_HEADLESS=1", "XDG_CACHE_HOME="+profile, "XDG_CONFIG_HOME="+profile)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +78,25 @@ user_pref("browser.startup.homepage_override.mstone", "ignore");
 		}
 	}
 	return out
+}
+
+// lockedBuffer is a strings.Builder that Firefox's stderr copier writes
+// while the test may read it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestFirefoxEd25519 runs the Ed25519 corpus vectors through the page in

@@ -16,7 +16,7 @@ import (
 
 // TestFirefoxPage runs the page in headless Firefox (Debian's firefox-esr,
 // when installed), which has no DevTools pipe here: a test-only page on
-// the mirror's origin frames /verify.html twice, once against the
+// the mirror's origin frames the page twice, once against the
 // honest mirror and once against a tampering one, and reports each
 // frame's data-samizdat, whether the article's text is in its DOM and
 // its status to the test server. It is skipped when no Firefox is
@@ -59,6 +59,13 @@ for (const id of ['honest', 'tampering']) {
   poll();
 }
 </script>`, fragment(m.pub.Root.Public().String(), en.ID, srv.URL+"/"), fragment(m.pub.Root.Public().String(), en.ID, tampering), text)
+		case "/verify.html":
+			// The page itself, framable by this test page: a mirror's
+			// /verify.html refuses every frame (mirror/web), and Firefox
+			// gives the test no other way into the page.
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Header().Set("Content-Security-Policy", verifier.CSP())
+			w.Write(verifier.Page())
 		case "/result":
 			results <- r.URL.Query().Get("r")
 		default:
