@@ -556,7 +556,7 @@ func (s *Store) commit(p *plan) (*Result, error) {
 			}
 			keys := sortedKeys(p.index)
 			if len(p.leaves) > 0 {
-				if err := keepIndexHistory(pb, xb, p.index, keys, p.oldSize, res.Size, p.newCP.Time); err != nil {
+				if err := keepIndexHistory(pb, xb, p.index, keys, p.oldSize, res.Size, s.now()); err != nil {
 					return err
 				}
 			}

@@ -98,6 +98,9 @@ type Options struct {
 	// Quota bounds the bytes of one publisher's stored bundles; an update
 	// that would pass it fails with ErrQuota. Zero means no quota.
 	Quota int64
+	// Now is the store's clock, which dates the article index's history
+	// (IndexHistoryAge); nil means time.Now.
+	Now func() time.Time
 	// OnChange, if set, is called with a publisher's ID after every Apply
 	// that changed its part of the store, once the change is durable. It
 	// runs on the writer's goroutine and must be quick.
@@ -116,6 +119,7 @@ type Store struct {
 	readOnly bool
 	quota    int64
 	onChange func(string)
+	now      func() time.Time
 	roots    gosync.Map // root key text -> *keys.PublicKey, parsed once
 }
 
@@ -156,7 +160,10 @@ func Open(dir string, opts *Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store: opening %s: %w", dbPath, err)
 	}
-	s := &Store{dir: dir, db: db, log: o.Logger, lim: o.Limits, readOnly: o.ReadOnly, quota: o.Quota, onChange: o.OnChange}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Store{dir: dir, db: db, log: o.Logger, lim: o.Limits, readOnly: o.ReadOnly, quota: o.Quota, onChange: o.OnChange, now: o.Now}
 	if o.ReadOnly {
 		err = db.View(func(tx *bolt.Tx) error {
 			for _, b := range [][]byte{bktPubs, bktBundles, bktGarbage} {
