@@ -30,7 +30,8 @@ var bktIndex = []byte("index")
 // value each changed record had before: key u64 size after the Apply ||
 // record key, value 0x00 (no record) or 0x01 || the value.
 // bktIndexSizes lists the sizes that can be proven again: key u64 size,
-// value u64 Unix time at which a newer checkpoint superseded it.
+// value u64 Unix time, by the store's clock, at which a newer checkpoint
+// superseded it.
 var (
 	bktIndexUndo  = []byte("index-undo")
 	bktIndexSizes = []byte("index-sizes")
