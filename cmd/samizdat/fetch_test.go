@@ -224,14 +224,7 @@ func TestFetchSavesOnlyImages(t *testing.T) {
 	if _, err := pb.Publish([]publish.Item{it}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	m, err := mirror.Start(ctx, &mirror.Config{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopMirror(m)
+	m := serveStore(t, ctx, pub, stDir, st)
 
 	out := filepath.Join(dir, "saved")
 	code, stdout, stderr := runExit(ctx, "fetch", "-t", pub, "--no-state", "-m", "http://"+m.HTTPAddr(), "-o", out, "hostile")
@@ -265,6 +258,22 @@ func pubID(t *testing.T, pub string) string {
 		t.Fatal(err)
 	}
 	return k.ID()
+}
+
+// serveStore closes the publisher's store st (in stDir) and starts a
+// mirror of it on a loopback HTTP port, trusting pub, stopped when the
+// test ends.
+func serveStore(t *testing.T, ctx context.Context, pub, stDir string, st *store.Store) *mirror.Mirror {
+	t.Helper()
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := mirror.Start(ctx, &mirror.Config{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stopMirror(m) })
+	return m
 }
 
 // newPublisherStore makes a test publisher, writes its publisher.pub in
@@ -303,14 +312,7 @@ func TestFetchLightAndFull(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	m, err := mirror.Start(ctx, &mirror.Config{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopMirror(m)
+	m := serveStore(t, ctx, pub, stDir, st)
 	url := "http://" + m.HTTPAddr()
 	noProofs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.Contains(r.URL.Path, "/index/") {

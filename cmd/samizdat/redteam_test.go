@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/samizdat-news/samizdat/bundle"
-	"github.com/samizdat-news/samizdat/mirror"
 	"github.com/samizdat-news/samizdat/publish"
 )
 
@@ -252,14 +251,7 @@ func TestFetchListHoldsNoBundles(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	m, err := mirror.Start(ctx, &mirror.Config{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopMirror(m)
+	m := serveStore(t, ctx, pub, stDir, st)
 
 	runtime.GC()
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
@@ -337,14 +329,7 @@ func TestFetchListTimeBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	m, err := mirror.Start(ctx, &mirror.Config{Store: stDir, Trust: []string{pub}, HTTP: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopMirror(m)
+	m := serveStore(t, ctx, pub, stDir, st)
 	up, err := url.Parse("http://" + m.HTTPAddr())
 	if err != nil {
 		t.Fatal(err)
