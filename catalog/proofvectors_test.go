@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/internal/golden"
 	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
 )
@@ -198,13 +199,7 @@ func refuseVectors(t *testing.T, p *testkeys.Publisher, m *memLog, c *catalog.Ch
 func TestVectorsProofs(t *testing.T) {
 	want := makeProofVectors(t)
 	if *update {
-		b, err := json.MarshalIndent(want, "", "\t")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(proofVectorsFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		golden.Write(t, proofVectorsFile, want)
 	}
 	f, err := os.Open(proofVectorsFile)
 	if err != nil {

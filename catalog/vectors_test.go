@@ -15,6 +15,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/catalog"
+	"github.com/samizdat-news/samizdat/internal/golden"
 	"github.com/samizdat-news/samizdat/internal/testkeys"
 	"github.com/samizdat-news/samizdat/keys"
 )
@@ -156,13 +157,7 @@ func makeVectors(t *testing.T) *vectors {
 func TestVectors(t *testing.T) {
 	want := makeVectors(t)
 	if *update {
-		b, err := json.MarshalIndent(want, "", "\t")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(vectorsFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		golden.Write(t, vectorsFile, want)
 	}
 	v := loadVectors(t, vectorsFile)
 	if !reflect.DeepEqual(v, want) {

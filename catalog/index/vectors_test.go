@@ -17,6 +17,7 @@ import (
 
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/catalog/index"
+	"github.com/samizdat-news/samizdat/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json")
@@ -150,13 +151,7 @@ func makeVectors(t *testing.T) *vectors {
 func TestVectors(t *testing.T) {
 	want := makeVectors(t)
 	if *update {
-		b, err := json.MarshalIndent(want, "", "\t")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(vectorsFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		golden.Write(t, vectorsFile, want)
 	}
 	v := loadVectors(t, vectorsFile)
 	if !reflect.DeepEqual(v, want) {
