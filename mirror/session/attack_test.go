@@ -689,7 +689,14 @@ func TestRefusedSession(t *testing.T) {
 			if _, err := h.List(testContext(t), dialFrom(t, tr, "127.0.0.2", addr)); err != nil {
 				t.Fatal(err)
 			}
-			_, err := h.List(testContext(t), dialFrom(t, tr, "127.0.0.3", addr))
+			// The refusal may reach a QUIC client before its handshake is
+			// confirmed, failing the dial, or at its first request.
+			_, ck, _ := ed25519.GenerateKey(nil)
+			c, err := tr.dial(&Dialer{LocalIP: net.ParseIP("127.0.0.3")}, testContext(t), addr, ck)
+			if err == nil {
+				defer c.Close()
+				_, err = h.List(testContext(t), c)
+			}
 			var re *RemoteError
 			if !errors.As(err, &re) || re.Code != CodeBusy || re.Message != CodeText(CodeBusy) {
 				t.Fatalf("session over the cap: %v, want error 6", err)

@@ -233,7 +233,10 @@ func (d *Dialer) DialQUIC(ctx context.Context, addr string, key ed25519.PrivateK
 		if errors.As(err, &km) {
 			return nil, km
 		}
-		return nil, fmt.Errorf("session: dialing %s: %w", addr, err)
+		// A node that refuses the session may close it before the
+		// handshake is confirmed here: report its code as it would be
+		// reported on the first request.
+		return nil, fmt.Errorf("session: dialing %s: %w", addr, remoteClose(err))
 	}
 	return newQUICConn(c, tr)
 }
