@@ -325,6 +325,9 @@ func (e *exporter) publisher(ctx context.Context, id string) (*pubExport, error)
 		return nil, err
 	}
 	for i := range p.arts {
+		if err := ctx.Err(); err != nil {
+			return nil, err // most articles' files are in place: nothing is called for them
+		}
 		if err := e.article(ctx, p, &p.arts[i]); err != nil {
 			return nil, err
 		}
