@@ -4,8 +4,10 @@ package verifier_test
 
 import (
 	"context"
+	"html"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,7 +41,9 @@ func exportTo(t *testing.T, m *mirror, dir string) {
 // (its default mirror is its own directory), verifies an article whose
 // body is zstd-compressed and has an image, and the Persian one; lists
 // the newest articles; an export whose bundles were changed gives
-// "failed" with no article text; the page opened from disk reads the
+// "failed" with no article text; framed by another page, it refuses to
+// run (a static host sends no frame-ancestors header); the page opened
+// from disk reads the
 // export named by m (from a host that allows any origin, as a static
 // host serving file:// readers must).
 func TestPageReadsAStaticExport(t *testing.T) {
@@ -70,6 +74,12 @@ func TestPageReadsAStaticExport(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/mirror/news/", http.StripPrefix("/mirror/news/", http.FileServer(http.Dir(good))))
 	mux.Handle("/mirror/bad/", http.StripPrefix("/mirror/bad/", http.FileServer(http.Dir(bad))))
+	// A page on the export's origin that frames the export's verify.html,
+	// as any page could: no header stops it on a static host.
+	mux.HandleFunc("/framing.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Write([]byte(`<!DOCTYPE html><title>framing</title><iframe src="/mirror/news/verify.html` + html.EscapeString(r.URL.Query().Get("f")) + `"></iframe>`))
+	})
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	// The same export from a host that lets any origin read it.
@@ -105,12 +115,18 @@ func TestPageReadsAStaticExport(t *testing.T) {
 		{"persian", srv.URL + "/mirror/news/verify.html" + fragment(key, fa.ID), "verified", faText, "", "verifier-static-verified-phone"},
 		{"list", srv.URL + "/mirror/news/verify.html" + fragment(key, ""), "verified", fa.Title, "", "verifier-static-list-phone"},
 		{"changed bundles", srv.URL + "/mirror/bad/verify.html" + fragment(key, en.ID), "failed", enText, "signed hash", "verifier-static-failed-phone"},
+		{"framed", srv.URL + "/framing.html?f=" + url.QueryEscape(fragment(key, en.ID)), "failed", enText, "inside a frame", ""},
 		{"from disk", "file://" + file + fragment(key, en.ID, cors.URL+"/mirror/news/"), "verified", enText, "", ""},
 		{"from disk, changed bundles", "file://" + file + fragment(key, en.ID, cors.URL+"/mirror/bad/"), "failed", enText, "signed hash", ""},
 		{"from disk, a host that does not allow other origins", "file://" + file + fragment(key, en.ID, srv.URL+"/mirror/news/"), "failed", enText, "could not fetch", ""},
 	} {
 		p := br.Open(t, tc.url, browsertest.Phone)
-		state, dom, status := waitState(t, p)
+		var state, dom, status string
+		if tc.name == "framed" {
+			state, dom, status = waitFramed(t, p)
+		} else {
+			state, dom, status = waitState(t, p)
+		}
 		if state != tc.want {
 			t.Errorf("%s: data-samizdat=%q, want %q (%s)", tc.name, state, tc.want, status)
 			continue
@@ -135,6 +151,26 @@ func TestPageReadsAStaticExport(t *testing.T) {
 		if tc.shot != "" {
 			browsertest.SaveScreenshot(t, tc.shot, p.Screenshot(t, tc.name == "article"))
 		}
+	}
+}
+
+// waitFramed is waitState for the page in the first iframe of p.
+func waitFramed(t *testing.T, p *browsertest.Page) (state, dom, status string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var s struct{ State, DOM, Status string }
+		if err := p.Eval(`(() => { const d = document.querySelector('iframe').contentDocument, st = d && d.getElementById('status');
+return {State: st && st.textContent !== 'Starting…' ? d.documentElement.dataset.samizdat : 'working', DOM: d ? d.documentElement.outerHTML : '', Status: st ? st.textContent : ''}; })()`, &s); err != nil {
+			t.Fatal(err)
+		}
+		if s.State != "working" {
+			return s.State, s.DOM, s.Status
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the framed page is still working after 20 s: %s", s.Status)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the browser, an external process
 	}
 }
 
