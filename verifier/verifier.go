@@ -75,10 +75,10 @@ var frameStyle string
 //go:embed fzstd/fzstd.js
 var fzstd string
 
-// FzstdSHA256 is the SHA-256 of fzstd 0.1.1's umd/index.js as npm ships
+// fzstdSHA256 is the SHA-256 of fzstd 0.1.1's umd/index.js as npm ships
 // it (MIT licence; package-lock.json in fzstd/ pins the package), which
 // the page carries unchanged after its licence header (fzstd/fzstd.js).
-const FzstdSHA256 = "fbea1c25c4413b620ca3f59e6037d9f6c675c5c7f690e4d660143188f686461d"
+const fzstdSHA256 = "fbea1c25c4413b620ca3f59e6037d9f6c675c5c7f690e4d660143188f686461d"
 
 // script is the page's one inline script: the core, the vendored zstd
 // decoder (after the core, whose 'use strict' must stay the script's first

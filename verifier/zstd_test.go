@@ -20,7 +20,7 @@ import (
 
 // TestFzstdVendored checks the vendored zstd decoder: fzstd/fzstd.js is
 // a licence header, then fzstd 0.1.1's umd/index.js with the SHA-256
-// FzstdSHA256, and the page's script holds it unchanged. Where npm ci has
+// fzstdSHA256, and the page's script holds it unchanged. Where npm ci has
 // run in fzstd/ (as .ci/run does), the file is also the one npm installs
 // from the pinned package-lock.json, byte for byte.
 func TestFzstdVendored(t *testing.T) {
@@ -30,8 +30,8 @@ func TestFzstdVendored(t *testing.T) {
 		t.Fatal("fzstd/fzstd.js does not start with fzstd's licence header")
 	}
 	umd := fzstd[i+len(end):]
-	if sum := sha256.Sum256([]byte(umd)); hex.EncodeToString(sum[:]) != FzstdSHA256 {
-		t.Errorf("fzstd/fzstd.js: umd/index.js has SHA-256 %x, want %s", sum, FzstdSHA256)
+	if sum := sha256.Sum256([]byte(umd)); hex.EncodeToString(sum[:]) != fzstdSHA256 {
+		t.Errorf("fzstd/fzstd.js: umd/index.js has SHA-256 %x, want %s", sum, fzstdSHA256)
 	}
 	if !strings.Contains(script, fzstd) {
 		t.Error("the page's script does not hold fzstd unchanged")
