@@ -109,13 +109,9 @@ const verifyAt = async (base, root, id, signal) => {
   const b = await S.openBundle(await get(base, `b/${leaf.digest}`, L.bundle, signal), trust);
   if (b.digest !== leaf.digest) throw new S.VerifyError('the bundle is not the one the log names');
   if (b.manifest.id !== id || b.manifest.revision !== leaf.revision) throw new S.VerifyError(`the bundle is ${b.manifest.id} revision ${b.manifest.revision}, not ${id} revision ${leaf.revision}`);
+  // Every entry comes from the verified bundle, decompressed and checked.
   const entries = [];
-  for (const [i, e] of b.manifest.entries.entries()) {
-    // Stored entries are checked; zstd ones come decompressed by the
-    // browser from the mirror's entry route, then are checked the same.
-    const bytes = e.compression === 0 ? b.stored[i] : await get(base, `p/${pub}/a/${id}/${e.name.split('/').map(encodeURIComponent).join('/')}`, Number(e.size), signal);
-    entries.push(await S.checkEntry(e, bytes));
-  }
+  for (const i of b.manifest.entries.keys()) entries.push(await S.entry(b, i));
   return { ...out, leaf, bundle: b, entries };
 };
 
@@ -264,7 +260,11 @@ const clean = (body) => {
   return body.innerHTML;
 };
 
+// framed: a page that frames this one could hide or overlay what it says
+// (a static host sends no frame-ancestors header), so it refuses to run.
+const framed = window.top !== window.self;
 const run = async () => {
+  if (framed) { state('failed'); return say('Refused: this page is inside a frame of another page, which could hide or change what it says. Open it on its own.'); }
   state('working');
   $('result').hidden = true;
   $('result').replaceChildren();
@@ -312,6 +312,7 @@ const run = async () => {
 };
 
 $('pin').addEventListener('click', async () => {
+  if (framed) return;
   try {
     const k = await S.parseKey($('key').value), pins = store.get('pins') || {};
     if (pins[k.name] && pins[k.name] !== k.text) return say(`Refused: a different key is pinned for "${k.name}".`);

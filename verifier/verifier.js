@@ -820,7 +820,7 @@ const openManifest = async (head, trust) => {
 // manifest bytes, then the manifest, its publisher and the key's window
 // at its updated time (openManifest), then the stored entries and their
 // SHA-256. It returns the manifest, the bundle's digest (hex) and each
-// entry's stored bytes. Decompressed entries are checked with checkEntry.
+// entry's stored bytes; entry gives each entry's content, checked.
 const openBundle = async (data, trust) => {
   const bad = (m) => fail(`bundle: ${m}`);
   if (data.length > LIMITS.bundle) bad(`${data.length} bytes, limit ${LIMITS.bundle}`);
@@ -837,12 +837,57 @@ const openBundle = async (data, trust) => {
   }
   return { manifest: m, signer: key, digest: hex(await sha256(data)), stored };
 };
-// checkEntry checks an entry's decompressed bytes (from the bundle, when
-// stored as is, or as a mirror's entry route serves them, decompressed by
-// the browser) against the signed manifest: size and SHA-256.
+// checkEntry checks an entry's content (stored as is, or decompressed by
+// entry) against the signed manifest: size and SHA-256.
 const checkEntry = async (e, bytes) => {
   if (BigInt(bytes.length) !== e.size || !equal(await sha256(bytes), e.sha256)) fail(`bundle: entry "${e.name}": content does not match the signed hash`);
   return bytes;
+};
+// zstdCheck reads every frame header of a zstd entry (RFC 8878, 3.1)
+// before fzstd allocates anything for it, which is a frame's whole
+// window: it refuses a frame that names a dictionary (the page has none),
+// sets the reserved bit or needs a window larger than an entry may be
+// (LIMITS.entrySize, as Go's decoder).
+const zstdCheck = (s, bad) => {
+  const le = (o, n) => { let v = 0; for (let i = n; i--;) v = v * 256 + s[o + i]; return v; };
+  for (let o = 0; o < s.length;) {
+    const magic = le(o, 4);
+    if (magic >= 0x184d2a50 && magic <= 0x184d2a5f) { o += 8 + le(o + 4, 4); continue; }
+    if (magic !== 0xfd2fb528 || s.length - o < 6) bad('not a zstd frame');
+    const f = s[o + 4], ss = f >> 5 & 1, fcs = f >> 6 ? 1 << (f >> 6) : ss, d = s[o + 5];
+    if (f & 11) bad('a frame names a dictionary, which this page does not have, or sets the reserved bit');
+    const w = ss ? le(o + 5, fcs) + (f >> 6 === 1) * 256 : 2 ** (10 + (d >> 3)) * (1 + (d & 7) / 8);
+    if (w > LIMITS.entrySize) bad(`a frame's window is ${w} bytes, limit ${LIMITS.entrySize}`);
+    for (o += 6 - ss + fcs; ;) {
+      if (o + 3 > s.length) bad('truncated');
+      const h = le(o, 3);
+      o += 3 + ((h >> 1 & 3) === 1 ? 1 : h >>> 3);
+      if (h & 1) break;
+    }
+    o += f & 4;
+  }
+};
+// entry returns entry i of a bundle that openBundle verified, checked
+// against the signed manifest (checkEntry): a stored entry as it is, a
+// zstd one decompressed by fzstd (vendored) into a buffer of exactly the
+// size the manifest signs, refusing a byte more.
+const entry = async (b, i) => {
+  const e = b.manifest.entries[i], s = b.stored[i];
+  if (e.compression === 0) return checkEntry(e, s);
+  const bad = (m) => fail(`bundle: entry "${e.name}": zstd: ${m}`);
+  if (b.manifest.dictionary.some((x) => x)) bad('compressed with a dictionary, which this page does not have');
+  zstdCheck(s, bad);
+  const out = new Uint8Array(Number(e.size));
+  let n = 0;
+  try {
+    new globalThis.fzstd.Decompress((c) => {
+      if (c.length > out.length - n) bad(`more than the ${e.size} bytes the manifest signs`);
+      out.set(c, n);
+      n += c.length;
+    }).push(s, true);
+  } catch (x) { if (x instanceof VerifyError) throw x; bad(x.message); }
+  if (n !== out.length) bad(`${n} bytes, not the ${e.size} the manifest signs`);
+  return checkEntry(e, out);
 };
 
 globalThis.samizdat = Object.freeze({
@@ -853,7 +898,7 @@ globalThis.samizdat = Object.freeze({
   hex, unhex, u32, b64decode, b64encode, sha256, sha256Pure, sha512Pure, verify, ed25519Pure, ed25519WebCrypto,
   checkPoint, parseKey, openNote, openStatement, parseCheckpoint, openCheckpoint,
   parseLeaf, leafHash, nodeHash, checkInclusion, checkConsistency, tilePath, entryTilePath, parseEntryTile, newestLeaves,
-  parseIndexProof, verifyIndexProof, checkArticleLeaf, parseManifest, openManifest, openBundle, checkEntry,
+  parseIndexProof, verifyIndexProof, checkArticleLeaf, parseManifest, openManifest, openBundle, checkEntry, entry,
 });
 })();
 

@@ -9,9 +9,11 @@ import (
 )
 
 const exportStaticHelp = `Writes every publisher the store holds as a static mirror: the files readers
-fetch (key statement, checkpoint, mirror list, tiles, bundles) and the pages
-people read, as plain files any web server, CDN or bucket can serve under
-any path. Readers give its URL as a mirror (samizdat fetch -m URL).
+fetch (key statement, checkpoint, mirror list, tiles, bundles), the pages
+people read and the browser verifier page (verify.html, which reads the
+export it sits in), as plain files any web server, CDN or bucket can
+serve under any path. Readers give its URL as a mirror (samizdat fetch -m
+URL).
 
 Run it again to update the export: files that never change are written
 once, pages when they changed, and each checkpoint last.
