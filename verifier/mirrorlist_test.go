@@ -86,6 +86,7 @@ func TestMirrorListAgreesWithGo(t *testing.T) {
 		head("0", at), head("01", at), head("18446744073709551615", at), head("18446744073709551616", at),
 		head("1", "0"), head("1", "253402300800"), head("1", "0"+at), head("1", "-1"),
 		catalog.MirrorListOrigin("someone-else") + "\nversion 1\ntime " + at + "\n",
+		catalog.MirrorListOrigin(strings.Repeat("0f", 16)) + "\nversion 1\ntime " + at + "\n",
 		catalog.MirrorListOrigin(pub.ID()) + "\nversion 1\n", catalog.MirrorListOrigin(pub.ID()) + "\ntime " + at + "\nversion 1\n",
 	}
 	type tc struct {
