@@ -3,8 +3,11 @@
 package verifier
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,6 +119,37 @@ func TestMirrorListAgreesWithGo(t *testing.T) {
 			opened++
 		}
 	}
+	// Seeded random edits of a list without URLs (whose form the page
+	// does not check), each signed: the page must agree on every one.
+	rng := rand.New(rand.NewPCG(1, 2))
+	base := []byte(hd + vs(0, 3))
+	const alphabet = "0123456789abcdefAF \nvx"
+	for len(cases) < len(texts)+300 {
+		b := slices.Clone(base)
+		for range 1 + rng.IntN(3) {
+			i := rng.IntN(len(b) + 1)
+			switch c := alphabet[rng.IntN(len(alphabet))]; rng.IntN(3) {
+			case 0:
+				b = slices.Insert(b, i, c)
+			case 1:
+				if i < len(b) {
+					b = slices.Delete(b, i, i+1)
+				}
+			default:
+				if i < len(b) {
+					b[i] = c
+				}
+			}
+		}
+		if !bytes.HasSuffix(b, []byte("\n")) || bytes.Contains(b, []byte("url")) {
+			continue
+		}
+		signed, err := note.Sign(&note.Note{Text: string(b)}, pub.Signer)
+		if err != nil {
+			continue // not a note's text
+		}
+		add(signed)
+	}
 	// Well formed, but signed by the root key, which signs no lists.
 	signed, err := note.Sign(&note.Note{Text: hd + vs(0, 1)}, pub.Root)
 	if err != nil {
@@ -125,6 +159,13 @@ func TestMirrorListAgreesWithGo(t *testing.T) {
 	if opened != 6 {
 		t.Fatalf("Go opens %d of the lists, want 6", opened)
 	}
+	opened = 0
+	for _, c := range cases {
+		if c.Go != "refused" {
+			opened++
+		}
+	}
+	t.Logf("%d lists, %d of which Go opens", len(cases), opened)
 
 	p := openPage(t)
 	args := map[string]any{"root": pub.Root.Public().String(), "statement": string(pub.Statement), "cases": cases}
