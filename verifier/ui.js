@@ -243,11 +243,11 @@ const renderList = (r, p) => {
 };
 // vouch shows, under "what this page cannot know", the SHA-256 of the
 // verifier pages the publisher vouches for in the mirror list at r's
-// mirror (S.openMirrorList), and how to compare this file's.
+// mirror (S.openMirrorList), or "none" if it gets no such list.
 const vouch = async (r) => {
   let v = [];
   try { v = await S.openMirrorList(await get(r.base, `p/${r.trust.publisherID}/mirrors`, L.mirrorList), r.trust); } catch {}
-  $('vouch').textContent = v.length ? `The publisher's signed mirror list names genuine pages by SHA-256: ${v.join(', ')}. Compare: sha256sum verify.html` : 'Nothing the publisher signed names a genuine page.';
+  $('vouch').textContent = `SHA-256 the publisher signs: ${v.join(', ') || 'none'}.`;
 };
 const esc = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // clean returns the sanitised HTML of a parsed body.

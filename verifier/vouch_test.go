@@ -73,7 +73,7 @@ func TestPageShowsVouchedHashes(t *testing.T) {
 			time.Sleep(50 * time.Millisecond) // polling the browser, an external process
 		}
 	}
-	const nothing = "Nothing the publisher signed names a genuine page."
+	const nothing = "SHA-256 the publisher signs: none."
 	if got := vouched("no list", honest); got != nothing {
 		t.Errorf("no mirror list: the page says %q", got)
 	}
@@ -87,10 +87,12 @@ func TestPageShowsVouchedHashes(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := vouched("vouched", honest)
-	for _, want := range []string{verifier.SHA256(), hexOf(other), "sha256sum verify.html"} {
-		if !strings.Contains(got, want) {
-			t.Errorf("the page says %q, which lacks %q", got, want)
-		}
+	if want := "SHA-256 the publisher signs: " + verifier.SHA256() + ", " + hexOf(other) + "."; got != want {
+		t.Errorf("the page says %q, want %q", got, want)
+	}
+	var how string
+	if err := b.Open(t, "file://"+file, browsertest.Phone).Eval(`document.getElementById('vouch').previousElementSibling.textContent`, &how); err != nil || !strings.Contains(how, "sha256sum verify.html") {
+		t.Errorf("the page does not say how to compare: %q (%v)", how, err)
 	}
 	if got := vouched("changed list", changing); got != nothing {
 		t.Errorf("a list changed by the mirror: the page says %q", got)
