@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/samizdat-news/samizdat/internal/files"
 	"github.com/samizdat-news/samizdat/reader"
@@ -92,6 +93,9 @@ func checkVouched(e *env, rf *readerFlags, name string, sum [sha256.Size]byte) e
 		return err
 	}
 	forkAlarm(e, res.Forks(), c.ForkEvidence())
+	if res.Stale {
+		fmt.Fprintf(e.stderr, "samizdat verifier: warning: STALE: no mirror tried had a checkpoint newer than %s; the publisher may have signed a newer mirror list\n", res.Age.Round(time.Second))
+	}
 	version, hs, err := c.Verifiers()
 	if err != nil {
 		return err
