@@ -539,6 +539,27 @@ func (c *Client) reload() (*state, error) {
 	return st.clone(), nil
 }
 
+// Verifiers returns the SHA-256 of the verifier pages (package verifier)
+// that the publisher's newest mirror list this reader verified vouches
+// for, in the list's order, and that list's version: 0 and none if it
+// has verified no list. A fetch learns the list unless NoDiscovery is
+// set.
+func (c *Client) Verifiers() (uint64, [][sha256.Size]byte, error) {
+	st, err := c.state()
+	if err != nil {
+		return 0, nil, err
+	}
+	var hs [][sha256.Size]byte
+	for _, v := range st.mirrors.Verifiers {
+		h, err := catalog.ParseVerifierHash(v)
+		if err != nil {
+			return 0, nil, fmt.Errorf("reader: the kept mirror list: %w", err)
+		}
+		hs = append(hs, h)
+	}
+	return st.mirrors.SignedVersion, hs, nil
+}
+
 // Mirrors returns the mirrors a fetch would try, in order.
 func (c *Client) Mirrors() ([]string, error) {
 	st, err := c.state()

@@ -64,6 +64,7 @@ const targets = [
   ['parseKey', enc.encode(a.root), (b) => s.parseKey(dec.decode(b))],
   ['openStatement', enc.encode(a.statement), (b) => s.openStatement(b, root)],
   ['openCheckpoint', enc.encode(cat.checkpoint), (b) => s.openCheckpoint(b, ctrust)],
+  ['openMirrorList', enc.encode(cat.mirror_list.signed), (b) => s.openMirrorList(b, ctrust)],
   ['parseCheckpoint', enc.encode(cat.checkpoint.split('\n\n')[0] + '\n'), (b) => s.parseCheckpoint(dec.decode(b))],
   ['parseLeaf', unhex(cat.leaves[1].hex), (b) => s.parseLeaf(b)],
   ['parseEntryTile', unhex('0005' + '0102030405' + '0003' + '010203'), (b) => s.parseEntryTile(b, 2)],

@@ -237,6 +237,14 @@ const renderList = (r, p) => {
   res.replaceChildren(el('h2', `Newest articles of ${r.trust.root.name}`), el('p', `From the newest entries of the publisher's log of ${r.cp.size} entries, checked against its checkpoint of ${iso(r.cp.time)} (${ago(age)} old${age > MAX_AGE ? ', STALE' : ''}), key statement version ${r.trust.version}; titles from each article's signed manifest. Fetched from ${r.base}.`), ul);
   res.hidden = false;
 };
+// vouch shows, under "what this page cannot know", the SHA-256 of the
+// verifier pages the publisher vouches for in the mirror list at r's
+// mirror (S.openMirrorList), or "none" if it gets no such list.
+const vouch = async (r) => {
+  let v = [];
+  try { v = await S.openMirrorList(await get(r.base, `p/${r.trust.publisherID}/mirrors`, L.mirrorList), r.trust); } catch {}
+  $('vouch').textContent = `SHA-256 the publisher signs: ${v.join(', ') || 'none'}.`;
+};
 const esc = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // clean returns the sanitised HTML of a parsed body.
 const clean = (body) => {
@@ -292,6 +300,7 @@ const run = async () => {
       const r = await race(mirrors, root, null, listAt);
       if (!r.trust) { state('failed'); return say(`Failed: no mirror gave the newest articles of ${root.name} with valid signatures and proofs.`); }
       r.seen();
+    vouch(r);
       renderList(r, p);
       say(`Verified the newest articles of ${root.name} from ${r.base}.`);
       return state('verified');
@@ -300,6 +309,7 @@ const run = async () => {
     const r = await race(mirrors, root, p.a, verifyAt);
     if (!r.trust) { state('failed'); return say(`Failed: no mirror gave "${p.a}" with valid signatures and proofs. Nothing of it is shown.`); }
     r.seen();
+    vouch(r);
     if (r.absent) { state('failed'); return say(`The publisher's log, as of its checkpoint of ${iso(r.cp.time)}, has no article "${p.a}" (proven by its article index).`); }
     if (!r.bundle) { state('failed'); return say(`"${p.a}" was withdrawn by the publisher at ${iso(r.leaf.time)} (revision ${r.leaf.revision}).`); }
     render(r, p.a);

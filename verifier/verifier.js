@@ -11,6 +11,7 @@
 const LIMITS = Object.freeze({
   statement: 16384, // keys.MaxStatementSize
   checkpoint: 4096, // catalog.MaxCheckpointSize
+  mirrorList: 16384, // catalog.MaxMirrorListSize
   noteSigs: 100, // golang.org/x/mod/sumdb/note: signature lines in a note
   delegations: 16, // keys.MaxDelegations
   revocations: 64, // keys.MaxRevocations
@@ -465,6 +466,21 @@ const openCheckpoint = async (data, trust) => {
   fail(`checkpoint: ${err}`);
 };
 
+// ---- mirror list (FORMAT.md "Mirror list") ----
+// openMirrorList verifies a signed mirror list against a trust as
+// catalog.OpenMirrorList does (a signing key valid at its time, the
+// publisher's origin, the lines in order and canonical form: at most
+// catalog.MaxMirrors (64) URLs, then catalog.MaxVerifiers (4) verifier
+// hashes, none twice) and returns the verifier hashes (hex). URLs are
+// only checked to be printable ASCII: the page uses none of them.
+const openMirrorList = async (data, trust) => {
+  const n = await openNote(data, LIMITS.mirrorList, trust.keys, 'mirror list');
+  const m = /^samizdat\/(\w+) mirrors\nversion (\d+)\ntime (\d+)\n((?:url [!-~]+\n){0,64})((?:verifier [0-9a-f]{64}\n){0,4})$/.exec(n.text) || [], u = (m[4] || '').split('\n'), v = (m[5] || '').match(/\w{64}/g) || [];
+  if (m[1] !== trust.publisherID || !decimal(m[2], U64) || decimal(m[3], BigInt(MAX_UNIX)) === null || new Set(u).size < u.length || new Set(v).size < v.length) fail('mirror list: malformed');
+  for (const k of n.signers) try { return trust.authorize(k.key, +m[3]) && v; } catch {}
+  fail('mirror list: no signing key in force');
+};
+
 // ---- log: leaves, RFC 6962 hashes, proofs, entry tiles ----
 const leafHash = (leaf) => sha256(concat([0], leaf));
 const nodeHash = (l, r) => sha256(concat([1], l, r));
@@ -897,6 +913,7 @@ globalThis.samizdat = Object.freeze({
   use: (force) => (ready = choose(force === 'auto' ? undefined : force)),
   hex, unhex, u32, b64decode, b64encode, sha256, sha256Pure, sha512Pure, verify, ed25519Pure, ed25519WebCrypto,
   checkPoint, parseKey, openNote, openStatement, parseCheckpoint, openCheckpoint,
+  openMirrorList,
   parseLeaf, leafHash, nodeHash, checkInclusion, checkConsistency, tilePath, entryTilePath, parseEntryTile, newestLeaves,
   parseIndexProof, verifyIndexProof, checkArticleLeaf, parseManifest, openManifest, openBundle, checkEntry, entry,
 });
