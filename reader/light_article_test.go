@@ -2,6 +2,7 @@ package reader_test
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -24,10 +25,10 @@ import (
 	"github.com/samizdat-news/samizdat/reader"
 )
 
-// TestLightCosts: a new reader's first article costs at most 4 sequential
+// TestLightCosts: a new reader's first article costs at most 3 sequential
 // round trips and 32 KiB beyond its bundle, at 1,000 and at 100,000
-// articles: the statement and checkpoint, the index proof, the entry
-// bundle holding the article's leaf, the bundle. Its list of the newest
+// articles: the statement and checkpoint, the index proof (which carries
+// the article's leaf), the bundle; no entry bundle. Its list of the newest
 // 50 articles reads the log's last leaves and the hash tiles that tie
 // them to the checkpoint, in 2 round trips.
 func TestLightCosts(t *testing.T) {
@@ -66,6 +67,11 @@ func TestLightCosts(t *testing.T) {
 				t.Logf("article %q of %d: %s: %v", id, n, co, co.spans())
 				if co.rounds > lightRounds || co.bytes > lightBudget {
 					t.Errorf("article %q of %d cost %s: want %d round trips and %d B at most", id, n, co, lightRounds, lightBudget)
+				}
+				for _, p := range co.paths {
+					if strings.Contains(p, "/tile/") {
+						t.Errorf("article %q of %d: the reader read %s; the proof carries the leaf", id, n, p)
+					}
 				}
 			}
 			// The newest 50: the same articles, in the same order, as a
@@ -129,7 +135,7 @@ func TestLightArticle(t *testing.T) {
 
 // TestLightReturning: a reader that fetched one article by the light path
 // fetches another after the log grew: the new checkpoint must extend the
-// one it kept, proven from hash tiles beside the index proof, still in 4
+// one it kept, proven from hash tiles beside the index proof, still in 3
 // round trips.
 func TestLightReturning(t *testing.T) {
 	w := newWorld(t)
@@ -224,31 +230,37 @@ func (w *world) proofFrom(h http.Handler, st *store.Store, id string) http.Handl
 	})
 }
 
-// alteredLeaves changes the last byte (a digest's) of every leaf in the
-// entry bundles it serves.
-func alteredLeaves(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.URL.Path, "/tile/entries/") {
-			h.ServeHTTP(rw, r)
-			return
-		}
-		t, err := catalog.ParseTilePath(r.URL.Path[strings.Index(r.URL.Path, "tile/"):])
+// alteredProofs serves, for each index proof, f of the proof's bytes
+// and of the leaf it carries (nil when it carries none).
+func alteredProofs(h http.Handler, f func(proof []byte, leaf *catalog.Leaf) []byte) http.Handler {
+	return onProofs(h, func(rw http.ResponseWriter, r *http.Request, _ string) {
+		proof := record(h, r).Body.Bytes()
+		p, err := index.ParseProof(proof)
 		if err != nil {
 			http.NotFound(rw, r)
 			return
 		}
-		leaves, err := catalog.ParseEntryBundle(record(h, r).Body.Bytes(), t.W)
-		if err != nil {
-			http.NotFound(rw, r)
-			return
+		rw.Write(f(proof, p.Leaf()))
+	})
+}
+
+// withLeaf returns a presence proof with the leaf it carries (the u16
+// length at byte 10 and the bytes after it) replaced by leaf.
+func withLeaf(proof, leaf []byte) []byte {
+	n := int(binary.BigEndian.Uint16(proof[10:]))
+	b := append([]byte(nil), proof[:10]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(leaf)))
+	b = append(b, leaf...)
+	return append(b, proof[12+n:]...)
+}
+
+// leafProofs serves each presence proof with its leaf replaced by f of it.
+func leafProofs(h http.Handler, f func(leaf *catalog.Leaf) []byte) http.Handler {
+	return alteredProofs(h, func(proof []byte, l *catalog.Leaf) []byte {
+		if l == nil {
+			return proof
 		}
-		var out []byte
-		for _, l := range leaves {
-			l = append([]byte(nil), l...)
-			l[len(l)-1] ^= 1
-			out = catalog.AppendEntryBundle(out, l)
-		}
-		rw.Write(out)
+		return withLeaf(proof, f(l))
 	})
 }
 
@@ -259,6 +271,20 @@ func TestLightHostile(t *testing.T) {
 	m := w.honestMirror()
 	older := w.store(step0) // "b" absent, "a" at revision 1
 	other := w.digest(m.st, "d")
+	_, dProof, err := m.st.IndexProof(w.pub.ID(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := index.ParseProof(dProof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	says := func(s string) func(error) bool {
+		return func(err error) bool { return err != nil && strings.Contains(err.Error(), s) }
+	}
+	malformed := func(s string) func(error) bool {
+		return func(err error) bool { return errors.Is(err, index.ErrMalformed) && strings.Contains(err.Error(), s) }
+	}
 	tests := []struct {
 		name string
 		h    http.Handler
@@ -266,9 +292,30 @@ func TestLightHostile(t *testing.T) {
 	}{
 		{"proof of another id", w.proofFrom(m.h, m.st, "d"), func(err error) bool { return errors.Is(err, index.ErrMismatch) }},
 		{"proof against another root", w.proofFrom(m.h, older, ""), func(err error) bool { return errors.Is(err, index.ErrMismatch) }},
-		{"leaf not the proof's", alteredLeaves(m.h), func(err error) bool {
-			return err != nil && strings.Contains(err.Error(), "does not have the hash the index holds")
-		}},
+		// The leaf the proof carries, changed.
+		{"leaf of another id", leafProofs(m.h, func(*catalog.Leaf) []byte { return dp.Leaf().Encode() }), says(`is an article leaf of "d"`)},
+		{"leaf of another revision", leafProofs(m.h, func(l *catalog.Leaf) []byte {
+			l.Revision++
+			return l.Encode()
+		}), func(err error) bool { return errors.Is(err, index.ErrMismatch) }},
+		{"leaf of another bundle", leafProofs(m.h, func(l *catalog.Leaf) []byte {
+			l.Digest = other
+			return l.Encode()
+		}), func(err error) bool { return errors.Is(err, index.ErrMismatch) }},
+		{"leaf truncated", leafProofs(m.h, func(l *catalog.Leaf) []byte { b := l.Encode(); return b[:len(b)-1] }), malformed("wrong length")},
+		{"leaf oversized", leafProofs(m.h, func(l *catalog.Leaf) []byte {
+			return append(l.Encode(), make([]byte, catalog.MaxLeafSize)...)
+		}), malformed("at most")},
+		{"key statement leaf", leafProofs(m.h, func(*catalog.Leaf) []byte {
+			return (&catalog.Leaf{Kind: catalog.KindKeyStatement, Version: 1}).Encode()
+		}), malformed("not an article leaf")},
+		{"proof oversized", alteredProofs(m.h, func(proof []byte, _ *catalog.Leaf) []byte {
+			return append(proof, make([]byte, index.MaxProofSize)...)
+		}), says("exceeds the limit")},
+		{"proof of version 1", alteredProofs(m.h, func(proof []byte, _ *catalog.Leaf) []byte {
+			proof[0] = 1
+			return proof
+		}), malformed("version 1")},
 		{"bundle not the leaf's", wrongArticle(m.h, other), func(err error) bool {
 			return err != nil && strings.Contains(err.Error(), "do not hash to")
 		}},
