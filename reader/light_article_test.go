@@ -560,3 +560,60 @@ func TestLightCostsLongIDs(t *testing.T) {
 		})
 	}
 }
+
+// TestLightLeafBeyondCheckpoint: what only the publisher's key could
+// sign, and every mirror would refuse: a checkpoint whose article index
+// says that "a"'s newest leaf lies beyond the checkpoint's log. The proof
+// verifies against that index and carries a's real leaf, whose bundle the
+// mirror serves; the reader refuses it for the leaf's index alone.
+func TestLightLeafBeyondCheckpoint(t *testing.T) {
+	w := newWorld(t)
+	m := w.honestMirror()
+	_, honest, err := m.st.IndexProof(w.pub.ID(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp, err := index.ParseProof(honest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpReq, _ := http.NewRequest("GET", "/p/"+w.pub.ID()+"/checkpoint", nil)
+	cp, err := catalog.ParseUnverified(record(m.h, cpReq).Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An index of a longer log, whose leaf cp.Size+2 is a's real leaf.
+	var log []*catalog.Leaf
+	for range cp.Size + 2 {
+		log = append(log, &catalog.Leaf{Kind: catalog.KindKeyStatement, Version: 1})
+	}
+	log = append(log, hp.Leaf())
+	x := index.New()
+	if err := x.Apply(ctx, 0, log); err != nil {
+		t.Fatal(err)
+	}
+	p, err := x.Prove(ctx, "a", index.LeafSlice(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := *cp
+	forged.Index = x.Root()
+	signed, err := forged.Sign(w.pub.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/checkpoint"):
+			rw.Write(signed)
+		case strings.Contains(r.URL.Path, "/index/"):
+			rw.Write(p.Encode())
+		default:
+			m.h.ServeHTTP(rw, r)
+		}
+	})
+	_, err = w.lightClient(t.TempDir(), serve(t, h)).Fetch(ctx, "a")
+	if err == nil || !strings.Contains(err.Error(), "beyond the checkpoint's") {
+		t.Fatalf("err = %v, want the leaf refused as beyond the checkpoint", err)
+	}
+}
