@@ -15,14 +15,14 @@ import (
 )
 
 // The light path. A reader that keeps no copy of the log fetches one
-// article in four sequential round trips, whatever the log's size:
+// article in three sequential round trips, whatever the log's size:
 //
 //  1. the key statement and the checkpoint, in parallel;
 //  2. the article's index proof against the checkpoint's index root
-//     (p/PUB/index/SIZE/ID), and, when the reader holds an older
-//     checkpoint, the hash tiles that prove the new one extends it;
-//  3. the entry bundle that holds the leaf the proof names;
-//  4. the bundle that leaf names.
+//     (p/PUB/index/SIZE/ID), which carries the article's newest leaf,
+//     and, when the reader holds an older checkpoint, the hash tiles that
+//     prove the new one extends it;
+//  3. the bundle that leaf names.
 //
 // The newest K articles are read from the log's last leaves instead
 // (Client.Newest): the entry bundles at its end and the hash tiles that
@@ -55,7 +55,7 @@ var errMoved = errors.New("the mirror's checkpoint moved on during the fetch")
 func indexRoot(cp *catalog.Checkpoint) tlog.Hash { return cp.Index }
 
 // lightArticle verifies article id of a's checkpoint through its index
-// proof and the one leaf it names, then fetches its bundle unless it is
+// proof and the one leaf it carries, then fetches its bundle unless it is
 // withdrawn or st keeps it. held, signed as heldSigned, is the newest
 // checkpoint the reader verified (nil for none): a's must extend it, which
 // the hash tiles prove alongside the index proof. It sets a.article and
@@ -88,7 +88,13 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 	if err != nil {
 		return err
 	}
-	v, ok, err := artindex.Verify(indexRoot(a.cp), id, proof)
+	p, err := artindex.ParseProof(proof)
+	if err != nil {
+		return fmt.Errorf("index proof of %q: %w", id, err)
+	}
+	// The proof binds its leaf to the root: the leaf hashes to the value
+	// the index holds for id, and is a bundle or retraction leaf of id.
+	v, ok, err := p.Verify(indexRoot(a.cp), id)
 	if err != nil {
 		return fmt.Errorf("index proof of %q: %w", id, err)
 	}
@@ -98,25 +104,12 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 	if v.Leaf >= a.cp.Size {
 		return fmt.Errorf("index proof of %q names leaf %d, beyond the checkpoint's %d leaves", id, v.Leaf, a.cp.Size)
 	}
-	// Round trip 3: the entry bundle that holds the leaf.
-	t := entryTile(v.Leaf, a.cp.Size)
-	body, err := get(pub+"/"+catalog.TilePath(t), int64(t.W)*(2+catalog.MaxLeafSize))
-	if err != nil {
-		return err
-	}
-	leaves, err := catalog.ParseEntryBundle(body, t.W)
-	if err != nil {
-		return fmt.Errorf("entry bundle %d: %w", t.N, err)
-	}
-	l, err := v.CheckLeaf(id, leaves[v.Leaf%catalog.TileWidth])
-	if err != nil {
-		return err
-	}
+	l := p.Leaf()
 	a.article = articleOf(l, v.Leaf)
 	if a.article.Retracted {
 		return nil
 	}
-	// Round trip 4: the bundle.
+	// Round trip 3: the bundle.
 	err = c.fetchBundle(get, st, a)
 	if errors.Is(err, ErrWithheld) && movedOn(get, pub, a) {
 		// A newer revision came since the checkpoint (which a cache in
@@ -132,13 +125,6 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 func movedOn(get getter, pub string, a *attempt) bool {
 	cp, err := get(pub+"/checkpoint", catalog.MaxCheckpointSize)
 	return err == nil && !bytes.Equal(cp, a.checkpoint)
-}
-
-// entryTile returns the entry bundle of a log of size leaves that holds
-// leaf n: partial if it is the last and the log does not fill it.
-func entryTile(n, size int64) tlog.Tile {
-	N := n / catalog.TileWidth
-	return tlog.Tile{H: catalog.TileHeight, L: -1, N: N, W: int(min(catalog.TileWidth, size-N*catalog.TileWidth))}
 }
 
 // articleOf returns the state that article leaf l, at index n, gives its

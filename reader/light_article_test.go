@@ -2,6 +2,7 @@ package reader_test
 
 import (
 	"bufio"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/catalog/index"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -24,10 +26,10 @@ import (
 	"github.com/samizdat-news/samizdat/reader"
 )
 
-// TestLightCosts: a new reader's first article costs at most 4 sequential
+// TestLightCosts: a new reader's first article costs at most 3 sequential
 // round trips and 32 KiB beyond its bundle, at 1,000 and at 100,000
-// articles: the statement and checkpoint, the index proof, the entry
-// bundle holding the article's leaf, the bundle. Its list of the newest
+// articles: the statement and checkpoint, the index proof (which carries
+// the article's leaf), the bundle; no entry bundle. Its list of the newest
 // 50 articles reads the log's last leaves and the hash tiles that tie
 // them to the checkpoint, in 2 round trips.
 func TestLightCosts(t *testing.T) {
@@ -66,6 +68,11 @@ func TestLightCosts(t *testing.T) {
 				t.Logf("article %q of %d: %s: %v", id, n, co, co.spans())
 				if co.rounds > lightRounds || co.bytes > lightBudget {
 					t.Errorf("article %q of %d cost %s: want %d round trips and %d B at most", id, n, co, lightRounds, lightBudget)
+				}
+				for _, p := range co.paths {
+					if strings.Contains(p, "/tile/") {
+						t.Errorf("article %q of %d: the reader read %s; the proof carries the leaf", id, n, p)
+					}
 				}
 			}
 			// The newest 50: the same articles, in the same order, as a
@@ -129,7 +136,7 @@ func TestLightArticle(t *testing.T) {
 
 // TestLightReturning: a reader that fetched one article by the light path
 // fetches another after the log grew: the new checkpoint must extend the
-// one it kept, proven from hash tiles beside the index proof, still in 4
+// one it kept, proven from hash tiles beside the index proof, still in 3
 // round trips.
 func TestLightReturning(t *testing.T) {
 	w := newWorld(t)
@@ -224,31 +231,37 @@ func (w *world) proofFrom(h http.Handler, st *store.Store, id string) http.Handl
 	})
 }
 
-// alteredLeaves changes the last byte (a digest's) of every leaf in the
-// entry bundles it serves.
-func alteredLeaves(h http.Handler) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.URL.Path, "/tile/entries/") {
-			h.ServeHTTP(rw, r)
-			return
-		}
-		t, err := catalog.ParseTilePath(r.URL.Path[strings.Index(r.URL.Path, "tile/"):])
+// alteredProofs serves, for each index proof, f of the proof's bytes
+// and of the leaf it carries (nil when it carries none).
+func alteredProofs(h http.Handler, f func(proof []byte, leaf *catalog.Leaf) []byte) http.Handler {
+	return onProofs(h, func(rw http.ResponseWriter, r *http.Request, _ string) {
+		proof := record(h, r).Body.Bytes()
+		p, err := index.ParseProof(proof)
 		if err != nil {
 			http.NotFound(rw, r)
 			return
 		}
-		leaves, err := catalog.ParseEntryBundle(record(h, r).Body.Bytes(), t.W)
-		if err != nil {
-			http.NotFound(rw, r)
-			return
+		rw.Write(f(proof, p.Leaf()))
+	})
+}
+
+// withLeaf returns a presence proof with the leaf it carries (the u16
+// length at byte 10 and the bytes after it) replaced by leaf.
+func withLeaf(proof, leaf []byte) []byte {
+	n := int(binary.BigEndian.Uint16(proof[10:]))
+	b := append([]byte(nil), proof[:10]...)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(leaf)))
+	b = append(b, leaf...)
+	return append(b, proof[12+n:]...)
+}
+
+// leafProofs serves each presence proof with its leaf replaced by f of it.
+func leafProofs(h http.Handler, f func(leaf *catalog.Leaf) []byte) http.Handler {
+	return alteredProofs(h, func(proof []byte, l *catalog.Leaf) []byte {
+		if l == nil {
+			return proof
 		}
-		var out []byte
-		for _, l := range leaves {
-			l = append([]byte(nil), l...)
-			l[len(l)-1] ^= 1
-			out = catalog.AppendEntryBundle(out, l)
-		}
-		rw.Write(out)
+		return withLeaf(proof, f(l))
 	})
 }
 
@@ -259,6 +272,20 @@ func TestLightHostile(t *testing.T) {
 	m := w.honestMirror()
 	older := w.store(step0) // "b" absent, "a" at revision 1
 	other := w.digest(m.st, "d")
+	_, dProof, err := m.st.IndexProof(w.pub.ID(), "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dp, err := index.ParseProof(dProof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	says := func(s string) func(error) bool {
+		return func(err error) bool { return err != nil && strings.Contains(err.Error(), s) }
+	}
+	malformed := func(s string) func(error) bool {
+		return func(err error) bool { return errors.Is(err, index.ErrMalformed) && strings.Contains(err.Error(), s) }
+	}
 	tests := []struct {
 		name string
 		h    http.Handler
@@ -266,9 +293,30 @@ func TestLightHostile(t *testing.T) {
 	}{
 		{"proof of another id", w.proofFrom(m.h, m.st, "d"), func(err error) bool { return errors.Is(err, index.ErrMismatch) }},
 		{"proof against another root", w.proofFrom(m.h, older, ""), func(err error) bool { return errors.Is(err, index.ErrMismatch) }},
-		{"leaf not the proof's", alteredLeaves(m.h), func(err error) bool {
-			return err != nil && strings.Contains(err.Error(), "does not have the hash the index holds")
-		}},
+		// The leaf the proof carries, changed.
+		{"leaf of another id", leafProofs(m.h, func(*catalog.Leaf) []byte { return dp.Leaf().Encode() }), says(`is an article leaf of "d"`)},
+		{"leaf of another revision", leafProofs(m.h, func(l *catalog.Leaf) []byte {
+			l.Revision++
+			return l.Encode()
+		}), func(err error) bool { return errors.Is(err, index.ErrMismatch) }},
+		{"leaf of another bundle", leafProofs(m.h, func(l *catalog.Leaf) []byte {
+			l.Digest = other
+			return l.Encode()
+		}), func(err error) bool { return errors.Is(err, index.ErrMismatch) }},
+		{"leaf truncated", leafProofs(m.h, func(l *catalog.Leaf) []byte { b := l.Encode(); return b[:len(b)-1] }), malformed("wrong length")},
+		{"leaf oversized", leafProofs(m.h, func(l *catalog.Leaf) []byte {
+			return append(l.Encode(), make([]byte, catalog.MaxLeafSize)...)
+		}), malformed("at most")},
+		{"key statement leaf", leafProofs(m.h, func(*catalog.Leaf) []byte {
+			return (&catalog.Leaf{Kind: catalog.KindKeyStatement, Version: 1}).Encode()
+		}), malformed("not an article leaf")},
+		{"proof oversized", alteredProofs(m.h, func(proof []byte, _ *catalog.Leaf) []byte {
+			return append(proof, make([]byte, index.MaxProofSize)...)
+		}), says("exceeds the limit")},
+		{"proof of version 1", alteredProofs(m.h, func(proof []byte, _ *catalog.Leaf) []byte {
+			proof[0] = 1
+			return proof
+		}), malformed("version 1")},
 		{"bundle not the leaf's", wrongArticle(m.h, other), func(err error) bool {
 			return err != nil && strings.Contains(err.Error(), "do not hash to")
 		}},
@@ -463,5 +511,109 @@ func TestLightStale(t *testing.T) {
 	}
 	if !r.Light || !r.Stale || r.Age != now.Sub(t1) {
 		t.Fatalf("Light %v, Stale %v, Age %v: want light, stale, %v old", r.Light, r.Stale, r.Age, now.Sub(t1))
+	}
+}
+
+// TestLightCostsLongIDs: TestLightCosts where every id is as long as
+// bundle.MaxIDLen allows, the case where an entry bundle of 256 such
+// leaves (44 KB) broke the 32 KiB budget when the reader fetched it. The
+// article sits in the middle of the log, so its entry bundle would be
+// full. Beyond the bundle the reader now reads the key statement, the
+// checkpoint and one proof, at most index.MaxProofSize, whatever the ids.
+func TestLightCostsLongIDs(t *testing.T) {
+	sizes := []int{1000, 100000}
+	if testing.Short() || raceDetector {
+		sizes = sizes[:1]
+	}
+	long := func(prefix string, i int) string {
+		return fmt.Sprintf("%s-%0*d", prefix, bundle.MaxIDLen-len(prefix)-1, i)
+	}
+	for _, n := range sizes {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			w := newWorld(t)
+			st := w.store(step0)
+			id := long("article", n)
+			w.growIDs(st, n/2, t1.Add(-time.Minute), func(_ int64, i int) string { return long("before", i) })
+			if _, err := w.publisher(st, t1.Add(-time.Minute)).Publish([]publish.Item{item(id, "<p>Long.</p>")}); err != nil {
+				t.Fatal(err)
+			}
+			w.growIDs(st, n-n/2, t1, func(_ int64, i int) string { return long("after", i) })
+			c := w.lightClient(t.TempDir(), serve(t, w.handler(st)))
+			ct := countRequests(c)
+			r, err := c.Fetch(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Light || r.Bundle == nil || r.Bundle.Manifest.ID != id {
+				t.Fatalf("Light %v (%s), bundle %v: want the light path", r.Light, r.FullSync, r.Bundle != nil)
+			}
+			co := ct.costs()
+			t.Logf("article of %d-byte id among %d: %s: %v", len(id), n, co, co.spans())
+			if co.rounds > lightRounds || co.bytes > lightBudget {
+				t.Errorf("cost %s: want %d round trips and %d B at most", co, lightRounds, lightBudget)
+			}
+			for i, p := range co.paths {
+				if strings.Contains(p, "/index/") && co.sizes[i] > index.MaxProofSize {
+					t.Errorf("proof of %d B, above index.MaxProofSize", co.sizes[i])
+				}
+			}
+		})
+	}
+}
+
+// TestLightLeafBeyondCheckpoint: what only the publisher's key could
+// sign, and every mirror would refuse: a checkpoint whose article index
+// says that "a"'s newest leaf lies beyond the checkpoint's log. The proof
+// verifies against that index and carries a's real leaf, whose bundle the
+// mirror serves; the reader refuses it for the leaf's index alone.
+func TestLightLeafBeyondCheckpoint(t *testing.T) {
+	w := newWorld(t)
+	m := w.honestMirror()
+	_, honest, err := m.st.IndexProof(w.pub.ID(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp, err := index.ParseProof(honest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpReq, _ := http.NewRequest("GET", "/p/"+w.pub.ID()+"/checkpoint", nil)
+	cp, err := catalog.ParseUnverified(record(m.h, cpReq).Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An index of a longer log, whose leaf cp.Size+2 is a's real leaf.
+	var log []*catalog.Leaf
+	for range cp.Size + 2 {
+		log = append(log, &catalog.Leaf{Kind: catalog.KindKeyStatement, Version: 1})
+	}
+	log = append(log, hp.Leaf())
+	x := index.New()
+	if err := x.Apply(ctx, 0, log); err != nil {
+		t.Fatal(err)
+	}
+	p, err := x.Prove(ctx, "a", index.LeafSlice(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := *cp
+	forged.Index = x.Root()
+	signed, err := forged.Sign(w.pub.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/checkpoint"):
+			rw.Write(signed)
+		case strings.Contains(r.URL.Path, "/index/"):
+			rw.Write(p.Encode())
+		default:
+			m.h.ServeHTTP(rw, r)
+		}
+	})
+	_, err = w.lightClient(t.TempDir(), serve(t, h)).Fetch(ctx, "a")
+	if err == nil || !strings.Contains(err.Error(), "beyond the checkpoint's") {
+		t.Fatalf("err = %v, want the leaf refused as beyond the checkpoint", err)
 	}
 }

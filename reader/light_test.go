@@ -27,7 +27,7 @@ import (
 // bundle (issue 10): response body bytes, and sequential round trips.
 const (
 	lightBudget = 32 << 10
-	lightRounds = 4
+	lightRounds = 3
 )
 
 // counter is an http.RoundTripper that counts a reader's requests, their

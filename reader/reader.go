@@ -21,8 +21,8 @@
 // A reader that keeps no copy of the log (Config.Full unset, nothing
 // synced yet) takes the light path instead: one article is verified by
 // its index proof against the article index root the checkpoint carries,
-// the one leaf the proof names (in its entry bundle) and its bundle, in
-// four sequential round trips whatever the log's size; the newest
+// which carries the article's newest leaf, and its bundle, in three
+// sequential round trips whatever the log's size; the newest
 // articles (Newest) by the log's last leaves and the hash tiles that tie
 // them to the checkpoint. It keeps the newest checkpoint it verified, and
 // a later one must extend it (hash tiles again, O(log n)). A checkpoint

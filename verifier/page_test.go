@@ -226,6 +226,16 @@ func TestPageReadsAMirror(t *testing.T) {
 		}
 		return b, 0
 	})
+	// A proof whose leaf (u16 length at byte 10, then the leaf) names
+	// another bundle: its digest, the leaf's last 32 bytes, changed.
+	badLeaf := proxy(t, m, func(path string, b []byte) ([]byte, int) {
+		if strings.HasPrefix(path, "/p/"+pubID+"/index/") && len(b) > 12 && b[1] == 1 {
+			b = bytes.Clone(b)
+			n := int(b[10])<<8 | int(b[11])
+			b[11+n] ^= 1
+		}
+		return b, 0
+	})
 	badTile := proxy(t, m, func(path string, b []byte) ([]byte, int) {
 		if strings.HasPrefix(path, "/p/"+pubID+"/tile/entries/") {
 			b = bytes.Clone(b)
@@ -294,6 +304,7 @@ func TestPageReadsAMirror(t *testing.T) {
 				{"a mirror that changes its entry route, which the page does not read", en.ID, []string{tamperedEntry}, "verified", enText, ""},
 				{"withheld bundle", en.ID, []string{withheld}, "failed", enText, "HTTP 404"},
 				{"another article's proof", en.ID, []string{otherArticle}, "failed", faText, "does not match the root"},
+				{"a proof whose leaf names another bundle", en.ID, []string{badLeaf}, "failed", enText, "does not match the root"},
 				{"rollback", en.ID, []string{rollback}, "failed", enText, "rollback"},
 				{"a signed bundle the log does not name", en.ID, []string{substitute}, "failed", "Forged words", "not the one the log names"},
 				{"tampering then honest", en.ID, []string{tampering, honest}, "verified", enText, ""},

@@ -94,17 +94,15 @@ const openLog = async (base, root, signal) => {
 };
 
 // verifyAt runs the light path at one mirror: the log (openLog), the
-// index proof that names the article's newest leaf, that leaf from its
-// entry tile, the bundle and every entry.
+// index proof that carries the article's newest leaf, the bundle and
+// every entry.
 const verifyAt = async (base, root, id, signal) => {
   const pub = root.id, out = await openLog(base, root, signal), cp = out.cp, trust = out.trust;
   if (!cp.index) throw new S.VerifyError('the checkpoint carries no article index, which this page needs');
   const v = await S.verifyIndexProof(cp.index, id, await get(base, `p/${pub}/index/${cp.size}/${id}`, L.indexProof, signal));
   if (!v.present) return { ...out, absent: true };
   if (v.leaf >= cp.size) throw new S.VerifyError(`the index names leaf ${v.leaf}, beyond the log's ${cp.size}`);
-  const w = Number(cp.size - (v.leaf / 256n) * 256n > 256n ? 256n : cp.size - (v.leaf / 256n) * 256n);
-  const tile = S.parseEntryTile(await get(base, `p/${pub}/${S.entryTilePath(v.leaf, cp.size)}`, L.tileWidth * (2 + L.leaf), signal), w);
-  const leaf = await S.checkArticleLeaf(v, id, tile[Number(v.leaf % 256n)]);
+  const leaf = v.article;
   if (leaf.kind === 'retraction') return { ...out, leaf };
   const b = await S.openBundle(await get(base, `b/${leaf.digest}`, L.bundle, signal), trust);
   if (b.digest !== leaf.digest) throw new S.VerifyError('the bundle is not the one the log names');

@@ -17,7 +17,7 @@ const LIMITS = Object.freeze({
   revocations: 64, // keys.MaxRevocations
   leaf: 1 + 1 + 128 + 8 + 32, // catalog.MaxLeafSize
   tileWidth: 256, // catalog.TileWidth
-  indexProof: 8518, // index.MaxProofSize
+  indexProof: 8632, // index.MaxProofSize
   indexSteps: 256, // index.MaxProofSteps
   bundle: 96 << 20, // bundle.DefaultLimits
   manifest: 256 << 10,
@@ -650,18 +650,24 @@ const parseIndexProof = (b) => {
   const bad = (m) => fail(`index proof: malformed: ${m}`);
   if (b.length > LIMITS.indexProof) bad(`${b.length} bytes, more than ${LIMITS.indexProof}`);
   if (b.length < 2) bad('too short');
-  if (b[0] !== 1) bad(`version ${b[0]}, want 1`);
+  if (b[0] !== 2) bad(`version ${b[0]}, this page reads version 2`);
   const p = { kind: b[1] };
   let o = 2, prev = 256;
   if (p.kind === 0) {
     if (b.length !== 2) bad("bytes after an empty index's proof");
     return p;
   } else if (p.kind === 1) {
-    if (b.length < o + 40) bad('too short for a value');
+    // The id's newest leaf itself, whose hash the verifier derives.
+    if (b.length < o + 10) bad('too short for a leaf');
     p.leaf = u64(b, o);
     if (p.leaf > I64) bad('leaf index out of range');
-    p.leafHash = b.subarray(o + 8, o + 40);
-    o += 40;
+    const n = u16(b, o + 8);
+    o += 10;
+    if (n > LIMITS.leaf || n > b.length - o) bad(`leaf of ${n} bytes in ${b.length - o} (at most ${LIMITS.leaf})`);
+    p.leafBytes = b.subarray(o, o + n);
+    try { p.article = parseLeaf(p.leafBytes); } catch (e) { bad(e.message); }
+    if (p.article.kind !== 'bundle' && p.article.kind !== 'retraction') bad(`a ${p.article.kind} leaf, not an article leaf`);
+    o += n;
   } else if (p.kind === 2) {
     if (b.length < o + 35) bad('too short for a branch');
     p.depth = b[o]; p.other = b.subarray(o + 1, o + 33);
@@ -699,8 +705,10 @@ const parseIndexProof = (b) => {
   return p;
 };
 // verifyIndexProof checks an encoded index proof for id against an index
-// root (index.Verify). It returns {present: true, leaf, leafHash} or
-// {present: false}, and throws if the proof proves nothing about id.
+// root (index.Verify). It returns {present: true, leaf, leafHash,
+// article} (the leaf's index, its log hash and the parsed leaf, an
+// article leaf of id) or {present: false}, and throws if the proof proves
+// nothing about id.
 const verifyIndexProof = async (root, id, bytes) => {
   if (!checkID(id)) fail('index proof: invalid article id');
   const p = parseIndexProof(bytes), key = await sha256(te.encode(id));
@@ -710,9 +718,12 @@ const verifyIndexProof = async (root, id, bytes) => {
     return { present: false };
   }
   const up = async (cur, d, sib) => nh(d, prefixOf(key, d), bitOf(key, d) ? await ih(sib, cur) : await ih(cur, sib));
-  let cur;
-  if (p.kind === 1) cur = await nh(256, key, await ih(be(p.leaf, 8), p.leafHash));
-  else {
+  let cur, leafHashOf;
+  if (p.kind === 1) {
+    if (p.article.id !== id) mismatch(`its leaf ${p.leaf} is an article leaf of "${p.article.id}"`);
+    leafHashOf = await leafHash(p.leafBytes);
+    cur = await nh(256, key, await ih(be(p.leaf, 8), leafHashOf));
+  } else {
     const d = p.depth;
     let child = await indexEmptyNode();
     if (p.child) {
@@ -725,10 +736,12 @@ const verifyIndexProof = async (root, id, bytes) => {
   }
   for (const s of p.steps) cur = await up(cur, s.depth, s.hash);
   if (!equal(cur, root)) mismatch('the path does not lead to the root');
-  return p.kind === 1 ? { present: true, leaf: p.leaf, leafHash: p.leafHash } : { present: false };
+  return p.kind === 1 ? { present: true, leaf: p.leaf, leafHash: leafHashOf, article: p.article } : { present: false };
 };
 // checkArticleLeaf checks that leaf is the one an index value names: its
 // hash, and a bundle or retraction leaf of id (index.Value.CheckLeaf).
+// The light path needs it no more (the proof carries the leaf); it checks
+// a leaf read from an entry tile against a proof.
 const checkArticleLeaf = async (value, id, leaf) => {
   if (!equal(await leafHash(leaf), value.leafHash)) fail(`index: leaf does not have the hash the index holds for "${id}"`);
   const l = parseLeaf(leaf);

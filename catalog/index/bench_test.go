@@ -21,6 +21,10 @@ func benchLeaf(i int, rev uint64) *catalog.Leaf {
 	return &catalog.Leaf{Kind: catalog.KindBundle, ID: benchID(i), Revision: rev, Digest: sha256.Sum256([]byte(benchID(i)))}
 }
 
+// benchLeaves reads the log that build applies: leaf i is article i's
+// first revision.
+func benchLeaves(n int64) ([]byte, error) { return benchLeaf(int(n), 1).Encode(), nil }
+
 // build returns an index of n ids, one leaf each, applied in batches of
 // 1000 leaves as a mirror would apply updates.
 func build(tb testing.TB, n int) *index.Index {
@@ -86,7 +90,7 @@ func proofSizes(tb testing.TB, x *index.Index, n int) (present, absent [2]float6
 	const k = 2000
 	for i := range k {
 		for j, id := range []string{benchID(i * n / k), fmt.Sprintf("missing-%d", i)} {
-			p, err := x.Prove(ctx, id)
+			p, err := x.Prove(ctx, id, benchLeaves)
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -149,7 +153,7 @@ func BenchmarkProveVerify(b *testing.B) {
 			b.Run(fmt.Sprintf("ids=%d/present=%v/prove", n, present), func(b *testing.B) {
 				i := 0
 				for b.Loop() {
-					if _, err := x.Prove(ctx, id(i)); err != nil {
+					if _, err := x.Prove(ctx, id(i), benchLeaves); err != nil {
 						b.Fatal(err)
 					}
 					i += 7919
@@ -157,7 +161,7 @@ func BenchmarkProveVerify(b *testing.B) {
 			})
 			var proofs [][]byte
 			for i := range 1000 {
-				p, err := x.Prove(ctx, id(i*7919))
+				p, err := x.Prove(ctx, id(i*7919), benchLeaves)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -189,7 +193,7 @@ func BenchmarkLongestProof(b *testing.B) {
 	longest, steps := 0, 0
 	for b.Loop() {
 		for i := range n {
-			p, err := x.Prove(ctx, benchID(i))
+			p, err := x.Prove(ctx, benchID(i), benchLeaves)
 			if err != nil {
 				b.Fatal(err)
 			}

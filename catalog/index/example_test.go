@@ -25,22 +25,27 @@ func Example() {
 	if err := x.Apply(ctx, 2, log[2:]); err != nil { // an update: leaves 2..2
 		panic(err)
 	}
-	proof, err := x.Prove(ctx, "budget-vote-2026")
+	// A proof carries the id's newest leaf, which the mirror reads from
+	// its log.
+	proof, err := x.Prove(ctx, "budget-vote-2026", index.LeafSlice(log))
 	if err != nil {
 		panic(err)
 	}
 
 	// The reader's side: the root comes from a verified checkpoint.
-	v, ok, err := index.Verify(x.Root(), "budget-vote-2026", proof.Encode())
+	p, err := index.ParseProof(proof.Encode())
+	if err != nil {
+		panic(err)
+	}
+	v, ok, err := p.Verify(x.Root(), "budget-vote-2026")
 	fmt.Println(v.Leaf, ok, err)
-	l, err := v.CheckLeaf("budget-vote-2026", log[2].Encode())
-	fmt.Println(l.Revision, err)
+	fmt.Println(p.Leaf().Kind, p.Leaf().Revision)
 
-	absent, _ := x.Prove(ctx, "never-published")
+	absent, _ := x.Prove(ctx, "never-published", index.LeafSlice(log))
 	_, ok, err = index.Verify(x.Root(), "never-published", absent.Encode())
 	fmt.Println(ok, err)
 	// Output:
 	// 2 true <nil>
-	// 2 <nil>
+	// bundle 2
 	// false <nil>
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"filippo.io/torchwood/prefix"
@@ -29,7 +30,7 @@ func TestForgedAbsenceRefused(t *testing.T) {
 	root := x.Root()
 	for _, id := range []string{"a7", "a42", "a99"} {
 		key := Key(id)
-		p, err := x.Prove(ctx, id)
+		p, err := x.Prove(ctx, id, LeafSlice(leaves))
 		if err != nil || !p.Present {
 			t.Fatal(err)
 		}
@@ -65,5 +66,50 @@ func TestForgedAbsenceRefused(t *testing.T) {
 		if prefix.VerifyNonMembershipProof(hash, key, nodes, root) == nil {
 			t.Logf("torchwood v0.6.1 VerifyNonMembershipProof accepts the forged absence of %q", id)
 		}
+	}
+}
+
+// TestLeafOfAnotherIDRefused forges what a stolen signing key could sign:
+// an index that maps one id's key to another id's leaf. The tree proves
+// that value under the root, so only Verify's check that the leaf is the
+// id's own refuses the proof.
+func TestLeafOfAnotherIDRefused(t *testing.T) {
+	ctx := context.Background()
+	x := New()
+	other := &catalog.Leaf{Kind: catalog.KindBundle, ID: "other", Revision: 1}
+	v := Value{Leaf: 0, Hash: catalog.LeafHash(other.Encode())}
+	root, err := x.write(ctx, []update{{Key("asked"), v}, {Key("b"), Value{Leaf: 1}}}, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := x.prove(ctx, Key("asked"))
+	if err != nil || !p.Present {
+		t.Fatalf("prove: %v %v", p, err)
+	}
+	p.leaf = other
+	_, _, err = Verify(root, "asked", p.Encode())
+	if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), `article leaf of "other"`) {
+		t.Fatalf("proof of %q carrying a leaf of %q: %v, want ErrMismatch naming the leaf's id", "asked", "other", err)
+	}
+	// The same tree, asked through Prove, refuses to make the proof.
+	x.root, x.size = root, 2
+	if _, err := x.Prove(ctx, "asked", LeafSlice([]*catalog.Leaf{other})); err == nil {
+		t.Error("Prove put another id's leaf in a proof")
+	}
+}
+
+// TestProofMadeByHand: a Proof whose exported fields say present, made
+// without Prove, carries no leaf: it encodes to bytes that do not parse
+// and does not verify, rather than panic.
+func TestProofMadeByHand(t *testing.T) {
+	p := &Proof{Present: true, Value: Value{Leaf: 1}}
+	if _, err := ParseProof(p.Encode()); !errors.Is(err, ErrMalformed) {
+		t.Errorf("ParseProof of a hand-made proof: %v, want ErrMalformed", err)
+	}
+	if _, _, err := p.Verify(EmptyRoot(), "a"); !errors.Is(err, ErrMismatch) {
+		t.Errorf("Verify of a hand-made proof: %v, want ErrMismatch", err)
+	}
+	if p.Leaf() != nil {
+		t.Error("a hand-made proof has a leaf")
 	}
 }

@@ -280,9 +280,24 @@ func (x *Index) lookup(ctx context.Context, key [32]byte) (Value, bool, error) {
 	return v, err == nil, err
 }
 
-// Prove returns the proof of id's value, or of its absence, in the index
-// as it is now (its Root).
-func (x *Index) Prove(ctx context.Context, id string) (*Proof, error) {
+// LeafFunc returns leaf n of the log an index was applied from, encoded:
+// Prove puts the leaf that an id's value names in the id's proof.
+type LeafFunc func(n int64) ([]byte, error)
+
+// LeafSlice returns the LeafFunc of a log held in memory.
+func LeafSlice(log []*catalog.Leaf) LeafFunc {
+	return func(n int64) ([]byte, error) {
+		if n < 0 || n >= int64(len(log)) {
+			return nil, fmt.Errorf("index: no leaf %d in a log of %d", n, len(log))
+		}
+		return log[n].Encode(), nil
+	}
+}
+
+// Prove returns the proof of id's value, with the leaf that it names,
+// read through leaf, or of the id's absence, in the index as it is now
+// (its Root). It checks that the leaf is the one the index holds.
+func (x *Index) Prove(ctx context.Context, id string, leaf LeafFunc) (*Proof, error) {
 	if err := bundle.CheckID(id); err != nil {
 		return nil, fmt.Errorf("index: %w", err)
 	}
@@ -294,6 +309,15 @@ func (x *Index) Prove(ctx context.Context, id string) (*Proof, error) {
 	p, err := x.prove(ctx, Key(id))
 	if err != nil {
 		return nil, fmt.Errorf("index: proof of %q: %w", id, err)
+	}
+	if p.Present {
+		raw, err := leaf(p.Value.Leaf)
+		if err != nil {
+			return nil, fmt.Errorf("index: proof of %q: leaf %d: %w", id, p.Value.Leaf, err)
+		}
+		if p.leaf, err = p.Value.CheckLeaf(id, raw); err != nil {
+			return nil, fmt.Errorf("index: proof of %q: the log's leaf %d is not the one the index holds: %w", id, p.Value.Leaf, err)
+		}
 	}
 	return p, nil
 }

@@ -1,6 +1,7 @@
 package index_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -44,18 +45,21 @@ func (m model) apply(from int64, leaves []*catalog.Leaf) {
 
 // checkAgainst checks that every id of m proves its value under x's root,
 // and that each id in absent proves absent.
-func checkAgainst(t *testing.T, x *index.Index, m model, absent []string) {
+func checkAgainst(t *testing.T, x *index.Index, log []*catalog.Leaf, m model, absent []string) {
 	t.Helper()
 	ctx := context.Background()
 	root := x.Root()
 	for id, want := range m {
-		p, err := x.Prove(ctx, id)
+		p, err := x.Prove(ctx, id, index.LeafSlice(log))
 		if err != nil {
 			t.Fatalf("Prove(%q): %v", id, err)
 		}
 		got, ok, err := index.Verify(root, id, p.Encode())
 		if err != nil || !ok || got != want {
 			t.Fatalf("Verify(%q) = %+v, %v, %v; want %+v", id, got, ok, err, want)
+		}
+		if l := p.Leaf(); l == nil || !bytes.Equal(l.Encode(), log[want.Leaf].Encode()) {
+			t.Fatalf("proof of %q carries leaf %+v, want leaf %d %+v", id, l, want.Leaf, log[want.Leaf])
 		}
 		if v, ok, err := x.Lookup(ctx, id); err != nil || !ok || v != want {
 			t.Fatalf("Lookup(%q) = %+v, %v, %v; want %+v", id, v, ok, err, want)
@@ -65,9 +69,12 @@ func checkAgainst(t *testing.T, x *index.Index, m model, absent []string) {
 		if _, ok := m[id]; ok {
 			continue
 		}
-		p, err := x.Prove(ctx, id)
+		p, err := x.Prove(ctx, id, index.LeafSlice(log))
 		if err != nil {
 			t.Fatalf("Prove(%q): %v", id, err)
+		}
+		if p.Leaf() != nil {
+			t.Fatalf("proof of absent %q carries a leaf", id)
 		}
 		if _, ok, err := index.Verify(root, id, p.Encode()); err != nil || ok {
 			t.Fatalf("Verify(absent %q) = %v, %v; want absent", id, ok, err)
@@ -103,7 +110,7 @@ func TestApply(t *testing.T) {
 			for id, n := range tt.want {
 				m[id] = index.Value{Leaf: n, Hash: catalog.LeafHash(tt.leaves[n].Encode())}
 			}
-			checkAgainst(t, x, m, []string{"a", "b", "q", "absent", "x.y_z-0", "zzz"})
+			checkAgainst(t, x, tt.leaves, m, []string{"a", "b", "q", "absent", "x.y_z-0", "zzz"})
 			if len(tt.want) == 0 && x.Root() != index.EmptyRoot() {
 				t.Errorf("root %s of an index without articles, want the empty root %s", x.Root(), index.EmptyRoot())
 			}
@@ -173,8 +180,8 @@ func TestAbsentBesideOnlyChild(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.apply(0, leaves)
-		checkAgainst(t, x, m, tc.absent)
-		checkAgainst(t, x, m, tc.present[:0])
+		checkAgainst(t, x, leaves, m, tc.absent)
+		checkAgainst(t, x, leaves, m, tc.present[:0])
 	}
 }
 
@@ -242,7 +249,7 @@ func TestReopen(t *testing.T) {
 	m := model{}
 	m.apply(0, first)
 	m.apply(3, []*catalog.Leaf{bundleLeaf("a", 2)})
-	checkAgainst(t, y, m, []string{"c"})
+	checkAgainst(t, y, append(first, bundleLeaf("a", 2)), m, []string{"c"})
 	// Records per leaf: one value, the leaf node, and at most one new
 	// inner node per new id; a store never holds more.
 	if n := s.Len(); n > 1+2+3*len(m) {
@@ -291,7 +298,8 @@ func TestBrokenStore(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := x.Apply(ctx, 0, []*catalog.Leaf{bundleLeaf("a", 1), bundleLeaf("b", 1), bundleLeaf("c", 1)}); err != nil {
+			leaves := []*catalog.Leaf{bundleLeaf("a", 1), bundleLeaf("b", 1), bundleLeaf("c", 1)}
+			if err := x.Apply(ctx, 0, leaves); err != nil {
 				t.Fatal(err)
 			}
 			b := brokenStore{s, tc.key, tc.mangle}
@@ -299,7 +307,7 @@ func TestBrokenStore(t *testing.T) {
 			if err != nil {
 				return // refused at open
 			}
-			_, errP := y.Prove(ctx, "a")
+			_, errP := y.Prove(ctx, "a", index.LeafSlice(leaves))
 			errA := y.Apply(ctx, 3, []*catalog.Leaf{bundleLeaf("d", 1)})
 			if errP == nil && errA == nil {
 				t.Error("a damaged store went unnoticed")
@@ -384,9 +392,9 @@ func TestProperty(t *testing.T) {
 		for i := range 20 {
 			absent = append(absent, fmt.Sprintf("art-%d", ids+i), fmt.Sprintf("art-%d", rng.IntN(ids)))
 		}
-		checkAgainst(t, x, m, absent)
+		checkAgainst(t, x, log, m, absent)
 		if round%8 == 0 {
-			checkTamper(t, x, m, absent[:4])
+			checkTamper(t, x, log, m, absent[:4])
 		}
 	}
 	// The whole log in one batch gives the same index.
@@ -400,7 +408,7 @@ func TestProperty(t *testing.T) {
 }
 
 // checkTamper flips every bit of some proofs and of the root.
-func checkTamper(t *testing.T, x *index.Index, m model, absent []string) {
+func checkTamper(t *testing.T, x *index.Index, log []*catalog.Leaf, m model, absent []string) {
 	t.Helper()
 	ctx := context.Background()
 	root := x.Root()
@@ -413,7 +421,7 @@ func checkTamper(t *testing.T, x *index.Index, m model, absent []string) {
 	}
 	ids = append(ids, absent...)
 	for _, id := range ids {
-		p, err := x.Prove(ctx, id)
+		p, err := x.Prove(ctx, id, index.LeafSlice(log))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -487,7 +495,7 @@ func TestStoreFailure(t *testing.T) {
 	if err := x.Apply(ctx, 2, []*catalog.Leaf{bundleLeaf("c", 1)}); err == nil {
 		t.Error("Apply after a store failure succeeded")
 	}
-	if _, err := x.Prove(ctx, "a"); err == nil {
+	if _, err := x.Prove(ctx, "a", index.LeafSlice([]*catalog.Leaf{bundleLeaf("a", 1)})); err == nil {
 		t.Error("Prove after a store failure succeeded")
 	}
 	if _, _, err := x.Lookup(ctx, "a"); err == nil {

@@ -27,13 +27,13 @@ func testIndex(t *testing.T) (x *Index, present, absent *Proof, presentID, absen
 		t.Fatal(err)
 	}
 	presentID = "p7"
-	present, err := x.Prove(ctx, presentID)
+	present, err := x.Prove(ctx, presentID, LeafSlice(leaves))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; ; i++ {
 		absentID = fmt.Sprintf("q%d", i)
-		if absent, err = x.Prove(ctx, absentID); err != nil {
+		if absent, err = x.Prove(ctx, absentID, LeafSlice(leaves)); err != nil {
 			t.Fatal(err)
 		}
 		if absent.depth > 0 && absent.child.IsLeaf() {
@@ -58,8 +58,18 @@ func TestParseProofRefuses(t *testing.T) {
 		{"version", mod(pe, func(b []byte) []byte { b[0] = 0; return b }), "version 0"},
 		{"kind", mod(pe, func(b []byte) []byte { b[1] = 9; return b }), "kind 9"},
 		{"too large", make([]byte, MaxProofSize+1), "more than"},
-		{"empty index with bytes", []byte{1, 0, 0}, "after an empty index's proof"},
+		{"empty index with bytes", []byte{ProofVersion, 0, 0}, "after an empty index's proof"},
 		{"negative leaf", mod(pe, func(b []byte) []byte { b[2] = 0x80; return b }), "leaf index out of range"},
+		{"no leaf length", pe[:11], "too short for a leaf"},
+		{"leaf longer than any", mod(pe, func(b []byte) []byte { binary.BigEndian.PutUint16(b[10:], catalog.MaxLeafSize+1); return b }), "at most"},
+		{"leaf beyond the proof", pe[:12+3], "leaf of"},
+		{"leaf truncated", mod(pe, func(b []byte) []byte { b[11]--; return b }), "wrong length"},
+		{"statement leaf", func() []byte {
+			p := *present
+			p.leaf = &catalog.Leaf{Kind: catalog.KindKeyStatement, Version: 1}
+			return p.Encode()
+		}(), "not an article leaf"},
+		{"leaf id length", mod(pe, func(b []byte) []byte { b[13] = 0xff; return b }), "wrong length"},
 		{"count too high", mod(pe, func(b []byte) []byte { b[stepsAt-1]++; return b }), "steps in"},
 		{"count too low", mod(pe, func(b []byte) []byte { b[stepsAt-1]--; return b }), "steps in"},
 		{"no steps", mod(pe[:stepsAt], func(b []byte) []byte { b[stepsAt-2], b[stepsAt-1] = 0, 0; return b }), "no path to the root"},

@@ -9,6 +9,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/samizdat-news/samizdat/bundle"
+	"github.com/samizdat-news/samizdat/catalog"
 )
 
 // Limits of a proof. A key is 256 bits and every inner node on a key's
@@ -17,20 +18,25 @@ import (
 const (
 	// MaxProofSteps bounds the steps (sibling hashes) in a proof.
 	MaxProofSteps = 256
-	// MaxProofSize bounds an encoded proof: an absence proof with the
-	// longest branch (2+1+32+2+32+32 bytes) and 255 steps of 33 bytes.
-	MaxProofSize = 2 + 1 + 32 + 2 + 32 + 32 + 2 + (MaxProofSteps-1)*stepSize
+	// MaxProofSize bounds an encoded proof: the larger of an absence
+	// proof with the longest branch (2+1+32+2+32+32 bytes) and 255 steps,
+	// and a presence proof with the longest leaf (2+8+2+catalog.MaxLeafSize
+	// bytes) and 256 steps, steps being 33 bytes and the count 2.
+	MaxProofSize = max(2+1+32+2+32+32+2+(MaxProofSteps-1)*stepSize,
+		2+8+2+catalog.MaxLeafSize+2+MaxProofSteps*stepSize)
 
 	stepSize = 1 + 32 // depth, hash
 )
 
-// ProofVersion is the first byte of an encoded proof.
-const ProofVersion = 1
+// ProofVersion is the first byte of an encoded proof. Version 2 carries
+// the id's newest leaf itself in a presence proof, where version 1
+// carried its hash, so that a reader needs no entry bundle to read it.
+const ProofVersion = 2
 
 // The kinds of proof, its second byte.
 const (
 	kindEmpty   = 0 // the index is empty, so the id is absent
-	kindPresent = 1 // the id's leaf and the path from it to the root
+	kindPresent = 1 // the id's newest leaf and the path from it to the root
 	kindAbsent  = 2 // the branch where the id's path ends, and its path
 )
 
@@ -49,14 +55,17 @@ type step struct {
 	hash  [32]byte
 }
 
-// Proof shows an article id's value in an index with a given root, or that
-// the id is absent from it. Its bytes (Encode) are the format; it holds no
-// node labels that a verifier can derive from the key, so that every bit
-// of an encoded proof matters. A Proof is not changed after it is made and
-// is safe for concurrent use.
+// Proof shows an article id's value in an index with a given root, with
+// the log leaf that value names, or that the id is absent from the index.
+// Its bytes (Encode) are the format; it holds nothing that a verifier can
+// derive (node labels from the key, the leaf's hash from the leaf), so
+// that every bit of an encoded proof matters. A Proof is not changed after
+// it is made and is safe for concurrent use.
 type Proof struct {
 	Present bool  // the id has a value
-	Value   Value // the value, when Present
+	Value   Value // the value, when Present: Value.Hash is the leaf's log hash
+
+	leaf *catalog.Leaf // when Present: the leaf Value names, an article leaf
 
 	empty bool   // absent from the empty index
 	path  []step // from the bottom up: the leaf's or the branch's path
@@ -74,14 +83,31 @@ type Proof struct {
 // Len returns the number of steps in the proof's path.
 func (p *Proof) Len() int { return len(p.path) }
 
+// Leaf returns the leaf a presence proof carries, a bundle or retraction
+// leaf: the id's newest as of the index's root once Verify accepts the
+// proof for that id. It returns nil for a proof of absence.
+func (p *Proof) Leaf() *catalog.Leaf {
+	if p.leaf == nil {
+		return nil
+	}
+	l := *p.leaf
+	return &l
+}
+
 // Encode returns the proof's binary form (FORMAT.md, "Article index").
 func (p *Proof) Encode() []byte {
-	b := make([]byte, 0, 2+40+2+len(p.path)*stepSize)
+	b := make([]byte, 0, 2+8+2+catalog.MaxLeafSize+2+len(p.path)*stepSize)
 	b = append(b, ProofVersion)
 	switch {
 	case p.Present:
+		var leaf []byte // none in a Proof made by hand, which then does not parse
+		if p.leaf != nil {
+			leaf = p.leaf.Encode()
+		}
 		b = append(b, kindPresent)
-		b = append(b, p.Value.encode()...)
+		b = binary.BigEndian.AppendUint64(b, uint64(p.Value.Leaf))
+		b = binary.BigEndian.AppendUint16(b, uint16(len(leaf)))
+		b = append(b, leaf...)
 	case p.empty:
 		return append(b, kindEmpty)
 	default:
@@ -113,7 +139,7 @@ func ParseProof(b []byte) (*Proof, error) {
 		return bad("too short")
 	}
 	if b[0] != ProofVersion {
-		return bad("version %d, want %d", b[0], ProofVersion)
+		return bad("version %d, this reader reads version %d", b[0], ProofVersion)
 	}
 	p := &Proof{}
 	kind := b[1]
@@ -127,15 +153,27 @@ func ParseProof(b []byte) (*Proof, error) {
 		return p, nil
 	case kindPresent:
 		p.Present = true
-		if len(b) < 40 {
-			return bad("too short for a value")
+		if len(b) < 8+2 {
+			return bad("too short for a leaf")
 		}
 		p.Value.Leaf = int64(binary.BigEndian.Uint64(b))
 		if p.Value.Leaf < 0 {
 			return bad("leaf index out of range")
 		}
-		copy(p.Value.Hash[:], b[8:40])
-		b = b[40:]
+		n := int(binary.BigEndian.Uint16(b[8:]))
+		b = b[10:]
+		if n > catalog.MaxLeafSize || n > len(b) {
+			return bad("leaf of %d bytes in %d (at most %d)", n, len(b), catalog.MaxLeafSize)
+		}
+		l, err := catalog.ParseLeaf(b[:n])
+		if err != nil {
+			return bad("%v", err)
+		}
+		if l.Kind != catalog.KindBundle && l.Kind != catalog.KindRetraction {
+			return bad("a %s leaf, not an article leaf", l.Kind)
+		}
+		p.leaf, p.Value.Hash = l, catalog.LeafHash(b[:n])
+		b = b[n:]
 	case kindAbsent:
 		if len(b) < 1+32 {
 			return bad("too short for a branch")
@@ -256,6 +294,14 @@ func (p *Proof) Verify(root tlog.Hash, id string) (Value, bool, error) {
 		}
 		return Value{}, false, nil
 	case p.Present:
+		// The leaf is the id's: an index maps only an id's own leaves to
+		// its key, but one signed by a stolen key need not.
+		if p.leaf == nil {
+			return mismatch("the proof carries no leaf")
+		}
+		if p.leaf.ID != id {
+			return mismatch("its leaf %d is an article leaf of %q", p.Value.Leaf, p.leaf.ID)
+		}
 		for _, s := range p.path {
 			nodes = append(nodes, sibling(key, s))
 		}
@@ -292,7 +338,9 @@ func (p *Proof) Verify(root tlog.Hash, id string) (Value, bool, error) {
 
 // Verify parses an encoded proof and checks it for id against root: it
 // returns the id's value and true, or false if the proof shows the id
-// absent, or an error wrapping ErrMalformed or ErrMismatch.
+// absent, or an error wrapping ErrMalformed or ErrMismatch. A caller that
+// wants the leaf the value names (Proof.Leaf) calls ParseProof and
+// Proof.Verify instead.
 func Verify(root tlog.Hash, id string, proof []byte) (Value, bool, error) {
 	p, err := ParseProof(proof)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -102,7 +103,7 @@ func makeVectors(t *testing.T) *vectors {
 			t.Fatal(err)
 		}
 		for _, id := range vectorIDs {
-			p, err := y.Prove(ctx, id)
+			p, err := y.Prove(ctx, id, index.LeafSlice(leaves))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -129,21 +130,40 @@ func makeVectors(t *testing.T) *vectors {
 		return hex.EncodeToString(f(append([]byte(nil), b...)))
 	}
 	present, absent := proofOf("first-article"), proofOf("never")
+	// withLeaf returns the present proof with its leaf (bytes 12 to 12+n,
+	// n the u16 at 10) replaced by leaf, length and all.
+	withLeaf := func(leaf []byte) string {
+		n := int(binary.BigEndian.Uint16(present[10:]))
+		b := append([]byte(nil), present[:10]...)
+		b = binary.BigEndian.AppendUint16(b, uint16(len(leaf)))
+		b = append(b, leaf...)
+		return hex.EncodeToString(append(b, present[12+n:]...))
+	}
+	leaf3 := leaves[3].Encode() // first-article's newest leaf, revision 2
 	v.Invalid = []vectorInvalid{
 		{full, "first-article", "", "empty"},
-		{full, "first-article", mod(present, func(b []byte) []byte { b[0] = 2; return b }), "version 2"},
+		{full, "first-article", mod(present, func(b []byte) []byte { b[0] = 1; return b }), "version 1 (the leaf's hash, not the leaf)"},
 		{full, "first-article", mod(present, func(b []byte) []byte { b[1] = 3; return b }), "kind 3"},
 		{full, "first-article", mod(present, func(b []byte) []byte { return append(b, 0) }), "trailing byte"},
 		{full, "first-article", mod(present, func(b []byte) []byte { return b[:len(b)-1] }), "one byte short"},
 		{full, "first-article", mod(present, func(b []byte) []byte { b[9] ^= 1; return b }), "wrong leaf index"},
 		{full, "first-article", mod(present, func(b []byte) []byte { b[len(b)-1] ^= 0x80; return b }), "wrong sibling hash"},
 		{full, "first-article", mod(present, func(b []byte) []byte { b[len(b)-33] = 1; return b }), "top step not at the root"},
+		{full, "first-article", withLeaf(leaves[1].Encode()), "the id's older revision as its leaf"},
+		{full, "first-article", withLeaf(leaves[2].Encode()), "another id's leaf"},
+		{full, "first-article", withLeaf(leaves[0].Encode()), "a key statement leaf"},
+		{full, "first-article", withLeaf(append(leaf3[:len(leaf3)-1:len(leaf3)-1], leaf3[len(leaf3)-1]^1)), "the leaf with its digest changed"},
+		{full, "first-article", withLeaf(leaf3[:len(leaf3)-1]), "the leaf one byte short"},
+		{full, "first-article", withLeaf(append(leaf3, 0)), "the leaf with a byte more"},
+		{full, "first-article", withLeaf(nil), "an empty leaf"},
+		{full, "first-article", withLeaf(make([]byte, catalog.MaxLeafSize+1)), "a leaf longer than the longest"},
+		{full, "first-article", mod(present, func(b []byte) []byte { b[10], b[11] = 0xff, 0xff; return b }), "leaf length beyond the proof"},
 		{full, "second", hex.EncodeToString(present), "another id's proof"},
 		{full, "first-article", hex.EncodeToString(absent), "an absent id's proof for a present id"},
 		{full, "never", mod(absent, func(b []byte) []byte { b[2] ^= 1; return b }), "wrong branch depth"},
 		{full, "never", mod(absent, func(b []byte) []byte { b[3] ^= 1; return b }), "wrong branch sibling hash"},
-		{full, "first-article", "0100", "empty index's proof for a non-empty index"},
-		{full, "never", "0102", "absence proof without a branch"},
+		{full, "first-article", "0200", "empty index's proof for a non-empty index"},
+		{full, "never", "0202", "absence proof without a branch"},
 	}
 	return v
 }
@@ -221,7 +241,12 @@ func checkVectors(t *testing.T, v *vectors) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		val, ok, err := index.Verify(roots[vp.Size], vp.ID, b)
+		p, err := index.ParseProof(b)
+		if err != nil {
+			t.Errorf("proof of %q at size %d: %v", vp.ID, vp.Size, err)
+			continue
+		}
+		val, ok, err := p.Verify(roots[vp.Size], vp.ID)
 		if err != nil || ok != vp.Present {
 			t.Errorf("proof of %q at size %d: present %v, %v; vector says present %v", vp.ID, vp.Size, ok, err, vp.Present)
 			continue
@@ -229,11 +254,8 @@ func checkVectors(t *testing.T, v *vectors) {
 		if ok && (val.Leaf != vp.Leaf || val.Hash.String() != vp.LeafHash) {
 			t.Errorf("proof of %q at size %d gives %+v, vector says leaf %d hash %s", vp.ID, vp.Size, val, vp.Leaf, vp.LeafHash)
 		}
-		if ok {
-			raw, _ := hex.DecodeString(v.Leaves[val.Leaf])
-			if _, err := val.CheckLeaf(vp.ID, raw); err != nil {
-				t.Errorf("proof of %q at size %d names leaf %d: %v", vp.ID, vp.Size, val.Leaf, err)
-			}
+		if ok && hex.EncodeToString(p.Leaf().Encode()) != v.Leaves[val.Leaf] {
+			t.Errorf("proof of %q at size %d carries leaf %x, not the log's leaf %d", vp.ID, vp.Size, p.Leaf().Encode(), val.Leaf)
 		}
 	}
 	for _, iv := range v.Invalid {

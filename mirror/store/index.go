@@ -188,8 +188,9 @@ func (s *Store) NextIndex(pub string, leaves [][]byte) (tlog.Hash, error) {
 }
 
 // IndexProof returns the encoded proof (index.ParseProof) of the article
-// id's newest leaf, or of its absence, in the article index that the
-// store's checkpoint of the publisher carries, and that checkpoint's size.
+// id's newest leaf, which it carries, or of the id's absence, in the
+// article index that the store's checkpoint of the publisher carries, and
+// that checkpoint's size.
 // It returns ErrNotFound for a publisher not stored and ErrNoIndex when the
 // checkpoint carries no index.
 func (s *Store) IndexProof(pub, id string) (size int64, proof []byte, err error) {
@@ -238,7 +239,18 @@ func (s *Store) indexProof(pub, id string, size int64) (proof []byte, at int64, 
 				return fmt.Errorf("%w: publisher %s: the index of size %d (the checkpoint's is %d): %v", ErrNotFound, pub, size, cp.Size, err)
 			}
 		}
-		pr, err := x.Prove(context.Background(), id)
+		lb := pb.Bucket(bktLeaves)
+		leaf := func(n int64) ([]byte, error) {
+			var raw []byte
+			if lb != nil && n >= 0 {
+				raw = lb.Get(u64(uint64(n)))
+			}
+			if raw == nil {
+				return nil, fmt.Errorf("store: publisher %s: leaf %d is missing (damaged store)", pub, n)
+			}
+			return bytes.Clone(raw), nil
+		}
+		pr, err := x.Prove(context.Background(), id, leaf)
 		if err != nil {
 			return fmt.Errorf("store: %w", err)
 		}

@@ -73,7 +73,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) index.Store) {
 			wg.Go(func() {
 				for i := g; i < 400; i += 4 {
 					id := fmt.Sprintf("a%d", i)
-					p, err := y.Prove(ctx, id)
+					p, err := y.Prove(ctx, id, index.LeafSlice(leaves))
 					if err != nil {
 						errs <- err
 						return
