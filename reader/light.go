@@ -46,6 +46,11 @@ const (
 // serves no index proofs.
 var errFallback = errors.New("no per-article proof")
 
+// errNoProofs is the fallback of a mirror that serves no index proofs:
+// another mirror may serve them, so the race asks the others before it
+// syncs the whole log from this one.
+var errNoProofs = fmt.Errorf("%w: the mirror serves no index proofs", errFallback)
+
 // errMoved says a mirror's checkpoint moved on while the reader asked for
 // a proof against the one it served: the attempt starts again.
 var errMoved = errors.New("the mirror's checkpoint moved on during the fetch")
@@ -80,7 +85,7 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 		if movedOn(get, pub, a) {
 			return errMoved
 		}
-		return fmt.Errorf("%w: the mirror serves no index proofs (%s)", errFallback, es.status)
+		return fmt.Errorf("%w (%s)", errNoProofs, es.status)
 	}
 	if consErr != nil {
 		return consErr
