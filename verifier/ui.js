@@ -254,12 +254,12 @@ const clean = (body) => {
       if (DROP.has(tag)) { c.remove(); continue; }
       walk(c);
       if (!KEEP.has(tag)) { c.replaceWith(...c.childNodes); continue; }
-      const src = c.getAttribute('data-verified');
+      const verified = c.getAttribute('data-verified');
       for (const a of [...c.attributes]) {
         if (!(ATTRS.includes(a.name) ||
           (a.name === 'href' && tag === 'a' && /^(https?:|mailto:)/i.test(a.value.trim())))) c.removeAttribute(a.name);
       }
-      if (tag === 'img') c.setAttribute('src', src);
+      if (tag === 'img') c.setAttribute('src', verified);
     }
   };
   walk(body);

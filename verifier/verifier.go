@@ -98,9 +98,10 @@ func buildScript() (string, error) {
 }
 
 // minify drops from JavaScript source its // comments, blank lines,
-// each line's leading indentation and the line breaks after a ; { or ,
-// (after which automatic semicolon insertion never inserts one), and
-// keeps every other line break (where it might). It reads the source
+// each line's leading indentation, the spaces between tokens that do not
+// need one (dropSpaces), and the line breaks after a ; { or , (after
+// which automatic semicolon insertion never inserts one), and keeps every
+// other line break (where it might). It reads the source
 // with a small lexer (strings, template literals with their ${}
 // substitutions, regular expressions, comments) and fails if a string,
 // template literal or regular expression spans lines: stripping a line
@@ -132,6 +133,7 @@ func minify(name, js string) (string, error) {
 			line = strings.TrimLeft(line, " \t")
 		}
 		end := len(line) // where a // comment starts
+		var spaces []int // the spaces and tabs between tokens of code
 	scan:
 		for i := 0; i < len(line); i++ {
 			c := line[i]
@@ -183,14 +185,20 @@ func minify(name, js string) (string, error) {
 					}
 					operand = !exprKeywords[line[i:j]]
 					i = j - 1
-				case c != ' ' && c != '\t' && c != '\n' && c != '\r':
+				case c == ' ' || c == '\t':
+					spaces = append(spaces, i)
+				case c != '\n' && c != '\r':
 					operand = false
 				}
 			}
 		}
 		if end < len(line) {
 			line = strings.TrimRight(line[:end], " \t") + "\n"
+			for len(spaces) > 0 && spaces[len(spaces)-1] >= len(line)-1 {
+				spaces = spaces[:len(spaces)-1]
+			}
 		}
+		line = dropSpaces(line, spaces, lastByte(&b))
 		if st == code && len(line) > 1 && strings.ContainsRune(";{,", rune(line[len(line)-2])) && line[len(line)-1] == '\n' {
 			line = line[:len(line)-1] // no semicolon is inserted after these
 		}
@@ -202,6 +210,65 @@ func minify(name, js string) (string, error) {
 		return "", fmt.Errorf("verifier: %s: ends inside a string, template literal, regular expression or comment", name)
 	}
 	return b.String(), nil
+}
+
+// dropSpaces returns line without the runs of spaces (at the indexes
+// spaces, in order) that separate nothing: it keeps one where the tokens
+// either side would join into another (two words or numbers, + +, - -,
+// < ! and - > which make HTML-like comments, anything beside a / which
+// may end a regular expression or start a comment, a number before a .).
+// prev is the byte before the line.
+func dropSpaces(line string, spaces []int, prev byte) string {
+	if len(spaces) == 0 {
+		return line
+	}
+	out := make([]byte, 0, len(line))
+	last := 0 // line[last:] is not yet in out
+	for k := 0; k < len(spaces); {
+		start := spaces[k]
+		stop := start + 1
+		for k++; k < len(spaces) && spaces[k] == stop; k++ {
+			stop++
+		}
+		out = append(out, line[last:start]...)
+		last = stop
+		before := prev
+		if len(out) > 0 {
+			before = out[len(out)-1]
+		}
+		after := byte('\n')
+		if stop < len(line) {
+			after = line[stop]
+		}
+		if joins(before, after) {
+			out = append(out, ' ')
+		}
+	}
+	return string(append(out, line[last:]...))
+}
+
+// joins reports whether two tokens, one ending in a and the next starting
+// with b, would read as other tokens without a space between them.
+func joins(a, b byte) bool {
+	switch {
+	case isWord(a) && (isWord(b) || b == '.'):
+		return true
+	case a == '/' || b == '/':
+		return true
+	case a == b && (a == '+' || a == '-'):
+		return true
+	case a == '<' && b == '!', a == '-' && b == '>':
+		return true
+	}
+	return false
+}
+
+// lastByte returns the last byte written to b, or a newline.
+func lastByte(b *strings.Builder) byte {
+	if s := b.String(); s != "" {
+		return s[len(s)-1]
+	}
+	return '\n'
 }
 
 func isWord(c byte) bool {

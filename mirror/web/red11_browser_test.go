@@ -39,7 +39,7 @@ func TestBrowserVerifierNotFramed(t *testing.T) {
 	// framed (its CSP hash made anew), runs, so the test can see a framed
 	// page run.
 	page, script := verifierPage(t, mirror.URL), verifier.Script()
-	framable := strings.Replace(script, "window.top !== window.self", "false", 1)
+	framable := strings.Replace(script, "window.top!==window.self", "false", 1)
 	cspHash := func(s string) string { h := sha256.Sum256([]byte(s)); return base64.StdEncoding.EncodeToString(h[:]) }
 	page = strings.Replace(strings.Replace(page, script, framable, 1), cspHash(script), cspHash(framable), 1)
 	if framable == script || !strings.Contains(page, cspHash(framable)) {
