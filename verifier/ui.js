@@ -192,10 +192,10 @@ const render = (r, id) => {
   // data: URLs, not blob: ones: the sandboxed iframe has an opaque origin
   // and Chromium does not let it load the page's blob: URLs.
   m.entries.forEach((e, i) => { if (i) images.set(e.name, `data:${e.type};base64,${b64(r.entries[i])}`); });
-  const body = td.decode(r.entries[0]);
+  const body = td.decode(r.entries[0]), type = m.entries[0].type;
   let inner;
-  if (m.entries[0].type === 'text/html') {
-    const d = new DOMParser().parseFromString(body, 'text/html');
+  if (type === 'text/html' || type === 'text/markdown') {
+    const d = new DOMParser().parseFromString(type === 'text/html' ? body : md(body), 'text/html');
     for (const img of d.body.querySelectorAll('img')) {
       const u = images.get((img.getAttribute('src') || '').replace(/^\.\//, ''));
       if (u) img.setAttribute('data-verified', u); else img.replaceWith(el('span', img.getAttribute('alt') || ''));
@@ -244,6 +244,41 @@ const vouch = async (r) => {
   $('vouch').textContent = `SHA-256 the publisher signs: ${v.join(', ') || 'none'}.`;
 };
 const esc = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+// md turns the Markdown articles use (headings, paragraphs, lists,
+// quotes, fenced code, code spans, emphasis, links, images) into HTML,
+// which then goes through clean() like any HTML body. The text is escaped
+// first, so HTML inside the Markdown shows as text.
+const md = (s) => {
+  const span = (t) => t.replace(/`([^`]+)`/g, '<code>$1</code>')
+    .replace(/!\[([^\]]*)\]\(([^)\s]+)[^)]*\)/g, '<img alt="$1" src="$2">')
+    .replace(/\[([^\]]+)\]\(([^)\s]+)[^)]*\)/g, '<a href="$2">$1</a>')
+    .replace(/(\*\*|__)(.+?)\1/g, '<strong>$2</strong>')
+    .replace(/(^|[^\w*])[*_](?![\s*_])(.+?)[*_](?!\w)/g, '$1<em>$2</em>');
+  const out = [], lines = esc(s.replace(/\r\n?/g, '\n')).split('\n'), item = /^\s*([-*+]|\d+[.)])\s+/;
+  for (let i = 0; i < lines.length;) {
+    const l = lines[i];
+    let h;
+    if (/^```/.test(l)) {
+      const c = [];
+      for (i++; i < lines.length && !/^```/.test(lines[i]); i++) c.push(lines[i]);
+      out.push(`<pre><code>${c.join('\n')}</code></pre>`);
+      i++;
+    } else if ((h = /^(#{1,6})\s+(.*?)[\s#]*$/.exec(l))) {
+      out.push(`<h${h[1].length}>${span(h[2])}</h${h[1].length}>`);
+      i++;
+    } else if (!l.trim()) {
+      i++;
+    } else {
+      const c = [];
+      for (; i < lines.length && lines[i].trim() && !/^(#{1,6}\s|```)/.test(lines[i]); i++) c.push(lines[i]);
+      const tag = item.test(l) ? (/^\s*\d/.test(l) ? 'ol' : 'ul') : /^&#62;/.test(l) ? 'blockquote' : 'p';
+      out.push(tag === 'p' ? `<p>${span(c.join('\n'))}</p>`
+        : tag === 'blockquote' ? `<blockquote><p>${span(c.map((x) => x.replace(/^&#62;\s?/, '')).join('\n'))}</p></blockquote>`
+        : `<${tag}>${c.map((x) => `<li>${span(x.replace(item, ''))}</li>`).join('')}</${tag}>`);
+    }
+  }
+  return out.join('');
+};
 // clean returns the sanitised HTML of a parsed body.
 const clean = (body) => {
   const walk = (n) => {
