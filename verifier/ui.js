@@ -196,8 +196,16 @@ const render = (r, id) => {
   let inner;
   if (type === 'text/html' || type === 'text/markdown') {
     const d = new DOMParser().parseFromString(type === 'text/html' ? body : md(body), 'text/html');
+    // Markdown's links and images come as x-a and x-img (data-u: the URL).
+    for (const x of d.body.querySelectorAll('x-a,x-img')) {
+      const n = d.createElement(x.localName.slice(2));
+      if (n.localName === 'a') n.setAttribute('href', x.dataset.u); else n.alt = x.getAttribute('alt');
+      n.dataset.u = x.dataset.u;
+      n.append(...x.childNodes);
+      x.replaceWith(n);
+    }
     for (const img of d.body.querySelectorAll('img')) {
-      const u = images.get((img.getAttribute('src') || '').replace(/^\.\//, ''));
+      const u = images.get((img.getAttribute('src') || img.dataset.u || '').replace(/^\.\//, ''));
       if (u) img.setAttribute('data-verified', u); else img.replaceWith(el('span', img.getAttribute('alt') || ''));
     }
     inner = clean(d.body);
@@ -250,8 +258,8 @@ const esc = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // first, so HTML inside the Markdown shows as text.
 const md = (s) => {
   const span = (t) => t.replace(/`([^`]+)`/g, '<code>$1</code>')
-    .replace(/!\[([^\]]*)\]\(([^)\s]+)[^)]*\)/g, '<img alt="$1" src="$2">')
-    .replace(/\[([^\]]+)\]\(([^)\s]+)[^)]*\)/g, '<a href="$2">$1</a>')
+    .replace(/!\[([^\]]*)\]\(([^)\s]+)[^)]*\)/g, '<x-img alt="$1" data-u="$2"></x-img>')
+    .replace(/\[([^\]]+)\]\(([^)\s]+)[^)]*\)/g, '<x-a data-u="$2">$1</x-a>')
     .replace(/(\*\*|__)(.+?)\1/g, '<strong>$2</strong>')
     .replace(/(^|[^\w*])[*_](?![\s*_])(.+?)[*_](?!\w)/g, '$1<em>$2</em>');
   const out = [], lines = esc(s.replace(/\r\n?/g, '\n')).split('\n'), item = /^\s*([-*+]|\d+[.)])\s+/;
