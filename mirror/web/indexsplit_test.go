@@ -63,12 +63,12 @@ func TestIndexSplitRoutes(t *testing.T) {
 	node := "/p/" + a + "/index/n/" + hex.EncodeToString(make([]byte, 32)) + "/hostile"
 	b := index.BucketOf(cp.Size, "hostile").String()
 	for path, code := range map[string]int{
-		"/p/" + a + "/index/t/1/" + b:                                         404, // never a checkpoint's size
+		"/p/" + a + "/index/t/1/" + b:                                        404, // never a checkpoint's size
 		"/p/" + a + "/index/t/" + strconv.FormatInt(cp.Size+1, 10) + "/" + b: 404,
-		"/p/" + a + "/index/t/0" + size + "/" + b:                             404,
-		"/p/" + a + "/index/t/" + size + "/" + b + "0":                        404, // not the size's cut depth
-		"/p/" + a + "/index/t/" + size + "/G":                                 404,
-		"/p/" + a + "/index/t/" + size + "/" + b + "?x=1":                     400,
+		"/p/" + a + "/index/t/0" + size + "/" + b:                            404,
+		"/p/" + a + "/index/t/" + size + "/" + b + "0":                       404, // not the size's cut depth
+		"/p/" + a + "/index/t/" + size + "/G":                                404,
+		"/p/" + a + "/index/t/" + size + "/" + b + "?x=1":                    400,
 		node: 404, // no such bucket root
 		"/p/" + a + "/index/n/" + hex.EncodeToString(make([]byte, 31)) + "/hostile": 404,
 		"/p/" + a + "/index/n/" + hex.EncodeToString(make([]byte, 32)) + "/Bad":     404,
