@@ -89,7 +89,7 @@ func (e *exporter) pruneProofs(ctx context.Context, p *pubExport) error {
 	}
 	var old []string
 	for name := range e.have {
-		if n := sizeOf(name); strings.HasPrefix(name, prefix) && n != p.cp.Size && n != prev {
+		if n := sizeOf(name); strings.HasPrefix(name, prefix) && n >= 0 && n != p.cp.Size && n != prev {
 			old = append(old, name)
 		}
 	}

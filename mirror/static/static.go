@@ -211,6 +211,9 @@ func Export(ctx context.Context, st *store.Store, sink Sink, opts *Options) (*St
 		if err := e.pruneProofs(ctx, p); err != nil {
 			return nil, err
 		}
+		if err := e.pruneSplit(ctx, p); err != nil {
+			return nil, err
+		}
 	}
 	// The state goes after the checkpoints: a checkpoint it lists as
 	// written is in place.
@@ -288,6 +291,8 @@ type pubExport struct {
 	sums  map[bundle.Digest]*Summary
 
 	byUpdated []int // indexes of live articles in arts, most recently updated first; made on first use
+
+	nodes *nodeSet // the bucket roots of the split proofs written, nil if not all were
 }
 
 // publisher writes one publisher's log files, bundles, images, proofs
@@ -344,6 +349,9 @@ func (e *exporter) publisher(ctx context.Context, id string) (*pubExport, error)
 		return nil, err
 	}
 	if err := e.proofs(ctx, p); err != nil {
+		return nil, err
+	}
+	if err := e.splitProofs(ctx, p); err != nil {
 		return nil, err
 	}
 	if err := e.publisherPages(ctx, p); err != nil {
