@@ -167,6 +167,11 @@ func splitProof(get getter, pub string, a *attempt, id string, top []byte) (*art
 	if err != nil {
 		return nil, fmt.Errorf("index top part of %q: %w", id, err)
 	}
+	// Before the bottom part: a top part of another size's cut depth or
+	// another bucket would name a bucket root that is not the id's.
+	if err := t.Check(a.cp.Size, id); err != nil {
+		return nil, fmt.Errorf("index proof of %q: %w", id, err)
+	}
 	var b *artindex.Bottom
 	if node, ok := t.Node(); ok {
 		raw, err := get(pub+"/index/n/"+hex.EncodeToString(node[:])+"/"+id, artindex.MaxBottomSize)

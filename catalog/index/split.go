@@ -524,6 +524,21 @@ func (p *Proof) split(key [32]byte, d int) (*Top, *Bottom, error) {
 	return t, b, nil
 }
 
+// Check returns an error wrapping ErrParts unless t is a top part for id
+// in the index of a log of size leaves: cut at size's cut depth, of id's
+// bucket. A reader checks it before it fetches the bottom part that t
+// names; Join checks it again.
+func (t *Top) Check(size int64, id string) error {
+	want := BucketOf(size, id)
+	if t.bucket.depth != want.depth {
+		return fmt.Errorf("%w: %q: the top part is cut at depth %d, an index of size %d at %d", ErrParts, id, t.bucket.depth, size, want.depth)
+	}
+	if t.bucket != want {
+		return fmt.Errorf("%w: %q: the top part is of bucket %s, the id's bucket is %s", ErrParts, id, t.bucket, want)
+	}
+	return nil
+}
+
 // Join returns the proof for id in the index of a log of size leaves that
 // top and bottom are the parts of; bottom is nil when top is a whole
 // proof (Top.Node). It checks that the parts fit (an error wrapping
@@ -538,12 +553,8 @@ func Join(size int64, id string, top *Top, bottom *Bottom) (*Proof, error) {
 	bad := func(format string, args ...any) (*Proof, error) {
 		return nil, fmt.Errorf("%w: %q: "+format, append([]any{ErrParts, id}, args...)...)
 	}
-	want := BucketOf(size, id)
-	if top.bucket.depth != want.depth {
-		return bad("the top part is cut at depth %d, an index of size %d at %d", top.bucket.depth, size, want.depth)
-	}
-	if top.bucket != want {
-		return bad("the top part is of bucket %s, the id's bucket is %s", top.bucket, want)
+	if err := top.Check(size, id); err != nil {
+		return nil, err
 	}
 	if top.proof != nil {
 		if bottom != nil {
