@@ -210,7 +210,12 @@ func TestLightSplitHostile(t *testing.T) {
 				t.Errorf("failures %v: want one, of one line", re.Failures)
 			}
 			if !tt.want(err) {
-				t.Fatalf("err = %v (article %v, light %v %q)", err, r != nil && r.Bundle != nil, r != nil && r.Light, func() string { if r == nil { return "" }; return r.FullSync }())
+				t.Fatalf("err = %v (article %v, light %v %q)", err, r != nil && r.Bundle != nil, r != nil && r.Light, func() string {
+					if r == nil {
+						return ""
+					}
+					return r.FullSync
+				}())
 			}
 		})
 	}
