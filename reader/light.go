@@ -172,6 +172,11 @@ func splitProof(get getter, pub string, a *attempt, id string, top []byte) (*art
 	if err := t.Check(a.cp.Size, id); err != nil {
 		return nil, fmt.Errorf("index proof of %q: %w", id, err)
 	}
+	// A changed top part would name a bucket root that no bottom part
+	// has: refused, not taken for a missing bottom part.
+	if err := t.Verify(indexRoot(a.cp)); err != nil {
+		return nil, fmt.Errorf("index proof of %q: %w", id, err)
+	}
 	var b *artindex.Bottom
 	if node, ok := t.Node(); ok {
 		raw, err := get(pub+"/index/n/"+hex.EncodeToString(node[:])+"/"+id, artindex.MaxBottomSize)

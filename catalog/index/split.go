@@ -524,6 +524,30 @@ func (p *Proof) split(key [32]byte, d int) (*Top, *Bottom, error) {
 	return t, b, nil
 }
 
+// Verify checks that the top part's bucket root hash and the steps above
+// it lead to root, the index root of the size it is for: the labels on the
+// way are prefixes of the bucket's bits, all shorter than the cut depth.
+// The error wraps ErrMismatch. A reader checks it before it fetches the
+// bottom part that the top part names, so that a changed top part is
+// refused, not taken for a missing bottom part. A whole top part (Node
+// false) has no bucket root: Join returns it as the id's proof, which
+// Proof.Verify checks, and Verify checks nothing.
+func (t *Top) Verify(root tlog.Hash) error {
+	if t.proof != nil {
+		return nil
+	}
+	var ref [32]byte
+	copy(ref[:], t.bucket.bits[:])
+	h := t.node
+	for _, s := range t.path {
+		_, h = climb(ref, h, s)
+	}
+	if h != root {
+		return fmt.Errorf("%w: the top part of bucket %s does not lead to the index root", ErrMismatch, t.bucket)
+	}
+	return nil
+}
+
 // Check returns an error wrapping ErrParts unless t is a top part for id
 // in the index of a log of size leaves: cut at size's cut depth, of id's
 // bucket. A reader checks it before it fetches the bottom part that t

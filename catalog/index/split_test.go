@@ -115,6 +115,7 @@ func TestSplitProperty(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var prev map[string]splitCase // the previous size's parts
 	var prevSize int64
+	var prevRoot [32]byte
 	for _, size := range sizes {
 		if err := x.Apply(ctx, x.Size(), log[x.Size():size]); err != nil {
 			t.Fatal(err)
@@ -130,6 +131,9 @@ func TestSplitProperty(t *testing.T) {
 			}
 			if top.Bucket() != b {
 				t.Fatalf("size %d: Top(%s) is of bucket %s", size, b, top.Bucket())
+			}
+			if err := top.Verify(root); err != nil {
+				t.Fatalf("size %d: Top(%s) does not verify: %v", size, b, err)
 			}
 			tops[b] = top.Encode()
 		}
@@ -166,9 +170,14 @@ func TestSplitProperty(t *testing.T) {
 			}
 			if pc, ok := prev[id]; ok {
 				mustNotProveUnlessSame(t, size, root, id, pc, c, prevSize)
+				if pt, err := index.ParseTop(pc.top); err != nil {
+					t.Fatal(err)
+				} else if _, node := pt.Node(); node && prevRoot != root && pt.Verify(root) == nil {
+					t.Fatalf("size %d: the top part of size %d for %q verifies", size, prevSize, id)
+				}
 			}
 		}
-		prev, prevSize = cases, size
+		prev, prevSize, prevRoot = cases, size, root
 	}
 }
 
@@ -333,6 +342,29 @@ func partsOf(t *testing.T, x *index.Index, log []*catalog.Leaf, size int64, id s
 			c.bottom = bottom.Encode()
 		}
 		return c
+	}
+}
+
+// TestTopVerify checks that a top part leads to its root and that a
+// change to any of its bytes after the bucket does not.
+func TestTopVerify(t *testing.T) {
+	f := newSplitFixture(t)
+	top, err := index.ParseTop(f.present.top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := top.Verify(f.root); err != nil {
+		t.Fatal(err)
+	}
+	for i := 4; i < len(f.present.top); i++ {
+		b := flip(f.present.top, i)
+		top, err := index.ParseTop(b)
+		if err != nil {
+			continue // a depth changed out of order
+		}
+		if err := top.Verify(f.root); !errors.Is(err, index.ErrMismatch) || !strings.Contains(err.Error(), "top part of bucket") {
+			t.Fatalf("byte %d changed: %v", i, err)
+		}
 	}
 }
 

@@ -70,7 +70,8 @@ func (e *exporter) splitProofs(ctx context.Context, p *pubExport) error {
 	}
 	for _, a := range p.arts {
 		if riskyExts[strings.ToLower(path.Ext(a.ID))] {
-			continue // left out, and said so, by proofs
+			e.leave("article %s of publisher %s: its index proofs are not written (the file name ends in %s)", a.ID, p.id, path.Ext(a.ID))
+			continue
 		}
 		node, ok := roots[index.BucketOf(size, a.ID)]
 		if !ok {

@@ -108,6 +108,11 @@ var riskyExts = map[string]bool{
 	".pdf": true, ".swf": true, ".mht": true, ".mhtml": true, ".rdf": true, ".atom": true, ".rss": true,
 }
 
+// DefaultIndexProofs is the number of each publisher's most recently
+// changed articles that get a full index proof when Options.IndexProofs
+// is zero: a constant cost per export, whatever the number of articles.
+const DefaultIndexProofs = 100
+
 // Options tune an export. A nil *Options, and every zero field, means
 // the documented default.
 type Options struct {
@@ -121,12 +126,13 @@ type Options struct {
 	// bundle.DefaultLimits.
 	Limits *bundle.Limits
 	// IndexProofs is how many of each publisher's most recently changed
-	// articles get an index proof: every export writes them all anew
-	// (each checkpoint has a new size), one file each, so at 100,000
-	// articles that is 100,000 files (60 MB, or as many S3 PUT
-	// requests) an export. Zero means every article; negative, none. A
-	// light reader asking for an article without one reads the log
-	// instead.
+	// articles also get a full index proof. Every article has a split
+	// proof (FORMAT.md "Split proofs"), whose files a re-export rewrites
+	// only where the index changed; a full proof is new at every size, so
+	// each costs a file (about 600 bytes, an S3 PUT) per export. A light
+	// reader reads a split proof in one round trip more than a full one;
+	// the browser verifier reads full proofs only. Zero means
+	// DefaultIndexProofs; negative, none.
 	IndexProofs int
 	// RewritePages writes every page again, whether or not what it shows
 	// changed (after an upgrade that changed how pages look).
