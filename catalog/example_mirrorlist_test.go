@@ -10,12 +10,14 @@ import (
 	"github.com/samizdat-news/samizdat/internal/testkeys"
 )
 
-// A publisher signs a mirror list and records it in its log; a reader opens
-// it against the publisher's trust and checks the log's leaf.
+// A publisher signs a mirror list, vouching for one verifier page, and
+// records it in its log; a reader opens it against the publisher's trust
+// and checks the log's leaf.
 func ExampleOpenMirrorList() {
 	p := testkeys.New(&testing.T{}, "example")
 	m := &catalog.MirrorList{Version: 1, Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
-		URLs: []string{"https://mirror.example/", "h3://203.0.113.7:4433"}}
+		URLs:      []string{"https://mirror.example/", "h3://203.0.113.7:4433"},
+		Verifiers: [][sha256.Size]byte{sha256.Sum256([]byte("<!DOCTYPE html>..."))}}
 	signed, err := m.Sign(p.Signer, p.ID())
 	if err != nil {
 		panic(err)
@@ -28,7 +30,9 @@ func ExampleOpenMirrorList() {
 	}
 	fmt.Println(got.Version == leaf.Version && sha256.Sum256(signed) == leaf.Digest)
 	fmt.Println(got.URLs)
+	fmt.Printf("%x\n", got.Verifiers[0][:8])
 	// Output:
 	// true
 	// [https://mirror.example/ h3://203.0.113.7:4433]
+	// 4c8bd2b0c45b0141
 }

@@ -1,6 +1,8 @@
 package catalog
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -21,6 +23,9 @@ const (
 	MaxMirrors = 64
 	// MaxMirrorURLLen bounds one mirror URL, in bytes.
 	MaxMirrorURLLen = 256
+	// MaxVerifiers bounds the verifier page hashes of one mirror list:
+	// enough for the current release's page and a few earlier ones.
+	MaxVerifiers = 4
 )
 
 // maxUnix is the last second of year 9999, the latest time a format holds.
@@ -34,6 +39,11 @@ type MirrorList struct {
 	Version uint64    // grows with each list, >= 1
 	Time    time.Time // when signed, whole seconds
 	URLs    []string  // absolute http://, https:// or h3:// URLs, in the publisher's order
+	// Verifiers are the SHA-256 of the verifier pages (package verifier)
+	// the publisher vouches for, at most MaxVerifiers, none twice: a
+	// reader who got a page by messenger compares its sha256sum with
+	// these. The publisher's order, newest release first by convention.
+	Verifiers [][sha256.Size]byte
 }
 
 // MirrorListOrigin returns the first line of a publisher's mirror lists,
@@ -114,6 +124,17 @@ func (m *MirrorList) text(publisherID string) (string, error) {
 		seen[u] = true
 		fmt.Fprintf(&b, "url %s\n", u)
 	}
+	if len(m.Verifiers) > MaxVerifiers {
+		return "", mlErr("%d verifier hashes, at most %d", len(m.Verifiers), MaxVerifiers)
+	}
+	for i, v := range m.Verifiers {
+		for _, w := range m.Verifiers[:i] {
+			if v == w {
+				return "", mlErr("verifier %x listed twice", v)
+			}
+		}
+		fmt.Fprintf(&b, "verifier %x\n", v)
+	}
 	return b.String(), nil
 }
 
@@ -185,13 +206,26 @@ func parseMirrorList(text, publisherID string) (*MirrorList, error) {
 		return nil, mlErr("third line must be \"time UNIXSECONDS\"")
 	}
 	m.Time = time.Unix(t, 0).UTC()
-	if len(lines)-3 > MaxMirrors {
-		return nil, mlErr("%d URLs, at most %d", len(lines)-3, MaxMirrors)
-	}
 	for i, line := range lines[3:] {
+		if v, ok := strings.CutPrefix(line, "verifier "); ok {
+			if len(m.Verifiers) == MaxVerifiers {
+				return nil, mlErr("too many verifier hashes: at most %d", MaxVerifiers)
+			}
+			h, err := ParseVerifierHash(v)
+			if err != nil {
+				return nil, &MirrorListError{Reason: fmt.Sprintf("line %d: %s", i+4, strings.TrimPrefix(err.Error(), "catalog: "))}
+			}
+			m.Verifiers = append(m.Verifiers, h)
+			continue
+		}
 		u, ok := strings.CutPrefix(line, "url ")
-		if !ok {
-			return nil, mlErr("line %d must be \"url URL\"", i+4)
+		switch {
+		case !ok:
+			return nil, mlErr("line %d must be \"url URL\" or \"verifier SHA256\"", i+4)
+		case len(m.Verifiers) > 0:
+			return nil, mlErr("line %d: url lines must come before verifier lines", i+4)
+		case len(m.URLs) == MaxMirrors:
+			return nil, mlErr("too many URLs: at most %d", MaxMirrors)
 		}
 		m.URLs = append(m.URLs, u)
 	}
@@ -203,4 +237,17 @@ func parseMirrorList(text, publisherID string) (*MirrorList, error) {
 		return nil, mlErr("not in canonical form")
 	}
 	return m, nil
+}
+
+// ParseVerifierHash parses the SHA-256 of a verifier page as a mirror
+// list writes it: 64 lowercase hex digits.
+func ParseVerifierHash(s string) ([sha256.Size]byte, error) {
+	var h [sha256.Size]byte
+	if len(s) != 2*sha256.Size || strings.ToLower(s) != s {
+		return h, fmt.Errorf("catalog: verifier hash %.80q is not %d lowercase hex digits", s, 2*sha256.Size)
+	}
+	if _, err := hex.Decode(h[:], []byte(s)); err != nil {
+		return h, fmt.Errorf("catalog: verifier hash %.80q is not %d lowercase hex digits", s, 2*sha256.Size)
+	}
+	return h, nil
 }

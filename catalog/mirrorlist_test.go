@@ -2,8 +2,10 @@ package catalog_test
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +34,15 @@ func mustSignList(t testing.TB, m *catalog.MirrorList, p *testkeys.Publisher) []
 	return b
 }
 
+// pages returns the SHA-256 of n made-up verifier pages.
+func pages(n int) [][sha256.Size]byte {
+	var hs [][sha256.Size]byte
+	for i := range n {
+		hs = append(hs, sha256.Sum256(fmt.Appendf(nil, "verifier page %d", i)))
+	}
+	return hs
+}
+
 func manyURLs(n int) []string {
 	var us []string
 	for i := range n {
@@ -45,14 +56,16 @@ func TestMirrorListRoundTrip(t *testing.T) {
 	for _, m := range []*catalog.MirrorList{
 		testMirrorList(),
 		{Version: 1, Time: testkeys.NotBefore},
-		{Version: 1<<64 - 1, Time: time.Date(2099, 12, 31, 23, 59, 59, 0, time.UTC), URLs: manyURLs(catalog.MaxMirrors)},
+		{Version: 1<<64 - 1, Time: time.Date(2099, 12, 31, 23, 59, 59, 0, time.UTC), URLs: manyURLs(catalog.MaxMirrors), Verifiers: pages(catalog.MaxVerifiers)},
+		{Version: 2, Time: mlTime, Verifiers: pages(1)},
 	} {
 		signed := mustSignList(t, m, p)
 		got, err := catalog.OpenMirrorList(signed, p.Trust)
 		if err != nil {
 			t.Fatalf("OpenMirrorList: %v\n%s", err, signed)
 		}
-		if got.Version != m.Version || !got.Time.Equal(m.Time) || strings.Join(got.URLs, " ") != strings.Join(m.URLs, " ") {
+		if got.Version != m.Version || !got.Time.Equal(m.Time) || strings.Join(got.URLs, " ") != strings.Join(m.URLs, " ") ||
+			fmt.Sprint(got.Verifiers) != fmt.Sprint(m.Verifiers) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, m)
 		}
 		if len(signed) > catalog.MaxMirrorListSize {
@@ -68,6 +81,13 @@ func TestMirrorListText(t *testing.T) {
 		"url https://mirror.example.org\nurl h3://203.0.113.7:4433/news/\nurl http://[2001:db8::1]:8080/\n\n\u2014 pub-signing "
 	if !strings.HasPrefix(string(signed), want) {
 		t.Errorf("signed list\n%s\ndoes not start with\n%s", signed, want)
+	}
+	m := testMirrorList()
+	m.Verifiers = pages(2)
+	signed = mustSignList(t, m, p)
+	want = "url http://[2001:db8::1]:8080/\nverifier " + fmt.Sprintf("%x", m.Verifiers[0]) + "\nverifier " + fmt.Sprintf("%x", m.Verifiers[1]) + "\n\n\u2014 pub-signing "
+	if !strings.Contains(string(signed), want) {
+		t.Errorf("signed list\n%s\ndoes not hold\n%s", signed, want)
 	}
 	if got := catalog.MirrorListOrigin("abc"); got != "samizdat/abc mirrors" {
 		t.Errorf("MirrorListOrigin = %q", got)
@@ -88,6 +108,8 @@ func TestMirrorListSignRefuses(t *testing.T) {
 		{"duplicate URL", catalog.MirrorList{Version: 1, Time: mlTime, URLs: []string{"https://a.example", "https://a.example"}}},
 		{"URL too long", catalog.MirrorList{Version: 1, Time: mlTime, URLs: []string{long}}},
 		{"bad URL", catalog.MirrorList{Version: 1, Time: mlTime, URLs: []string{"ftp://a.example"}}},
+		{"too many verifiers", catalog.MirrorList{Version: 1, Time: mlTime, Verifiers: pages(catalog.MaxVerifiers + 1)}},
+		{"duplicate verifier", catalog.MirrorList{Version: 1, Time: mlTime, Verifiers: append(pages(2), pages(1)...)}},
 	} {
 		if _, err := tc.m.Sign(p.Signer, p.ID()); err == nil {
 			t.Errorf("%s: signed", tc.name)
@@ -167,6 +189,7 @@ func TestOpenMirrorListRefuses(t *testing.T) {
 	other := testkeys.New(t, "other")
 	good := mustSignList(t, testMirrorList(), p)
 	head := catalog.MirrorListOrigin(p.ID()) + "\nversion 1\ntime 1740830400\n"
+	hx0 := fmt.Sprintf("%x", pages(1)[0])
 
 	// A statement whose key window ends before the list's time.
 	expired := testkeys.New(t, "expired")
@@ -214,6 +237,16 @@ func TestOpenMirrorListRefuses(t *testing.T) {
 		{"two spaces", signText(t, head+"url  https://a.example\n", p.Signer), p.Trust, "space"},
 		{"too many URLs", signText(t, head+strings.Repeat("url https://a.example\n", catalog.MaxMirrors+1), p.Signer), p.Trust, "at most"},
 		{"blank URL line", signText(t, head+"url \n", p.Signer), p.Trust, "bytes"},
+		{"verifier upper case", signText(t, head+"verifier "+strings.ToUpper(hx0)+"\n", p.Signer), p.Trust, "lowercase hex"},
+		{"verifier short", signText(t, head+"verifier "+hx0[:62]+"\n", p.Signer), p.Trust, "line 4: verifier hash"},
+		{"verifier long", signText(t, head+"verifier "+hx0+"00\n", p.Signer), p.Trust, "64 lowercase hex"},
+		{"verifier not hex", signText(t, head+"verifier "+strings.Repeat("g", 64)+"\n", p.Signer), p.Trust, "64 lowercase hex"},
+		{"verifier blank", signText(t, head+"verifier \n", p.Signer), p.Trust, "64 lowercase hex"},
+		{"verifier two spaces", signText(t, head+"verifier  "+hx0[1:]+"\n", p.Signer), p.Trust, "64 lowercase hex"},
+		{"verifier twice", signText(t, head+"verifier "+hx0+"\nverifier "+hx0+"\n", p.Signer), p.Trust, "listed twice"},
+		{"too many verifiers", signText(t, head+strings.Repeat("verifier "+hx0+"\n", catalog.MaxVerifiers+1), p.Signer), p.Trust, "too many verifier hashes: at most 4"},
+		{"url after verifier", signText(t, head+"verifier "+hx0+"\nurl https://a.example\n", p.Signer), p.Trust, "before verifier"},
+		{"verifier without hash", signText(t, head+"verifier\n", p.Signer), p.Trust, "line 4"},
 		{"signed twice", append(bytes.Clone(good), good[bytes.LastIndex(good, []byte("\n\n"))+2:]...), p.Trust, "more than once"},
 	} {
 		m, err := catalog.OpenMirrorList(tc.data, tc.trust)
@@ -235,7 +268,9 @@ func TestOpenMirrorListRefuses(t *testing.T) {
 // refuses every truncation: none may open to a list.
 func TestOpenMirrorListMutations(t *testing.T) {
 	p := testkeys.New(t, "pub")
-	good := mustSignList(t, testMirrorList(), p)
+	m := testMirrorList()
+	m.Verifiers = pages(2)
+	good := mustSignList(t, m, p)
 	for i := range good {
 		for _, x := range []byte{0x01, 0x20, 0x80} {
 			b := bytes.Clone(good)
@@ -257,6 +292,7 @@ func FuzzOpenMirrorList(f *testing.F) {
 	f.Add(mustSignList(f, testMirrorList(), p))
 	f.Add(mustSignList(f, &catalog.MirrorList{Version: 1, Time: mlTime}, p))
 	f.Add(mustSignList(f, &catalog.MirrorList{Version: 9, Time: mlTime, URLs: manyURLs(catalog.MaxMirrors)}, p))
+	f.Add(mustSignList(f, &catalog.MirrorList{Version: 4, Time: mlTime, URLs: manyURLs(2), Verifiers: pages(catalog.MaxVerifiers)}, p))
 	other := testkeys.New(f, "other")
 	f.Add(mustSignList(f, testMirrorList(), other))
 	f.Add([]byte(catalog.MirrorListOrigin(p.ID()) + "\nversion 1\ntime 1\n\n\u2014 fuzz-signing AAAA\n"))
@@ -271,7 +307,7 @@ func FuzzOpenMirrorList(f *testing.F) {
 			}
 			return
 		}
-		if len(data) > catalog.MaxMirrorListSize || m.Version == 0 || len(m.URLs) > catalog.MaxMirrors {
+		if len(data) > catalog.MaxMirrorListSize || m.Version == 0 || len(m.URLs) > catalog.MaxMirrors || len(m.Verifiers) > catalog.MaxVerifiers {
 			t.Fatalf("accepted %+v from %d bytes", m, len(data))
 		}
 		seen := map[string]bool{}
@@ -280,6 +316,11 @@ func FuzzOpenMirrorList(f *testing.F) {
 				t.Fatalf("accepted URL %q: %v", u, err)
 			}
 			seen[u] = true
+		}
+		for i, v := range m.Verifiers {
+			if slices.Contains(m.Verifiers[:i], v) {
+				t.Fatalf("accepted verifier %x twice", v)
+			}
 		}
 		// Signing is deterministic and the form canonical: signing the
 		// parsed list again gives the same bytes.
@@ -291,4 +332,16 @@ func FuzzOpenMirrorList(f *testing.F) {
 			t.Fatalf("accepted\n%s\nwhich signs again as\n%s", data, resigned)
 		}
 	})
+}
+
+func TestParseVerifierHash(t *testing.T) {
+	good := fmt.Sprintf("%x", pages(1)[0])
+	if h, err := catalog.ParseVerifierHash(good); err != nil || fmt.Sprintf("%x", h) != good {
+		t.Errorf("ParseVerifierHash(%q) = %x, %v", good, h, err)
+	}
+	for _, bad := range []string{"", good[:63], good + "0", strings.ToUpper(good), " " + good[1:], good[:63] + "g", strings.Repeat("\u00e9", 32)} {
+		if _, err := catalog.ParseVerifierHash(bad); err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), "catalog: verifier hash ") {
+			t.Errorf("ParseVerifierHash(%q): %v", bad, err)
+		}
+	}
 }

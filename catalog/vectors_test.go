@@ -47,6 +47,8 @@ type vectorMirrors struct {
 	Version uint64   `json:"version"`
 	Time    int64    `json:"time"`
 	URLs    []string `json:"urls"`
+	// Verifiers are the hex SHA-256 of the verifier pages it vouches for.
+	Verifiers []string `json:"verifiers"`
 }
 
 type vectorLeaf struct {
@@ -85,7 +87,12 @@ func makeVectors(t *testing.T) *vectors {
 	p := testkeys.New(t, "vectors")
 	stmtDigest := sha256.Sum256(p.Statement)
 	ml := &catalog.MirrorList{Version: 1, Time: time.Date(2025, 2, 3, 4, 5, 6, 0, time.UTC),
-		URLs: []string{"https://mirror.example.org/", "h3://203.0.113.7:4433", "http://[2001:db8::1]:8080/news"}}
+		URLs:      []string{"https://mirror.example.org/", "h3://203.0.113.7:4433", "http://[2001:db8::1]:8080/news"},
+		Verifiers: [][sha256.Size]byte{sha256.Sum256([]byte("verifier page 2")), sha256.Sum256([]byte("verifier page 1"))}}
+	var verifiers []string
+	for _, h := range ml.Verifiers {
+		verifiers = append(verifiers, hex.EncodeToString(h[:]))
+	}
 	mlSigned, err := ml.Sign(p.Signer, p.ID())
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +112,7 @@ func makeVectors(t *testing.T) *vectors {
 		RootKey:   p.Root.Public().String(),
 		Statement: string(p.Statement),
 		MirrorList: vectorMirrors{Signed: string(mlSigned), Digest: hex.EncodeToString(mlDigest[:]),
-			Version: ml.Version, Time: ml.Time.Unix(), URLs: ml.URLs},
+			Version: ml.Version, Time: ml.Time.Unix(), URLs: ml.URLs, Verifiers: verifiers},
 	}
 	m := &memLog{}
 	for _, l := range leaves {
@@ -287,7 +294,11 @@ func checkMirrorVector(t *testing.T, v *vectors, trust *keys.Trust) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Version != vm.Version || m.Time.Unix() != vm.Time || !reflect.DeepEqual(m.URLs, vm.URLs) {
+	var verifiers []string
+	for _, h := range m.Verifiers {
+		verifiers = append(verifiers, hex.EncodeToString(h[:]))
+	}
+	if m.Version != vm.Version || m.Time.Unix() != vm.Time || !reflect.DeepEqual(m.URLs, vm.URLs) || !reflect.DeepEqual(verifiers, vm.Verifiers) || len(verifiers) == 0 {
 		t.Errorf("mirror list opens to %+v, vector says %+v", m, vm)
 	}
 	d := sha256.Sum256([]byte(vm.Signed))

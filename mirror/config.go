@@ -17,6 +17,7 @@ import (
 
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/internal/netlimit"
+	"github.com/samizdat-news/samizdat/mirror/static"
 	"github.com/samizdat-news/samizdat/mirror/web"
 )
 
@@ -24,6 +25,8 @@ import (
 // than "off".
 const (
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultExportEvery     = time.Minute
+	MinExportEvery         = time.Second
 	DefaultMemoryLimitMB   = 64
 	DefaultLogLevel        = "info"
 	DefaultLogFormat       = "text"
@@ -101,6 +104,36 @@ type Config struct {
 	// QuotaMB bounds each publisher's bundles in the store, in MiB.
 	// Zero: no quota.
 	QuotaMB int64 `toml:"quota_mb"`
+	// ExportStatic, if set, keeps a static mirror of the store (package
+	// static: the files readers fetch and the pages, for any web server,
+	// CDN or bucket) up to date while the mirror runs: a directory, or
+	// s3://BUCKET/PREFIX. Empty: no export.
+	ExportStatic string `toml:"export_static"`
+	// ExportEvery is the least time between two exports' starts: an
+	// export runs at start, then once the store changed, at most this
+	// often; a failed one is tried again after it. Zero:
+	// DefaultExportEvery (1m); at least MinExportEvery. In a file it is
+	// written as "1m".
+	ExportEvery time.Duration `toml:"export_every"`
+	// ExportIndexProofs is static.Options.IndexProofs: how many of each
+	// publisher's most recently changed articles get an index proof in
+	// the export. Zero: all; -1: none.
+	ExportIndexProofs int `toml:"export_index_proofs"`
+	// S3Endpoint is the S3 server of an s3:// ExportStatic, https://HOST[:PORT].
+	// Empty: https://s3.amazonaws.com.
+	S3Endpoint string `toml:"s3_endpoint"`
+	// S3AllowHTTP allows an http:// S3Endpoint that is not a loopback
+	// address (credentials' signatures and objects cross the network in
+	// the clear).
+	S3AllowHTTP bool `toml:"s3_allow_http"`
+	// S3AccessKey, S3SecretKey, S3SessionToken (optional) and S3Region
+	// (optional) are the credentials of an s3:// ExportStatic. They are
+	// not part of a file, so that no secret sits in a config that
+	// --check-config prints: samizdat mirror takes them from
+	// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
+	// AWS_REGION.
+	S3AccessKey, S3SecretKey, S3SessionToken, S3Region string `toml:"-"`
+
 	// ShutdownTimeout bounds Shutdown when Run's context ends: HTTP
 	// requests in flight get this long to finish, then their connections
 	// are closed, and the store is closed in any case. Zero:
@@ -210,8 +243,10 @@ func parseConfig(path, dir string, data []byte) (*Config, error) {
 	}
 	// The TOML decoder reads an integer as nanoseconds, which no operator
 	// means by "shutdown_timeout = 5".
-	if md.IsDefined("shutdown_timeout") && md.Type("shutdown_timeout") != "String" {
-		return nil, &ConfigError{File: path, Key: "shutdown_timeout", Err: errors.New(`want a duration in quotes, such as "10s"`)}
+	for _, k := range []string{"shutdown_timeout", "export_every"} {
+		if md.IsDefined(k) && md.Type(k) != "String" {
+			return nil, &ConfigError{File: path, Key: k, Err: errors.New(`want a duration in quotes, such as "10s"`)}
+		}
 	}
 	abs := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
@@ -222,6 +257,9 @@ func parseConfig(path, dir string, data []byte) (*Config, error) {
 	c.Store = abs(c.Store)
 	c.TLSCert = abs(c.TLSCert)
 	c.TLSKey = abs(c.TLSKey)
+	if !strings.HasPrefix(c.ExportStatic, "s3://") {
+		c.ExportStatic = abs(c.ExportStatic)
+	}
 	for i, p := range c.Trust {
 		c.Trust[i] = abs(p)
 	}
@@ -240,6 +278,9 @@ func (c *Config) withDefaults() *Config {
 	}
 	if d.MemoryLimitMB == 0 {
 		d.MemoryLimitMB = DefaultMemoryLimitMB
+	}
+	if d.ExportEvery == 0 {
+		d.ExportEvery = DefaultExportEvery
 	}
 	if d.HTTPMaxConns == 0 {
 		d.HTTPMaxConns = netlimit.DefaultMaxConns // lowered at start to what the file descriptor limit allows
@@ -286,6 +327,17 @@ func (c *Config) Check() error {
 		return c.errorf("http_max_conns_per_addr", "must be -1 (no cap), 0 (default %d) or more, not %d", netlimit.DefaultMaxConnsPerAddr, c.HTTPMaxConnsPerAddr)
 	case c.ShutdownTimeout < 0:
 		return c.errorf("shutdown_timeout", "must not be negative, not %v", c.ShutdownTimeout)
+	case c.ExportEvery != 0 && c.ExportEvery < MinExportEvery:
+		return c.errorf("export_every", "must be 0 (default %v) or at least %v, not %v", DefaultExportEvery, MinExportEvery, c.ExportEvery)
+	case c.ExportIndexProofs < -1:
+		return c.errorf("export_index_proofs", "must be -1 (none), 0 (all) or more, not %d", c.ExportIndexProofs)
+	case !strings.HasPrefix(c.ExportStatic, "s3://") && (c.S3Endpoint != "" || c.S3AllowHTTP):
+		return c.errorf("export_static", "s3_endpoint and s3_allow_http need an s3://BUCKET/PREFIX target, not %q", c.ExportStatic)
+	}
+	if strings.HasPrefix(c.ExportStatic, "s3://") {
+		if _, _, err := static.ParseS3URL(c.ExportStatic); err != nil {
+			return c.errorf("export_static", "%s", strings.TrimPrefix(err.Error(), "static: "))
+		}
 	}
 	for _, a := range []struct{ key, addr string }{{"http", c.HTTP}, {"https", c.HTTPS}, {"quic", c.QUIC}, {"tcp", c.TCP}, {"metrics", c.Metrics}} {
 		if a.addr == "" {

@@ -51,6 +51,7 @@ func TestExampleConfig(t *testing.T) {
 		LogLevel:            "info",
 		LogFormat:           "text",
 		MemoryLimitMB:       64,
+		ExportEvery:         time.Minute,
 		file:                exampleConfig,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -91,6 +92,8 @@ func TestWriteTOMLRoundTrip(t *testing.T) {
 		QUIC: ":3", TCP: ":4", Metrics: ":5", Peers: []string{"quic://p:1", "tcp://q:2#" + strings.Repeat("ab", 32)},
 		PublicURL: "https://me.example/", PeerURLs: []string{"h3://you.example:443"}, QuotaMB: 7,
 		ShutdownTimeout: 1500 * time.Millisecond, LogLevel: "debug", LogFormat: "json", MemoryLimitMB: -1,
+		ExportStatic: "s3://bucket/news", ExportEvery: 90 * time.Second, ExportIndexProofs: 100,
+		S3Endpoint: "http://10.0.0.1:9000", S3AllowHTTP: true,
 	}
 	for _, c := range []*Config{full, {}} {
 		var buf bytes.Buffer
@@ -233,6 +236,13 @@ func TestConfigCheck(t *testing.T) {
 		{"peer_urls", func(c *Config) { c.PeerURLs = make([]string, 65) }},
 		{"log_level", func(c *Config) { c.LogLevel = "loud" }},
 		{"log_format", func(c *Config) { c.LogFormat = "xml" }},
+		{"export_every", func(c *Config) { c.ExportStatic, c.ExportEvery = "out", time.Millisecond }},
+		{"export_every", func(c *Config) { c.ExportStatic, c.ExportEvery = "out", -time.Minute }},
+		{"export_index_proofs", func(c *Config) { c.ExportStatic, c.ExportIndexProofs = "out", -2 }},
+		{"export_static", func(c *Config) { c.ExportStatic, c.S3Endpoint = "out", "https://s3.example" }},
+		{"export_static", func(c *Config) { c.S3AllowHTTP = true }},
+		{"export_static", func(c *Config) { c.ExportStatic = "s3://B/news" }},
+		{"export_static", func(c *Config) { c.ExportStatic = "s3://bucket/a/../b" }},
 	} {
 		c := valid()
 		tc.edit(c)

@@ -78,6 +78,11 @@ func ExampleConfig_WriteTOML() {
 	// public_url = ""
 	// peer_urls = []
 	// quota_mb = 0
+	// export_static = ""
+	// export_every = "1m0s"
+	// export_index_proofs = 0
+	// s3_endpoint = ""
+	// s3_allow_http = false
 	// shutdown_timeout = "10s"
 	// log_level = "info"
 	// log_format = "text"

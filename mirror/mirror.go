@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,7 @@ type Mirror struct {
 	st   *store.Store
 	node *replica.Node
 	web  *web.Handler
+	exp  *exporter // nil without Config.ExportStatic
 
 	cancel  context.CancelFunc // ends the sync node's work
 	wg      sync.WaitGroup     // the goroutines that serve and sync
@@ -92,6 +94,10 @@ func Start(ctx context.Context, cfg *Config) (m *Mirror, err error) {
 	if err != nil {
 		return nil, err
 	}
+	exp, err := newExporter(c)
+	if err != nil {
+		return nil, err
+	}
 	var peers []replica.Peer
 	for _, s := range c.Peers {
 		p, _ := ParsePeer(s) // checked by Check
@@ -104,7 +110,12 @@ func Start(ctx context.Context, cfg *Config) (m *Mirror, err error) {
 	// Pages are refreshed as soon as the store changes. The handler is
 	// made below, before anything can write to the store.
 	var pages *web.Handler
-	onChange := func(id string) { pages.Invalidate(id) }
+	onChange := func(id string) {
+		pages.Invalidate(id)
+		if exp != nil {
+			exp.storeChanged()
+		}
+	}
 	st, err := store.Open(c.Store, &store.Options{Create: true, Logger: log, Quota: c.QuotaMB << 20, OnChange: onChange})
 	if err != nil {
 		return nil, err
@@ -125,10 +136,15 @@ func Start(ctx context.Context, cfg *Config) (m *Mirror, err error) {
 		return m, err
 	}
 	peerURLs := slices.Clone(c.PeerURLs)
+	collectors := []prometheus.Collector{&syncCollector{m.node}, web.ConnMetrics(m.conns)}
+	if exp != nil {
+		exp.m, m.exp = m, exp
+		collectors = append(collectors, exp)
+	}
 	m.web, err = web.New(st, trusted, &web.Config{
 		Logger:         log,
 		Alarms:         m.node.Alarms,
-		Collectors:     []prometheus.Collector{&syncCollector{m.node}, web.ConnMetrics(m.conns)},
+		Collectors:     collectors,
 		NoMetricsRoute: c.Metrics != "",
 		PublicURL:      c.PublicURL,
 		Peers:          func() []string { return append(slices.Clone(peerURLs), m.node.PeerURLs()...) },
@@ -163,18 +179,29 @@ func Start(ctx context.Context, cfg *Config) (m *Mirror, err error) {
 	if err := m.startHTTP(c, tcfg); err != nil {
 		return m, err
 	}
-	log.Info("mirror: started", "store", c.Store, "node_key", hex.EncodeToString(m.node.PublicKey()),
+	if exp != nil {
+		m.goRun("static export", func() error { return exp.run(runCtx, c.ExportEvery) })
+	}
+	attrs := []any{"store", c.Store, "node_key", hex.EncodeToString(m.node.PublicKey()),
 		"publishers", len(trusted), "peers", len(peers), "quic", m.quicAddr, "tcp", m.tcpAddr,
-		"http", m.httpAddr, "https", m.httpsAddr, "metrics", m.metricsAddr)
+		"http", m.httpAddr, "https", m.httpsAddr, "metrics", m.metricsAddr}
+	if exp != nil {
+		attrs = append(attrs, "export_static", exp.sink.String())
+	}
+	log.Info("mirror: started", attrs...)
 	return m, nil
 }
 
 // CheckFiles checks c (see Check) and reads the files it names: the
-// publisher keys (Trust) and the TLS certificate and key. It opens no
-// store and binds no address. What it refuses, Start refuses too.
+// publisher keys (Trust) and the TLS certificate and key; for an S3
+// export it checks that credentials are given. It opens no store, binds
+// no address and writes nothing. What it refuses, Start refuses too.
 func (c *Config) CheckFiles() error {
 	if err := c.Check(); err != nil {
 		return err
+	}
+	if strings.HasPrefix(c.ExportStatic, "s3://") && (c.S3AccessKey == "" || c.S3SecretKey == "") {
+		return &ConfigError{File: c.file, Key: "export_static", Err: errors.New("S3 credentials missing: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")}
 	}
 	_, _, err := c.readFiles()
 	return err

@@ -30,12 +30,27 @@ func (p *Publisher) Mirrors() (*catalog.MirrorList, error) {
 	return catalog.OpenMirrorList(signed, old)
 }
 
-// SetMirrors signs a mirror list of urls, in that order, one version above
-// the log's newest, records it in the log with a new signed checkpoint,
-// and stores it. When the current list already holds exactly urls, nothing
-// is signed and the current list is returned. A new key statement is
-// carried to the store first, as Publish does.
+// SetMirrors is SetMirrorList with the verifier page hashes of the
+// current list (none if there is no list).
 func (p *Publisher) SetMirrors(urls []string) (*catalog.MirrorList, error) {
+	cur, err := p.Mirrors()
+	if err != nil {
+		return nil, err
+	}
+	var verifiers [][sha256.Size]byte
+	if cur != nil {
+		verifiers = cur.Verifiers
+	}
+	return p.SetMirrorList(urls, verifiers)
+}
+
+// SetMirrorList signs a mirror list of urls, in that order, that vouches
+// for the verifier pages whose SHA-256 are verifiers, one version above
+// the log's newest, records it in the log with a new signed checkpoint,
+// and stores it. When the current list already holds exactly urls and
+// verifiers, nothing is signed and the current list is returned. A new
+// key statement is carried to the store first, as Publish does.
+func (p *Publisher) SetMirrorList(urls []string, verifiers [][sha256.Size]byte) (*catalog.MirrorList, error) {
 	if _, err := p.Publish(nil); err != nil {
 		return nil, err
 	}
@@ -43,13 +58,13 @@ func (p *Publisher) SetMirrors(urls []string) (*catalog.MirrorList, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cur != nil && slices.Equal(cur.URLs, urls) {
+	if cur != nil && slices.Equal(cur.URLs, urls) && slices.Equal(cur.Verifiers, verifiers) {
 		return cur, nil
 	}
 	now := p.opts.Now().UTC().Truncate(time.Second)
 	u := &store.Update{}
 	var leaves []*catalog.Leaf
-	m, err := p.mirrorListLeaf(u, &leaves, urls, now)
+	m, err := p.mirrorListLeaf(u, &leaves, &catalog.MirrorList{URLs: urls, Verifiers: verifiers}, now)
 	if err != nil {
 		return nil, err
 	}
@@ -59,9 +74,10 @@ func (p *Publisher) SetMirrors(urls []string) (*catalog.MirrorList, error) {
 	return m, nil
 }
 
-// mirrorListLeaf signs a mirror list of urls, one version above the log's
-// newest, and adds it and its leaf to the update.
-func (p *Publisher) mirrorListLeaf(u *store.Update, leaves *[]*catalog.Leaf, urls []string, now time.Time) (*catalog.MirrorList, error) {
+// mirrorListLeaf signs a mirror list of the URLs and verifier hashes of
+// list, one version above the log's newest, at now, and adds it and its
+// leaf to the update.
+func (p *Publisher) mirrorListLeaf(u *store.Update, leaves *[]*catalog.Leaf, list *catalog.MirrorList, now time.Time) (*catalog.MirrorList, error) {
 	var version uint64
 	switch l, err := p.store.MirrorListLeaf(p.trust.PublisherID()); {
 	case errors.Is(err, store.ErrNotFound):
@@ -73,7 +89,7 @@ func (p *Publisher) mirrorListLeaf(u *store.Update, leaves *[]*catalog.Leaf, url
 	if version == 1<<64-1 {
 		return nil, errors.New("publish: mirror list version is at its maximum")
 	}
-	m := &catalog.MirrorList{Version: version + 1, Time: now, URLs: slices.Clone(urls)}
+	m := &catalog.MirrorList{Version: version + 1, Time: now, URLs: slices.Clone(list.URLs), Verifiers: slices.Clone(list.Verifiers)}
 	signed, err := m.Sign(p.signer, p.trust.PublisherID())
 	if err != nil {
 		return nil, fmt.Errorf("publish: %w", err)
@@ -102,7 +118,7 @@ func (p *Publisher) resignMirrors(u *store.Update, leaves *[]*catalog.Leaf, now 
 	if err != nil {
 		return fmt.Errorf("publish: re-signing the mirror list: %w", err)
 	}
-	_, err = p.mirrorListLeaf(u, leaves, cur.URLs, now)
+	_, err = p.mirrorListLeaf(u, leaves, cur, now)
 	return err
 }
 

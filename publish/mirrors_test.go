@@ -88,6 +88,47 @@ func TestSetMirrors(t *testing.T) {
 	}
 }
 
+// TestSetMirrorList checks that a list's verifier page hashes are signed,
+// kept by SetMirrors and by re-signing after a revocation, and that a
+// change of them alone signs a new version.
+func TestSetMirrorList(t *testing.T) {
+	f := newFixture(t)
+	v1, v2 := sha256.Sum256([]byte("page 1")), sha256.Sum256([]byte("page 2"))
+	f.clock.t = f.clock.t.Add(time.Minute)
+	m, err := f.p.SetMirrorList([]string{"https://a.example/"}, [][sha256.Size]byte{v2, v1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.storedList(); got.Version != 1 || !slices.Equal(got.Verifiers, [][sha256.Size]byte{v2, v1}) {
+		t.Fatalf("stored %+v", got)
+	}
+	// The same list again: nothing is signed.
+	if again, err := f.p.SetMirrorList([]string{"https://a.example/"}, [][sha256.Size]byte{v2, v1}); err != nil || again.Version != m.Version {
+		t.Errorf("unchanged list: %+v, %v", again, err)
+	}
+	// Only the hashes change: a new version.
+	f.clock.t = f.clock.t.Add(time.Minute)
+	if m, err = f.p.SetMirrorList([]string{"https://a.example/"}, [][sha256.Size]byte{v2}); err != nil || m.Version != 2 || len(f.storedList().Verifiers) != 1 {
+		t.Errorf("new hashes: %+v, %v", m, err)
+	}
+	// SetMirrors keeps them.
+	if m = f.setMirrors("https://b.example/"); m.Version != 3 || !slices.Equal(f.storedList().Verifiers, [][sha256.Size]byte{v2}) {
+		t.Errorf("SetMirrors dropped the hashes: %+v", f.storedList())
+	}
+	// Re-signed after a revocation, the list keeps them.
+	newKey := testkeys.Key(t, "pub-signing-2", keys.RoleSigning)
+	f.p = f.publisher(f.pub.Sign(t, 2, []keys.Delegation{testkeys.Delegate(newKey)}, f.pub.Signer.Public()), newKey)
+	f.publish()
+	if got := f.storedList(); got.Version != 4 || !slices.Equal(got.Verifiers, [][sha256.Size]byte{v2}) {
+		t.Errorf("re-signed list %+v", got)
+	}
+	size := f.size()
+	if _, err := f.p.SetMirrorList(nil, [][sha256.Size]byte{v1, v1}); err == nil || f.size() != size {
+		t.Errorf("a hash listed twice: %v, log %d -> %d", err, size, f.size())
+	}
+	f.checkClean()
+}
+
 // TestMirrorsResignedOnRevocation revokes the key that signed the list:
 // the next update signs it again with the new key.
 func TestMirrorsResignedOnRevocation(t *testing.T) {

@@ -52,6 +52,11 @@ const (
 // serves no index proofs.
 var errFallback = errors.New("no per-article proof")
 
+// errNoProofs is the fallback of a mirror that serves no index proofs:
+// another mirror may serve them, so the race asks the others before it
+// syncs the whole log from this one.
+var errNoProofs = fmt.Errorf("%w: the mirror serves no index proofs", errFallback)
+
 // errMoved says a mirror's checkpoint moved on while the reader asked for
 // a proof against the one it served: the attempt starts again.
 var errMoved = errors.New("the mirror's checkpoint moved on during the fetch")
@@ -109,7 +114,7 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 		if movedOn(get, pub, a) {
 			return errMoved
 		}
-		return fmt.Errorf("%w: the mirror serves no index proofs (%s)", errFallback, err.(*errStatus).status)
+		return fmt.Errorf("%w (%s)", errNoProofs, err.(*errStatus).status)
 	case isNotFound(err):
 		if consErr != nil {
 			return consErr
@@ -186,7 +191,7 @@ func splitProof(get getter, pub string, a *attempt, id string, top []byte) (*art
 			if movedOn(get, pub, a) {
 				return nil, errMoved
 			}
-			return nil, fmt.Errorf("%w: the mirror has no bottom part of %q's index proof (a static export has none for an id it does not hold)", errFallback, id)
+			return nil, fmt.Errorf("%w: no bottom part of %q's split proof (a static export has none for an id it does not hold)", errNoProofs, id)
 		}
 		if err != nil {
 			return nil, err

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/catalog/index"
 	"github.com/samizdat-news/samizdat/mirror/store"
@@ -510,5 +511,109 @@ func TestLightStale(t *testing.T) {
 	}
 	if !r.Light || !r.Stale || r.Age != now.Sub(t1) {
 		t.Fatalf("Light %v, Stale %v, Age %v: want light, stale, %v old", r.Light, r.Stale, r.Age, now.Sub(t1))
+	}
+}
+
+// TestLightCostsLongIDs: TestLightCosts where every id is as long as
+// bundle.MaxIDLen allows, the case where an entry bundle of 256 such
+// leaves (44 KB) broke the 32 KiB budget when the reader fetched it. The
+// article sits in the middle of the log, so its entry bundle would be
+// full. Beyond the bundle the reader now reads the key statement, the
+// checkpoint and one proof, at most index.MaxProofSize, whatever the ids.
+func TestLightCostsLongIDs(t *testing.T) {
+	sizes := []int{1000, 100000}
+	if testing.Short() || raceDetector {
+		sizes = sizes[:1]
+	}
+	long := func(prefix string, i int) string {
+		return fmt.Sprintf("%s-%0*d", prefix, bundle.MaxIDLen-len(prefix)-1, i)
+	}
+	for _, n := range sizes {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			w := newWorld(t)
+			st := w.store(step0)
+			id := long("article", n)
+			w.growIDs(st, n/2, t1.Add(-time.Minute), func(_ int64, i int) string { return long("before", i) })
+			if _, err := w.publisher(st, t1.Add(-time.Minute)).Publish([]publish.Item{item(id, "<p>Long.</p>")}); err != nil {
+				t.Fatal(err)
+			}
+			w.growIDs(st, n-n/2, t1, func(_ int64, i int) string { return long("after", i) })
+			c := w.lightClient(t.TempDir(), serve(t, w.handler(st)))
+			ct := countRequests(c)
+			r, err := c.Fetch(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !r.Light || r.Bundle == nil || r.Bundle.Manifest.ID != id {
+				t.Fatalf("Light %v (%s), bundle %v: want the light path", r.Light, r.FullSync, r.Bundle != nil)
+			}
+			co := ct.costs()
+			t.Logf("article of %d-byte id among %d: %s: %v", len(id), n, co, co.spans())
+			if co.rounds > lightRounds || co.bytes > lightBudget {
+				t.Errorf("cost %s: want %d round trips and %d B at most", co, lightRounds, lightBudget)
+			}
+			for i, p := range co.paths {
+				if strings.Contains(p, "/index/") && co.sizes[i] > index.MaxProofSize {
+					t.Errorf("proof of %d B, above index.MaxProofSize", co.sizes[i])
+				}
+			}
+		})
+	}
+}
+
+// TestLightLeafBeyondCheckpoint: what only the publisher's key could
+// sign, and every mirror would refuse: a checkpoint whose article index
+// says that "a"'s newest leaf lies beyond the checkpoint's log. The proof
+// verifies against that index and carries a's real leaf, whose bundle the
+// mirror serves; the reader refuses it for the leaf's index alone.
+func TestLightLeafBeyondCheckpoint(t *testing.T) {
+	w := newWorld(t)
+	m := w.honestMirror()
+	_, honest, err := m.st.IndexProof(w.pub.ID(), "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp, err := index.ParseProof(honest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpReq, _ := http.NewRequest("GET", "/p/"+w.pub.ID()+"/checkpoint", nil)
+	cp, err := catalog.ParseUnverified(record(m.h, cpReq).Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An index of a longer log, whose leaf cp.Size+2 is a's real leaf.
+	var log []*catalog.Leaf
+	for range cp.Size + 2 {
+		log = append(log, &catalog.Leaf{Kind: catalog.KindKeyStatement, Version: 1})
+	}
+	log = append(log, hp.Leaf())
+	x := index.New()
+	if err := x.Apply(ctx, 0, log); err != nil {
+		t.Fatal(err)
+	}
+	p, err := x.Prove(ctx, "a", index.LeafSlice(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := *cp
+	forged.Index = x.Root()
+	signed, err := forged.Sign(w.pub.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasSuffix(r.URL.Path, "/checkpoint"):
+			rw.Write(signed)
+		case strings.Contains(r.URL.Path, "/index/"):
+			rw.Write(p.Encode())
+		default:
+			m.h.ServeHTTP(rw, r)
+		}
+	})
+	_, err = w.lightClient(t.TempDir(), serve(t, h)).Fetch(ctx, "a")
+	if err == nil || !strings.Contains(err.Error(), "beyond the checkpoint's") {
+		t.Fatalf("err = %v, want the leaf refused as beyond the checkpoint", err)
 	}
 }

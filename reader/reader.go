@@ -21,8 +21,8 @@
 // A reader that keeps no copy of the log (Config.Full unset, nothing
 // synced yet) takes the light path instead: one article is verified by
 // its index proof against the article index root the checkpoint carries,
-// the one leaf the proof names (in its entry bundle) and its bundle, in
-// four sequential round trips whatever the log's size; the newest
+// which carries the article's newest leaf, and its bundle, in three
+// sequential round trips whatever the log's size; the newest
 // articles (Newest) by the log's last leaves and the hash tiles that tie
 // them to the checkpoint. It keeps the newest checkpoint it verified, and
 // a later one must extend it (hash tiles again, O(log n)). A checkpoint
@@ -539,6 +539,27 @@ func (c *Client) reload() (*state, error) {
 	return st.clone(), nil
 }
 
+// Verifiers returns the SHA-256 of the verifier pages (package verifier)
+// that the publisher's newest mirror list this reader verified vouches
+// for, in the list's order, and that list's version: 0 and none if it
+// has verified no list. A fetch learns the list unless NoDiscovery is
+// set.
+func (c *Client) Verifiers() (uint64, [][sha256.Size]byte, error) {
+	st, err := c.state()
+	if err != nil {
+		return 0, nil, err
+	}
+	var hs [][sha256.Size]byte
+	for _, v := range st.mirrors.Verifiers {
+		h, err := catalog.ParseVerifierHash(v)
+		if err != nil {
+			return 0, nil, fmt.Errorf("reader: the kept mirror list: %w", err)
+		}
+		hs = append(hs, h)
+	}
+	return st.mirrors.SignedVersion, hs, nil
+}
+
 // Mirrors returns the mirrors a fetch would try, in order.
 func (c *Client) Mirrors() ([]string, error) {
 	st, err := c.state()
@@ -636,9 +657,13 @@ func (c *Client) race(ctx context.Context, st *state, q query, cands []string) (
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	results := make(chan outcome, len(cands))
+	cands = slices.Clone(cands)
 	next, running := 0, 0
+	syncAll := map[string]bool{} // mirrors asked again, for the whole log
+	var deferred []*deferredSync
 	start := func() {
-		m := cands[next]
+		m, q := cands[next], q
+		q.sync = syncAll[m]
 		next++
 		running++
 		go func() {
@@ -653,6 +678,18 @@ func (c *Client) race(ctx context.Context, st *state, q query, cands []string) (
 	defer tick.Stop()
 	start()
 	for {
+		if running == 0 && next == len(cands) && stale == nil && len(deferred) > 0 {
+			// No mirror proved the article: sync the whole log from
+			// those that serve no proofs, in the order they answered.
+			for _, d := range deferred {
+				syncAll[d.mirror] = true
+				cands = append(cands, d.mirror)
+			}
+			deferred = nil
+			start()
+			tick.Reset(c.cfg.Stagger)
+			continue
+		}
 		if running == 0 && next == len(cands) {
 			return stale, failures, nil, nil
 		}
@@ -668,6 +705,16 @@ func (c *Client) race(ctx context.Context, st *state, q query, cands []string) (
 			}
 		case o := <-results:
 			running--
+			if d := (*deferredSync)(nil); errors.As(o.err, &d) {
+				d.mirror = o.mirror
+				deferred = append(deferred, d)
+				c.cfg.Logger.Debug("reader: mirror serves no index proofs; asking the others first", "mirror", o.mirror)
+				if next < len(cands) {
+					start()
+					tick.Reset(c.cfg.Stagger)
+				}
+				continue
+			}
 			if o.err != nil {
 				failures = append(failures, Failure{o.mirror, o.err})
 				c.cfg.Logger.Debug("reader: mirror failed", "mirror", o.mirror, "err", o.err)
@@ -795,7 +842,23 @@ type getter func(path string, max int64) ([]byte, error)
 type query struct {
 	id     string
 	newest int
+	// sync: no mirror of the race served the light path for this one,
+	// so it syncs the whole log even if it serves no index proofs.
+	sync bool
 }
+
+// deferredSync is the outcome of a light attempt at a mirror that serves
+// no index proofs: the race tries the other mirrors' light paths first,
+// and syncs the whole log from this one only if none answers. A mirror
+// that withholds proofs must not make a reader on a slow link download
+// the whole log while another mirror would prove the one article.
+type deferredSync struct {
+	reason error
+	mirror string
+}
+
+func (d *deferredSync) Error() string { return d.reason.Error() }
+func (d *deferredSync) Unwrap() error { return d.reason }
 
 // maxMoves bounds the times one attempt starts again because the
 // mirror's checkpoint moved on while the reader asked for a proof
@@ -938,6 +1001,8 @@ func (c *Client) tryOnce(ctx context.Context, st *state, mirror string, q query)
 			if mirrors != nil {
 				a.mirrorList = lightMirrorList(<-mirrors, a.trust, st.mirrors.SignedVersion)
 			}
+		case errors.Is(err, errNoProofs) && !q.sync:
+			return a, &deferredSync{reason: err}
 		case errors.Is(err, errFallback):
 			a.fallback = err.Error()
 			c.cfg.Logger.Info("reader: syncing the whole log", "mirror", mirror, "reason", err)

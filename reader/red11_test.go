@@ -48,3 +48,33 @@ func TestLightOneMirrorWithholdsProofs(t *testing.T) {
 		t.Errorf("a mirror withholding proofs made the reader sync the whole log, with an honest mirror beside it")
 	}
 }
+
+// TestLightAllMirrorsWithholdProofs: when no mirror serves index proofs,
+// the race syncs the whole log from one of them after asking each once,
+// and says why.
+func TestLightAllMirrorsWithholdProofs(t *testing.T) {
+	w := newWorld(t)
+	m := w.honestMirror()
+	w.grow(m.st, 300, t2)
+	h := w.handler(m.st)
+	var proofs atomic.Int64
+	withhold := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/index/") {
+			proofs.Add(1)
+			http.NotFound(rw, r)
+			return
+		}
+		h.ServeHTTP(rw, r)
+	})
+	r, err := w.lightClient(t.TempDir(), serve(t, withhold), serve(t, withhold)).Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Light || !strings.Contains(r.FullSync, "serves no index proofs") || r.Bundle == nil {
+		t.Fatalf("Light %v, FullSync %q, bundle %v: want a full sync, and why", r.Light, r.FullSync, r.Bundle != nil)
+	}
+	// Each mirror once in the light round, the one that synced once more.
+	if n := proofs.Load(); n < 2 || n > 4 {
+		t.Errorf("%d proof requests, want 2 to 4", n)
+	}
+}

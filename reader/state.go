@@ -91,6 +91,9 @@ type mirrorState struct {
 	// Signed are the URLs of the publisher's newest verified mirror list.
 	Signed        []string `json:"signed,omitempty"`
 	SignedVersion uint64   `json:"signed_version,omitempty"`
+	// Verifiers are the hex SHA-256 of the verifier pages that list
+	// vouches for.
+	Verifiers []string `json:"verifiers,omitempty"`
 	// Hints are URLs mirrors offered (unsigned; everything fetched from
 	// them is verified like anything else).
 	Hints []string `json:"hints,omitempty"`
@@ -109,6 +112,7 @@ func emptyState(dir string) *state {
 func (s *state) clone() *state {
 	n := *s
 	n.mirrors.Signed = slices.Clone(s.mirrors.Signed)
+	n.mirrors.Verifiers = slices.Clone(s.mirrors.Verifiers)
 	n.mirrors.Hints = slices.Clone(s.mirrors.Hints)
 	n.mirrors.Good = maps.Clone(s.mirrors.Good)
 	return &n
@@ -592,6 +596,10 @@ func (s *state) apply(r *attempt, added int64) {
 func (s *state) applyMirrors(r *attempt) {
 	if r.mirrorList != nil && r.mirrorList.Version > s.mirrors.SignedVersion {
 		s.mirrors.Signed, s.mirrors.SignedVersion = r.mirrorList.URLs, r.mirrorList.Version
+		s.mirrors.Verifiers = nil
+		for _, h := range r.mirrorList.Verifiers {
+			s.mirrors.Verifiers = append(s.mirrors.Verifiers, hex.EncodeToString(h[:]))
+		}
 	}
 	for _, h := range r.hints {
 		if len(s.mirrors.Hints) >= maxHints {

@@ -24,6 +24,13 @@ import (
 // checkpoints signed at.
 func (w *world) grow(st *store.Store, n int, at time.Time) {
 	w.t.Helper()
+	w.growIDs(st, n, at, func(size int64, i int) string { return fmt.Sprintf("filler-%d-%07d", size, i) })
+}
+
+// growIDs is grow with the filler ids that idOf makes from the log's size
+// before the fillers and the filler's number.
+func (w *world) growIDs(st *store.Store, n int, at time.Time, idOf func(size int64, i int) string) {
+	w.t.Helper()
 	const batch = 5000
 	p, err := st.Publisher(w.pub.ID())
 	if err != nil {
@@ -32,7 +39,7 @@ func (w *world) grow(st *store.Store, n int, at time.Time) {
 	for from := 0; from < n; from += batch {
 		var leaves [][]byte
 		for i := from; i < min(from+batch, n); i++ {
-			id := fmt.Sprintf("filler-%d-%07d", p.Size, i)
+			id := idOf(p.Size, i)
 			leaves = append(leaves, (&catalog.Leaf{Kind: catalog.KindBundle, ID: id, Revision: 1, Digest: sha256.Sum256([]byte(id))}).Encode())
 		}
 		size, root, err := st.NextRoot(w.pub.ID(), leaves)

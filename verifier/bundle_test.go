@@ -50,7 +50,8 @@ func bundleFiles(t *testing.T) []bundle.File {
 // TestBundle opens a real bundle, built and signed by the Go code with a
 // test publisher's keys (a Persian article with an image), in the page:
 // the manifest must read as Go reads it, every entry's decompressed bytes
-// (as Go's bundle.Entry gives them) must pass checkEntry, and every
+// (as Go's bundle.Entry gives them) must pass checkEntry and be what the
+// page's entry reads from the bundle (decompressing the body), and every
 // header and manifest byte, a sample of entry bytes, truncation and an
 // extra byte must each make the bundle refused; so must a bundle by an
 // undelegated key, a revoked key, a key outside its window, and one that
@@ -73,7 +74,7 @@ func TestBundle(t *testing.T) {
 		entries = append(entries, hex.EncodeToString(e))
 	}
 	if b.Manifest.Entries[0].Compression != bundle.Zstd {
-		t.Fatal("the body is not zstd-compressed: the test would not show that the page needs no decoder")
+		t.Fatal("the body is not zstd-compressed: the test would not exercise the page's zstd decoder")
 	}
 
 	// Bundles to refuse.
@@ -117,6 +118,7 @@ check(r.signer.text === trust.keys[0].pub.text, 'signer');
 for (const [i, e] of m.entries.entries()) {
   const body = unhex(a.entries[i]);
   await s.checkEntry(e, body);
+  check(s.hex(await s.entry(r, i)) === a.entries[i], 'entry ' + i + ' as the page reads it from the bundle');
   if (e.compression === 0) check(s.hex(r.stored[i]) === a.entries[i], 'stored entry ' + i);
   const b = body.slice(); b[b.length >> 1] ^= 1;
   await mustRefuse('entry ' + i + ' changed', () => s.checkEntry(e, b));

@@ -135,6 +135,7 @@ for (const [i, pr] of a.proofs.entries()) {
   if (pr.present) {
     check(r.leaf === BigInt(pr.leaf) && s.b64encode(r.leafHash) === pr.leaf_hash, 'proof ' + i + ': value');
     const leaf = unhex(a.leaves[pr.leaf]);
+    check(r.article && r.article.id === pr.id && s.hex(s.parseIndexProof(unhex(pr.proof)).leafBytes) === a.leaves[pr.leaf], 'proof ' + i + ': the leaf it carries');
     const l = await s.checkArticleLeaf(r, pr.id, leaf);
     check(l.id === pr.id, 'proof ' + i + ': leaf');
     const m = leaf.slice(); m[m.length - 1] ^= 1;

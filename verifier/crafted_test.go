@@ -101,9 +101,9 @@ for (const pr of iv.proofs) {
     // Absent "through its own leaf": the branch is the leaf's parent and
     // its child on the key's side is the leaf itself.
     const key = await s.sha256(enc.encode(pr.id));
-    const value = await ih(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, Number(pp.leaf)), pp.leafHash);
+    const value = await ih(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, Number(pp.leaf)), await s.leafHash(pp.leafBytes));
     const st = pp.steps;
-    const forged = Uint8Array.of(1, 2, st[0].depth, ...st[0].hash, 1, 0, ...key, ...value, ...u16(st.length - 1), ...st.slice(1).flatMap((s) => [s.depth, ...s.hash]));
+    const forged = Uint8Array.of(2, 2, st[0].depth, ...st[0].hash, 1, 0, ...key, ...value, ...u16(st.length - 1), ...st.slice(1).flatMap((s) => [s.depth, ...s.hash]));
     await want('an absence proof of a present id through its own leaf', () => s.verifyIndexProof(root, pr.id, forged), "on the key's path");
     own++;
   }
@@ -120,6 +120,37 @@ for (const pr of iv.proofs) {
   }
 }
 if (!own || !bits || !side) errs.push('crafted index proofs: ' + [own, bits, side]);
+// Proofs whose leaf is wrong, from the vectors, each refused by the
+// check named.
+const leafWhy = {
+  "another id's leaf": 'is an article leaf of "second"',
+  'a key statement leaf': 'not an article leaf',
+  'the leaf one byte short': 'wrong length',
+  'a leaf longer than the longest': 'at most 170',
+  'leaf length beyond the proof': 'at most 170',
+  "the id's older revision as its leaf": 'does not lead to the root',
+  'version 1 (the leaf\'s hash, not the leaf)': 'version 1',
+};
+let leafChecked = 0;
+for (const inv of iv.invalid_proofs) {
+  if (!(inv.why in leafWhy)) continue;
+  await want('invalid proof "' + inv.why + '"', () => s.verifyIndexProof(s.b64decode(iv.roots[inv.size]), inv.id, unhex(inv.proof)), leafWhy[inv.why]);
+  leafChecked++;
+}
+if (leafChecked !== Object.keys(leafWhy).length) errs.push('invalid leaf proofs found in the vectors: ' + leafChecked);
+// What a stolen signing key could sign: an index of one id, "asked",
+// whose value is another id's leaf. The path leads to the root; only the
+// check that the leaf is the asked id's own refuses the proof.
+{
+  const nh = async (bits, lb, v) => ih(v, await ih(Uint8Array.of(0, 0, bits >> 8, bits & 255), lb));
+  const E = new Uint8Array(32).fill(1), zero = new Uint8Array(32);
+  const empty = await nh(0, E, await nh(0, E, await ih([0])));
+  const other = unhex(iv.leaves[2]), key = await s.sha256(enc.encode('asked'));
+  const leafNode = await nh(256, key, await ih(new Uint8Array(8), await s.leafHash(other)));
+  const root = await nh(0, zero, key[0] & 0x80 ? await ih(empty, leafNode) : await ih(leafNode, empty));
+  const proof = Uint8Array.of(2, 1, 0, 0, 0, 0, 0, 0, 0, 0, ...u16(other.length), ...other, ...u16(1), 0, ...empty);
+  await want('a proof of an index that maps an id to another id\'s leaf', () => s.verifyIndexProof(root, 'asked', proof), 'is an article leaf of "second"');
+}
 return errs;`, args, &errs)
 		for _, m := range errs {
 			t.Errorf("%s: %s", e, m)

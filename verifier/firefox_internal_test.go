@@ -34,7 +34,8 @@ func Firefox(t *testing.T) string {
 	return ""
 }
 
-// RunFirefox opens url in headless Firefox with a fresh profile and
+// RunFirefox opens url in headless Firefox with a fresh profile (whose
+// pages may open windows without a click) and
 // returns the first n values sent on results (by the page, through the
 // test's server), failing the test after 90 s. Firefox and everything it
 // started run in their own process group, killed at the end.
@@ -49,6 +50,7 @@ user_pref("toolkit.telemetry.reportingpolicy.firstRun", false);
 user_pref("app.update.auto", false);
 user_pref("network.proxy.type", 0);
 user_pref("browser.startup.homepage_override.mstone", "ignore");
+user_pref("dom.disable_open_during_load", false);
 `
 	if err := os.WriteFile(filepath.Join(profile, "user.js"), []byte(prefs), 0o644); err != nil {
 		t.Fatal(err)

@@ -59,17 +59,19 @@ const mutate = (b) => {
 const cat = JSON.parse(a.catalog), idx = JSON.parse(a.index);
 const root = await s.parseKey(a.root), trust = await s.openStatement(enc.encode(a.statement), root);
 const ctrust = await s.openStatement(enc.encode(cat.statement), await s.parseKey(cat.root_key));
-const dec = new TextDecoder();
+const dec = new TextDecoder(), opened = await s.openBundle(unhex(a.bundle), trust);
 const targets = [
   ['parseKey', enc.encode(a.root), (b) => s.parseKey(dec.decode(b))],
   ['openStatement', enc.encode(a.statement), (b) => s.openStatement(b, root)],
   ['openCheckpoint', enc.encode(cat.checkpoint), (b) => s.openCheckpoint(b, ctrust)],
+  ['openMirrorList', enc.encode(cat.mirror_list.signed), (b) => s.openMirrorList(b, ctrust)],
   ['parseCheckpoint', enc.encode(cat.checkpoint.split('\n\n')[0] + '\n'), (b) => s.parseCheckpoint(dec.decode(b))],
   ['parseLeaf', unhex(cat.leaves[1].hex), (b) => s.parseLeaf(b)],
   ['parseEntryTile', unhex('0005' + '0102030405' + '0003' + '010203'), (b) => s.parseEntryTile(b, 2)],
   ['verifyIndexProof', unhex(idx.proofs[idx.proofs.length - 1].proof), (b) => s.verifyIndexProof(s.b64decode(idx.roots[12]), idx.proofs[idx.proofs.length - 1].id, b)],
   ['verifyIndexProof absent', unhex(idx.proofs[idx.proofs.length - 2].proof), (b) => s.verifyIndexProof(s.b64decode(idx.roots[12]), idx.proofs[idx.proofs.length - 2].id, b)],
   ['openBundle', unhex(a.bundle), (b) => s.openBundle(b, trust)],
+  ['entry (zstd)', opened.stored[0], (b) => s.entry({ ...opened, stored: [b, ...opened.stored.slice(1)] }, 0)],
   ['parseManifest', unhex(a.bundle).subarray(116, 116 + ((unhex(a.bundle)[114] << 8) | unhex(a.bundle)[115])), (b) => s.parseManifest(b)],
 ];
 for (const [name, seedInput, f] of targets) {

@@ -94,28 +94,22 @@ const openLog = async (base, root, signal) => {
 };
 
 // verifyAt runs the light path at one mirror: the log (openLog), the
-// index proof that names the article's newest leaf, that leaf from its
-// entry tile, the bundle and every entry.
+// index proof that carries the article's newest leaf, the bundle and
+// every entry.
 const verifyAt = async (base, root, id, signal) => {
   const pub = root.id, out = await openLog(base, root, signal), cp = out.cp, trust = out.trust;
   if (!cp.index) throw new S.VerifyError('the checkpoint carries no article index, which this page needs');
   const v = await S.verifyIndexProof(cp.index, id, await get(base, `p/${pub}/index/${cp.size}/${id}`, L.indexProof, signal));
   if (!v.present) return { ...out, absent: true };
   if (v.leaf >= cp.size) throw new S.VerifyError(`the index names leaf ${v.leaf}, beyond the log's ${cp.size}`);
-  const w = Number(cp.size - (v.leaf / 256n) * 256n > 256n ? 256n : cp.size - (v.leaf / 256n) * 256n);
-  const tile = S.parseEntryTile(await get(base, `p/${pub}/${S.entryTilePath(v.leaf, cp.size)}`, L.tileWidth * (2 + L.leaf), signal), w);
-  const leaf = await S.checkArticleLeaf(v, id, tile[Number(v.leaf % 256n)]);
+  const leaf = v.article;
   if (leaf.kind === 'retraction') return { ...out, leaf };
   const b = await S.openBundle(await get(base, `b/${leaf.digest}`, L.bundle, signal), trust);
   if (b.digest !== leaf.digest) throw new S.VerifyError('the bundle is not the one the log names');
   if (b.manifest.id !== id || b.manifest.revision !== leaf.revision) throw new S.VerifyError(`the bundle is ${b.manifest.id} revision ${b.manifest.revision}, not ${id} revision ${leaf.revision}`);
+  // Every entry comes from the verified bundle, decompressed and checked.
   const entries = [];
-  for (const [i, e] of b.manifest.entries.entries()) {
-    // Stored entries are checked; zstd ones come decompressed by the
-    // browser from the mirror's entry route, then are checked the same.
-    const bytes = e.compression === 0 ? b.stored[i] : await get(base, `p/${pub}/a/${id}/${e.name.split('/').map(encodeURIComponent).join('/')}`, Number(e.size), signal);
-    entries.push(await S.checkEntry(e, bytes));
-  }
+  for (const i of b.manifest.entries.keys()) entries.push(await S.entry(b, i));
   return { ...out, leaf, bundle: b, entries };
 };
 
@@ -241,6 +235,14 @@ const renderList = (r, p) => {
   res.replaceChildren(el('h2', `Newest articles of ${r.trust.root.name}`), el('p', `From the newest entries of the publisher's log of ${r.cp.size} entries, checked against its checkpoint of ${iso(r.cp.time)} (${ago(age)} old${age > MAX_AGE ? ', STALE' : ''}), key statement version ${r.trust.version}; titles from each article's signed manifest. Fetched from ${r.base}.`), ul);
   res.hidden = false;
 };
+// vouch shows, under "what this page cannot know", the SHA-256 of the
+// verifier pages the publisher vouches for in the mirror list at r's
+// mirror (S.openMirrorList), or "none" if it gets no such list.
+const vouch = async (r) => {
+  let v = [];
+  try { v = await S.openMirrorList(await get(r.base, `p/${r.trust.publisherID}/mirrors`, L.mirrorList), r.trust); } catch {}
+  $('vouch').textContent = `SHA-256 the publisher signs: ${v.join(', ') || 'none'}.`;
+};
 const esc = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // clean returns the sanitised HTML of a parsed body.
 const clean = (body) => {
@@ -264,7 +266,11 @@ const clean = (body) => {
   return body.innerHTML;
 };
 
+// framed: a page that frames this one could hide or overlay what it says
+// (a static host sends no frame-ancestors header), so it refuses to run.
+const framed = window.top !== window.self;
 const run = async () => {
+  if (framed) { state('failed'); return say('Refused: this page is inside a frame of another page, which could hide or change what it says. Open it on its own.'); }
   state('working');
   $('result').hidden = true;
   $('result').replaceChildren();
@@ -292,6 +298,7 @@ const run = async () => {
       const r = await race(mirrors, root, null, listAt);
       if (!r.trust) { state('failed'); return say(`Failed: no mirror gave the newest articles of ${root.name} with valid signatures and proofs.`); }
       r.seen();
+    vouch(r);
       renderList(r, p);
       say(`Verified the newest articles of ${root.name} from ${r.base}.`);
       return state('verified');
@@ -300,6 +307,7 @@ const run = async () => {
     const r = await race(mirrors, root, p.a, verifyAt);
     if (!r.trust) { state('failed'); return say(`Failed: no mirror gave "${p.a}" with valid signatures and proofs. Nothing of it is shown.`); }
     r.seen();
+    vouch(r);
     if (r.absent) { state('failed'); return say(`The publisher's log, as of its checkpoint of ${iso(r.cp.time)}, has no article "${p.a}" (proven by its article index).`); }
     if (!r.bundle) { state('failed'); return say(`"${p.a}" was withdrawn by the publisher at ${iso(r.leaf.time)} (revision ${r.leaf.revision}).`); }
     render(r, p.a);
@@ -312,6 +320,7 @@ const run = async () => {
 };
 
 $('pin').addEventListener('click', async () => {
+  if (framed) return;
   try {
     const k = await S.parseKey($('key').value), pins = store.get('pins') || {};
     if (pins[k.name] && pins[k.name] !== k.text) return say(`Refused: a different key is pinned for "${k.name}".`);

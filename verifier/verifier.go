@@ -15,17 +15,31 @@
 // public key passes the page's keys.CheckPoint first, so samizdat's
 // verdict is Go's on either path (Firefox's WebCrypto refuses
 // non-canonically encoded keys that Go takes; the key check refuses them
-// first). It needs
-// no zstd decoder: the manifest is not compressed, stored entries are
-// checked against their stored SHA-256, and decompressed entries come from
-// a mirror's entry route, which the browser decompresses itself.
+// first).
+//
+// Entries come from the bundle itself, so the page reads a dynamic mirror
+// and a static export (mirror/static) alike: after the signature over the
+// manifest and the stored entries' SHA-256, a zstd entry's frame headers
+// are checked (no dictionary, a window of at most an entry's limit), it is
+// decompressed by fzstd 0.1.1 (MIT, vendored unchanged in fzstd/fzstd.js
+// under its licence, its SHA-256 checked by the tests) into a buffer of
+// exactly the size the manifest signs, refusing a byte more, and its
+// SHA-256 is checked. Bundles whose manifest names a zstd dictionary are
+// refused: the page has none.
+//
+// The page refuses to run inside a frame: a static host sends no
+// frame-ancestors header, and a page that frames it could hide or
+// overlay what it says.
 //
 // The page's Content-Security-Policy, in a meta element, allows exactly
 // its own script and style (by SHA-256), connections to any origin (for
 // mirrors) and data: images (the verified article's), and nothing else.
 //
-// This is the core of the verifier: the fetching and reading interface
-// (issue 11) comes on top of the samizdat object the script defines.
+// The script is the core (verifier.js), fzstd, then the reading interface
+// (ui.js) on top of the samizdat object the core defines; the build
+// minifies the core and the interface (minify) and fails if that could
+// change them. The page is the same bytes for every build of the same
+// source.
 package verifier
 
 import (
@@ -58,21 +72,146 @@ var style string
 //go:embed frame.css
 var frameStyle string
 
-// script is the page's one inline script: the core, then the page, without
-// their whole-line comments (the source files keep them; no line of the
-// scripts' strings or template literals starts with //).
-var script = stripComments(core + "\n" + strings.Replace(ui, "'{{FRAME_CSS}}'", jsString(frameStyle), 1))
+//go:embed fzstd/fzstd.js
+var fzstd string
 
-// stripComments drops the lines that hold only a // comment.
-func stripComments(js string) string {
-	var b strings.Builder
+// fzstdSHA256 is the SHA-256 of fzstd 0.1.1's umd/index.js as npm ships
+// it (MIT licence; package-lock.json in fzstd/ pins the package), which
+// the page carries unchanged after its licence header (fzstd/fzstd.js).
+const fzstdSHA256 = "fbea1c25c4413b620ca3f59e6037d9f6c675c5c7f690e4d660143188f686461d"
+
+// script is the page's one inline script: the core, the vendored zstd
+// decoder (after the core, whose 'use strict' must stay the script's first
+// statement) and the page, the core and the page minified (minify).
+var script, scriptErr = buildScript()
+
+func buildScript() (string, error) {
+	c, err := minify("verifier.js", core)
+	if err != nil {
+		return "", err
+	}
+	u, err := minify("ui.js", strings.Replace(ui, "'{{FRAME_CSS}}'", jsString(frameStyle), 1))
+	if err != nil {
+		return "", err
+	}
+	return c + fzstd + ";\n" + u, nil // fzstd ends without a semicolon
+}
+
+// minify drops from JavaScript source its // comments, blank lines,
+// each line's leading indentation and the line breaks after a ; { or ,
+// (after which automatic semicolon insertion never inserts one), and
+// keeps every other line break (where it might). It reads the source
+// with a small lexer (strings, template literals with their ${}
+// substitutions, regular expressions, comments) and fails if a string,
+// template literal or regular expression spans lines: stripping a line
+// inside one would change its value. Block comments are kept as they are.
+func minify(name, js string) (string, error) {
+	const (
+		code = iota
+		quoted
+		template
+		regex
+		class // a regular expression's [character class]
+		comment
+	)
+	var (
+		b       strings.Builder
+		st      = code
+		quote   byte
+		subst   []int // brace depth at each open ${ of template literals
+		depth   int
+		operand bool // the last token ends an operand: a / after it divides
+	)
+	n := 0
 	for line := range strings.Lines(js) {
-		if !strings.HasPrefix(strings.TrimSpace(line), "//") {
+		n++
+		if st != code && st != comment {
+			return "", fmt.Errorf("verifier: %s:%d: a string, template literal or regular expression spans lines, which the build would change", name, n)
+		}
+		if st == code {
+			line = strings.TrimLeft(line, " \t")
+		}
+		end := len(line) // where a // comment starts
+	scan:
+		for i := 0; i < len(line); i++ {
+			c := line[i]
+			switch st {
+			case comment:
+				if c == '*' && i+1 < len(line) && line[i+1] == '/' {
+					st, i = code, i+1
+				}
+			case quoted, template, regex, class:
+				switch {
+				case c == '\\':
+					i++
+				case st == quoted && c == quote, st == template && c == '`', st == regex && c == '/':
+					st, operand = code, true
+				case st == template && c == '$' && i+1 < len(line) && line[i+1] == '{':
+					subst, st, i, operand = append(subst, depth), code, i+1, false
+				case st == regex && c == '[':
+					st = class
+				case st == class && c == ']':
+					st = regex
+				}
+			default:
+				switch {
+				case c == '/' && i+1 < len(line) && line[i+1] == '/':
+					end = i
+					break scan
+				case c == '/' && i+1 < len(line) && line[i+1] == '*':
+					st, i = comment, i+1
+				case c == '/' && !operand:
+					st = regex
+				case c == '\'' || c == '"':
+					st, quote = quoted, c
+				case c == '`':
+					st = template
+				case c == '{':
+					depth++
+					operand = false
+				case c == '}' && len(subst) > 0 && subst[len(subst)-1] == depth:
+					subst, st = subst[:len(subst)-1], template
+				case c == '}':
+					depth--
+					operand = true
+				case c == ')' || c == ']':
+					operand = true
+				case isWord(c):
+					j := i
+					for j < len(line) && isWord(line[j]) {
+						j++
+					}
+					operand = !exprKeywords[line[i:j]]
+					i = j - 1
+				case c != ' ' && c != '\t' && c != '\n' && c != '\r':
+					operand = false
+				}
+			}
+		}
+		if end < len(line) {
+			line = strings.TrimRight(line[:end], " \t") + "\n"
+		}
+		if st == code && len(line) > 1 && strings.ContainsRune(";{,", rune(line[len(line)-2])) && line[len(line)-1] == '\n' {
+			line = line[:len(line)-1] // no semicolon is inserted after these
+		}
+		if strings.TrimSpace(line) != "" || st == comment {
 			b.WriteString(line)
 		}
 	}
-	return b.String()
+	if st != code {
+		return "", fmt.Errorf("verifier: %s: ends inside a string, template literal, regular expression or comment", name)
+	}
+	return b.String(), nil
 }
+
+func isWord(c byte) bool {
+	return c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+// exprKeywords are the keywords after which a / starts a regular
+// expression, not a division.
+var exprKeywords = map[string]bool{"return": true, "typeof": true, "instanceof": true, "in": true, "of": true, "new": true,
+	"delete": true, "void": true, "throw": true, "case": true, "do": true, "else": true, "yield": true, "await": true}
 
 var page, csp = mustBuild()
 
@@ -98,6 +237,9 @@ func Script() string { return script }
 // build puts the script and style into the page template, with a CSP that
 // allows exactly them.
 func build() ([]byte, string, error) {
+	if scriptErr != nil {
+		return nil, "", scriptErr
+	}
 	if strings.Contains(strings.ToLower(script), "</script") || strings.Contains(strings.ToLower(style+frameStyle), "</style") {
 		return nil, "", fmt.Errorf("verifier: the script or a style holds its own end tag")
 	}

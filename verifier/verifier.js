@@ -11,12 +11,13 @@
 const LIMITS = Object.freeze({
   statement: 16384, // keys.MaxStatementSize
   checkpoint: 4096, // catalog.MaxCheckpointSize
+  mirrorList: 16384, // catalog.MaxMirrorListSize
   noteSigs: 100, // golang.org/x/mod/sumdb/note: signature lines in a note
   delegations: 16, // keys.MaxDelegations
   revocations: 64, // keys.MaxRevocations
   leaf: 1 + 1 + 128 + 8 + 32, // catalog.MaxLeafSize
   tileWidth: 256, // catalog.TileWidth
-  indexProof: 8518, // index.MaxProofSize
+  indexProof: 8632, // index.MaxProofSize
   indexSteps: 256, // index.MaxProofSteps
   bundle: 96 << 20, // bundle.DefaultLimits
   manifest: 256 << 10,
@@ -465,6 +466,21 @@ const openCheckpoint = async (data, trust) => {
   fail(`checkpoint: ${err}`);
 };
 
+// ---- mirror list (FORMAT.md "Mirror list") ----
+// openMirrorList verifies a signed mirror list against a trust as
+// catalog.OpenMirrorList does (a signing key valid at its time, the
+// publisher's origin, the lines in order and canonical form: at most
+// catalog.MaxMirrors (64) URLs, then catalog.MaxVerifiers (4) verifier
+// hashes, none twice) and returns the verifier hashes (hex). URLs are
+// only checked to be printable ASCII: the page uses none of them.
+const openMirrorList = async (data, trust) => {
+  const n = await openNote(data, LIMITS.mirrorList, trust.keys, 'mirror list');
+  const m = /^samizdat\/(\w+) mirrors\nversion (\d+)\ntime (\d+)\n((?:url [!-~]+\n){0,64})((?:verifier [0-9a-f]{64}\n){0,4})$/.exec(n.text) || [], u = (m[4] || '').split('\n'), v = (m[5] || '').match(/\w{64}/g) || [];
+  if (m[1] !== trust.publisherID || !decimal(m[2], U64) || decimal(m[3], BigInt(MAX_UNIX)) === null || new Set(u).size < u.length || new Set(v).size < v.length) fail('mirror list: malformed');
+  for (const k of n.signers) try { return trust.authorize(k.key, +m[3]) && v; } catch {}
+  fail('mirror list: no signing key in force');
+};
+
 // ---- log: leaves, RFC 6962 hashes, proofs, entry tiles ----
 const leafHash = (leaf) => sha256(concat([0], leaf));
 const nodeHash = (l, r) => sha256(concat([1], l, r));
@@ -634,18 +650,24 @@ const parseIndexProof = (b) => {
   const bad = (m) => fail(`index proof: malformed: ${m}`);
   if (b.length > LIMITS.indexProof) bad(`${b.length} bytes, more than ${LIMITS.indexProof}`);
   if (b.length < 2) bad('too short');
-  if (b[0] !== 1) bad(`version ${b[0]}, want 1`);
+  if (b[0] !== 2) bad(`version ${b[0]}, this page reads version 2`);
   const p = { kind: b[1] };
   let o = 2, prev = 256;
   if (p.kind === 0) {
     if (b.length !== 2) bad("bytes after an empty index's proof");
     return p;
   } else if (p.kind === 1) {
-    if (b.length < o + 40) bad('too short for a value');
+    // The id's newest leaf itself, whose hash the verifier derives.
+    if (b.length < o + 10) bad('too short for a leaf');
     p.leaf = u64(b, o);
     if (p.leaf > I64) bad('leaf index out of range');
-    p.leafHash = b.subarray(o + 8, o + 40);
-    o += 40;
+    const n = u16(b, o + 8);
+    o += 10;
+    if (n > LIMITS.leaf || n > b.length - o) bad(`leaf of ${n} bytes in ${b.length - o} (at most ${LIMITS.leaf})`);
+    p.leafBytes = b.subarray(o, o + n);
+    try { p.article = parseLeaf(p.leafBytes); } catch (e) { bad(e.message); }
+    if (p.article.kind !== 'bundle' && p.article.kind !== 'retraction') bad(`a ${p.article.kind} leaf, not an article leaf`);
+    o += n;
   } else if (p.kind === 2) {
     if (b.length < o + 35) bad('too short for a branch');
     p.depth = b[o]; p.other = b.subarray(o + 1, o + 33);
@@ -683,8 +705,10 @@ const parseIndexProof = (b) => {
   return p;
 };
 // verifyIndexProof checks an encoded index proof for id against an index
-// root (index.Verify). It returns {present: true, leaf, leafHash} or
-// {present: false}, and throws if the proof proves nothing about id.
+// root (index.Verify). It returns {present: true, leaf, leafHash,
+// article} (the leaf's index, its log hash and the parsed leaf, an
+// article leaf of id) or {present: false}, and throws if the proof proves
+// nothing about id.
 const verifyIndexProof = async (root, id, bytes) => {
   if (!checkID(id)) fail('index proof: invalid article id');
   const p = parseIndexProof(bytes), key = await sha256(te.encode(id));
@@ -694,9 +718,12 @@ const verifyIndexProof = async (root, id, bytes) => {
     return { present: false };
   }
   const up = async (cur, d, sib) => nh(d, prefixOf(key, d), bitOf(key, d) ? await ih(sib, cur) : await ih(cur, sib));
-  let cur;
-  if (p.kind === 1) cur = await nh(256, key, await ih(be(p.leaf, 8), p.leafHash));
-  else {
+  let cur, leafHashOf;
+  if (p.kind === 1) {
+    if (p.article.id !== id) mismatch(`its leaf ${p.leaf} is an article leaf of "${p.article.id}"`);
+    leafHashOf = await leafHash(p.leafBytes);
+    cur = await nh(256, key, await ih(be(p.leaf, 8), leafHashOf));
+  } else {
     const d = p.depth;
     let child = await indexEmptyNode();
     if (p.child) {
@@ -709,10 +736,12 @@ const verifyIndexProof = async (root, id, bytes) => {
   }
   for (const s of p.steps) cur = await up(cur, s.depth, s.hash);
   if (!equal(cur, root)) mismatch('the path does not lead to the root');
-  return p.kind === 1 ? { present: true, leaf: p.leaf, leafHash: p.leafHash } : { present: false };
+  return p.kind === 1 ? { present: true, leaf: p.leaf, leafHash: leafHashOf, article: p.article } : { present: false };
 };
 // checkArticleLeaf checks that leaf is the one an index value names: its
 // hash, and a bundle or retraction leaf of id (index.Value.CheckLeaf).
+// The light path needs it no more (the proof carries the leaf); it checks
+// a leaf read from an entry tile against a proof.
 const checkArticleLeaf = async (value, id, leaf) => {
   if (!equal(await leafHash(leaf), value.leafHash)) fail(`index: leaf does not have the hash the index holds for "${id}"`);
   const l = parseLeaf(leaf);
@@ -820,7 +849,7 @@ const openManifest = async (head, trust) => {
 // manifest bytes, then the manifest, its publisher and the key's window
 // at its updated time (openManifest), then the stored entries and their
 // SHA-256. It returns the manifest, the bundle's digest (hex) and each
-// entry's stored bytes. Decompressed entries are checked with checkEntry.
+// entry's stored bytes; entry gives each entry's content, checked.
 const openBundle = async (data, trust) => {
   const bad = (m) => fail(`bundle: ${m}`);
   if (data.length > LIMITS.bundle) bad(`${data.length} bytes, limit ${LIMITS.bundle}`);
@@ -837,12 +866,57 @@ const openBundle = async (data, trust) => {
   }
   return { manifest: m, signer: key, digest: hex(await sha256(data)), stored };
 };
-// checkEntry checks an entry's decompressed bytes (from the bundle, when
-// stored as is, or as a mirror's entry route serves them, decompressed by
-// the browser) against the signed manifest: size and SHA-256.
+// checkEntry checks an entry's content (stored as is, or decompressed by
+// entry) against the signed manifest: size and SHA-256.
 const checkEntry = async (e, bytes) => {
   if (BigInt(bytes.length) !== e.size || !equal(await sha256(bytes), e.sha256)) fail(`bundle: entry "${e.name}": content does not match the signed hash`);
   return bytes;
+};
+// zstdCheck reads every frame header of a zstd entry (RFC 8878, 3.1)
+// before fzstd allocates anything for it, which is a frame's whole
+// window: it refuses a frame that names a dictionary (the page has none),
+// sets the reserved bit or needs a window larger than an entry may be
+// (LIMITS.entrySize, as Go's decoder).
+const zstdCheck = (s, bad) => {
+  const le = (o, n) => { let v = 0; for (let i = n; i--;) v = v * 256 + s[o + i]; return v; };
+  for (let o = 0; o < s.length;) {
+    const magic = le(o, 4);
+    if (magic >= 0x184d2a50 && magic <= 0x184d2a5f) { o += 8 + le(o + 4, 4); continue; }
+    if (magic !== 0xfd2fb528 || s.length - o < 6) bad('not a zstd frame');
+    const f = s[o + 4], ss = f >> 5 & 1, fcs = f >> 6 ? 1 << (f >> 6) : ss, d = s[o + 5];
+    if (f & 11) bad('a frame names a dictionary, which this page does not have, or sets the reserved bit');
+    const w = ss ? le(o + 5, fcs) + (f >> 6 === 1) * 256 : 2 ** (10 + (d >> 3)) * (1 + (d & 7) / 8);
+    if (w > LIMITS.entrySize) bad(`a frame's window is ${w} bytes, limit ${LIMITS.entrySize}`);
+    for (o += 6 - ss + fcs; ;) {
+      if (o + 3 > s.length) bad('truncated');
+      const h = le(o, 3);
+      o += 3 + ((h >> 1 & 3) === 1 ? 1 : h >>> 3);
+      if (h & 1) break;
+    }
+    o += f & 4;
+  }
+};
+// entry returns entry i of a bundle that openBundle verified, checked
+// against the signed manifest (checkEntry): a stored entry as it is, a
+// zstd one decompressed by fzstd (vendored) into a buffer of exactly the
+// size the manifest signs, refusing a byte more.
+const entry = async (b, i) => {
+  const e = b.manifest.entries[i], s = b.stored[i];
+  if (e.compression === 0) return checkEntry(e, s);
+  const bad = (m) => fail(`bundle: entry "${e.name}": zstd: ${m}`);
+  if (b.manifest.dictionary.some((x) => x)) bad('compressed with a dictionary, which this page does not have');
+  zstdCheck(s, bad);
+  const out = new Uint8Array(Number(e.size));
+  let n = 0;
+  try {
+    new globalThis.fzstd.Decompress((c) => {
+      if (c.length > out.length - n) bad(`more than the ${e.size} bytes the manifest signs`);
+      out.set(c, n);
+      n += c.length;
+    }).push(s, true);
+  } catch (x) { if (x instanceof VerifyError) throw x; bad(x.message); }
+  if (n !== out.length) bad(`${n} bytes, not the ${e.size} the manifest signs`);
+  return checkEntry(e, out);
 };
 
 globalThis.samizdat = Object.freeze({
@@ -852,8 +926,9 @@ globalThis.samizdat = Object.freeze({
   use: (force) => (ready = choose(force === 'auto' ? undefined : force)),
   hex, unhex, u32, b64decode, b64encode, sha256, sha256Pure, sha512Pure, verify, ed25519Pure, ed25519WebCrypto,
   checkPoint, parseKey, openNote, openStatement, parseCheckpoint, openCheckpoint,
+  openMirrorList,
   parseLeaf, leafHash, nodeHash, checkInclusion, checkConsistency, tilePath, entryTilePath, parseEntryTile, newestLeaves,
-  parseIndexProof, verifyIndexProof, checkArticleLeaf, parseManifest, openManifest, openBundle, checkEntry,
+  parseIndexProof, verifyIndexProof, checkArticleLeaf, parseManifest, openManifest, openBundle, checkEntry, entry,
 });
 })();
 

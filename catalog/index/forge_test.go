@@ -97,3 +97,19 @@ func TestLeafOfAnotherIDRefused(t *testing.T) {
 		t.Error("Prove put another id's leaf in a proof")
 	}
 }
+
+// TestProofMadeByHand: a Proof whose exported fields say present, made
+// without Prove, carries no leaf: it encodes to bytes that do not parse
+// and does not verify, rather than panic.
+func TestProofMadeByHand(t *testing.T) {
+	p := &Proof{Present: true, Value: Value{Leaf: 1}}
+	if _, err := ParseProof(p.Encode()); !errors.Is(err, ErrMalformed) {
+		t.Errorf("ParseProof of a hand-made proof: %v, want ErrMalformed", err)
+	}
+	if _, _, err := p.Verify(EmptyRoot(), "a"); !errors.Is(err, ErrMismatch) {
+		t.Errorf("Verify of a hand-made proof: %v, want ErrMismatch", err)
+	}
+	if p.Leaf() != nil {
+		t.Error("a hand-made proof has a leaf")
+	}
+}

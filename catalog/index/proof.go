@@ -100,7 +100,10 @@ func (p *Proof) Encode() []byte {
 	b = append(b, ProofVersion)
 	switch {
 	case p.Present:
-		leaf := p.leaf.Encode()
+		var leaf []byte // none in a Proof made by hand, which then does not parse
+		if p.leaf != nil {
+			leaf = p.leaf.Encode()
+		}
 		b = append(b, kindPresent)
 		b = binary.BigEndian.AppendUint64(b, uint64(p.Value.Leaf))
 		b = binary.BigEndian.AppendUint16(b, uint16(len(leaf)))
@@ -293,6 +296,9 @@ func (p *Proof) Verify(root tlog.Hash, id string) (Value, bool, error) {
 	case p.Present:
 		// The leaf is the id's: an index maps only an id's own leaves to
 		// its key, but one signed by a stolen key need not.
+		if p.leaf == nil {
+			return mismatch("the proof carries no leaf")
+		}
 		if p.leaf.ID != id {
 			return mismatch("its leaf %d is an article leaf of %q", p.Value.Leaf, p.leaf.ID)
 		}

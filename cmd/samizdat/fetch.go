@@ -360,8 +360,8 @@ A reader that keeps no copy of the log (the default; --full makes it keep
 one) reads the -n newest from the log's last leaves and the hash tiles that
 tie them to the checkpoint; with -n 0 or --full it verifies and keeps the
 whole log, and a reader that keeps it reads only what is new.
-With ID, it reads the article's index proof, its one leaf and its bundle:
-at most four round trips, whatever the log's size.
+With ID, it reads the article's index proof, which carries the article's
+leaf, and its bundle: at most three round trips, whatever the log's size.
 
 With an article page's URL as -m (as the browser shows it), ID may be left
 out: the article the URL names is fetched.`

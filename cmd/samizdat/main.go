@@ -46,7 +46,7 @@ func init() {
 		{"keygen", "make a publisher's root key, signing key and key statement", runKeygen},
 		{"publish", "sign article files and add them to a store", runPublish},
 		{"retract", "withdraw published articles", runRetract},
-		{"mirrors", "add, remove or list the mirrors in the publisher's signed mirror list", runMirrors},
+		{"mirrors", "add, remove or list the mirrors in the publisher's signed mirror list, which also vouches for verifier pages", runMirrors},
 		{"refresh", "sign a fresh checkpoint, so readers see the publisher is alive", runRefresh},
 		{"rotate", "replace the signing key (needs the root key)", runRotate},
 		{"revoke", "revoke a signing key (needs the root key)", runRevoke},
@@ -59,7 +59,7 @@ func init() {
 		{"follow", "poll feeds, publish new and changed items, push to mirrors: the newsroom's daemon", runFollow},
 		{"fetch", "fetch an article from mirrors, verify it and save it", runFetch},
 		{"read", "run a local verifying reader to read a publisher in your browser", runRead},
-		{"verifier", "write the verifier page: one HTML file that checks signatures in any browser", runVerifier},
+		{"verifier", "write the verifier page: one HTML file that checks signatures in any browser; or check a copy against the publisher's signed hashes", runVerifier},
 		{"demo", "see it work: keys, publishing, three chained mirrors and a reader, on loopback", runDemo},
 		{"version", "print the version, the source revision and the Go version", runVersion},
 	}

@@ -30,6 +30,8 @@ func runMirror(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	s3 := s3Config(e, "", false)
+	c.S3AccessKey, c.S3SecretKey, c.S3SessionToken, c.S3Region = s3.AccessKey, s3.SecretKey, s3.SessionToken, s3.Region
 	if *check {
 		if err := c.CheckFiles(); err != nil {
 			return err
@@ -86,6 +88,11 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirror.Config, error) {
 	fs.IntVar(&f.HTTPMaxConns, "http-max-conns", 0, "most HTTP(S) connections open at once (0: 16384, or what the file descriptor limit allows)")
 	fs.IntVar(&f.HTTPMaxConnsPerAddr, "http-max-conns-per-addr", 0, "most HTTP(S) connections from one client address, IPv6 by /64 (0: 256; -1: no cap)")
 	fs.Int64Var(&f.QuotaMB, "quota-mb", 0, "largest size of one publisher's bundles, in MiB (0: no quota)")
+	fs.StringVar(&f.ExportStatic, "export-static", "", "keep a static mirror of the store at this directory or s3://BUCKET/PREFIX (see export-static; S3 credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+	fs.DurationVar(&f.ExportEvery, "export-every", 0, "least time between two static exports, which run after the store changed (0: 1m)")
+	fs.IntVar(&f.ExportIndexProofs, "export-index-proofs", 0, "index proofs in the static export for this many of each publisher's most recently changed articles (0: all; -1: none)")
+	fs.StringVar(&f.S3Endpoint, "s3-endpoint", "", "the S3 server of an s3:// --export-static (default https://s3.amazonaws.com)")
+	fs.BoolVar(&f.S3AllowHTTP, "s3-allow-http", false, "allow an http:// --s3-endpoint that is not on loopback")
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", 0, "how long requests in flight may take to finish on SIGTERM (0: 10s)")
 	fs.StringVar(&f.LogLevel, "log-level", "", "debug, info, warn or error (default info)")
 	fs.StringVar(&f.LogFormat, "log-format", "", "text or json (default text)")
@@ -132,6 +139,16 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirror.Config, error) {
 				c.HTTPMaxConnsPerAddr = f.HTTPMaxConnsPerAddr
 			case "quota-mb":
 				c.QuotaMB = f.QuotaMB
+			case "export-static":
+				c.ExportStatic = f.ExportStatic
+			case "export-every":
+				c.ExportEvery = f.ExportEvery
+			case "export-index-proofs":
+				c.ExportIndexProofs = f.ExportIndexProofs
+			case "s3-endpoint":
+				c.S3Endpoint = f.S3Endpoint
+			case "s3-allow-http":
+				c.S3AllowHTTP = f.S3AllowHTTP
 			case "shutdown-timeout":
 				c.ShutdownTimeout = f.ShutdownTimeout
 			case "log-level":

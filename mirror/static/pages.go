@@ -12,6 +12,7 @@ import (
 	"github.com/samizdat-news/samizdat/bundle"
 	"github.com/samizdat-news/samizdat/catalog"
 	"github.com/samizdat-news/samizdat/render"
+	"github.com/samizdat-news/samizdat/verifier"
 )
 
 // links makes the links of one page, relative to it.
@@ -219,9 +220,15 @@ func (e *exporter) feedText(p *pubExport, a *catalog.Article, l links) (content,
 }
 
 // site writes the pages of the whole export: the index (in all languages
-// and in each) and the style sheet.
+// and in each), the style sheet and the verifier page (VerifierName).
 func (e *exporter) site(ctx context.Context, pubs []*pubExport) error {
 	if err := e.putRendered(ctx, Object{Name: "static/style.css", Type: "text/css; charset=utf-8", Cache: CachePage}, render.StyleSheet()); err != nil {
+		return err
+	}
+	// The verifier page, as mirrors serve it at /verify.html: opened from
+	// the export, it reads the export it sits in (its default mirror is
+	// its own directory).
+	if err := e.putRendered(ctx, Object{Name: VerifierName, Type: "text/html; charset=utf-8", Cache: CachePage}, verifier.Page()); err != nil {
 		return err
 	}
 	l := linksFrom("index.html")

@@ -105,6 +105,7 @@ func TestExportS3(t *testing.T) {
 		{pub + "a/hostile/index.html", "text/html; charset=utf-8", static.CachePage},
 		{pub + "feed.atom", "application/atom+xml; charset=utf-8", static.CachePage},
 		{"mirror/alpha/static/style.css", "text/css; charset=utf-8", static.CachePage},
+		{"mirror/alpha/" + static.VerifierName, "text/html; charset=utf-8", static.CachePage},
 	} {
 		// Anonymous, as a reader or a CDN sees it.
 		resp, err := http.Get(s.endpoint + "/" + s3Bucket + "/" + tc.key)

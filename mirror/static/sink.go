@@ -218,3 +218,29 @@ func fsync(p string, all bool) error {
 	}
 	return nil
 }
+
+// NewSink returns the Sink an export target names: s3://BUCKET/PREFIX
+// for a bucket, reached as s3 says (its Bucket and Prefix are taken from
+// target), or else a directory. s3 may be nil for a directory; an
+// endpoint or AllowHTTP given with a directory is an error, since it
+// would be silently unused.
+func NewSink(target string, s3 *S3Config) (Sink, error) {
+	if target == "" {
+		return nil, errors.New("static: no export target: want a directory or s3://BUCKET/PREFIX")
+	}
+	var cfg S3Config
+	if s3 != nil {
+		cfg = *s3
+	}
+	if !strings.HasPrefix(target, "s3://") {
+		if cfg.Endpoint != "" || cfg.AllowHTTP {
+			return nil, fmt.Errorf("static: an S3 endpoint is given, but %q is a directory, not s3://BUCKET/PREFIX", target)
+		}
+		return NewDir(target)
+	}
+	var err error
+	if cfg.Bucket, cfg.Prefix, err = ParseS3URL(target); err != nil {
+		return nil, err
+	}
+	return NewS3(&cfg)
+}

@@ -1,9 +1,10 @@
 // Package static writes what a store holds as a static mirror: the files
 // a reader fetches (key statements, checkpoints, mirror lists, C2SP
 // tlog-tiles, bundles) under the paths a dynamic mirror serves them at,
-// and the pages people read as HTML files with relative links, so that
-// any file server, CDN or bucket can serve the export under any path
-// prefix. See PROTOCOL.md, "Static mirrors".
+// the pages people read as HTML files with relative links, and the
+// browser verifier page (VerifierName), so that any file server, CDN or
+// bucket can serve the export under any path prefix. See PROTOCOL.md,
+// "Static mirrors".
 //
 // An export is incremental: a file that never changes (a tile, a bundle,
 // an image) is written once; pages are written when what they show
@@ -55,6 +56,14 @@ const (
 // export's own origin only. (frame-ancestors cannot be set from a meta
 // element.)
 const PageCSP = "default-src 'none'; img-src 'self'; style-src 'self'; base-uri 'none'; form-action 'none'"
+
+// VerifierName is where an export writes the verifier page
+// (verifier.Page, the bytes mirrors serve at /verify.html): at its root,
+// so that the page's default mirror, its own directory, is the export.
+// It carries its own Content-Security-Policy (verifier.CSP) in a meta
+// element, not PageCSP, and refuses to run framed, since a static host
+// sends no frame-ancestors header.
+const VerifierName = "verify.html"
 
 // Limits and sizes of an export.
 const (
@@ -336,6 +345,9 @@ func (e *exporter) publisher(ctx context.Context, id string) (*pubExport, error)
 		return nil, err
 	}
 	for i := range p.arts {
+		if err := ctx.Err(); err != nil {
+			return nil, err // most articles' files are in place: nothing is called for them
+		}
 		if err := e.article(ctx, p, &p.arts[i]); err != nil {
 			return nil, err
 		}

@@ -18,11 +18,13 @@ import (
 	"github.com/samizdat-news/samizdat/mirror/static"
 	"github.com/samizdat-news/samizdat/publish"
 	"github.com/samizdat-news/samizdat/reader"
+	"github.com/samizdat-news/samizdat/verifier"
 )
 
 // TestExportDir checks what an export to a directory holds: the reader's
 // files under the dynamic mirror's paths, the pages with a strict meta
-// policy and relative links only, and the entries under safe names.
+// policy and relative links only, the entries under safe names, and the
+// verifier page at the root.
 func TestExportDir(t *testing.T) {
 	f := newFixture(t)
 	out := t.TempDir()
@@ -36,7 +38,7 @@ func TestExportDir(t *testing.T) {
 		pub + "checkpoint", pub + "key-statement", pub + "mirrors", pub + "tile/0/000.p/7", pub + "tile/entries/000.p/7",
 		pub + "index.html", pub + "feed.atom", pub + "a/hostile/index.html", pub + "a/withdrawn/index.html",
 		"b/" + hostile.String(), "e/" + hostile.String() + "/img/photo.png", "e/" + hostile.String() + "/evil.html.png",
-		"index.html", "static/style.css",
+		"index.html", "static/style.css", static.VerifierName,
 	} {
 		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
 			t.Errorf("export lacks %s: %v", name, err)
@@ -59,6 +61,10 @@ func TestExportDir(t *testing.T) {
 		rel = filepath.ToSlash(rel)
 		ext := strings.ToLower(filepath.Ext(rel))
 		switch {
+		case rel == static.VerifierName:
+			if mustRead(t, p) != string(verifier.Page()) {
+				t.Errorf("%s is not the verifier page", rel)
+			}
 		case ext == ".html":
 			if strings.HasPrefix(rel, "e/") || strings.HasPrefix(rel, "b/") {
 				t.Errorf("%s: an entry written as HTML", rel)

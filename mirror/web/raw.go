@@ -272,7 +272,8 @@ func (h *Handler) serveTile(w http.ResponseWriter, r *http.Request) {
 
 // serveIndexProof serves /p/{pub}/index/{size}/{id}: the proof, in the
 // article index that the mirror's checkpoint of that size carries, of the
-// article's newest leaf or of its absence (FORMAT.md "Article index"). A
+// article's newest leaf, which it carries, or of its absence (FORMAT.md
+// "Article index"). A
 // proof for a size never changes, so it is cached for good. The mirror
 // can prove against its current checkpoint and those it held in the last
 // store.IndexHistoryAge (a cache in front of it may still serve them);

@@ -3,6 +3,8 @@
 package web_test
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"html"
 	"io"
@@ -14,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/samizdat-news/samizdat/internal/browsertest"
+	"github.com/samizdat-news/samizdat/verifier"
 )
 
 // TestBrowserVerifierNotFramed (red team, issue 11): a page on another
@@ -32,11 +35,20 @@ func TestBrowserVerifierNotFramed(t *testing.T) {
 	mirror, mirrorLog := browsertest.NewLoggedServer(t, f.h)
 
 	// The control: the same frame of a copy of the page served without
-	// the mirror's headers runs, so the test can see a framed page run.
+	// the mirror's headers, and without the page's own refusal to run
+	// framed (its CSP hash made anew), runs, so the test can see a framed
+	// page run.
+	page, script := verifierPage(t, mirror.URL), verifier.Script()
+	framable := strings.Replace(script, "window.top !== window.self", "false", 1)
+	cspHash := func(s string) string { h := sha256.Sum256([]byte(s)); return base64.StdEncoding.EncodeToString(h[:]) }
+	page = strings.Replace(strings.Replace(page, script, framable, 1), cspHash(script), cspHash(framable), 1)
+	if framable == script || !strings.Contains(page, cspHash(framable)) {
+		t.Fatal("the page's frame check or its CSP hash is not where the control expects it")
+	}
 	control, controlLog := browsertest.NewLoggedServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/verify.html" {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			w.Write([]byte(verifierPage(t, mirror.URL)))
+			w.Write([]byte(page))
 			return
 		}
 		f.h.ServeHTTP(w, r)
