@@ -1,10 +1,12 @@
 package reader_test
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -237,5 +239,61 @@ func TestLightSplitHostile(t *testing.T) {
 		if err != nil || r.Light || !strings.Contains(r.FullSync, "no bottom part") || r.Bundle == nil || r.Bundle.Digest != w.digest(m.st, id) {
 			t.Fatalf("%s: %v, light %v: want a full sync, and why, and the article", name, err, r != nil && r.Light)
 		}
+	}
+}
+
+// TestLightSplitStatic: one article from plain files under a URL prefix
+// that hold split proofs and no full proof, as an export with
+// --index-proofs -1 (or an article beyond its newest 100): 4 round trips.
+func TestLightSplitStatic(t *testing.T) {
+	w := newWorld(t)
+	m := w.honestMirror()
+	p, err := m.st.Publisher(w.pub.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := w.digest(m.st, "a")
+	dir := staticTree(t, m.h, w.pub.ID(), p.Size, nil, d.String())
+	pub := "/p/" + w.pub.ID() + "/index/"
+	put := func(path string, b []byte) {
+		name := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(path, "/")))
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := strconv.FormatInt(p.Size, 10)
+	for b := range index.Buckets(p.Size) {
+		rec := record(m.h, httptestRequest(pub+"t/"+size+"/"+b.String()))
+		if rec.Code != http.StatusOK {
+			t.Fatalf("top part of %s: %d", b, rec.Code)
+		}
+		put(pub+"t/"+size+"/"+b.String(), rec.Body.Bytes())
+		top, err := index.ParseTop(rec.Body.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if node, ok := top.Node(); ok && b == index.BucketOf(p.Size, "a") {
+			path := pub + "n/" + hex.EncodeToString(node[:]) + "/a"
+			rec := record(m.h, httptestRequest(path))
+			if rec.Code != http.StatusOK {
+				t.Fatalf("bottom part of a: %d", rec.Code)
+			}
+			put(path, rec.Body.Bytes())
+		}
+	}
+	c := w.lightClient(t.TempDir(), serveStatic(t, dir))
+	ct := countRequests(c)
+	r, err := c.Fetch(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Light || r.Bundle == nil || r.Bundle.Digest != d {
+		t.Fatalf("Light %v (%s), bundle %v", r.Light, r.FullSync, r.Bundle != nil)
+	}
+	if co := ct.costs(); co.rounds != lightRounds+1 || co.bytes > lightBudget {
+		t.Errorf("cost %s: %v; want %d round trips", co, co.spans(), lightRounds+1)
 	}
 }
