@@ -116,8 +116,9 @@ type Config struct {
 	// written as "1m".
 	ExportEvery time.Duration `toml:"export_every"`
 	// ExportIndexProofs is static.Options.IndexProofs: how many of each
-	// publisher's most recently changed articles get an index proof in
-	// the export. Zero: all; -1: none.
+	// publisher's most recently changed articles get a full index proof
+	// in the export, beside the split proofs every article has. Zero:
+	// static.DefaultIndexProofs (100); -1: none.
 	ExportIndexProofs int `toml:"export_index_proofs"`
 	// S3Endpoint is the S3 server of an s3:// ExportStatic, https://HOST[:PORT].
 	// Empty: https://s3.amazonaws.com.
@@ -330,7 +331,7 @@ func (c *Config) Check() error {
 	case c.ExportEvery != 0 && c.ExportEvery < MinExportEvery:
 		return c.errorf("export_every", "must be 0 (default %v) or at least %v, not %v", DefaultExportEvery, MinExportEvery, c.ExportEvery)
 	case c.ExportIndexProofs < -1:
-		return c.errorf("export_index_proofs", "must be -1 (none), 0 (all) or more, not %d", c.ExportIndexProofs)
+		return c.errorf("export_index_proofs", "must be -1 (none), 0 (the default, 100) or more, not %d", c.ExportIndexProofs)
 	case !strings.HasPrefix(c.ExportStatic, "s3://") && (c.S3Endpoint != "" || c.S3AllowHTTP):
 		return c.errorf("export_static", "s3_endpoint and s3_allow_http need an s3://BUCKET/PREFIX target, not %q", c.ExportStatic)
 	}

@@ -2,6 +2,7 @@ package reader
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -15,14 +16,19 @@ import (
 )
 
 // The light path. A reader that keeps no copy of the log fetches one
-// article in three sequential round trips, whatever the log's size:
+// article in three sequential round trips from a dynamic mirror, four from
+// a static export, whatever the log's size:
 //
 //  1. the key statement and the checkpoint, in parallel;
 //  2. the article's index proof against the checkpoint's index root
 //     (p/PUB/index/SIZE/ID), which carries the article's newest leaf,
 //     and, when the reader holds an older checkpoint, the hash tiles that
-//     prove the new one extends it;
-//  3. the bundle that leaf names.
+//     prove the new one extends it; in parallel, the top part of the
+//     article's split proof (p/PUB/index/t/SIZE/BUCKET), which a static
+//     export serves where it holds no full proof;
+//  3. from a mirror that had no full proof, the bottom part below the
+//     bucket root the top part names (p/PUB/index/n/NODE/ID);
+//  4. the bundle that the leaf names.
 //
 // The newest K articles are read from the log's last leaves instead
 // (Client.Newest): the entry bundles at its end and the hash tiles that
@@ -70,13 +76,36 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 		return fmt.Errorf("%w: the checkpoint carries no article index (signed before it existed)", errFallback)
 	}
 	// Round trip 2: the proof, and the consistency of the tree the reader
-	// holds with this one.
+	// holds with this one; and, in case the mirror is a static export that
+	// holds no full proof of id, the top part of id's split proof.
+	size := strconv.FormatInt(a.cp.Size, 10)
 	var wg sync.WaitGroup
-	var consErr error
+	var consErr, topErr error
+	var top []byte
 	wg.Go(func() { consErr = consistent(newTileReader(get, pub, false), held, heldSigned, a) })
-	proof, err := get(pub+"/index/"+strconv.FormatInt(a.cp.Size, 10)+"/"+id, artindex.MaxProofSize)
+	wg.Go(func() {
+		top, topErr = get(pub+"/index/t/"+size+"/"+artindex.BucketOf(a.cp.Size, id).String(), artindex.MaxTopSize)
+	})
+	proof, err := get(pub+"/index/"+size+"/"+id, artindex.MaxProofSize)
 	wg.Wait()
-	if es := (*errStatus)(nil); errors.As(err, &es) && es.code == http.StatusNotFound {
+	var p *artindex.Proof
+	switch {
+	case err == nil:
+		if consErr != nil {
+			return consErr
+		}
+		if p, err = artindex.ParseProof(proof); err != nil {
+			return fmt.Errorf("index proof of %q: %w", id, err)
+		}
+	case isNotFound(err) && topErr == nil:
+		if consErr != nil {
+			return consErr
+		}
+		// Round trip 3: the bottom part.
+		if p, err = splitProof(get, pub, a, id, top); err != nil {
+			return err
+		}
+	case isNotFound(err) && isNotFound(topErr):
 		if consErr != nil {
 			return consErr
 		}
@@ -85,17 +114,17 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 		if movedOn(get, pub, a) {
 			return errMoved
 		}
-		return fmt.Errorf("%w (%s)", errNoProofs, es.status)
-	}
-	if consErr != nil {
-		return consErr
-	}
-	if err != nil {
+		return fmt.Errorf("%w (%s)", errNoProofs, err.(*errStatus).status)
+	case isNotFound(err):
+		if consErr != nil {
+			return consErr
+		}
+		return fmt.Errorf("index top part of %q: %w", id, topErr)
+	default:
+		if consErr != nil {
+			return consErr
+		}
 		return err
-	}
-	p, err := artindex.ParseProof(proof)
-	if err != nil {
-		return fmt.Errorf("index proof of %q: %w", id, err)
 	}
 	// The proof binds its leaf to the root: the leaf hashes to the value
 	// the index holds for id, and is a bundle or retraction leaf of id.
@@ -114,7 +143,7 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 	if a.article.Retracted {
 		return nil
 	}
-	// Round trip 3: the bundle.
+	// Round trip 3 (4 after a bottom part): the bundle.
 	err = c.fetchBundle(get, st, a)
 	if errors.Is(err, ErrWithheld) && movedOn(get, pub, a) {
 		// A newer revision came since the checkpoint (which a cache in
@@ -123,6 +152,59 @@ func (c *Client) lightArticle(get getter, pub string, st *state, a *attempt, id 
 		return errMoved
 	}
 	return err
+}
+
+// isNotFound reports whether err is a mirror's 404.
+func isNotFound(err error) bool {
+	es := (*errStatus)(nil)
+	return errors.As(err, &es) && es.code == http.StatusNotFound
+}
+
+// splitProof returns id's proof at a's checkpoint from top, the encoded
+// top part of its bucket, and the bottom part below the bucket root top
+// names, fetched unless top is a whole proof (FORMAT.md "Split proofs"):
+// what a static export serves in place of a full proof per article. The
+// parts must fit (index.Join): a top part of another size or bucket, or a
+// bottom part of another bucket root, is refused here, and the caller
+// verifies the joined proof against the checkpoint's index root.
+func splitProof(get getter, pub string, a *attempt, id string, top []byte) (*artindex.Proof, error) {
+	t, err := artindex.ParseTop(top)
+	if err != nil {
+		return nil, fmt.Errorf("index top part of %q: %w", id, err)
+	}
+	// Before the bottom part: a top part of another size's cut depth or
+	// another bucket would name a bucket root that is not the id's.
+	if err := t.Check(a.cp.Size, id); err != nil {
+		return nil, fmt.Errorf("index proof of %q: %w", id, err)
+	}
+	// A changed top part would name a bucket root that no bottom part
+	// has: refused, not taken for a missing bottom part.
+	if err := t.Verify(indexRoot(a.cp)); err != nil {
+		return nil, fmt.Errorf("index proof of %q: %w", id, err)
+	}
+	var b *artindex.Bottom
+	if node, ok := t.Node(); ok {
+		raw, err := get(pub+"/index/n/"+hex.EncodeToString(node[:])+"/"+id, artindex.MaxBottomSize)
+		if isNotFound(err) {
+			// A static export holds bottom parts of its articles only,
+			// and of the bucket roots of its last two sizes.
+			if movedOn(get, pub, a) {
+				return nil, errMoved
+			}
+			return nil, fmt.Errorf("%w: no bottom part of %q's split proof (a static export has none for an id it does not hold)", errNoProofs, id)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if b, err = artindex.ParseBottom(raw); err != nil {
+			return nil, fmt.Errorf("index bottom part of %q: %w", id, err)
+		}
+	}
+	p, err := artindex.Join(a.cp.Size, id, t, b)
+	if err != nil {
+		return nil, fmt.Errorf("index proof of %q: %w", id, err)
+	}
+	return p, nil
 }
 
 // movedOn reports whether the mirror serves another checkpoint now than

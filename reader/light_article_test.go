@@ -218,10 +218,10 @@ func onProofs(h http.Handler, f func(rw http.ResponseWriter, r *http.Request, id
 // current index gives of id (or of the asked id when id is "").
 func (w *world) proofFrom(h http.Handler, st *store.Store, id string) http.Handler {
 	return onProofs(h, func(rw http.ResponseWriter, r *http.Request, asked string) {
-		if id == "" {
-			id = asked
+		if id != "" {
+			asked = id
 		}
-		_, proof, err := st.IndexProof(w.pub.ID(), id)
+		_, proof, err := st.IndexProof(w.pub.ID(), asked)
 		if err != nil {
 			w.t.Error(err)
 			http.NotFound(rw, r)

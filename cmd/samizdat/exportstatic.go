@@ -33,7 +33,7 @@ func runExportStatic(e *env, args []string) error {
 	site := fs.String("site-name", "", "the name shown in page headers (default \"samizdat mirror\")")
 	endpoint := fs.String("s3-endpoint", "", "the S3 server's URL (default https://s3.amazonaws.com)")
 	allowHTTP := fs.Bool("s3-allow-http", false, "allow an http:// S3 endpoint that is not on loopback (credentials' signatures and objects cross the network in the clear)")
-	proofs := fs.Int("index-proofs", 0, "write index proofs for this many of each publisher's most recently changed articles (0: all; -1: none): every export writes them anew, one file each")
+	proofs := fs.Int("index-proofs", 0, "write full index proofs for this many of each publisher's most recently changed articles (0: 100; -1: none): every export writes them anew, one file each; every article has a split proof, rewritten only where the index changed")
 	rewrite := fs.Bool("rewrite-pages", false, "write every page again, changed or not")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn or error")
 	pos, err := parse(fs, args)

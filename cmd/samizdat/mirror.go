@@ -90,7 +90,7 @@ func mirrorFlags(fs *flag.FlagSet) func() (*mirror.Config, error) {
 	fs.Int64Var(&f.QuotaMB, "quota-mb", 0, "largest size of one publisher's bundles, in MiB (0: no quota)")
 	fs.StringVar(&f.ExportStatic, "export-static", "", "keep a static mirror of the store at this directory or s3://BUCKET/PREFIX (see export-static; S3 credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
 	fs.DurationVar(&f.ExportEvery, "export-every", 0, "least time between two static exports, which run after the store changed (0: 1m)")
-	fs.IntVar(&f.ExportIndexProofs, "export-index-proofs", 0, "index proofs in the static export for this many of each publisher's most recently changed articles (0: all; -1: none)")
+	fs.IntVar(&f.ExportIndexProofs, "export-index-proofs", 0, "full index proofs in the static export for this many of each publisher's most recently changed articles (0: 100; -1: none); every article has a split proof")
 	fs.StringVar(&f.S3Endpoint, "s3-endpoint", "", "the S3 server of an s3:// --export-static (default https://s3.amazonaws.com)")
 	fs.BoolVar(&f.S3AllowHTTP, "s3-allow-http", false, "allow an http:// --s3-endpoint that is not on loopback")
 	fs.DurationVar(&f.ShutdownTimeout, "shutdown-timeout", 0, "how long requests in flight may take to finish on SIGTERM (0: 10s)")

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,5 +130,122 @@ func exportCost(t *testing.T, n int) {
 		var files int
 		filepath.WalkDir(out, func(string, os.DirEntry, error) error { files++; return nil })
 		t.Logf("export holds %d files and directories", files)
+	}
+}
+
+// countingSink counts the files and bytes an export writes and removes,
+// by kind of index file.
+type countingSink struct {
+	static.Sink
+	mu      sync.Mutex
+	files   map[string]int
+	bytes   map[string]int64
+	deleted int
+}
+
+func indexKind(name string) string {
+	_, rest, ok := strings.Cut(name, "/index/")
+	switch {
+	case !ok:
+		return "other"
+	case strings.HasPrefix(rest, "t/"):
+		return "top"
+	case strings.HasPrefix(rest, "n/"):
+		return "bottom"
+	}
+	return "full"
+}
+
+func (c *countingSink) Put(ctx context.Context, o static.Object, data []byte) error {
+	c.mu.Lock()
+	c.files[indexKind(o.Name)]++
+	c.bytes[indexKind(o.Name)] += int64(len(data))
+	c.mu.Unlock()
+	return c.Sink.Put(ctx, o, data)
+}
+
+func (c *countingSink) Delete(ctx context.Context, names []string) error {
+	c.mu.Lock()
+	c.deleted += len(names)
+	c.mu.Unlock()
+	return c.Sink.Delete(ctx, names)
+}
+
+// TestSplitExportCost measures what a re-export writes after 1 and after
+// 10 changed articles, for logs of n articles for each n in
+// SAMIZDAT_BENCH_SPLIT (e.g. 1000,10000,100000): with a full index proof
+// for every article (what an export wrote before split proofs, which it
+// now writes beside them), with the default (split proofs and
+// DefaultIndexProofs full ones), and with split proofs only. It is
+// skipped unless the variable is set; BENCHMARKS.md ("Split index
+// proofs") has its figures.
+func TestSplitExportCost(t *testing.T) {
+	sizes := os.Getenv("SAMIZDAT_BENCH_SPLIT")
+	if sizes == "" {
+		t.Skip("set SAMIZDAT_BENCH_SPLIT=1000,10000,100000 to measure re-exports")
+	}
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprintf("articles=%d", n), func(t *testing.T) { splitExportCost(t, n) })
+	}
+}
+
+func splitExportCost(t *testing.T, n int) {
+	f := newFixture(t)
+	body := strings.Repeat("<p>A paragraph of an ordinary article, long enough to be one.</p>\n", 16)
+	id := func(i int) string { return fmt.Sprintf("article-%07d", i) }
+	t0 := time.Now()
+	for i := 0; i < n; {
+		var items []publish.Item
+		for ; i < n && len(items) < 1000; i++ {
+			items = append(items, item(id(i), "text/html", body, "en", fmt.Sprintf("Article %d", i)))
+		}
+		f.publish(items...)
+	}
+	t.Logf("published %d articles in %v", n, time.Since(t0).Round(time.Millisecond))
+	dir, err := static.NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	export := func(proofs int) *countingSink {
+		c := &countingSink{Sink: dir, files: map[string]int{}, bytes: map[string]int64{}}
+		if _, err := static.Export(context.Background(), f.st, c, &static.Options{IndexProofs: proofs}); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	changed := 0
+	change := func(k int) {
+		var items []publish.Item
+		for range k {
+			i := (changed * 7919) % n // spread over the log
+			changed++
+			items = append(items, item(id(i), "text/html", body+fmt.Sprint(changed), "en", fmt.Sprintf("Article %d, revised", i)))
+		}
+		f.publish(items...)
+	}
+	export(n + 1000) // first export
+	for _, mode := range []struct {
+		name   string
+		proofs int
+	}{{"full proofs of all", n + 1000}, {"default", 0}, {"split only", -1}} {
+		change(1)
+		export(mode.proofs) // the change of mode, not measured
+		for _, k := range []int{1, 10} {
+			change(k)
+			start := time.Now()
+			c := export(mode.proofs)
+			d := time.Since(start)
+			total, totalBytes := 0, int64(0)
+			for kind, v := range c.files {
+				total += v
+				totalBytes += c.bytes[kind]
+			}
+			t.Logf("%d articles, %-18s after %2d changed: %7d files %11d B written (full proofs %6d / %9d B, top parts %5d / %8d B, bottom parts %5d / %8d B, other %4d / %8d B), %6d removed, %v",
+				n, mode.name, k, total, totalBytes, c.files["full"], c.bytes["full"], c.files["top"], c.bytes["top"], c.files["bottom"], c.bytes["bottom"], c.files["other"], c.bytes["other"], c.deleted, d.Round(time.Millisecond))
+		}
 	}
 }

@@ -16,27 +16,29 @@ func proofDir(pub string, size int64) string {
 	return "p/" + pub + "/index/" + strconv.FormatInt(size, 10) + "/"
 }
 
-// proofs writes the index proof (store.IndexProof) of every article of
-// the publisher (or of its Options.IndexProofs most recently changed) at
+// proofs writes the full index proof (store.IndexProof) of the
+// publisher's Options.IndexProofs (DefaultIndexProofs) most recently
+// changed articles at
 // the checkpoint's size, as p/ID/index/SIZE/ARTICLE, the
 // path a dynamic mirror serves it at. A proof never changes for a size,
 // so one already written is not written again. A checkpoint without an
 // article index has none. The proofs of articles whose ID ends in an
 // extension a static host may serve as HTML, XML or script (riskyExts)
-// are left out; a light reader falls back to reading the log for them.
+// are left out (and get no split proof either); a light reader falls
+// back to reading the log for them.
 // (A static export holds no proofs of absence: it cannot know which IDs
 // will be asked for.)
 func (e *exporter) proofs(ctx context.Context, p *pubExport) error {
 	dir := proofDir(p.id, p.cp.Size)
-	n := len(p.arts)
-	if e.opts.IndexProofs != 0 {
-		n = max(0, min(n, e.opts.IndexProofs))
+	n := e.opts.IndexProofs
+	if n == 0 {
+		n = DefaultIndexProofs
 	}
+	n = max(0, min(len(p.arts), n))
 	for i := range n { // p.arts is most recently changed first
 		id := p.arts[i].ID
 		if riskyExts[strings.ToLower(path.Ext(id))] {
-			e.leave("article %s of publisher %s: its index proof is not written (the file name ends in %s)", id, p.id, path.Ext(id))
-			continue
+			continue // said by splitProofs
 		}
 		err := e.putOnce(ctx, Object{Name: dir + id, Type: "application/octet-stream", Cache: CacheImmutable}, func() ([]byte, error) {
 			size, proof, err := e.st.IndexProof(p.id, id)
@@ -89,7 +91,7 @@ func (e *exporter) pruneProofs(ctx context.Context, p *pubExport) error {
 	}
 	var old []string
 	for name := range e.have {
-		if n := sizeOf(name); strings.HasPrefix(name, prefix) && n != p.cp.Size && n != prev {
+		if n := sizeOf(name); strings.HasPrefix(name, prefix) && n >= 0 && n != p.cp.Size && n != prev {
 			old = append(old, name)
 		}
 	}

@@ -53,8 +53,8 @@ func TestExportIndexProofs(t *testing.T) {
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
 		t.Errorf("the proofs of the size before the previous are still there: %v", err)
 	}
-	if stats.Deleted != 4 {
-		t.Errorf("%d files removed, want the 4 oldest proofs", stats.Deleted)
+	if stats.Deleted < 4 {
+		t.Errorf("%d files removed, want at least the 4 oldest proofs (and the oldest split proofs)", stats.Deleted)
 	}
 	cp2 := f.checkpoint(filepath.Join(out, pub, "checkpoint"))
 	if _, err := os.Stat(filepath.Join(out, pub, "index", strconv.FormatInt(cp2.Size-1, 10), "new")); err != nil {

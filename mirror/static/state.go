@@ -11,7 +11,8 @@ import (
 
 // StateName is the file in which an export records, for the next one,
 // what each page was made from and what each article's list entry shows,
-// so that re-exporting does not read every bundle again. It holds nothing
+// so that re-exporting does not read every bundle again, and which bucket
+// roots its split index proofs name, so that the next one keeps them. It holds nothing
 // that the export's pages do not show. Deleting it makes the next export
 // write every page again.
 const StateName = "samizdat-export.json"
@@ -26,6 +27,10 @@ type state struct {
 	Version   int                 `json:"version"`
 	Pages     map[string]string   `json:"pages"`     // page name -> key of its inputs
 	Summaries map[string]*Summary `json:"summaries"` // bundle digest -> what lists show of it
+	// IndexNodes is, per publisher, the bucket roots that the top parts
+	// of the split index proofs of the export's size name: the next
+	// export keeps their bottom parts for readers of this checkpoint.
+	IndexNodes map[string]*nodeSet `json:"index_nodes,omitempty"`
 }
 
 // Summary is what lists show of an article's bundle.
@@ -38,7 +43,7 @@ type Summary struct {
 }
 
 func newState() *state {
-	return &state{Version: stateVersion, Pages: map[string]string{}, Summaries: map[string]*Summary{}}
+	return &state{Version: stateVersion, Pages: map[string]string{}, Summaries: map[string]*Summary{}, IndexNodes: map[string]*nodeSet{}}
 }
 
 // readState reads the state an earlier export left; a missing, damaged
@@ -55,6 +60,9 @@ func (e *exporter) readState(ctx context.Context) *state {
 	if err := json.Unmarshal(b, s); err != nil || s.Version != stateVersion || s.Pages == nil || s.Summaries == nil {
 		e.log.Warn("static: the export state is damaged or of another version; writing every page again")
 		return newState()
+	}
+	if s.IndexNodes == nil {
+		s.IndexNodes = map[string]*nodeSet{} // a state written before split proofs
 	}
 	s.raw = b
 	return s

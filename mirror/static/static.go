@@ -117,6 +117,11 @@ var riskyExts = map[string]bool{
 	".pdf": true, ".swf": true, ".mht": true, ".mhtml": true, ".rdf": true, ".atom": true, ".rss": true,
 }
 
+// DefaultIndexProofs is the number of each publisher's most recently
+// changed articles that get a full index proof when Options.IndexProofs
+// is zero: a constant cost per export, whatever the number of articles.
+const DefaultIndexProofs = 100
+
 // Options tune an export. A nil *Options, and every zero field, means
 // the documented default.
 type Options struct {
@@ -130,12 +135,13 @@ type Options struct {
 	// bundle.DefaultLimits.
 	Limits *bundle.Limits
 	// IndexProofs is how many of each publisher's most recently changed
-	// articles get an index proof: every export writes them all anew
-	// (each checkpoint has a new size), one file each, so at 100,000
-	// articles that is 100,000 files (60 MB, or as many S3 PUT
-	// requests) an export. Zero means every article; negative, none. A
-	// light reader asking for an article without one reads the log
-	// instead.
+	// articles also get a full index proof. Every article has a split
+	// proof (FORMAT.md "Split proofs"), whose files a re-export rewrites
+	// only where the index changed; a full proof is new at every size, so
+	// each costs a file (about 600 bytes, an S3 PUT) per export. A light
+	// reader reads a split proof in one round trip more than a full one;
+	// the browser verifier reads full proofs only. Zero means
+	// DefaultIndexProofs; negative, none.
 	IndexProofs int
 	// RewritePages writes every page again, whether or not what it shows
 	// changed (after an upgrade that changed how pages look).
@@ -220,6 +226,9 @@ func Export(ctx context.Context, st *store.Store, sink Sink, opts *Options) (*St
 		if err := e.pruneProofs(ctx, p); err != nil {
 			return nil, err
 		}
+		if err := e.pruneSplit(ctx, p); err != nil {
+			return nil, err
+		}
 	}
 	// The state goes after the checkpoints: a checkpoint it lists as
 	// written is in place.
@@ -297,6 +306,8 @@ type pubExport struct {
 	sums  map[bundle.Digest]*Summary
 
 	byUpdated []int // indexes of live articles in arts, most recently updated first; made on first use
+
+	nodes *nodeSet // the bucket roots of the split proofs written, nil if not all were
 }
 
 // publisher writes one publisher's log files, bundles, images, proofs
@@ -356,6 +367,9 @@ func (e *exporter) publisher(ctx context.Context, id string) (*pubExport, error)
 		return nil, err
 	}
 	if err := e.proofs(ctx, p); err != nil {
+		return nil, err
+	}
+	if err := e.splitProofs(ctx, p); err != nil {
 		return nil, err
 	}
 	if err := e.publisherPages(ctx, p); err != nil {

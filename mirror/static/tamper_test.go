@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samizdat-news/samizdat/mirror/static"
 	"github.com/samizdat-news/samizdat/reader"
 )
 
@@ -21,17 +22,31 @@ import (
 // checks that the reader refuses it. It does so for a reader that keeps
 // the whole log and for a light one, except, for the light one, the
 // entry bundle: it reads one leaf of it, whose hash the index proof
-// gives, and a change to another leaf is rightly no matter to it.
+// gives, and a change to another leaf is rightly no matter to it; nor,
+// beside a full index proof, the top part of the split proof that it
+// asks for in parallel and needs only without one. A light reader of an
+// export without full proofs reads the split proof (top and bottom
+// parts), and every change to it is refused.
 func TestExportTampered(t *testing.T) {
-	for _, full := range []bool{true, false} {
-		t.Run(map[bool]string{true: "full", false: "light"}[full], func(t *testing.T) { testExportTampered(t, full) })
+	for _, tc := range []struct {
+		name   string
+		full   bool
+		proofs int
+	}{{"full", true, 0}, {"light", false, 0}, {"light-split", false, -1}} {
+		t.Run(tc.name, func(t *testing.T) { testExportTampered(t, tc.full, tc.proofs) })
 	}
 }
 
-func testExportTampered(t *testing.T, full bool) {
+func testExportTampered(t *testing.T, full bool, proofs int) {
 	f := newFixture(t)
 	out := t.TempDir()
-	f.exportDir(out)
+	sink, err := static.NewDir(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := static.Export(context.Background(), f.st, sink, &static.Options{IndexProofs: proofs}); err != nil {
+		t.Fatal(err)
+	}
 
 	var mu sync.Mutex
 	var read []string
@@ -72,9 +87,21 @@ func testExportTampered(t *testing.T, full bool) {
 	if len(files) < 4 {
 		t.Fatalf("the reader read only %q", files)
 	}
+	split := 0
 	for _, name := range files {
-		if !full && strings.Contains(name, "/tile/entries/") {
+		if strings.Contains(name, "/index/n/") {
+			split++
+		}
+	}
+	if proofs < 0 && !full && split != 1 {
+		t.Fatalf("the light reader of an export without full proofs read %q: want a bottom part", files)
+	}
+	for _, name := range files {
+		if !full && strings.Contains(name, "/tile/entries/") || proofs >= 0 && strings.Contains(name, "/index/t/") {
 			continue
+		}
+		if _, err := os.Stat(filepath.Join(out, filepath.FromSlash(name))); os.IsNotExist(err) {
+			continue // asked for and not there: the full proof of a split-only export
 		}
 		t.Run(strings.ReplaceAll(name, "/", "_"), func(t *testing.T) {
 			dir := t.TempDir()

@@ -403,8 +403,8 @@ func TestCachingProxy(t *testing.T) {
 				}
 			}
 		}
-		if proofs != 1 {
-			t.Errorf("light reader %d asked for %d index proofs, want 1", i+1, proofs)
+		if proofs != 2 {
+			t.Errorf("light reader %d asked for %d index proofs, want 2 (the full proof and, beside it, the top part of the split proof)", i+1, proofs)
 		}
 	}
 	// The checkpoint is cached too, for its max-age.

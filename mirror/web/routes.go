@@ -34,6 +34,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /p/{pub}/mirrors", h.serveMirrors)
 	m.HandleFunc("GET /p/{pub}/tile/{path...}", h.serveTile)
 	m.HandleFunc("GET /p/{pub}/index/{size}/{id}", h.serveIndexProof)
+	m.HandleFunc("GET /p/{pub}/index/t/{size}/{bucket}", h.serveIndexTop)
+	m.HandleFunc("GET /p/{pub}/index/n/{node}/{id}", h.serveIndexBottom)
 	m.HandleFunc("GET /b/{digest}", h.serveBundle)
 	m.HandleFunc("GET /api/publishers", h.apiPublishers)
 	m.HandleFunc("GET /api/peers", h.apiPeers)
@@ -54,28 +56,30 @@ func (h *Handler) routes() {
 // histogram; any other route is "other", and a request refused before
 // routing "invalid".
 var routeKinds = map[string]string{
-	"GET /{$}":                       "page",
-	"GET /status":                    "page",
-	"GET /p/{pub}/{$}":               "page",
-	"GET /p/{pub}/a/{id}/{$}":        "page",
-	"GET /p/{pub}":                   "redirect",
-	"GET /p/{pub}/a/{id}":            "redirect",
-	"GET /static/style.css":          "static",
-	"GET /verify.html":               "static",
-	"GET /p/{pub}/a/{id}/{name...}":  "entry",
-	"GET /p/{pub}/feed.atom":         "feed",
-	"GET /p/{pub}/key-statement":     "log",
-	"GET /p/{pub}/checkpoint":        "log",
-	"GET /p/{pub}/mirrors":           "log",
-	"GET /p/{pub}/tile/{path...}":    "log",
-	"GET /p/{pub}/index/{size}/{id}": "log",
-	"GET /b/{digest}":                "bundle",
-	"GET /api/publishers":            "api",
-	"GET /api/peers":                 "api",
-	"GET /api/p/{pub}/articles":      "api",
-	"GET /api/p/{pub}/a/{id}":        "api",
-	"GET /healthz":                   "ops",
-	"GET /metrics":                   "ops",
+	"GET /{$}":                             "page",
+	"GET /status":                          "page",
+	"GET /p/{pub}/{$}":                     "page",
+	"GET /p/{pub}/a/{id}/{$}":              "page",
+	"GET /p/{pub}":                         "redirect",
+	"GET /p/{pub}/a/{id}":                  "redirect",
+	"GET /static/style.css":                "static",
+	"GET /verify.html":                     "static",
+	"GET /p/{pub}/a/{id}/{name...}":        "entry",
+	"GET /p/{pub}/feed.atom":               "feed",
+	"GET /p/{pub}/key-statement":           "log",
+	"GET /p/{pub}/checkpoint":              "log",
+	"GET /p/{pub}/mirrors":                 "log",
+	"GET /p/{pub}/tile/{path...}":          "log",
+	"GET /p/{pub}/index/{size}/{id}":       "log",
+	"GET /p/{pub}/index/t/{size}/{bucket}": "log",
+	"GET /p/{pub}/index/n/{node}/{id}":     "log",
+	"GET /b/{digest}":                      "bundle",
+	"GET /api/publishers":                  "api",
+	"GET /api/peers":                       "api",
+	"GET /api/p/{pub}/articles":            "api",
+	"GET /api/p/{pub}/a/{id}":              "api",
+	"GET /healthz":                         "ops",
+	"GET /metrics":                         "ops",
 }
 
 // ServeHTTP serves a request. Only GET and HEAD are allowed, and OPTIONS
