@@ -24,13 +24,16 @@ import (
 
 // exportTo exports the mirror's store to dir with mirror/static, as
 // samizdat export-static does.
-func exportTo(t *testing.T, m *mirror, dir string) {
+func exportTo(t *testing.T, m *mirror, dir string) { exportWith(t, m, dir, nil) }
+
+// exportWith is exportTo with opts.
+func exportWith(t *testing.T, m *mirror, dir string, opts *static.Options) {
 	t.Helper()
 	sink, err := static.NewDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := static.Export(context.Background(), m.st, sink, nil); err != nil {
+	if _, err := static.Export(context.Background(), m.st, sink, opts); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -49,9 +52,15 @@ func exportTo(t *testing.T, m *mirror, dir string) {
 func TestPageReadsAStaticExport(t *testing.T) {
 	m := newMirror(t)
 	root := t.TempDir()
-	good, bad := filepath.Join(root, "good"), filepath.Join(root, "bad")
+	good, bad, split := filepath.Join(root, "good"), filepath.Join(root, "bad"), filepath.Join(root, "split")
 	exportTo(t, m, good)
 	exportTo(t, m, bad)
+	// An export with no whole index proof: every article by its split
+	// proof (FORMAT.md "Split proofs"), as past --index-proofs N.
+	exportWith(t, m, split, &static.Options{IndexProofs: -1})
+	if full, _ := filepath.Glob(filepath.Join(split, "p", "*", "index", "[0-9]*")); len(full) != 0 {
+		t.Fatalf("the split-only export holds whole proofs: %v", full)
+	}
 	tampered := 0
 	bundles, err := filepath.Glob(filepath.Join(bad, "b", "*"))
 	if err != nil {
@@ -74,6 +83,7 @@ func TestPageReadsAStaticExport(t *testing.T) {
 	mux := http.NewServeMux()
 	mux.Handle("/mirror/news/", http.StripPrefix("/mirror/news/", http.FileServer(http.Dir(good))))
 	mux.Handle("/mirror/bad/", http.StripPrefix("/mirror/bad/", http.FileServer(http.Dir(bad))))
+	mux.Handle("/mirror/split/", http.StripPrefix("/mirror/split/", http.FileServer(http.Dir(split))))
 	// A page on the export's origin that frames the export's verify.html,
 	// as any page could: no header stops it on a static host.
 	mux.HandleFunc("/framing.html", func(w http.ResponseWriter, r *http.Request) {
@@ -114,6 +124,7 @@ func TestPageReadsAStaticExport(t *testing.T) {
 		{"article", srv.URL + "/mirror/news/verify.html" + fragment(key, en.ID), "verified", enText, "", "verifier-static-verified-en-phone"},
 		{"persian", srv.URL + "/mirror/news/verify.html" + fragment(key, fa.ID), "verified", faText, "", "verifier-static-verified-phone"},
 		{"list", srv.URL + "/mirror/news/verify.html" + fragment(key, ""), "verified", fa.Title, "", "verifier-static-list-phone"},
+		{"split proofs only", srv.URL + "/mirror/split/verify.html" + fragment(key, en.ID), "verified", enText, "", ""},
 		{"changed bundles", srv.URL + "/mirror/bad/verify.html" + fragment(key, en.ID), "failed", enText, "signed hash", "verifier-static-failed-phone"},
 		{"framed", srv.URL + "/framing.html?f=" + url.QueryEscape(fragment(key, en.ID)), "failed", enText, "inside a frame", ""},
 		{"from disk", "file://" + file + fragment(key, en.ID, cors.URL+"/mirror/news/"), "verified", enText, "", ""},

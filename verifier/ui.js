@@ -52,7 +52,7 @@ const mirrorURL = (m) => {
 // ignores it is read that far).
 const get = async (base, path, max, signal, head) => {
   const r = await fetch(new URL(path, base), { signal, credentials: 'omit', referrerPolicy: 'no-referrer', cache: 'no-store', headers: head ? { Range: `bytes=0-${head - 1}` } : {} });
-  if (r.status !== 200 && !(head && r.status === 206)) throw new S.VerifyError(`${path}: HTTP ${r.status}`);
+  if (r.status !== 200 && !(head && r.status === 206)) throw Object.assign(new S.VerifyError(`${path}: HTTP ${r.status}`), { status: r.status });
   const rd = r.body.getReader(), parts = [];
   for (let n = 0; ;) {
     const { done, value } = await rd.read();
@@ -99,7 +99,16 @@ const openLog = async (base, root, signal) => {
 const verifyAt = async (base, root, id, signal) => {
   const pub = root.id, out = await openLog(base, root, signal), cp = out.cp, trust = out.trust;
   if (!cp.index) throw new S.VerifyError('the checkpoint carries no article index, which this page needs');
-  const v = await S.verifyIndexProof(cp.index, id, await get(base, `p/${pub}/index/${cp.size}/${id}`, L.indexProof, signal));
+  // The full proof and, in parallel, the top part of the split proof,
+  // which a static export serves where it holds no full proof (FORMAT.md
+  // "Split proofs"); then the bottom part the top part names.
+  const ix = `p/${pub}/index/`;
+  const [full, top] = await Promise.allSettled([get(base, `${ix}${cp.size}/${id}`, L.indexProof, signal),
+    get(base, `${ix}t/${cp.size}/${await S.bucketOf(cp.size, id)}`, L.indexTop, signal)]);
+  let v;
+  if (full.status === 'fulfilled') v = await S.verifyIndexProof(cp.index, id, full.value);
+  else if (full.reason.status === 404 && top.status === 'fulfilled') v = await S.verifySplitProof(cp.index, cp.size, id, top.value, (node) => get(base, `${ix}n/${node}/${id}`, L.indexProof, signal));
+  else throw full.reason;
   if (!v.present) return { ...out, absent: true };
   if (v.leaf >= cp.size) throw new S.VerifyError(`the index names leaf ${v.leaf}, beyond the log's ${cp.size}`);
   const leaf = v.article;

@@ -19,6 +19,7 @@ const LIMITS = Object.freeze({
   tileWidth: 256, // catalog.TileWidth
   indexProof: 8632, // index.MaxProofSize
   indexSteps: 256, // index.MaxProofSteps
+  indexTop: 1133, // index.MaxTopSize
   bundle: 96 << 20, // bundle.DefaultLimits
   manifest: 256 << 10,
   entries: 512,
@@ -738,6 +739,57 @@ const verifyIndexProof = async (root, id, bytes) => {
   if (!equal(cur, root)) mismatch('the path does not lead to the root');
   return p.kind === 1 ? { present: true, leaf: p.leaf, leafHash: leafHashOf, article: p.article } : { present: false };
 };
+// ---- split index proofs (FORMAT.md "Split proofs") ----
+// cutDepth is index.CutDepth: half the bits of size, 1 to 32.
+const cutDepth = (size) => {
+  let n = 0;
+  for (let v = BigInt(size) || 1n; v > 0n; v >>= 1n) n++;
+  return Math.min(Math.max(n >> 1, 1), 32);
+};
+// bucketOf names id's bucket at size (index.BucketOf): the first
+// cutDepth(size) bits of its key, in hex digits.
+const bucketOf = async (size, id) => {
+  const d = cutDepth(size);
+  return hex(prefixOf(await sha256(te.encode(id)), d)).slice(0, (d + 3) >> 2);
+};
+// verifySplitProof checks id's index proof at a checkpoint of size with
+// index root root, given as a split proof: its top part top and, unless
+// top holds a whole proof, the bottom part that getBottom(node) fetches
+// by the bucket root's hash (hex) top names. It joins the parts into one
+// proof (index.Join), which verifyIndexProof checks: parts that do not
+// fit make a proof that does not verify.
+const verifySplitProof = async (root, size, id, top, getBottom) => {
+  const bad = (m) => fail(`index split proof for "${id}": ${m}`);
+  const d = cutDepth(size), o = 3 + ((d + 7) >> 3);
+  if (!checkID(id)) fail('index proof: invalid article id');
+  if (top.length > LIMITS.indexTop || top.length < o || top[0] !== 1 || top[2] !== d) bad(`not a top part of an index of size ${size}`);
+  if (!equal(top.subarray(3, o), prefixOf(await sha256(te.encode(id)), d).subarray(0, o - 3))) bad("the top part is not of the id's bucket");
+  if (top[1] === 0) return verifyIndexProof(root, id, top.subarray(o));
+  if (top[1] !== 1 || top.length < o + 34) bad('malformed top part');
+  // The top part leads from the bucket root it names to the index root
+  // (index.Top.Verify), so that the bottom part must lead to that node.
+  const node = top.subarray(o, o + 32), nt = u16(top, o + 32), ts = top.subarray(o + 34), ref = prefixOf(await sha256(te.encode(id)), d);
+  if (ts.length !== nt * 33) bad('malformed top part');
+  let cur = node;
+  for (let i = 0; i < ts.length; i += 33) {
+    const dp = ts[i], h = ts.subarray(i + 1, i + 33);
+    cur = await nh(dp, prefixOf(ref, dp), bitOf(ref, dp) ? await ih(h, cur) : await ih(cur, h));
+  }
+  if (!equal(cur, root)) fail(`index proof for "${id}" does not match the root: the top part does not lead to it`);
+  const b = await getBottom(hex(node));
+  if (b.length > LIMITS.indexProof || b.length < 4 || b[0] !== 1) bad('malformed bottom part');
+  if (b[1] === 3) {
+    // The bucket root is beside the id's path: the top part's first step
+    // is the branch.
+    if (nt < 1 || b.length !== 36 + ((u16(b, 2) + 7) >> 3)) bad('malformed bottom part');
+    return verifyIndexProof(root, id, concat([2, 2, ts[0]], ts.subarray(1, 33), b.subarray(2), be(nt - 1, 2), ts.subarray(33)));
+  }
+  // A presence or an absence as in a whole proof, then its steps up to
+  // the bucket root, then the top part's.
+  const n = b[1] === 1 ? 12 + u16(b, 10) : b[1] === 2 && b.length > 36 ? 69 + ((u16(b, 35) + 7) >> 3) : 0;
+  if (!n || b.length < n + 2) bad('malformed bottom part');
+  return verifyIndexProof(root, id, concat([2], b.subarray(1, n), be(u16(b, n) + nt, 2), b.subarray(n + 2), ts));
+};
 // checkArticleLeaf checks that leaf is the one an index value names: its
 // hash, and a bundle or retraction leaf of id (index.Value.CheckLeaf).
 // The light path needs it no more (the proof carries the leaf); it checks
@@ -928,7 +980,7 @@ globalThis.samizdat = Object.freeze({
   checkPoint, parseKey, openNote, openStatement, parseCheckpoint, openCheckpoint,
   openMirrorList,
   parseLeaf, leafHash, nodeHash, checkInclusion, checkConsistency, tilePath, entryTilePath, parseEntryTile, newestLeaves,
-  parseIndexProof, verifyIndexProof, checkArticleLeaf, parseManifest, openManifest, openBundle, checkEntry, entry,
+  parseIndexProof, verifyIndexProof, cutDepth, bucketOf, verifySplitProof, checkArticleLeaf, parseManifest, openManifest, openBundle, checkEntry, entry,
 });
 })();
 
