@@ -61,6 +61,13 @@ func (x *exporter) run(ctx context.Context, every time.Duration) error {
 		}
 		start := time.Now()
 		stats, err := static.Export(ctx, x.m.st, x.sink, &x.opts)
+		// The next export starts from what this one left, without
+		// listing the sink or reading its state; after a failure, from
+		// the sink itself.
+		x.opts.Memo = nil
+		if err == nil {
+			x.opts.Memo = stats.Memo
+		}
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -33,6 +33,9 @@ func nodeDir(pub, node string) string { return "p/" + pub + "/index/n/" + node +
 type nodeSet struct {
 	Size  int64    `json:"size"`
 	Nodes []string `json:"nodes"`
+	// Prev is the set of the export's size before, kept through
+	// re-exports at the same size (without its own Prev).
+	Prev *nodeSet `json:"prev,omitempty"`
 }
 
 // splitProofs writes the top part of every bucket at the checkpoint's
@@ -130,6 +133,14 @@ func (e *exporter) pruneSplit(ctx context.Context, p *pubExport) error {
 		}
 		return nil
 	}
+	// The set of the size before this one: the last export's, or, when
+	// it was at this size too, the one it kept.
+	switch {
+	case prev != nil && prev.Size < p.nodes.Size:
+		p.nodes.Prev = &nodeSet{Size: prev.Size, Nodes: prev.Nodes}
+	case prev != nil && prev.Size == p.nodes.Size:
+		p.nodes.Prev = prev.Prev
+	}
 	e.next.IndexNodes[p.id] = p.nodes
 	tops := "p/" + p.id + "/index/t/"
 	bottoms := "p/" + p.id + "/index/n/"
@@ -151,8 +162,8 @@ func (e *exporter) pruneSplit(ctx context.Context, p *pubExport) error {
 	for _, n := range p.nodes.Nodes {
 		keep[n] = true
 	}
-	if prev != nil && prev.Size == prevSize {
-		for _, n := range prev.Nodes {
+	if before := p.nodes.Prev; before != nil && before.Size == prevSize {
+		for _, n := range before.Nodes {
 			keep[n] = true
 		}
 	}

@@ -75,8 +75,11 @@ func (e *exporter) writeState(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if bytes.Equal(b, e.state.raw) {
-		return nil
+	if !bytes.Equal(b, e.state.raw) {
+		if err := e.sink.Put(ctx, Object{Name: StateName, Type: "application/json", Cache: "no-store"}, b); err != nil {
+			return err
+		}
 	}
-	return e.sink.Put(ctx, Object{Name: StateName, Type: "application/json", Cache: "no-store"}, b)
+	e.next.raw = b // for an export that starts from this one's Memo
+	return nil
 }

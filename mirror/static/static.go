@@ -146,6 +146,21 @@ type Options struct {
 	// RewritePages writes every page again, whether or not what it shows
 	// changed (after an upgrade that changed how pages look).
 	RewritePages bool
+	// Memo, if set, is what the last export to the same sink left
+	// (Stats.Memo): the export then neither lists the sink nor reads its
+	// state file, and costs what changed rather than what the export
+	// holds. It is valid only while nothing else writes to the sink, and
+	// only for one export.
+	Memo *Memo
+}
+
+// Memo is what an export knows when it completes: the objects the sink
+// holds and the export's state. A process that exports the same store to
+// the same sink again (samizdat mirror --export-static) hands it to the
+// next export (Options.Memo).
+type Memo struct {
+	have  map[string]bool
+	state *state
 }
 
 // Stats says what an export did.
@@ -156,6 +171,9 @@ type Stats struct {
 	Skipped    int   // objects already in place
 	Deleted    int   // objects removed (index proofs of older sizes)
 	Left       []string
+	// Memo is what the next export to the same sink may start from
+	// (Options.Memo); nil when the export failed.
+	Memo *Memo
 }
 
 // exporter is one export's state.
@@ -189,10 +207,15 @@ func Export(ctx context.Context, st *store.Store, sink Sink, opts *Options) (*St
 		e.log = slog.New(slog.DiscardHandler)
 	}
 	var err error
-	if e.have, err = sink.List(ctx); err != nil {
-		return nil, err
+	if m := e.opts.Memo; m != nil {
+		e.have, e.state = m.have, m.state
+		e.opts.Memo = nil
+	} else {
+		if e.have, err = sink.List(ctx); err != nil {
+			return nil, err
+		}
+		e.state = e.readState(ctx)
 	}
-	e.state = e.readState(ctx)
 	e.next = newState()
 	ids, err := st.Publishers()
 	if err != nil {
@@ -236,6 +259,7 @@ func Export(ctx context.Context, st *store.Store, sink Sink, opts *Options) (*St
 		return nil, err
 	}
 	e.stats.Publishers = len(pubs)
+	e.stats.Memo = &Memo{have: e.have, state: e.next}
 	return &e.stats, nil
 }
 
@@ -244,6 +268,7 @@ func (e *exporter) put(ctx context.Context, o Object, data []byte) error {
 	if err := e.sink.Put(ctx, o, data); err != nil {
 		return err
 	}
+	e.have[o.Name] = true
 	e.stats.Written++
 	e.stats.Bytes += int64(len(data))
 	return nil
