@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/samizdat-news/samizdat/catalog/index"
 	"github.com/samizdat-news/samizdat/mirror/static"
+	"github.com/samizdat-news/samizdat/publish"
 )
 
 // listCounter is a Sink that counts the listings and reads it is asked
@@ -135,4 +140,94 @@ func TestExportMemo(t *testing.T) {
 	}
 	checkBottoms(memoDir)
 	checkBottoms(plainDir)
+}
+
+// byteCounter is a Sink that counts the bytes put under names with a
+// prefix.
+type byteCounter struct {
+	static.Sink
+	prefixes []string
+	n        atomic.Int64
+}
+
+func (c *byteCounter) Put(ctx context.Context, o static.Object, data []byte) error {
+	for _, p := range c.prefixes {
+		if strings.HasPrefix(o.Name, p) {
+			c.n.Add(int64(len(data)))
+		}
+	}
+	return c.Sink.Put(ctx, o, data)
+}
+
+// TestExportStateShards: with 1,000 articles, a re-export after one
+// changed article rewrites the shards of the export state that hold the
+// records it changed, not the whole state; a state of version 1 (one file) is still read, so no page
+// is written again.
+func TestExportStateShards(t *testing.T) {
+	f := newFixture(t)
+	for i := 0; i < 1000; {
+		var items []publish.Item
+		for ; i < 1000 && len(items) < 500; i++ {
+			items = append(items, item(fmt.Sprintf("bulk-%04d", i), "text/plain", "words", "en", fmt.Sprintf("Bulk %d", i)))
+		}
+		f.publish(items...)
+	}
+	dir := t.TempDir()
+	d, err := static.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc := &byteCounter{Sink: d, prefixes: []string{static.StateName, static.StateShards}}
+	f.export(bc)
+	whole := bc.n.Load()
+	f.publish(item("one-more", "text/plain", "news", "en", "One more"))
+	bc.n.Store(0)
+	f.export(bc)
+	changed := bc.n.Load()
+	t.Logf("export state: %d bytes in all, %d written after one change", whole, changed)
+	// One change touches the records of some 20 to 30 pages and
+	// summaries, hence as many of the 256 shards: about a tenth.
+	if whole < 100_000 || changed > whole/6 {
+		t.Errorf("export state of %d bytes: %d rewritten after one change, want at most a sixth", whole, changed)
+	}
+
+	// The same records as one version-1 file: read, and no page written.
+	tr := tree(t, dir)
+	v1 := map[string]any{"version": 1, "pages": map[string]string{}, "summaries": map[string]json.RawMessage{}}
+	var root struct {
+		IndexNodes json.RawMessage `json:"index_nodes"`
+	}
+	if err := json.Unmarshal(tr[static.StateName], &root); err != nil {
+		t.Fatal(err)
+	}
+	v1["index_nodes"] = root.IndexNodes
+	for name, data := range tr {
+		if !strings.HasPrefix(name, static.StateShards) {
+			continue
+		}
+		var sh struct {
+			Pages     map[string]string          `json:"pages"`
+			Summaries map[string]json.RawMessage `json:"summaries"`
+		}
+		if err := json.Unmarshal(data, &sh); err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(v1["pages"].(map[string]string), sh.Pages)
+		maps.Copy(v1["summaries"].(map[string]json.RawMessage), sh.Summaries)
+		if err := os.Remove(filepath.Join(dir, filepath.FromSlash(name))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := json.Marshal(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, static.StateName), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pages := &byteCounter{Sink: d, prefixes: []string{"p/", "index.html", "lang-"}}
+	stats := f.export(pages)
+	if pages.n.Load() != 0 {
+		t.Errorf("after a version-1 state, %d bytes of pages written again (%d files)", pages.n.Load(), stats.Written)
+	}
 }

@@ -187,6 +187,9 @@ func (d *Dir) Sync(ctx context.Context) error {
 	dirs := map[string]bool{}
 	for _, p := range d.written {
 		if err := fsync(p, false); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // removed since (by an export, or by hand): nothing to flush
+			}
 			return err
 		}
 		dirs[filepath.Dir(p)] = true
