@@ -116,3 +116,32 @@ func TestIndexBottomEveryHistorySize(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexOldestSizeCost logs what a top part and a full proof at the
+// oldest size the history keeps cost, against the checkpoint's: each
+// record read there looks through the saved records of every later Apply.
+func TestIndexOldestSizeCost(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a log of 20,000 articles")
+	}
+	l := historyLog(t, 20000)
+	oldest := l.size - store.IndexHistorySizes
+	const n = 200
+	for _, size := range []int64{l.size, oldest} {
+		c0 := cpuTime(t)
+		for i := range n {
+			if _, err := l.st.IndexProofAt(l.pub.ID(), shortID(int64(i)), size); err != nil {
+				t.Fatal(err)
+			}
+		}
+		proof := (cpuTime(t) - c0) / n
+		c0 = cpuTime(t)
+		for i := range n {
+			if _, err := l.st.IndexTop(l.pub.ID(), size, index.BucketOf(size, shortID(int64(i)))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		top := (cpuTime(t) - c0) / n
+		t.Logf("size %d (checkpoint %d): full proof %v CPU, top part %v CPU", size, l.size, proof, top)
+	}
+}
