@@ -2,9 +2,14 @@ package static_test
 
 import (
 	"context"
+	"io/fs"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -86,6 +91,54 @@ func TestS3Blackholed(t *testing.T) {
 		t.Logf("%s: failed after %v: %v", name, d.Round(time.Millisecond), err)
 		if err == nil || d > 10*time.Second || ctx.Err() != nil {
 			t.Errorf("%s: %v after %v; want a failure within 10 s", name, err, d)
+		}
+	}
+}
+
+// TestExportRiskyIDTypes (red team, fourth session): a publisher names
+// articles so that the files named by their ids (full and split index
+// proofs) get an extension a static host serves as XHTML, JavaScript or
+// XML: x.xhtm (application/xhtml+xml in Debian's mime.types, which
+// Python's http.server reads), y.es (text/javascript), z.vxml
+// (application/voicexml+xml). No file the export writes, but its pages,
+// feed and verifier page, has a type by the system's table (as
+// mime.TypeByExtension reads it) that a browser renders or runs.
+func TestExportRiskyIDTypes(t *testing.T) {
+	f := newFixture(t)
+	ids := []string{"x.xhtm", "y.es", "z.vxml", "w.xpdl", "ok.txt"}
+	for _, id := range ids {
+		f.publish(item(id, "text/plain", "body of "+id, "en", id))
+	}
+	out := t.TempDir()
+	stats := f.exportDir(out)
+	risky := func(typ string) bool {
+		typ, _, _ = strings.Cut(typ, ";")
+		return strings.Contains(typ, "html") || strings.Contains(typ, "xml") || strings.Contains(typ, "script") || strings.Contains(typ, "svg")
+	}
+	var written []string
+	err := filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(out, p)
+		rel = filepath.ToSlash(rel)
+		written = append(written, rel)
+		typ := mime.TypeByExtension(filepath.Ext(rel))
+		page := strings.HasSuffix(rel, ".html") && !strings.HasPrefix(rel, "e/") && !strings.Contains(rel, "/index/") || strings.HasSuffix(rel, "/feed.atom")
+		if risky(typ) && !page {
+			t.Errorf("%s: a static host serves it as %s", rel, typ)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(written, func(s string) bool { return strings.HasSuffix(s, "/ok.txt") && strings.Contains(s, "/index/n/") }) {
+		t.Errorf("ok.txt has no bottom part")
+	}
+	for _, id := range ids[:4] {
+		if !slices.ContainsFunc(stats.Left, func(s string) bool { return strings.Contains(s, id) }) {
+			t.Errorf("%s: its proofs left out are not reported: %q", id, stats.Left)
 		}
 	}
 }
