@@ -848,10 +848,11 @@ type query struct {
 }
 
 // deferredSync is the outcome of a light attempt at a mirror that serves
-// no index proofs: the race tries the other mirrors' light paths first,
-// and syncs the whole log from this one only if none answers. A mirror
-// that withholds proofs must not make a reader on a slow link download
-// the whole log while another mirror would prove the one article.
+// no index proofs, or whose checkpoint carries no index: the race tries
+// the other mirrors' light paths first, and syncs the whole log from this
+// one only if none answers. A mirror that withholds proofs must not make
+// a reader on a slow link download the whole log while another mirror
+// would prove the one article.
 type deferredSync struct {
 	reason error
 	mirror string
@@ -1001,7 +1002,7 @@ func (c *Client) tryOnce(ctx context.Context, st *state, mirror string, q query)
 			if mirrors != nil {
 				a.mirrorList = lightMirrorList(<-mirrors, a.trust, st.mirrors.SignedVersion)
 			}
-		case errors.Is(err, errNoProofs) && !q.sync:
+		case (errors.Is(err, errNoProofs) || errors.Is(err, errNoIndex)) && !q.sync:
 			return a, &deferredSync{reason: err}
 		case errors.Is(err, errFallback):
 			a.fallback = err.Error()

@@ -149,6 +149,22 @@ func (b Bucket) String() string {
 	return hex.EncodeToString(b.bits[:])[:(b.depth+3)/4]
 }
 
+// ValueRecords returns the range [from, to) of the Store record keys that
+// hold the values of the bucket's ids (FORMAT.md, "Article index": "v"
+// then SHA-256(id)); to is nil for the last bucket, whose range runs to
+// the end of the value records. The bucket's root, and so the bottom
+// parts below it, change only when one of these records does: a store
+// that keeps the records each Apply changed can tell, without a proof,
+// that a bucket's root is the same at two sizes of one cut depth.
+func (b Bucket) ValueRecords() (from, to []byte) {
+	from = append([]byte{recValue}, b.bits[:]...)
+	next := uint64(binary.BigEndian.Uint32(b.bits[:])) + 1<<(32-b.depth)
+	if next >= 1<<32 {
+		return from, nil
+	}
+	return from, binary.BigEndian.AppendUint32([]byte{recValue}, uint32(next))
+}
+
 // label returns the bucket's bits as a label.
 func (b Bucket) label() prefix.Label {
 	var key [32]byte

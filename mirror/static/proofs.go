@@ -23,7 +23,7 @@ func proofDir(pub string, size int64) string {
 // path a dynamic mirror serves it at. A proof never changes for a size,
 // so one already written is not written again. A checkpoint without an
 // article index has none. The proofs of articles whose ID ends in an
-// extension a static host may serve as HTML, XML or script (riskyExts)
+// extension a static host may serve as HTML, XML or script (riskyExt)
 // are left out (and get no split proof either); a light reader falls
 // back to reading the log for them.
 // (A static export holds no proofs of absence: it cannot know which IDs
@@ -37,7 +37,7 @@ func (e *exporter) proofs(ctx context.Context, p *pubExport) error {
 	n = max(0, min(len(p.arts), n))
 	for i := range n { // p.arts is most recently changed first
 		id := p.arts[i].ID
-		if riskyExts[strings.ToLower(path.Ext(id))] {
+		if riskyExt(strings.ToLower(path.Ext(id))) {
 			continue // said by splitProofs
 		}
 		err := e.putOnce(ctx, Object{Name: dir + id, Type: "application/octet-stream", Cache: CacheImmutable}, func() ([]byte, error) {

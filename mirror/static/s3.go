@@ -8,8 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
@@ -31,6 +33,53 @@ type S3Config struct {
 	// credentials; Region is the bucket's region, empty for the server's
 	// default.
 	AccessKey, SecretKey, SessionToken, Region string
+	// RequestTimeout bounds each HTTP request to the server, its answer
+	// read whole; zero means DefaultS3RequestTimeout.
+	RequestTimeout time.Duration
+}
+
+// Bounds of an S3 sink's requests. minio-go waits a minute for an
+// answer's headers, none for its body, and tries a request 10 times: an
+// endpoint that accepts connections and never answers (blackholed), or
+// trickles its answer, held a running mirror's export for 10 minutes an
+// object, or for good, without counting it failed (red team, fourth
+// session). Each request now ends after RequestTimeout, and is tried at
+// most s3MaxTries times: such an export fails, and is tried again.
+const (
+	// DefaultS3RequestTimeout is S3Config.RequestTimeout's default: an
+	// upload of a large bundle over a slow uplink fits in it.
+	DefaultS3RequestTimeout = 5 * time.Minute
+	s3MaxTries              = 3
+)
+
+// timeoutTransport gives every request a deadline that covers reading
+// its answer's body: the deadline ends when the body is closed.
+type timeoutTransport struct {
+	rt http.RoundTripper
+	d  time.Duration
+}
+
+func (t timeoutTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), t.d)
+	resp, err := t.rt.RoundTrip(r.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = cancelBody{resp.Body, cancel}
+	return resp, nil
+}
+
+// cancelBody ends its request's deadline when it is closed.
+type cancelBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b cancelBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // ParseS3URL parses an export target s3://BUCKET[/PREFIX] into the
@@ -99,10 +148,20 @@ func NewS3(cfg *S3Config) (*S3, error) {
 	if _, _, err := ParseS3URL("s3://" + cfg.Bucket + "/" + cfg.Prefix); err != nil {
 		return nil, err
 	}
+	tr, err := minio.DefaultTransport(u.Scheme == "https")
+	if err != nil {
+		return nil, fmt.Errorf("static: S3 endpoint %q: %w", ep, err)
+	}
+	timeout := cfg.RequestTimeout
+	if timeout <= 0 {
+		timeout = DefaultS3RequestTimeout
+	}
 	c, err := minio.New(u.Host, &minio.Options{
-		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken),
-		Secure: u.Scheme == "https",
-		Region: cfg.Region,
+		Creds:      credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, cfg.SessionToken),
+		Secure:     u.Scheme == "https",
+		Region:     cfg.Region,
+		Transport:  timeoutTransport{tr, timeout},
+		MaxRetries: s3MaxTries,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("static: S3 endpoint %q: %w", ep, err)

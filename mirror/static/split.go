@@ -72,7 +72,7 @@ func (e *exporter) splitProofs(ctx context.Context, p *pubExport) error {
 		}
 	}
 	for _, a := range p.arts {
-		if riskyExts[strings.ToLower(path.Ext(a.ID))] {
+		if riskyExt(strings.ToLower(path.Ext(a.ID))) {
 			e.leave("article %s of publisher %s: its index proofs are not written (the file name ends in %s)", a.ID, p.id, path.Ext(a.ID))
 			continue
 		}

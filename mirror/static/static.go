@@ -115,7 +115,20 @@ var riskyExts = map[string]bool{
 	".html": true, ".htm": true, ".xhtml": true, ".xht": true, ".shtml": true, ".svg": true, ".svgz": true,
 	".xml": true, ".xsl": true, ".xslt": true, ".js": true, ".mjs": true, ".css": true, ".json": true,
 	".pdf": true, ".swf": true, ".mht": true, ".mhtml": true, ".rdf": true, ".atom": true, ".rss": true,
+	// Python's http.server (Debian's mime.types) serves these as XHTML,
+	// JavaScript, XML or a +xml type, which a browser parses as XML, with
+	// script in the XHTML namespace (red team, fourth session).
+	".xhtm": true, ".es": true, ".xpdl": true, ".mml": true, ".smi": true, ".smil": true, ".sml": true,
+	".xul": true, ".xsd": true, ".wml": true, ".wmls": true, ".kml": true, ".gml": true, ".xlf": true,
+	".xspf": true, ".ttml": true, ".dae": true, ".x3d": true, ".x3dz": true, ".mpd": true, ".opf": true,
+	".tei": true, ".wsdl": true, ".ink": true, ".inkml": true,
 }
+
+// riskyExt reports whether a file named with extension ext (lowercase,
+// with its dot) may be served with a type a browser renders or runs: one
+// of riskyExts, or any extension that ends in "xml" (.vxml, .ssml, ...:
+// +xml types).
+func riskyExt(ext string) bool { return riskyExts[ext] || strings.HasSuffix(ext, "xml") }
 
 // DefaultIndexProofs is the number of each publisher's most recently
 // changed articles that get a full index proof when Options.IndexProofs

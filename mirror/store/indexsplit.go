@@ -105,13 +105,22 @@ func (s *Store) IndexTops(pub string) (size int64, tops []*index.Top, err error)
 // the publisher's checkpoint or, failing that, of a size in its history,
 // newest first. It returns an error wrapping ErrNotFound when none of them
 // has that bucket root on id's path (a bottom part is named by its bucket
-// root, not by a size, so that a static export writes it once). It costs
-// one proof per size tried, at most IndexHistorySizes+1.
+// root, not by a size, so that a static export writes it once).
+//
+// It proves id once per distinct root of id's bucket among those sizes,
+// not once per size: the root changes only where an Apply changed a value
+// record of the bucket, which the index history's saved records show
+// (index.Bucket.ValueRecords), or where the cut depth changes. A request
+// for a node the mirror does not hold, which anyone can make, so costs one
+// proof and one bbolt seek per size of the history, where it cost up to
+// IndexHistorySizes+1 proofs against the history, each of which reads the
+// saved records of every later Apply (red team, fourth session: 380 times
+// the CPU of a full proof at 100,000 articles; BENCHMARKS.md).
 func (s *Store) IndexBottom(pub string, node tlog.Hash, id string) ([]byte, error) {
 	if err := bundle.CheckID(id); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
-	sizes, err := s.indexSizes(pub)
+	sizes, err := s.bottomSizes(pub, id)
 	if err != nil {
 		return nil, err
 	}
@@ -132,13 +141,52 @@ func (s *Store) IndexBottom(pub string, node tlog.Hash, id string) ([]byte, erro
 			return nil
 		})
 		if err != nil && size != sizes[0] {
-			continue // forgotten since indexSizes read it
+			continue // forgotten since bottomSizes read it
 		}
 		if err != nil || bottom != nil {
 			return bottom, err
 		}
 	}
 	return nil, fmt.Errorf("%w: publisher %s: no bucket root %x on the path of %q in the index of the checkpoint or its recent history", ErrNotFound, pub, node[:8], id)
+}
+
+// bottomSizes returns the sizes at which IndexBottom proves id: the
+// checkpoint's, then each size of the history, newest first, at which the
+// root of id's bucket may differ from its root at the size that follows.
+// It is the same when both sizes are cut at one depth and the Apply from
+// one to the other, whose saved records are keyed by the size it ended
+// at, changed no value record of the bucket.
+func (s *Store) bottomSizes(pub, id string) ([]int64, error) {
+	sizes, err := s.indexSizes(pub)
+	if err != nil {
+		return nil, err
+	}
+	try := sizes[:1]
+	err = s.db.View(func(tx *bolt.Tx) error {
+		pb := tx.Bucket(bktPubs).Bucket([]byte(pub))
+		if pb == nil {
+			return nil
+		}
+		ub := pb.Bucket(bktIndexUndo)
+		for i, size := range sizes[1:] {
+			next := sizes[i]
+			if ub == nil || index.CutDepth(size) != index.CutDepth(next) || size >= next {
+				try = append(try, size)
+				continue
+			}
+			from, to := index.BucketOf(size, id).ValueRecords()
+			after := u64(uint64(next))
+			end := append(after[:8:8], to...)
+			if to == nil {
+				end = append(after[:8:8], from[0]+1)
+			}
+			if k, _ := ub.Cursor().Seek(append(after[:8:8], from...)); k != nil && bytes.Compare(k, end) < 0 {
+				try = append(try, size)
+			}
+		}
+		return nil
+	})
+	return try, err
 }
 
 // indexSizes returns the size of the publisher's checkpoint, then the
