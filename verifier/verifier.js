@@ -928,9 +928,16 @@ const checkEntry = async (e, bytes) => {
 // before fzstd allocates anything for it, which is a frame's whole
 // window: it refuses a frame that names a dictionary (the page has none),
 // sets the reserved bit or needs a window larger than an entry may be
-// (LIMITS.entrySize, as Go's decoder).
-const zstdCheck = (s, bad) => {
+// (LIMITS.entrySize, as Go's decoder). fzstd allocates a frame's window
+// and copies all of it once per block, so a stream of many tiny blocks in
+// a large window would freeze the tab for minutes: the work, window times
+// blocks plus one summed over frames, may be at most what blocks of
+// ZBLOCK bytes in the largest window take for the n bytes the manifest
+// signs (entrySize * (n / ZBLOCK + 2)). Go's decoder has no such limit.
+const ZBLOCK = 1 << 17; // zstd's largest block
+const zstdCheck = (s, bad, n) => {
   const le = (o, n) => { let v = 0; for (let i = n; i--;) v = v * 256 + s[o + i]; return v; };
+  let work = 0;
   for (let o = 0; o < s.length;) {
     const magic = le(o, 4);
     if (magic >= 0x184d2a50 && magic <= 0x184d2a5f) { o += 8 + le(o + 4, 4); continue; }
@@ -939,7 +946,8 @@ const zstdCheck = (s, bad) => {
     if (f & 11) bad('a frame names a dictionary, which this page does not have, or sets the reserved bit');
     const w = ss ? le(o + 5, fcs) + (f >> 6 === 1) * 256 : 2 ** (10 + (d >> 3)) * (1 + (d & 7) / 8);
     if (w > LIMITS.entrySize) bad(`a frame's window is ${w} bytes, limit ${LIMITS.entrySize}`);
-    for (o += 6 - ss + fcs; ;) {
+    for (o += 6 - ss + fcs, work += w; ;) {
+      work += w;
       if (o + 3 > s.length) bad('truncated');
       const h = le(o, 3);
       o += 3 + ((h >> 1 & 3) === 1 ? 1 : h >>> 3);
@@ -947,6 +955,8 @@ const zstdCheck = (s, bad) => {
     }
     o += f & 4;
   }
+  const max = LIMITS.entrySize * (n / ZBLOCK + 2);
+  if (work > max) bad(`decoding would copy ${work} bytes of window, limit ${max} for ${n} bytes`);
 };
 // entry returns entry i of a bundle that openBundle verified, checked
 // against the signed manifest (checkEntry): a stored entry as it is, a
@@ -957,7 +967,7 @@ const entry = async (b, i) => {
   if (e.compression === 0) return checkEntry(e, s);
   const bad = (m) => fail(`bundle: entry "${e.name}": zstd: ${m}`);
   if (b.manifest.dictionary.some((x) => x)) bad('compressed with a dictionary, which this page does not have');
-  zstdCheck(s, bad);
+  zstdCheck(s, bad, Number(e.size));
   const out = new Uint8Array(Number(e.size));
   let n = 0;
   try {
