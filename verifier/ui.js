@@ -264,11 +264,13 @@ const esc = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // md turns the Markdown articles use (headings, paragraphs, lists,
 // quotes, fenced code, code spans, emphasis, links, images) into HTML,
 // which then goes through clean() like any HTML body. The text is escaped
-// first, so HTML inside the Markdown shows as text.
+// first, so HTML inside the Markdown shows as text, and a quote in it
+// is one an earlier replacement made: a link holds none but in a whole
+// x-img in its text, lest it end an image's attribute early.
 const md = (s) => {
   const span = (t) => t.replace(/`([^`]+)`/g, '<code>$1</code>')
     .replace(/!\[([^\]]*)\]\(([^)\s]+)[^)]*\)/g, '<x-img alt="$1" data-u="$2"></x-img>')
-    .replace(/\[([^\]]+)\]\(([^)\s]+)[^)]*\)/g, '<x-a data-u="$2">$1</x-a>')
+    .replace(/\[((?:<x-img[^>]*><\/x-img>|[^\]"])+)\]\(([^)\s"]+)[^)"]*\)/g, '<x-a data-u="$2">$1</x-a>')
     .replace(/(\*\*|__)(.+?)\1/g, '<strong>$2</strong>')
     .replace(/(^|[^\w*])[*_](?![\s*_])(.+?)[*_](?!\w)/g, '$1<em>$2</em>');
   const out = [], lines = esc(s.replace(/\r\n?/g, '\n')).split('\n'), item = /^\s*([-*+]|\d+[.)])\s+/;
