@@ -20,7 +20,9 @@
 // Entries come from the bundle itself, so the page reads a dynamic mirror
 // and a static export (mirror/static) alike: after the signature over the
 // manifest and the stored entries' SHA-256, a zstd entry's frame headers
-// are checked (no dictionary, a window of at most an entry's limit), it is
+// are checked (no dictionary, a window of at most an entry's limit, and
+// at most the decoder's work that Go's encoder's output of the signed
+// size takes, since fzstd copies its whole window once per block), it is
 // decompressed by fzstd 0.1.1 (MIT, vendored unchanged in fzstd/fzstd.js
 // under its licence, its SHA-256 checked by the tests) into a buffer of
 // exactly the size the manifest signs, refusing a byte more, and its
