@@ -77,9 +77,11 @@ const concatAll = (parts) => {
 // browser saw).
 const openLog = async (base, root, signal) => {
   const pub = root.id, seen = store.get('seen:' + pub) || {};
-  const trust = await S.openStatement(await get(base, `p/${pub}/key-statement`, L.statement, signal), root);
+  // Both in parallel, as the CLI's reader: one round trip less.
+  const [sb, cb] = await Promise.all([get(base, `p/${pub}/key-statement`, L.statement, signal), get(base, `p/${pub}/checkpoint`, L.checkpoint, signal)]);
+  const trust = await S.openStatement(sb, root);
   if (seen.v && trust.version < BigInt(seen.v)) throw new S.VerifyError(`key statement version ${trust.version} is older than version ${seen.v} seen before (rollback)`);
-  const cp = await S.openCheckpoint(await get(base, `p/${pub}/checkpoint`, L.checkpoint, signal), trust);
+  const cp = await S.openCheckpoint(cb, trust);
   const now = Date.now() / 1000, root64 = S.b64encode(cp.root);
   if (cp.time > now + MAX_SKEW) throw new S.VerifyError(`checkpoint dated ${iso(cp.time)}, in the future`);
   if (seen.size !== undefined) {
