@@ -256,11 +256,12 @@ const renderList = (r, p) => {
 };
 // vouch shows, under "what this page cannot know", the SHA-256 of the
 // verifier pages the publisher vouches for in the mirror list at r's
-// mirror (S.openMirrorList), or "none" if it gets no such list.
+// mirror (S.openMirrorList), with the list's time (a mirror may serve an
+// older list than the newest), or "none" if it gets no such list.
 const vouch = async (r) => {
   let v = [];
   try { v = await S.openMirrorList(await get(r.base, `p/${r.trust.publisherID}/mirrors`, L.mirrorList), r.trust); } catch {}
-  $('vouch').textContent = `SHA-256 the publisher signs: ${v.join(', ') || 'none'}.`;
+  $('vouch').textContent = `SHA-256 the publisher signs: ${v.join(', ') || 'none'}${v[0] ? ` (list of ${iso(v.time)})` : ''}.`;
 };
 const esc = (s) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 // md turns the Markdown articles use (headings, paragraphs, lists,

@@ -472,13 +472,14 @@ const openCheckpoint = async (data, trust) => {
 // catalog.OpenMirrorList does (a signing key valid at its time, the
 // publisher's origin, the lines in order and canonical form: at most
 // catalog.MaxMirrors (64) URLs, then catalog.MaxVerifiers (4) verifier
-// hashes, none twice) and returns the verifier hashes (hex). URLs are
+// hashes, none twice) and returns the verifier hashes (hex), the list's
+// time (Unix seconds) as the array's time property. URLs are
 // only checked to be printable ASCII: the page uses none of them.
 const openMirrorList = async (data, trust) => {
   const n = await openNote(data, LIMITS.mirrorList, trust.keys, 'mirror list');
   const m = /^samizdat\/(\w+) mirrors\nversion (\d+)\ntime (\d+)\n((?:url [!-~]+\n){0,64})((?:verifier [0-9a-f]{64}\n){0,4})$/.exec(n.text) || [], u = (m[4] || '').split('\n'), v = (m[5] || '').match(/\w{64}/g) || [];
   if (m[1] !== trust.publisherID || !decimal(m[2], U64) || decimal(m[3], BigInt(MAX_UNIX)) === null || new Set(u).size < u.length || new Set(v).size < v.length) fail('mirror list: malformed');
-  for (const k of n.signers) try { return trust.authorize(k.key, +m[3]) && v; } catch {}
+  for (const k of n.signers) try { return trust.authorize(k.key, +m[3]) && Object.assign(v, { time: +m[3] }); } catch {}
   fail('mirror list: no signing key in force');
 };
 
