@@ -141,7 +141,10 @@ const listAt = async (base, root, _, signal) => {
     if (l.kind !== 'bundle') continue;
     try {
       let h = await get(base, `b/${l.digest}`, HEAD, signal, HEAD);
-      if (h.length >= 116 && 116 + S.u32(h, 112) > h.length) h = await get(base, `b/${l.digest}`, 116 + S.u32(h, 112), signal, 116 + S.u32(h, 112));
+      // The manifest's length is the mirror's word until the signature
+      // is checked: at most L.manifest bytes of it are read.
+      const n = 116 + Math.min(S.u32(h, 112), L.manifest);
+      if (h.length >= 116 && n > h.length) h = await get(base, `b/${l.digest}`, n, signal, n);
       const m = (await S.openManifest(h, out.trust)).manifest;
       if (m.id === l.id && m.revision === l.revision) l.manifest = m;
     } catch (e) { if (signal.aborted) throw e; }
