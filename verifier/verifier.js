@@ -935,7 +935,8 @@ const checkEntry = async (e, bytes) => {
 // blocks plus one summed over frames, may be at most what blocks of
 // ZBLOCK bytes in the largest window take for the n bytes the manifest
 // signs (entrySize * (n / ZBLOCK + 2)). Go's decoder has no such limit.
-const ZBLOCK = 1 << 17; // zstd's largest block
+// Go's encoder writes blocks of 128 KiB, or 64 KiB at its fastest level.
+const ZBLOCK = 1 << 15;
 const zstdCheck = (s, bad, n) => {
   const le = (o, n) => { let v = 0; for (let i = n; i--;) v = v * 256 + s[o + i]; return v; };
   let work = 0;
