@@ -228,7 +228,7 @@ func TestZstdWork(t *testing.T) {
 		blocks = append(blocks, rleBlock('a', 1, i == n-1)...)
 	}
 	bomb := zstdFrame{fhd: 0x00, window: 0x70, blocks: blocks}.bytes() // a 16 MiB window
-	content := make([]byte, 16<<20) // an entry's most, in a 16 MiB window
+	content := make([]byte, 16<<20)                                    // an entry's most, in a 16 MiB window
 	e, err := zstd.NewWriter(nil, zstd.WithEncoderCRC(false), zstd.WithSingleSegment(true), zstd.WithEncoderLevel(zstd.SpeedFastest))
 	if err != nil {
 		t.Fatal(err)
