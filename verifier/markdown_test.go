@@ -12,7 +12,9 @@ import (
 // TestPageRendersMarkdown: a Markdown article is shown as formatted text
 // (headings, emphasis, lists, quotes, code, links, its verified image),
 // sanitised like an HTML body; HTML inside the Markdown shows as text,
-// and an image it does not carry, or a javascript: link, is dropped.
+// and an image it does not carry, or a javascript: link, is dropped;
+// links and images nested so that one's markup would end the other's
+// attribute early show as text, without the markup.
 func TestPageRendersMarkdown(t *testing.T) {
 	m := newMirror(t)
 	p, err := publish.New(m.st, m.pub.Root.Public(), m.pub.Statement, m.pub.Signer, nil)
@@ -21,7 +23,7 @@ func TestPageRendersMarkdown(t *testing.T) {
 	}
 	body := "# Talks *resume*\n\nDelegates met for **eight hours** in `Geneva`, said [the agency](https://news.example/a?b=1&c=2).\n" +
 		"<script>alert(1)</script> <img src=x onerror=alert(2)>\n\n![The hall](img/photo.png)\n\n![Missing](img/none.png)\n\n" +
-		"- first point\n- second _point_\n\n1. one\n2. two\n\n> a quote\n\n```\nraw <b>code</b>\n```\n\n[click](javascript:alert(3))\n"
+		"- first point\n- second _point_\n\n1. one\n2. two\n\n> a quote\n\n```\nraw <b>code</b>\n```\n\n[click](javascript:alert(3))\n\n![[x](a](y) z) [![a(`!](_a<[aa]())(\n"
 	if _, err := p.Publish([]publish.Item{{
 		Meta: bundle.Metadata{ID: "markdown", Title: "Talks resume", Language: "en"},
 		Files: []bundle.File{{Type: "text/markdown", Data: []byte(body)},
@@ -49,7 +51,9 @@ func TestPageRendersMarkdown(t *testing.T) {
 			t.Errorf("the article lacks %q:\n%s", want, doc)
 		}
 	}
-	for _, bad := range []string{"<script", "javascript:", "img/none.png", "onerror=alert(2)>"} {
+	// Markup the Markdown's own replacements made, ended early by a
+	// quote another one made, would show as text: data-u, x-a.
+	for _, bad := range []string{"<script", "javascript:", "img/none.png", "onerror=alert(2)>", "data-u", "x-a", "x-img"} {
 		if strings.Contains(doc, bad) {
 			t.Errorf("the article holds %q:\n%s", bad, doc)
 		}

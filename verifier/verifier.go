@@ -20,7 +20,9 @@
 // Entries come from the bundle itself, so the page reads a dynamic mirror
 // and a static export (mirror/static) alike: after the signature over the
 // manifest and the stored entries' SHA-256, a zstd entry's frame headers
-// are checked (no dictionary, a window of at most an entry's limit), it is
+// are checked (no dictionary, a window of at most an entry's limit, and
+// at most the decoder's work that Go's encoder's output of the signed
+// size takes, since fzstd copies its whole window once per block), it is
 // decompressed by fzstd 0.1.1 (MIT, vendored unchanged in fzstd/fzstd.js
 // under its licence, its SHA-256 checked by the tests) into a buffer of
 // exactly the size the manifest signs, refusing a byte more, and its
@@ -105,7 +107,12 @@ func buildScript() (string, error) {
 // with a small lexer (strings, template literals with their ${}
 // substitutions, regular expressions, comments) and fails if a string,
 // template literal or regular expression spans lines: stripping a line
-// inside one would change its value. Block comments are kept as they are.
+// inside one would change its value. A / after a ) starts a regular
+// expression where the ) ends the head of an if, while, for or with, and
+// divides elsewhere; a / after a } fails the build, since a block's } and
+// an object literal's look alike (taking a regular expression for a
+// division would drop its spaces, and a // inside it would cut the line).
+// Block comments are kept as they are.
 func minify(name, js string) (string, error) {
 	const (
 		code = iota
@@ -122,6 +129,9 @@ func minify(name, js string) (string, error) {
 		subst   []int // brace depth at each open ${ of template literals
 		depth   int
 		operand bool // the last token ends an operand: a / after it divides
+		word    string
+		parens  []bool // at each open (, whether it heads an if, while, for or with
+		brace   bool   // the last token is a } that closes a block or a literal
 	)
 	n := 0
 	for line := range strings.Lines(js) {
@@ -156,12 +166,18 @@ func minify(name, js string) (string, error) {
 					st = regex
 				}
 			default:
+				w, br := word, brace
+				if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+					word, brace = "", false
+				}
 				switch {
 				case c == '/' && i+1 < len(line) && line[i+1] == '/':
 					end = i
 					break scan
 				case c == '/' && i+1 < len(line) && line[i+1] == '*':
 					st, i = comment, i+1
+				case c == '/' && br:
+					return "", fmt.Errorf("verifier: %s:%d: a / after a }, which may divide or start a regular expression: the build cannot tell", name, n)
 				case c == '/' && !operand:
 					st = regex
 				case c == '\'' || c == '"':
@@ -175,7 +191,15 @@ func minify(name, js string) (string, error) {
 					subst, st = subst[:len(subst)-1], template
 				case c == '}':
 					depth--
-					operand = true
+					operand, brace = true, true
+				case c == '(':
+					parens = append(parens, w == "if" || w == "while" || w == "for" || w == "with")
+					operand = false
+				case c == ')' && len(parens) > 0:
+					// After the head of an if, while, for or with, a / starts
+					// a regular expression.
+					operand = !parens[len(parens)-1]
+					parens = parens[:len(parens)-1]
 				case c == ')' || c == ']':
 					operand = true
 				case isWord(c):
@@ -183,7 +207,8 @@ func minify(name, js string) (string, error) {
 					for j < len(line) && isWord(line[j]) {
 						j++
 					}
-					operand = !exprKeywords[line[i:j]]
+					word = line[i:j]
+					operand = !exprKeywords[word] || i > 0 && line[i-1] == '.' // a property named in
 					i = j - 1
 				case c == ' ' || c == '\t':
 					spaces = append(spaces, i)

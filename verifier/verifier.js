@@ -472,13 +472,14 @@ const openCheckpoint = async (data, trust) => {
 // catalog.OpenMirrorList does (a signing key valid at its time, the
 // publisher's origin, the lines in order and canonical form: at most
 // catalog.MaxMirrors (64) URLs, then catalog.MaxVerifiers (4) verifier
-// hashes, none twice) and returns the verifier hashes (hex). URLs are
+// hashes, none twice) and returns the verifier hashes (hex), the list's
+// time (Unix seconds) as the array's time property. URLs are
 // only checked to be printable ASCII: the page uses none of them.
 const openMirrorList = async (data, trust) => {
   const n = await openNote(data, LIMITS.mirrorList, trust.keys, 'mirror list');
   const m = /^samizdat\/(\w+) mirrors\nversion (\d+)\ntime (\d+)\n((?:url [!-~]+\n){0,64})((?:verifier [0-9a-f]{64}\n){0,4})$/.exec(n.text) || [], u = (m[4] || '').split('\n'), v = (m[5] || '').match(/\w{64}/g) || [];
   if (m[1] !== trust.publisherID || !decimal(m[2], U64) || decimal(m[3], BigInt(MAX_UNIX)) === null || new Set(u).size < u.length || new Set(v).size < v.length) fail('mirror list: malformed');
-  for (const k of n.signers) try { return trust.authorize(k.key, +m[3]) && v; } catch {}
+  for (const k of n.signers) try { return trust.authorize(k.key, +m[3]) && Object.assign(v, { time: +m[3] }); } catch {}
   fail('mirror list: no signing key in force');
 };
 
@@ -928,9 +929,17 @@ const checkEntry = async (e, bytes) => {
 // before fzstd allocates anything for it, which is a frame's whole
 // window: it refuses a frame that names a dictionary (the page has none),
 // sets the reserved bit or needs a window larger than an entry may be
-// (LIMITS.entrySize, as Go's decoder).
-const zstdCheck = (s, bad) => {
+// (LIMITS.entrySize, as Go's decoder). fzstd allocates a frame's window
+// and copies all of it once per block, so a stream of many tiny blocks in
+// a large window would freeze the tab for minutes: the work, window times
+// blocks plus one summed over frames, may be at most what blocks of
+// ZBLOCK bytes in the largest window take for the n bytes the manifest
+// signs (entrySize * (n / ZBLOCK + 2)). Go's decoder has no such limit.
+// Go's encoder writes blocks of 128 KiB, or 64 KiB at its fastest level.
+const ZBLOCK = 1 << 15;
+const zstdCheck = (s, bad, n) => {
   const le = (o, n) => { let v = 0; for (let i = n; i--;) v = v * 256 + s[o + i]; return v; };
+  let work = 0;
   for (let o = 0; o < s.length;) {
     const magic = le(o, 4);
     if (magic >= 0x184d2a50 && magic <= 0x184d2a5f) { o += 8 + le(o + 4, 4); continue; }
@@ -939,7 +948,8 @@ const zstdCheck = (s, bad) => {
     if (f & 11) bad('a frame names a dictionary, which this page does not have, or sets the reserved bit');
     const w = ss ? le(o + 5, fcs) + (f >> 6 === 1) * 256 : 2 ** (10 + (d >> 3)) * (1 + (d & 7) / 8);
     if (w > LIMITS.entrySize) bad(`a frame's window is ${w} bytes, limit ${LIMITS.entrySize}`);
-    for (o += 6 - ss + fcs; ;) {
+    for (o += 6 - ss + fcs, work += w; ;) {
+      work += w;
       if (o + 3 > s.length) bad('truncated');
       const h = le(o, 3);
       o += 3 + ((h >> 1 & 3) === 1 ? 1 : h >>> 3);
@@ -947,6 +957,8 @@ const zstdCheck = (s, bad) => {
     }
     o += f & 4;
   }
+  const max = LIMITS.entrySize * (n / ZBLOCK + 2);
+  if (work > max) bad(`decoding would copy ${work} bytes of window, limit ${max} for ${n} bytes`);
 };
 // entry returns entry i of a bundle that openBundle verified, checked
 // against the signed manifest (checkEntry): a stored entry as it is, a
@@ -957,7 +969,7 @@ const entry = async (b, i) => {
   if (e.compression === 0) return checkEntry(e, s);
   const bad = (m) => fail(`bundle: entry "${e.name}": zstd: ${m}`);
   if (b.manifest.dictionary.some((x) => x)) bad('compressed with a dictionary, which this page does not have');
-  zstdCheck(s, bad);
+  zstdCheck(s, bad, Number(e.size));
   const out = new Uint8Array(Number(e.size));
   let n = 0;
   try {

@@ -21,7 +21,7 @@ import (
 // mirror on loopback: while the publisher has no mirror list, and once
 // its list vouches for no page, the page says that nothing signed names
 // a genuine page; once the list vouches for this page, it shows the
-// page's SHA-256 and how to compare it. A mirror that changes a hash in
+// page's SHA-256, the list's time and how to compare it. A mirror that changes a hash in
 // the list (so that its signature fails) gets the "nothing signed"
 // answer, not its hash.
 func TestPageShowsVouchedHashes(t *testing.T) {
@@ -83,11 +83,14 @@ func TestPageShowsVouchedHashes(t *testing.T) {
 	if got := vouched("a list vouching for no page", honest); got != nothing {
 		t.Errorf("a list vouching for no page: the page says %q", got)
 	}
-	if _, err := p.SetMirrorList([]string{"https://a.example/"}, [][sha256.Size]byte{own, other}); err != nil {
+	list, err := p.SetMirrorList([]string{"https://a.example/"}, [][sha256.Size]byte{own, other})
+	if err != nil {
 		t.Fatal(err)
 	}
+	// With the list's time: a mirror may serve an older signed list, whose
+	// hashes the publisher has since dropped.
 	got := vouched("vouched", honest)
-	if want := "SHA-256 the publisher signs: " + verifier.SHA256() + ", " + hexOf(other) + "."; got != want {
+	if want := "SHA-256 the publisher signs: " + verifier.SHA256() + ", " + hexOf(other) + " (list of " + list.Time.UTC().Format(time.RFC3339) + ")."; got != want {
 		t.Errorf("the page says %q, want %q", got, want)
 	}
 	var how string

@@ -211,3 +211,59 @@ return errs;`, map[string]any{"root": pub.Root.Public().String(), "statement": s
 		t.Error(e)
 	}
 }
+
+// TestZstdWork checks the page's bound on fzstd's work (zstdCheck): a
+// stream of 8,000 one-byte RLE blocks in a 16 MiB window, which Go reads
+// at once but fzstd would copy its whole window for, block after block
+// (seconds here; 4 million such blocks fit in an entry: 40 minutes of a
+// frozen tab), is refused before fzstd runs, while the 16 MiB entry
+// Go's encoder writes at its fastest level (256 blocks of 64 KiB, half
+// its usual size, in a 16 MiB window) is read.
+func TestZstdWork(t *testing.T) {
+	pub := testkeys.New(t, "verifier")
+	good := buildBundle(t, bundleMeta(), bundleFiles(t), pub.Root.Public(), pub.Signer)
+	const n = 8000
+	var blocks []byte
+	for i := range n {
+		blocks = append(blocks, rleBlock('a', 1, i == n-1)...)
+	}
+	bomb := zstdFrame{fhd: 0x00, window: 0x70, blocks: blocks}.bytes() // a 16 MiB window
+	content := make([]byte, 16<<20)                                    // an entry's most, in a 16 MiB window
+	e, err := zstd.NewWriter(nil, zstd.WithEncoderCRC(false), zstd.WithSingleSegment(true), zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide := e.EncodeAll(content, nil)
+	type jcase struct{ Name, Bundle, Refuse string }
+	var js []jcase
+	for _, c := range []struct {
+		name, refuse string
+		stored, body []byte
+	}{
+		{"8,000 one-byte blocks in a 16 MiB window", "limit", bomb, bytes.Repeat([]byte("a"), n)},
+		{"16 MiB as Go's fastest level writes it", "", wide, content},
+	} {
+		data := zstdEntryBundle(t, pub, good, c.stored, len(c.body), sha256.Sum256(c.body), false)
+		b, err := bundle.Open(data, pub.Trust, nil)
+		if err == nil {
+			_, err = b.Entry(0)
+		}
+		if err != nil {
+			t.Fatalf("%s: Go refuses it: %v", c.name, err)
+		}
+		js = append(js, jcase{c.name, hex.EncodeToString(data), c.refuse})
+	}
+	p := openPage(t)
+	var errs []string
+	call(t, p, "webcrypto", `
+const errs = [], root = await s.parseKey(a.root), trust = await s.openStatement(enc.encode(a.statement), root);
+for (const c of a.cases) {
+  const r = await s.openBundle(unhex(c.Bundle), trust), t0 = performance.now();
+  const m = await refused(() => s.entry(r, 0)), ms = performance.now() - t0;
+  if (c.Refuse === '' ? m !== '' : !m.includes(c.Refuse) || !m.includes('window')) errs.push(c.Name + ': ' + (m || 'read') + ' in ' + Math.round(ms) + ' ms');
+}
+return errs;`, map[string]any{"root": pub.Root.Public().String(), "statement": string(pub.Statement), "cases": js}, &errs)
+	for _, e := range errs {
+		t.Error(e)
+	}
+}
