@@ -213,43 +213,7 @@ func (s *Store) indexProof(pub, id string, size int64) (proof []byte, at int64, 
 	if err := bundle.CheckID(id); err != nil {
 		return nil, 0, fmt.Errorf("store: %w", err)
 	}
-	err = s.db.View(func(tx *bolt.Tx) error {
-		pb := tx.Bucket(bktPubs).Bucket([]byte(pub))
-		if pb == nil || pb.Get(keyCheckpoint) == nil {
-			return fmt.Errorf("%w: publisher %s", ErrNotFound, pub)
-		}
-		cp, err := catalog.ParseUnverified(pb.Get(keyCheckpoint))
-		if err != nil {
-			return fmt.Errorf("store: publisher %s: stored checkpoint: %w", pub, err)
-		}
-		if cp.Index == (tlog.Hash{}) {
-			return ErrNoIndex
-		}
-		var x *index.Index
-		switch {
-		case size == -1 || size == cp.Size:
-			if x, err = openIndex(pb, pub, nil); err != nil {
-				return err
-			}
-			if x.Size() != cp.Size || x.Root() != cp.Index {
-				return fmt.Errorf("store: publisher %s: the article index (size %d) is not the checkpoint's (size %d)", pub, x.Size(), cp.Size)
-			}
-		default:
-			if x, err = openIndexAsOf(pb, size); err != nil {
-				return fmt.Errorf("%w: publisher %s: the index of size %d (the checkpoint's is %d): %v", ErrNotFound, pub, size, cp.Size, err)
-			}
-		}
-		lb := pb.Bucket(bktLeaves)
-		leaf := func(n int64) ([]byte, error) {
-			var raw []byte
-			if lb != nil && n >= 0 {
-				raw = lb.Get(u64(uint64(n)))
-			}
-			if raw == nil {
-				return nil, fmt.Errorf("store: publisher %s: leaf %d is missing (damaged store)", pub, n)
-			}
-			return bytes.Clone(raw), nil
-		}
+	err = s.viewIndex(pub, size, func(x *index.Index, leaf index.LeafFunc) error {
 		pr, err := x.Prove(context.Background(), id, leaf)
 		if err != nil {
 			return fmt.Errorf("store: %w", err)
