@@ -153,27 +153,10 @@ func ParseProof(b []byte) (*Proof, error) {
 		return p, nil
 	case kindPresent:
 		p.Present = true
-		if len(b) < 8+2 {
-			return bad("too short for a leaf")
-		}
-		p.Value.Leaf = int64(binary.BigEndian.Uint64(b))
-		if p.Value.Leaf < 0 {
-			return bad("leaf index out of range")
-		}
-		n := int(binary.BigEndian.Uint16(b[8:]))
-		b = b[10:]
-		if n > catalog.MaxLeafSize || n > len(b) {
-			return bad("leaf of %d bytes in %d (at most %d)", n, len(b), catalog.MaxLeafSize)
-		}
-		l, err := catalog.ParseLeaf(b[:n])
-		if err != nil {
+		var err error
+		if p.Value, p.leaf, b, err = readArticleLeaf(b); err != nil {
 			return bad("%v", err)
 		}
-		if l.Kind != catalog.KindBundle && l.Kind != catalog.KindRetraction {
-			return bad("a %s leaf, not an article leaf", l.Kind)
-		}
-		p.leaf, p.Value.Hash = l, catalog.LeafHash(b[:n])
-		b = b[n:]
 	case kindAbsent:
 		if len(b) < 1+32 {
 			return bad("too short for a branch")
@@ -347,4 +330,33 @@ func Verify(root tlog.Hash, id string, proof []byte) (Value, bool, error) {
 		return Value{}, false, err
 	}
 	return p.Verify(root, id)
+}
+
+// readArticleLeaf decodes, from the front of b, what a presence carries:
+// the leaf's index (u64) and the leaf (u16 length, then the leaf), an
+// article leaf in its canonical form. It returns the value (the index and
+// the leaf's log hash), the leaf and the rest of b; an error says why b
+// holds none, for a parser to wrap.
+func readArticleLeaf(b []byte) (Value, *catalog.Leaf, []byte, error) {
+	if len(b) < 8+2 {
+		return Value{}, nil, nil, errors.New("too short for a leaf")
+	}
+	v := Value{Leaf: int64(binary.BigEndian.Uint64(b))}
+	if v.Leaf < 0 {
+		return Value{}, nil, nil, errors.New("leaf index out of range")
+	}
+	n := int(binary.BigEndian.Uint16(b[8:]))
+	b = b[10:]
+	if n > catalog.MaxLeafSize || n > len(b) {
+		return Value{}, nil, nil, fmt.Errorf("leaf of %d bytes in %d (at most %d)", n, len(b), catalog.MaxLeafSize)
+	}
+	l, err := catalog.ParseLeaf(b[:n])
+	if err != nil {
+		return Value{}, nil, nil, err
+	}
+	if l.Kind != catalog.KindBundle && l.Kind != catalog.KindRetraction {
+		return Value{}, nil, nil, fmt.Errorf("a %s leaf, not an article leaf", l.Kind)
+	}
+	v.Hash = catalog.LeafHash(b[:n])
+	return v, l, b[n:], nil
 }

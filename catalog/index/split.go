@@ -428,30 +428,13 @@ func ParseBottom(b []byte) (*Bottom, error) {
 	first := 256
 	switch p.kind {
 	case bottomPresent:
-		if len(b) < 8+2 {
-			return bad("too short for a leaf")
-		}
-		p.value.Leaf = int64(binary.BigEndian.Uint64(b))
-		if p.value.Leaf < 0 {
-			return bad("leaf index out of range")
-		}
-		n := int(binary.BigEndian.Uint16(b[8:]))
-		b = b[10:]
-		if n > catalog.MaxLeafSize || n > len(b) {
-			return bad("leaf of %d bytes in %d (at most %d)", n, len(b), catalog.MaxLeafSize)
-		}
-		l, err := catalog.ParseLeaf(b[:n])
-		if err != nil {
+		var err error
+		if p.value, p.leaf, b, err = readArticleLeaf(b); err != nil {
 			return bad("%v", err)
 		}
-		if l.Kind != catalog.KindBundle && l.Kind != catalog.KindRetraction {
-			return bad("a %s leaf, not an article leaf", l.Kind)
-		}
-		if err := bundle.CheckID(l.ID); err != nil {
+		if err := bundle.CheckID(p.leaf.ID); err != nil {
 			return bad("%v", err)
 		}
-		p.leaf, p.value.Hash = l, catalog.LeafHash(b[:n])
-		b = b[n:]
 	case bottomAbsent, bottomOutside:
 		if p.kind == bottomAbsent {
 			if len(b) < 1+32 {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"path"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -95,16 +95,22 @@ func (e *exporter) pruneProofs(ctx context.Context, p *pubExport) error {
 			old = append(old, name)
 		}
 	}
-	if len(old) == 0 {
+	return e.remove(ctx, old)
+}
+
+// remove deletes names from the sink, in order, and from what the export
+// knows it holds.
+func (e *exporter) remove(ctx context.Context, names []string) error {
+	if len(names) == 0 {
 		return nil
 	}
-	sort.Strings(old)
-	if err := e.sink.Delete(ctx, old); err != nil {
+	slices.Sort(names)
+	if err := e.sink.Delete(ctx, names); err != nil {
 		return err
 	}
-	for _, name := range old {
+	for _, name := range names {
 		delete(e.have, name)
 	}
-	e.stats.Deleted += len(old)
+	e.stats.Deleted += len(names)
 	return nil
 }

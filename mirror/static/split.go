@@ -181,16 +181,5 @@ func (e *exporter) pruneSplit(ctx context.Context, p *pubExport) error {
 			}
 		}
 	}
-	if len(old) == 0 {
-		return nil
-	}
-	slices.Sort(old)
-	if err := e.sink.Delete(ctx, old); err != nil {
-		return err
-	}
-	for _, name := range old {
-		delete(e.have, name)
-	}
-	e.stats.Deleted += len(old)
-	return nil
+	return e.remove(ctx, old)
 }
